@@ -1,0 +1,51 @@
+# Parley: `make run` starts everything locally; `make test` runs the unit suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-integration test-all lint format check bench install clean browser
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	bin/run
+
+# Browser tests drive Debian's Chromium through Playwright; install it if missing.
+browser:
+	@bin/ensure_chromium
+
+test: $(STAMP) browser
+	$(PY) -m pytest -m "not integration" -n 2 --dist loadgroup
+
+INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
+INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+test-integration: $(STAMP)
+	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
+		$(PY) -m pytest -m integration tests/integration
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: $(STAMP)
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf var staticfiles .pytest_cache

@@ -1,0 +1,15 @@
+"""The embedded default (`make run`): SQLite, no servers, a development secret key.
+
+DEBUG stays off unless the environment turns it on; `make run` does.
+"""
+
+from .base import *
+from .base import SECRET_KEY, env
+
+SECRET_KEY = SECRET_KEY or "parley-local-development-key-never-use-in-production-0123456789"
+WHATSAPP_API_TOKEN = env.str("WHATSAPP_API_TOKEN", default="simulator-token")
+WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="simulator-app-secret")
+WHATSAPP_WEBHOOK_VERIFY_TOKEN = env.str("WHATSAPP_WEBHOOK_VERIFY_TOKEN", default="simulator-verify")
+WHATSAPP_BUSINESS_ACCOUNT_ID = env.str("WHATSAPP_BUSINESS_ACCOUNT_ID", default="100000000000001")
+WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="200000000000001")
+WHATSAPP_DISPLAY_PHONE_NUMBER = env.str("WHATSAPP_DISPLAY_PHONE_NUMBER", default="15550001111")

@@ -1,0 +1,66 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from core.models import ApiToken, WorkerHeartbeat
+from core.services import api_token_create, api_token_revoke
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Admins create tokens here; the key is shown once, in the confirmation message."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "expires_at", "state"]
+    list_filter = ["revoked_at", "created_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    fields = ["user", "name", "expires_at", "prefix", "created_at", "created_by", "last_used_at"]
+    readonly_fields = ["prefix", "created_at", "created_by", "last_used_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="state")
+    def state(self, obj: ApiToken) -> str:
+        if obj.revoked_at:
+            return "revoked"
+        if obj.expires_at and obj.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # a token's owner and name are fixed once issued
+            return [*self.readonly_fields, "user", "name"]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["expires_at"])
+            return
+        token, key = api_token_create(
+            user=obj.user,
+            name=obj.name,
+            created_by=request.user,
+            expires_at=obj.expires_at,
+        )
+        obj.pk = token.pk
+        obj.__dict__.update(token.__dict__)
+        messages.warning(
+            request,
+            f"Token for {token.user}: {key} — copy it now; it is not stored and will not be "
+            "shown again.",
+        )
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        for token in queryset:
+            api_token_revoke(token=token)
+        self.message_user(request, f"Revoked {queryset.count()} token(s).")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead, so the audit trail stays
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["hostname", "queues", "pid", "started_at", "last_seen_at"]
+    readonly_fields = ["hostname", "queues", "pid", "started_at", "last_seen_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CoreConfig(AppConfig):
+    """Foundation every other app may import: roles, API base, health, logging, staff shell.
+
+    It imports nothing from crm, messaging or analytics, so the dependency direction
+    `core <- crm <- messaging <- analytics` holds.
+    """
+
+    name = "core"
+    verbose_name = "Core"
+
+    def ready(self) -> None:
+        from core.roles import roles_sync_on_migrate
+
+        post_migrate.connect(roles_sync_on_migrate, dispatch_uid="core.roles_sync")
