@@ -14,7 +14,6 @@ from django.db import connection
 from django.utils import timezone
 
 
-
 def _timed(fn):
     start = time.monotonic()
     try:

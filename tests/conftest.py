@@ -30,3 +30,35 @@ def admin_user(make_user):
 @pytest.fixture
 def api_client():
     return APIClient()
+
+
+@pytest.fixture
+def simulator():
+    """A real WhatsApp simulator on a free loopback port (no webhooks unless configured)."""
+    from messaging.providers.simulator.server import SimulatorServer
+
+    server = SimulatorServer(
+        port=0,
+        config={
+            "webhooks": False,
+            "access_token": "simulator-token",
+            "app_secret": "simulator-app-secret",
+        },
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def channel(db, simulator, settings):
+    """The Meta channel pointed at the simulator, with the simulator's templates synced."""
+    from messaging.services.templates import templates_sync
+    from tests.factories import ChannelFactory
+
+    settings.WHATSAPP_API_TOKEN = "simulator-token"
+    settings.WHATSAPP_APP_SECRET = "simulator-app-secret"
+    settings.PROVIDER_READ_TIMEOUT = 2.0
+    channel = ChannelFactory(base_url=simulator.url, throughput_mps=1000)
+    result = templates_sync(channel=channel)
+    assert not result.errors, result.errors
+    return channel

@@ -235,6 +235,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SendTypeEnum": "messaging.services.sending.SENDABLE_TYPE_CHOICES",
+        "MessageTypeEnum": "messaging.models.MessageType",
+        "DirectionEnum": "messaging.models.Direction",
+    },
 }
 
 # --- WhatsApp ----------------------------------------------------------------------------
@@ -288,3 +293,40 @@ SPECTACULAR_SETTINGS["SERVE_AUTHENTICATION"] = [
     "rest_framework.authentication.SessionAuthentication",
     "core.api.authentication.ApiTokenAuthentication",
 ]
+
+# --- Sending -----------------------------------------------------------------------------
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=6)
+SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=2.0)
+SEND_RETRY_MAX_DELAY_SECONDS = env.float("SEND_RETRY_MAX_DELAY_SECONDS", default=300.0)
+SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=200)
+SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=16)
+SEND_TASK_MAX_SECONDS = env.float("SEND_TASK_MAX_SECONDS", default=30.0)
+SEND_BULK_SHARE = env.float("SEND_BULK_SHARE", default=0.8)  # the rest is kept for replies
+SEND_RECIPIENT_MIN_GAP_SECONDS = env.float("SEND_RECIPIENT_MIN_GAP_SECONDS", default=1.0)
+SEND_CLAIM_STALE_SECONDS = env.int("SEND_CLAIM_STALE_SECONDS", default=180)
+PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.05)
+PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=10.0)
+MEDIA_URL_ALLOW_PRIVATE = env.bool("MEDIA_URL_ALLOW_PRIVATE", default=False)
+
+# --- Webhooks ---------------------------------------------------------------------------------
+# Meta documents payloads of up to ~3 MB; the intake reads at most this many bytes itself
+# (Django's DATA_UPLOAD_MAX_MEMORY_SIZE never applies because request.body is not used).
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=3 * 1024 * 1024)
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+# The sweeper re-drives events still pending this long after arrival (a lost broker message).
+WEBHOOK_SWEEP_AFTER_SECONDS = env.float("WEBHOOK_SWEEP_AFTER_SECONDS", default=5.0)
+# Inbound text equal to one of these (case and spacing ignored) changes marketing consent.
+OPT_OUT_KEYWORDS = env.list("OPT_OUT_KEYWORDS", default=["STOP", "UNSUBSCRIBE", "STOP ALL"])
+OPT_IN_KEYWORDS = env.list("OPT_IN_KEYWORDS", default=["START", "UNSTOP"])
+CONSENT_CONFIRMATION_REPLIES = env.bool("CONSENT_CONFIRMATION_REPLIES", default=False)
+OPT_OUT_CONFIRMATION_TEXT = env.str(
+    "OPT_OUT_CONFIRMATION_TEXT",
+    default="You will no longer receive marketing messages from us. Reply START to resume.",
+)
+OPT_IN_CONFIRMATION_TEXT = env.str(
+    "OPT_IN_CONFIRMATION_TEXT",
+    default="You are subscribed to our messages again. Reply STOP to unsubscribe.",
+)
+# MyOperator webhooks: `Authorization: Bearer <token>` when set, else an HMAC of the body
+# keyed with MYOPERATOR_API_KEY (X-MyOperator-Signature).
+MYOPERATOR_WEBHOOK_TOKEN = env.str("MYOPERATOR_WEBHOOK_TOKEN", default="")

@@ -29,3 +29,6 @@ if env.str("REDIS_URL", default=""):
     }
 LOGGING["root"]["level"] = "WARNING"
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
+# Unit tests enqueue into kombu's in-memory transport (nothing consumes it); the integration
+# suite sets REDIS_URL and real workers consume.
+CELERY_BROKER_URL = env.str("REDIS_URL", default="") or "memory://"

@@ -1,0 +1,1 @@
+from messaging.admin import channels, messages, webhooks  # noqa: F401

@@ -1,0 +1,92 @@
+from django.contrib import admin, messages
+
+from messaging.models import Channel, MessageTemplate
+from messaging.services.dispatch import channel_resume
+from messaging.services.templates import templates_sync
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    """Secrets are never entered or shown here: a channel names the settings that hold them."""
+
+    list_display = [
+        "name", "provider", "display_phone_number", "phone_number_id", "throughput_mps",
+        "is_active", "paused_reason",
+    ]  # fmt: skip
+    list_filter = ["provider", "is_active"]
+    search_fields = ["name", "phone_number_id", "display_phone_number", "waba_id"]
+    readonly_fields = ["paused_reason", "created_at", "secrets_configured"]
+    actions = ["sync_templates", "resume_sending"]
+    fieldsets = [
+        (None, {"fields": ["name", "provider", "is_active", "paused_reason"]}),
+        (
+            "WhatsApp number",
+            {
+                "fields": [
+                    "phone_number_id",
+                    "waba_id",
+                    "display_phone_number",
+                    "base_url",
+                    "throughput_mps",
+                    "messaging_tier",
+                ]
+            },
+        ),
+        (
+            "Secrets (by setting name)",
+            {
+                "fields": [
+                    "token_setting",
+                    "app_secret_setting",
+                    "company_id_setting",
+                    "secrets_configured",
+                ],
+                "description": "Secrets live in the environment; enter the variable names.",
+            },
+        ),
+    ]
+
+    @admin.display(description="secrets set in the environment")
+    def secrets_configured(self, obj: Channel) -> str:
+        names = [obj.token_setting, obj.app_secret_setting, obj.company_id_setting]
+        state = [f"{n}: {'set' if obj.secret(n) else 'MISSING'}" for n in names if n]
+        return "; ".join(state)
+
+    @admin.action(description="Sync templates from the provider")
+    def sync_templates(self, request, queryset):
+        if not request.user.has_perm("messaging.sync_messagetemplate"):
+            self.message_user(request, "You may not sync templates.", messages.ERROR)
+            return
+        for channel in queryset:
+            result = templates_sync(channel=channel)
+            self.message_user(request, f"{channel.name}: {result.summary()}")
+
+    @admin.action(description="Resume sending (after fixing credentials)", permissions=["change"])
+    def resume_sending(self, request, queryset):
+        for channel in queryset:
+            channel_resume(channel=channel)
+        self.message_user(request, f"Resumed {queryset.count()} channel(s).")
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "language", "category", "status", "channel", "synced_at"]
+    list_filter = ["status", "category", "language", "channel"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "channel", "external_id", "name", "language", "category", "status", "components",
+        "parameter_format", "parameters", "reason", "synced_at", "updated_at",
+    ]  # fmt: skip
+    actions = ["sync"]
+
+    def has_add_permission(self, request):
+        return False  # templates are created in Meta's manager and synced here
+
+    @admin.action(description="Sync templates of these channels from the provider")
+    def sync(self, request, queryset):
+        if not request.user.has_perm("messaging.sync_messagetemplate"):
+            self.message_user(request, "You may not sync templates.", messages.ERROR)
+            return
+        for channel in {t.channel for t in queryset.select_related("channel")}:
+            result = templates_sync(channel=channel)
+            self.message_user(request, f"{channel.name}: {result.summary()}")

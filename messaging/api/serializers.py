@@ -1,0 +1,103 @@
+from rest_framework import serializers
+
+from crm.models import Contact
+from messaging.models import Channel, Message, MessageStatusEvent, Status
+from messaging.services.sending import SENDABLE_TYPE_CHOICES
+
+
+class MessageSendSerializer(serializers.Serializer):
+    """Mirrors the Cloud API send body: `to` (or `contact`), `type`, and an object named
+    after the type (`text`, `template`, `image`, `interactive`, ...), plus `channel` when
+    there are several numbers and an optional `context.message_id` to reply to."""
+
+    to = serializers.CharField(required=False, help_text="E.164 phone or WhatsApp id.")
+    contact = serializers.PrimaryKeyRelatedField(
+        queryset=Contact.objects.all(), required=False, help_text="Contact id instead of `to`."
+    )
+    recipient = serializers.CharField(required=False, help_text="BSUID instead of a phone.")
+    channel = serializers.SlugRelatedField(
+        slug_field="phone_number_id",
+        queryset=Channel.objects.filter(is_active=True),
+        required=False,
+        help_text="phone_number_id of the sending number; optional with one channel.",
+    )
+    type = serializers.ChoiceField(choices=SENDABLE_TYPE_CHOICES)
+    context = serializers.DictField(required=False)
+    messaging_product = serializers.CharField(required=False)
+    recipient_type = serializers.CharField(required=False)
+    text = serializers.DictField(required=False)
+    template = serializers.DictField(required=False)
+    image = serializers.DictField(required=False)
+    video = serializers.DictField(required=False)
+    audio = serializers.DictField(required=False)
+    document = serializers.DictField(required=False)
+    sticker = serializers.DictField(required=False)
+    interactive = serializers.DictField(required=False)
+    location = serializers.DictField(required=False)
+    reaction = serializers.DictField(required=False)
+    contacts = serializers.ListField(child=serializers.DictField(), required=False)
+
+    def validate(self, attrs):
+        if not (attrs.get("to") or attrs.get("contact") or attrs.get("recipient")):
+            raise serializers.ValidationError({"to": "Give `to`, `contact` or `recipient`."})
+        type_ = attrs["type"]
+        if attrs.get(type_) in (None, {}, []):
+            raise serializers.ValidationError({type_: f"A `{type_}` object is required."})
+        if attrs.get("channel") is None:
+            channels = list(Channel.objects.filter(is_active=True)[:2])
+            if len(channels) != 1:
+                raise serializers.ValidationError(
+                    {"channel": "Several channels exist: name one by phone_number_id."}
+                    if channels
+                    else {"channel": "No active channel is configured."}
+                )
+            attrs["channel"] = channels[0]
+        context = attrs.get("context") or {}
+        if context and not isinstance(context.get("message_id"), str):
+            raise serializers.ValidationError({"context": "context.message_id must be a wamid."})
+        return attrs
+
+
+class StatusEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MessageStatusEvent
+        fields = ["status", "timestamp", "errors"]
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    status = serializers.SerializerMethodField()
+    channel = serializers.CharField(source="channel.phone_number_id", read_only=True)
+    contact = serializers.IntegerField(source="contact_id", read_only=True)
+    to = serializers.CharField(source="contact.phone", read_only=True, allow_null=True)
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = [
+            "id", "direction", "type", "content", "channel", "contact", "to", "status",
+            "wamid", "created_at", "accepted_at", "sent_at", "delivered_at", "read_at",
+            "failed_at", "received_at", "attempts", "next_attempt_at", "error",
+            "pricing_category", "context_wamid",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_status(self, message) -> str:
+        return Status(message.status).name.lower()
+
+    def get_error(self, message) -> dict | None:
+        if message.error_code is None and not message.error_title:
+            return None
+        return {
+            "code": message.error_code,
+            "title": message.error_title,
+            "detail": message.error_detail,
+        }
+
+
+class MessageDetailSerializer(MessageSerializer):
+    status_history = StatusEventSerializer(source="status_events", many=True, read_only=True)
+
+    class Meta(MessageSerializer.Meta):
+        fields = [*MessageSerializer.Meta.fields, "status_history"]
+        read_only_fields = fields

@@ -1,0 +1,112 @@
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+
+from core.api.idempotency import idempotent
+from core.errors import DomainError
+from crm.models import Contact
+from crm.services import InvalidPhone, phone_normalize
+from messaging.api.serializers import (
+    MessageDetailSerializer,
+    MessageSendSerializer,
+    MessageSerializer,
+)
+from messaging.models import Message, Status
+from messaging.selectors import message_list
+from messaging.services.sending import message_send
+
+
+class MessageFilter(django_filters.FilterSet):
+    status = django_filters.CharFilter(method="filter_status")
+    channel = django_filters.CharFilter(field_name="channel__phone_number_id")
+    contact = django_filters.NumberFilter(field_name="contact_id")
+    phone = django_filters.CharFilter(field_name="contact__phone")
+    direction = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Message
+        fields = ["status", "channel", "contact", "phone", "direction"]
+
+    def filter_status(self, queryset, name, value):
+        try:
+            return queryset.filter(status=Status[value.upper()])
+        except KeyError:
+            raise DomainError(
+                f"Unknown status {value!r}.", code="invalid",
+                details={"status": [s.name.lower() for s in Status]},
+            ) from None  # fmt: skip
+
+
+def _contact_for(data) -> Contact:
+    if data.get("contact"):
+        return data["contact"]
+    if data.get("recipient"):
+        contact, _ = Contact.objects.get_or_create(bsuid=data["recipient"])
+        return contact
+    try:
+        phone = phone_normalize(data["to"])
+    except InvalidPhone as exc:
+        raise DomainError(exc.message, code="invalid_phone") from exc
+    contact = Contact.objects.filter(phone=phone).first()
+    if contact is None:
+        raise DomainError(
+            f"No contact with phone {phone}: create the contact first (with consent).",
+            code="contact_unknown",
+            details={"to": phone},
+        )
+    return contact
+
+
+class MessageListCreateView(generics.ListCreateAPIView):
+    """Send a message (the Cloud API body) or list messages with filters."""
+
+    filterset_class = MessageFilter
+    search_fields = ["contact__phone", "contact__name", "wamid"]
+    ordering_fields = ["created_at", "status"]
+    throttle_scope = "send"
+
+    def get_queryset(self):
+        return message_list()
+
+    def get_serializer_class(self):
+        return MessageSendSerializer if self.request.method == "POST" else MessageSerializer
+
+    def get_throttles(self):
+        # Sends have their own budget; reads use the general one.
+        if self.request.method != "POST":
+            self.throttle_scope = None
+        return super().get_throttles()
+
+    @extend_schema(request=MessageSendSerializer, responses={202: MessageSerializer})
+    def post(self, request, *args, **kwargs):
+        return idempotent(request, scope="messages.send", handler=lambda: self._send(request))
+
+    def _send(self, request):
+        serializer = MessageSendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        type_ = data["type"]
+        content = data[type_]
+        if type_ == "contacts":
+            content = {"contacts": content}
+        message = message_send(
+            channel=data["channel"],
+            contact=_contact_for(data),
+            type=type_,
+            content=content,
+            context_wamid=(data.get("context") or {}).get("message_id", ""),
+            sent_by=request.user,
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+
+class MessageDetailView(generics.RetrieveAPIView):
+    serializer_class = MessageDetailSerializer
+    lookup_field = "uuid"
+    lookup_url_kwarg = "id"
+
+    def get_queryset(self):
+        return message_list().prefetch_related("status_events")

@@ -1,0 +1,274 @@
+"""The Meta WhatsApp Cloud API provider (also used against the simulator)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .. import transport
+from ..base import (
+    AmbiguousError,
+    MediaContent,
+    OutboundMessage,
+    PermanentError,
+    Provider,
+    SendResult,
+    TemplateInfo,
+    TemporaryError,
+    WebhookEvent,
+    template_info_from_graph,
+    validate_outbound,
+)
+from .errors import error_from_response
+from .payloads import mark_read_body, message_body
+from .webhooks import parse_webhook, verify_signature
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v25.0"
+DEFAULT_TIMEOUT = (3.05, 10.0)
+MEDIA_MAX_BYTES = 100 * 1024 * 1024  # documents, the largest media type
+TEMPLATE_FIELDS = "id,name,language,status,category,components,parameter_format,rejected_reason"
+TEMPLATE_PAGE_SIZE = 100
+MAX_TEMPLATE_PAGES = 1000
+
+
+def _mask(recipient: str | None) -> str:
+    if not recipient:
+        return "-"
+    return f"…{recipient[-4:]}"
+
+
+class MetaCloudProvider(Provider):
+    """One Cloud API business phone number. Pure keyword configuration: no Django here."""
+
+    code = "meta_cloud"
+
+    def __init__(
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        waba_id: str = "",
+        app_secret: str = "",
+        graph_url: str = DEFAULT_GRAPH_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        media_timeout: float | tuple[float, float] = (3.05, 30.0),
+        media_max_bytes: int = MEDIA_MAX_BYTES,
+    ) -> None:
+        self.phone_number_id = str(phone_number_id)
+        self.waba_id = str(waba_id or "")
+        self.graph_url = graph_url.rstrip("/")
+        self.api_version = api_version.strip("/")
+        self.timeout = timeout
+        self.media_timeout = media_timeout
+        self.media_max_bytes = media_max_bytes
+        self._access_token = access_token
+        self._app_secret = app_secret
+
+    def __repr__(self) -> str:  # never show the token
+        return (
+            f"MetaCloudProvider(phone_number_id={self.phone_number_id!r}, graph={self.graph_url!r})"
+        )
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _url(self, *parts: str) -> str:
+        return "/".join([self.graph_url, self.api_version, *parts])
+
+    def _headers(self, *, json_body: bool = True) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self._access_token}", "Accept": "application/json"}
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _json_call(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        what: str,
+    ) -> dict[str, Any]:
+        data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        response = transport.call(
+            method,
+            url,
+            logger=logger,
+            timeout=self.timeout,
+            headers=self._headers(json_body=data is not None),
+            data=data,
+            params=params,
+        )
+        if response.status_code >= 400:
+            error = error_from_response(
+                response.status_code,
+                response.content,
+                transport.retry_after_seconds(response.headers),
+            )
+            logger.info(
+                "%s failed: http=%s code=%s class=%s",
+                what,
+                response.status_code,
+                error.code,
+                type(error).__name__,
+            )
+            raise error
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            message = f"{what}: HTTP {response.status_code} with an unreadable body"
+            if method.upper() == "GET":
+                raise TemporaryError(message, http_status=response.status_code)
+            raise AmbiguousError(message, http_status=response.status_code)
+        return parsed
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        validate_outbound(message)
+        body = message_body(message)
+        recipient = message.to or message.recipient_bsuid
+        logger.debug(
+            "send type=%s to=%s callback=%s", message.type, _mask(recipient), message.callback_data
+        )
+        data = self._json_call(
+            "POST", self._url(self.phone_number_id, "messages"), body=body, what="send"
+        )
+        messages = data.get("messages")
+        first = messages[0] if isinstance(messages, list) and messages else None
+        if not isinstance(first, dict) or not first.get("id"):
+            raise AmbiguousError("send: accepted response without a message id", raw=data)
+        contacts = data.get("contacts")
+        contact = contacts[0] if isinstance(contacts, list) and contacts else {}
+        contact = contact if isinstance(contact, dict) else {}
+        result = SendResult(
+            provider_message_id=str(first["id"]),
+            wa_id=contact.get("wa_id") or None,
+            user_id=contact.get("user_id") or None,
+            message_status=first.get("message_status"),
+            raw=data,
+        )
+        logger.info(
+            "sent type=%s to=%s wamid=%s",
+            message.type,
+            _mask(recipient),
+            result.provider_message_id,
+        )
+        return result
+
+    def mark_read(self, wamid: str) -> None:
+        self._json_call(
+            "POST",
+            self._url(self.phone_number_id, "messages"),
+            body=mark_read_body(wamid),
+            what="mark_read",
+        )
+
+    # --- templates -------------------------------------------------------------------------
+
+    def list_templates(self, *, page_size: int = TEMPLATE_PAGE_SIZE) -> Iterator[TemplateInfo]:
+        """Every template of the WABA. Pages are requested by cursor from our own base URL
+        (Graph's `paging.next` links embed the access token and the production host)."""
+        if not self.waba_id:
+            raise PermanentError("list_templates needs the WhatsApp Business Account id")
+        url = self._url(self.waba_id, "message_templates")
+        params: dict[str, Any] = {"limit": page_size, "fields": TEMPLATE_FIELDS}
+        seen_cursors: set[str] = set()
+        for _page in range(MAX_TEMPLATE_PAGES):
+            data = self._json_call("GET", url, params=params, what="list_templates")
+            for item in data.get("data") or ():
+                if isinstance(item, dict):
+                    yield template_info_from_graph(item)
+            paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after or after in seen_cursors:
+                return
+            seen_cursors.add(after)
+            params = {**params, "after": after}
+        logger.warning("list_templates stopped after %s pages", MAX_TEMPLATE_PAGES)
+
+    # --- media -----------------------------------------------------------------------------
+
+    def fetch_media(self, media_id: str) -> MediaContent:
+        """Resolve the media id to its short-lived URL, then download it (size-capped)."""
+        meta = self._json_call("GET", self._url(str(media_id)), what="media_url")
+        url = meta.get("url")
+        if not url:
+            raise PermanentError(f"media {media_id} has no download URL", raw=meta)
+        declared_size = meta.get("file_size")
+        if isinstance(declared_size, int) and declared_size > self.media_max_bytes:
+            raise PermanentError(f"media {media_id} is {declared_size} bytes; too large")
+        response = transport.call(
+            "GET",
+            url,
+            logger=logger,
+            timeout=self.media_timeout,
+            headers=self._headers(json_body=False),
+            stream=True,
+        )
+        try:
+            if response.status_code >= 400:
+                raise error_from_response(response.status_code, response.content)
+            chunks: list[bytes] = []
+            total = 0
+            try:
+                for chunk in response.iter_content(chunk_size=64 * 1024):
+                    total += len(chunk)
+                    if total > self.media_max_bytes:
+                        raise PermanentError(
+                            f"media {media_id} exceeds {self.media_max_bytes} bytes"
+                        )
+                    chunks.append(chunk)
+            except (OSError, ValueError) as exc:  # requests wraps socket errors in these
+                raise TemporaryError(f"media {media_id} download interrupted") from exc
+        finally:
+            response.close()
+        content = b"".join(chunks)
+        sha256 = meta.get("sha256")
+        if sha256 and hashlib.sha256(content).hexdigest() != sha256:
+            raise TemporaryError(f"media {media_id} failed its checksum")
+        return MediaContent(
+            media_id=str(media_id),
+            url=url,
+            mime_type=str(meta.get("mime_type") or response.headers.get("Content-Type") or ""),
+            content=content,
+            sha256=sha256,
+            file_size=len(content),
+        )
+
+    def upload_media(self, content: bytes, *, mime_type: str, filename: str = "upload") -> str:
+        """Upload media for later sends by id (the recommended way); returns the media id."""
+        response = transport.call(
+            "POST",
+            self._url(self.phone_number_id, "media"),
+            logger=logger,
+            timeout=self.media_timeout,
+            headers=self._headers(json_body=False),
+            data={"messaging_product": "whatsapp", "type": mime_type},
+            files={"file": (filename, content, mime_type)},
+            idempotent=True,  # a duplicate upload only wastes an id
+        )
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, response.content)
+        try:
+            media_id = response.json()["id"]
+        except (ValueError, KeyError, TypeError):
+            raise TemporaryError("media upload: response without an id") from None
+        return str(media_id)
+
+    # --- webhooks --------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
+        return verify_signature(self._app_secret, headers, raw_body)
+
+    def parse_webhook(self, payload: Mapping[str, Any]) -> list[WebhookEvent]:
+        return parse_webhook(payload)

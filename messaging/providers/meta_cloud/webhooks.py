@@ -1,0 +1,228 @@
+"""Cloud API webhooks: signature check and payload -> neutral events (WHATSAPP.md 2.4, 2.5).
+
+The parser walks every entry and every change, keeps each item's raw JSON, and never raises
+on fields or types it does not know: Meta adds both without notice, and a webhook we reject is
+a webhook Meta keeps retrying for days.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ..base import (
+    InboundMessage,
+    StatusUpdate,
+    TemplateStatusUpdate,
+    UnhandledChange,
+    UserPreference,
+    WebhookError,
+    WebhookEvent,
+    header_value,
+    normalise_errors,
+    normalise_timestamp,
+)
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+
+def signature_for(app_secret: str, raw_body: bytes) -> str:
+    """The `X-Hub-Signature-256` value Meta sends for these exact bytes."""
+    digest = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_signature(app_secret: str, headers: Mapping[str, str], raw_body: bytes) -> bool:
+    """Constant-time check of `X-Hub-Signature-256` over the raw request body."""
+    if not app_secret:
+        logger.error("webhook signature cannot be checked: no app secret configured")
+        return False
+    received = header_value(headers, SIGNATURE_HEADER)
+    if not received or not isinstance(raw_body, bytes | bytearray):
+        return False
+    expected = signature_for(app_secret, bytes(raw_body))
+    return hmac.compare_digest(expected.encode(), received.strip().lower().encode())
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def parse_webhook(payload: Mapping[str, Any]) -> list[WebhookEvent]:
+    events: list[WebhookEvent] = []
+    if not isinstance(payload, Mapping):
+        return events
+    for entry in _list(payload.get("entry")):
+        if not isinstance(entry, dict):
+            continue
+        waba_id = _str_or_none(entry.get("id"))
+        for change in _list(entry.get("changes")):
+            if not isinstance(change, dict):
+                continue
+            field = str(change.get("field") or "")
+            value = change.get("value")
+            try:
+                events.extend(_parse_change(field, value, waba_id))
+            except Exception:  # a parser bug must not lose the rest of the batch
+                logger.exception("could not parse webhook change field=%s", field)
+                events.append(UnhandledChange(field=field, waba_id=waba_id, value=value))
+    return events
+
+
+def _parse_change(field: str, value: Any, waba_id: str | None) -> list[WebhookEvent]:
+    value = _dict(value)
+    if field == "messages":
+        return _parse_messages_value(value, waba_id)
+    if field == "user_preferences":
+        return _parse_user_preferences(value, waba_id)
+    if field == "message_template_status_update":
+        return [
+            TemplateStatusUpdate(
+                name=str(value.get("message_template_name") or ""),
+                language=_str_or_none(value.get("message_template_language")),
+                status=str(value.get("event") or "").upper(),
+                reason=_str_or_none(value.get("reason")),
+                external_id=_str_or_none(value.get("message_template_id")),
+                category=_str_or_none(value.get("message_template_category")),
+                waba_id=waba_id,
+                raw=value,
+            )
+        ]
+    return [UnhandledChange(field=field, waba_id=waba_id, value=value)]
+
+
+def _contacts_index(value: Mapping[str, Any]) -> tuple[dict[str, dict], dict[str, dict]]:
+    by_wa_id: dict[str, dict] = {}
+    by_user_id: dict[str, dict] = {}
+    for contact in _list(value.get("contacts")):
+        if not isinstance(contact, dict):
+            continue
+        if contact.get("wa_id"):
+            by_wa_id[str(contact["wa_id"])] = contact
+        if contact.get("user_id"):
+            by_user_id[str(contact["user_id"])] = contact
+    return by_wa_id, by_user_id
+
+
+def _parse_messages_value(value: dict[str, Any], waba_id: str | None) -> list[WebhookEvent]:
+    events: list[WebhookEvent] = []
+    metadata = _dict(value.get("metadata"))
+    channel_key = _str_or_none(metadata.get("phone_number_id"))
+    by_wa_id, by_user_id = _contacts_index(value)
+    only_contact = None
+    contacts = [c for c in _list(value.get("contacts")) if isinstance(c, dict)]
+    if len(contacts) == 1:
+        only_contact = contacts[0]
+
+    for message in _list(value.get("messages")):
+        if not isinstance(message, dict):
+            continue
+        from_wa_id = _str_or_none(message.get("from"))
+        from_bsuid = _str_or_none(message.get("from_user_id") or message.get("user_id"))
+        contact = (
+            (from_wa_id and by_wa_id.get(from_wa_id))
+            or (from_bsuid and by_user_id.get(from_bsuid))
+            or only_contact
+            or {}
+        )
+        from_wa_id = from_wa_id or _str_or_none(contact.get("wa_id"))
+        from_bsuid = from_bsuid or _str_or_none(contact.get("user_id"))
+        kind = str(message.get("type") or "unknown")
+        context = _dict(message.get("context"))
+        events.append(
+            InboundMessage(
+                channel_key=channel_key,
+                wamid=str(message.get("id") or ""),
+                from_wa_id=from_wa_id,
+                from_bsuid=from_bsuid,
+                profile_name=_str_or_none(_dict(contact.get("profile")).get("name")),
+                timestamp=normalise_timestamp(message.get("timestamp")),
+                type=kind,
+                content=_message_content(kind, message),
+                context_wamid=_str_or_none(context.get("id")),
+                context_from=_str_or_none(context.get("from")),
+                errors=normalise_errors(message.get("errors")),
+                waba_id=waba_id,
+                raw=message,
+            )
+        )
+
+    for status in _list(value.get("statuses")):
+        if not isinstance(status, dict):
+            continue
+        events.append(
+            StatusUpdate(
+                channel_key=channel_key,
+                wamid=str(status.get("id") or ""),
+                status=str(status.get("status") or "").lower(),
+                timestamp=normalise_timestamp(status.get("timestamp")),
+                recipient_id=_str_or_none(status.get("recipient_id")),
+                recipient_bsuid=_str_or_none(status.get("recipient_user_id")),
+                callback_data=_str_or_none(status.get("biz_opaque_callback_data")),
+                conversation=_dict(status.get("conversation")),
+                pricing=_dict(status.get("pricing")),
+                errors=normalise_errors(status.get("errors")),
+                waba_id=waba_id,
+                raw=status,
+            )
+        )
+
+    errors = normalise_errors(value.get("errors"))
+    if errors:
+        events.append(
+            WebhookError(channel_key=channel_key, errors=errors, waba_id=waba_id, raw=value)
+        )
+    return events
+
+
+def _message_content(kind: str, message: dict[str, Any]) -> dict[str, Any]:
+    """The object named after the type, as sent; lists (contacts) are wrapped in a dict."""
+    value = message.get(kind)
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return {kind: value}
+    if value is not None:
+        return {"value": value}
+    return {}
+
+
+def _parse_user_preferences(value: dict[str, Any], waba_id: str | None) -> list[WebhookEvent]:
+    channel_key = _str_or_none(_dict(value.get("metadata")).get("phone_number_id"))
+    by_wa_id, by_user_id = _contacts_index(value)
+    events: list[WebhookEvent] = []
+    for pref in _list(value.get("user_preferences")):
+        if not isinstance(pref, dict):
+            continue
+        wa_id = _str_or_none(pref.get("wa_id"))
+        bsuid = _str_or_none(pref.get("user_id"))
+        contact = (wa_id and by_wa_id.get(wa_id)) or (bsuid and by_user_id.get(bsuid)) or {}
+        events.append(
+            UserPreference(
+                channel_key=channel_key,
+                wa_id=wa_id or _str_or_none(contact.get("wa_id")),
+                bsuid=bsuid or _str_or_none(contact.get("user_id")),
+                category=str(pref.get("category") or ""),
+                value=str(pref.get("value") or "").lower(),
+                timestamp=normalise_timestamp(pref.get("timestamp")),
+                detail=_str_or_none(pref.get("detail")),
+                waba_id=waba_id,
+                raw=pref,
+            )
+        )
+    return events

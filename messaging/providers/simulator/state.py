@@ -1,0 +1,205 @@
+"""What the simulator remembers: accepted messages, per-recipient counts, throughput window,
+one-shot faults, templates and media. Guarded by one lock; every method is short."""
+
+from __future__ import annotations
+
+import base64
+import collections
+import copy
+import datetime as dt
+import hashlib
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import phonenumbers
+
+from .media import MediaItem, png_bytes
+from .templates import default_templates
+
+
+class SimState:
+    def __init__(self, *, max_messages: int = 10_000) -> None:
+        self.lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.messages: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_messages)
+        self.window: collections.deque[float] = collections.deque()
+        self.stats: collections.Counter[str] = collections.Counter()
+        self.rejections: collections.Counter[int] = collections.Counter()
+        self.deliveries: collections.deque[dict[str, Any]] = collections.deque(maxlen=500)
+        self.read_marks: collections.deque[str] = collections.deque(maxlen=max_messages)
+        self.storm_code: int | None = None
+        self.storm_remaining = 0
+        self.hang_remaining = 0
+        self.templates: list[dict[str, Any]] = default_templates()
+        self.media: dict[str, MediaItem] = {}
+
+    # --- identifiers -----------------------------------------------------------------------
+
+    def new_wamid(self, recipient: str) -> str:
+        raw = (
+            b"\x15\x02\x00\x11\x18\x12"
+            + next(self._seq).to_bytes(8, "big")
+            + os.urandom(8)
+            + recipient.encode()[:24]
+        )
+        return "wamid." + base64.b64encode(raw).decode()
+
+    def new_media_id(self) -> str:
+        return str(10**15 + next(self._seq) * 7919 + int.from_bytes(os.urandom(2), "big"))
+
+    @staticmethod
+    def bsuid_for(wa_id: str, waba_id: str) -> str:
+        """A stable business-scoped user id for a phone number (country letters + digits)."""
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse("+" + wa_id))
+        except phonenumbers.NumberParseException:
+            region = None
+        digest = hashlib.sha256(f"{waba_id}:{wa_id}".encode()).digest()
+        return f"{region or 'US'}.{int.from_bytes(digest[:8], 'big') % 10**19:019d}"
+
+    # --- throughput and one-shot faults --------------------------------------------------------
+
+    def take_throughput_slot(self, mps: float) -> bool:
+        if mps <= 0:
+            return True
+        now = time.monotonic()
+        with self.lock:
+            while self.window and self.window[0] <= now - 1.0:
+                self.window.popleft()
+            if len(self.window) >= mps:
+                return False
+            self.window.append(now)
+            return True
+
+    def take_storm(self) -> int | None:
+        with self.lock:
+            if self.storm_remaining > 0 and self.storm_code is not None:
+                self.storm_remaining -= 1
+                return self.storm_code
+            return None
+
+    def take_hang(self) -> bool:
+        with self.lock:
+            if self.hang_remaining > 0:
+                self.hang_remaining -= 1
+                return True
+            return False
+
+    def set_storm(self, spec: Any) -> None:
+        if spec in (None, {}, False):
+            with self.lock:
+                self.storm_code, self.storm_remaining = None, 0
+            return
+        if not isinstance(spec, dict) or "code" not in spec:
+            raise ValueError('error_storm must be {"code": 130429, "count": 5}')
+        code, count = int(spec["code"]), int(spec.get("count", 1))
+        if count < 0:
+            raise ValueError("error_storm count cannot be negative")
+        with self.lock:
+            self.storm_code, self.storm_remaining = code, count
+
+    def set_hang_next(self, value: Any) -> None:
+        count = int(value)
+        if count < 0:
+            raise ValueError("hang_next cannot be negative")
+        with self.lock:
+            self.hang_remaining = count
+
+    # --- accepted messages ---------------------------------------------------------------------
+
+    def record_accepted(self, record: dict[str, Any], recipient_key: str) -> None:
+        with self.lock:
+            self.counts[recipient_key] += 1
+            self.messages.append(record)
+            self.stats["accepted"] += 1
+
+    def record_rejected(self, code: int) -> None:
+        with self.lock:
+            self.rejections[code] += 1
+            self.stats["rejected"] += 1
+
+    def record_delivery(self, record: dict[str, Any]) -> None:
+        record = {"time": dt.datetime.now(dt.UTC).isoformat(), **record}
+        with self.lock:
+            self.deliveries.append(record)
+            if record.get("dropped"):
+                self.stats["webhook_items_dropped"] += record.get("items", 0)
+            elif record.get("ok"):
+                self.stats["webhook_posts"] += 1
+                self.stats["webhook_items"] += record.get("items", 0)
+            else:
+                self.stats["webhook_failures"] += 1
+
+    def list_messages(self, *, to: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.lock:
+            items: Iterable[dict[str, Any]] = list(self.messages)
+        if to:
+            wanted = "".join(ch for ch in to if ch.isdigit()) or to
+            items = [m for m in items if m["to"] == wanted]
+        items = list(items)
+        return items[-limit:] if limit else items
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
+            self.messages.clear()
+            self.window.clear()
+            self.stats.clear()
+            self.rejections.clear()
+            self.deliveries.clear()
+            self.read_marks.clear()
+            self.storm_code, self.storm_remaining, self.hang_remaining = None, 0, 0
+
+    # --- templates and media -------------------------------------------------------------------
+
+    def find_template(self, name: str, language: str) -> dict[str, Any] | None:
+        with self.lock:
+            for template in self.templates:
+                if template.get("name") == name and template.get("language") == language:
+                    return template
+        return None
+
+    def replace_templates(self, templates: list[dict[str, Any]]) -> None:
+        for template in templates:
+            if not isinstance(template, dict) or not template.get("name"):
+                raise ValueError("each template needs at least a name")
+            if not template.get("language"):
+                raise ValueError(f"template {template['name']} needs a language")
+        cleaned = copy.deepcopy(templates)
+        for index, template in enumerate(cleaned):
+            template.setdefault("id", str(1_200_000_000_000_000 + index))
+            template.setdefault("status", "APPROVED")
+            template.setdefault("category", "UTILITY")
+            template.setdefault("components", [])
+        with self.lock:
+            self.templates = cleaned
+
+    def set_template_status(self, name: str, language: str | None, status: str) -> dict | None:
+        with self.lock:
+            for template in self.templates:
+                if template.get("name") == name and (
+                    language is None or template.get("language") == language
+                ):
+                    template["status"] = status
+                    return copy.deepcopy(template)
+        return None
+
+    def templates_snapshot(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self.templates)
+
+    def add_media(self, content: bytes, mime_type: str, filename: str | None = None) -> MediaItem:
+        item = MediaItem(self.new_media_id(), content, mime_type, filename)
+        with self.lock:
+            if len(self.media) >= 1000:  # keep memory bounded in long demo runs
+                self.media.pop(next(iter(self.media)))
+            self.media[item.media_id] = item
+        return item
+
+    def generated_image(self, seed: int) -> MediaItem:
+        return self.add_media(png_bytes(64, 64, seed), "image/png", None)

@@ -1,0 +1,9 @@
+"""Reads over messaging, with their joins decided here."""
+
+from django.db.models import QuerySet
+
+from messaging.models import Message
+
+
+def message_list() -> QuerySet[Message]:
+    return Message.objects.select_related("channel", "contact").order_by("-created_at", "-id")

@@ -1,0 +1,401 @@
+"""The back of the send path: claim queued messages, pace them, call the provider, record.
+
+One `send_batch_run` loops for a channel while there is due work (up to a time budget):
+claim a batch (priority lane before bulk), book tokens from the channel's shared rate limiter
+(one round trip per batch), send concurrently over pooled connections at the booked pace,
+then record every outcome in a few bulk statements. Several workers can run it for the same
+channel at once: claims skip each other's rows and the limiter is shared.
+
+Outcome rules (DESIGN.md section 4): accepted -> wamid stored; temporary -> queued again
+with backoff and jitter, up to SEND_MAX_ATTEMPTS; permanent -> failed with the code; ambiguous
+(the request may have arrived) -> `unknown`, never re-sent automatically, settled by the
+status webhook that carries our UUID; auth -> the channel is paused and its messages wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from crm.models import Consent, Contact
+from messaging import ratelimit
+from messaging.models import Channel, Lane, Message, Status
+from messaging.providers import (
+    AmbiguousError,
+    AuthError,
+    InvalidMessage,
+    PermanentError,
+    Provider,
+    SendResult,
+    TemporaryError,
+)
+from messaging.providers.registry import provider_for_channel
+from messaging.services.failures import failure_side_effects
+from messaging.services.retry import next_attempt_time
+from messaging.services.sending import SendRequest, outbound_for
+
+logger = logging.getLogger(__name__)
+
+ERROR_FIELDS = ["error_code", "error_title", "error_detail"]
+
+
+# --- Enqueueing --------------------------------------------------------------------------------
+
+
+def _pending_key(channel_id: int) -> str:
+    return f"send-batch-pending:{channel_id}"
+
+
+def send_enqueue(*, channel_id: int, countdown: float | None = None, fanout: int = 1) -> None:
+    """Ask workers to drain the channel's queue. Collapses bursts of nudges into one task.
+
+    `fanout` > 1 starts several drainers at once (a large campaign), which share the rate.
+    """
+    from messaging.tasks.sending import send_batch
+
+    if fanout <= 1 and not cache.add(_pending_key(channel_id), 1, timeout=5):
+        return
+    for _ in range(max(1, fanout)):
+        send_batch.apply_async(args=[channel_id], countdown=countdown)
+
+
+def send_enqueue_on_commit(*, channel_id: int, fanout: int = 1) -> None:
+    transaction.on_commit(lambda: send_enqueue(channel_id=channel_id, fanout=fanout))
+
+
+# --- Claiming ----------------------------------------------------------------------------------
+
+
+def messages_claim(*, channel_id: int, lane: int, limit: int) -> list[Message]:
+    """Move up to `limit` due queued messages to `sending` and return them.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent workers take disjoint batches. SQLite
+    takes the database write lock when the (immediate) transaction begins, which serialises
+    claims just as safely. The conditional update is the real guard either way.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        candidates = Message.objects.filter(
+            channel_id=channel_id, status=Status.QUEUED, lane=lane, next_attempt_at__lte=now
+        ).order_by("next_attempt_at", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        Message.objects.filter(id__in=ids, status=Status.QUEUED).update(
+            status=Status.SENDING, claimed_at=now
+        )
+    return list(
+        Message.objects.filter(id__in=ids, status=Status.SENDING, claimed_at=now)
+        .select_related("contact")
+        .order_by("id")
+    )
+
+
+# --- Sending -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcomes:
+    accepted: list[tuple[Message, SendResult]] = field(default_factory=list)
+    temporary: list[tuple[Message, TemporaryError]] = field(default_factory=list)
+    permanent: list[tuple[Message, Exception]] = field(default_factory=list)
+    ambiguous: list[tuple[Message, AmbiguousError]] = field(default_factory=list)
+    auth: list[tuple[Message, AuthError]] = field(default_factory=list)
+
+    def count(self) -> dict[str, int]:
+        return {
+            "accepted": len(self.accepted),
+            "retrying": len(self.temporary),
+            "failed": len(self.permanent),
+            "unknown": len(self.ambiguous),
+            "auth": len(self.auth),
+        }
+
+
+def _send_one(provider: Provider, channel: Channel, message: Message, due: float):
+    ratelimit.wait(due - time.monotonic())
+    request = SendRequest(
+        channel, message.contact, message.type, message.content, message.context_wamid
+    )
+    outbound = outbound_for(request, callback_data=str(message.uuid))
+    try:
+        return provider.send(outbound)
+    except (TemporaryError, PermanentError, AmbiguousError, AuthError, InvalidMessage) as exc:
+        return exc
+    except Exception as exc:
+        logger.exception("unexpected error sending message %s", message.uuid)
+        return AmbiguousError(f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _refusal_at_send_time(message: Message) -> str | None:
+    """Consent and blocks may have changed since the message was queued."""
+    contact = message.contact
+    if contact.blocked:
+        return "The contact was blocked before sending."
+    if contact.undeliverable:
+        return "The contact became undeliverable before sending."
+    if message.is_marketing and contact.consent != Consent.OPTED_IN:
+        return "The contact withdrew marketing consent before sending."
+    return None
+
+
+def _hold_for_recipient_gap(messages: list[Message]) -> list[Message]:
+    """Keep one message per recipient per gap; put the rest back in the queue briefly."""
+    gap = settings.SEND_RECIPIENT_MIN_GAP_SECONDS
+    seen: set[int] = set()
+    first = []
+    held = []
+    for message in messages:
+        (held if message.contact_id in seen else first).append(message)
+        seen.add(message.contact_id)
+    allowed = ratelimit.recipients_claim_gap([str(m.contact_id) for m in first], gap_seconds=gap)
+    ready = [m for m in first if str(m.contact_id) in allowed]
+    held += [m for m in first if str(m.contact_id) not in allowed]
+    if held:
+        Message.objects.filter(pk__in=[m.pk for m in held], status=Status.SENDING).update(
+            status=Status.QUEUED, next_attempt_at=timezone.now() + timedelta(seconds=max(gap, 0.5))
+        )
+    return ready
+
+
+def batch_send(
+    *, channel: Channel, messages: list[Message], executor: ThreadPoolExecutor
+) -> Outcomes:
+    """Send claimed messages at the channel's pace and record the outcomes."""
+    refused = [(m, reason) for m in messages if (reason := _refusal_at_send_time(m))]
+    if refused:
+        _record_cancelled(refused)
+        refused_ids = {m.pk for m, _ in refused}
+        messages = [m for m in messages if m.pk not in refused_ids]
+    messages = _hold_for_recipient_gap(messages)
+    outcomes = Outcomes()
+    if not messages:
+        return outcomes
+
+    rate = float(channel.throughput_mps)
+    start = ratelimit.reserve(f"channel:{channel.pk}", len(messages), rate=rate)
+    if messages[0].lane == Lane.BULK:
+        bulk_start = ratelimit.reserve(
+            f"channel:{channel.pk}:bulk", len(messages), rate=rate * settings.SEND_BULK_SHARE
+        )
+        start = max(start, bulk_start)
+        rate = rate * settings.SEND_BULK_SHARE
+    t0 = time.monotonic() + start
+    provider = provider_for_channel(channel)
+    futures = [
+        executor.submit(_send_one, provider, channel, message, t0 + i / rate)
+        for i, message in enumerate(messages)
+    ]
+    for message, future in zip(messages, futures, strict=True):
+        result = future.result()
+        if isinstance(result, SendResult):
+            outcomes.accepted.append((message, result))
+        elif isinstance(result, TemporaryError):
+            outcomes.temporary.append((message, result))
+        elif isinstance(result, AmbiguousError):
+            outcomes.ambiguous.append((message, result))
+        elif isinstance(result, AuthError):
+            outcomes.auth.append((message, result))
+        else:
+            outcomes.permanent.append((message, result))
+    outcomes_record(channel=channel, outcomes=outcomes)
+    return outcomes
+
+
+# --- Recording ---------------------------------------------------------------------------------
+
+
+def _error_fields(message: Message, exc: Exception) -> None:
+    code = getattr(exc, "code", None)
+    try:
+        message.error_code = int(code) if code is not None else None
+    except (TypeError, ValueError):
+        message.error_code = None
+    message.error_title = (getattr(exc, "title", None) or getattr(exc, "reason", None) or "")[:300]
+    if not message.error_title:
+        message.error_title = str(exc)[:300]
+    message.error_detail = (getattr(exc, "detail", None) or str(exc))[:2000]
+
+
+def _record_cancelled(refused: list[tuple[Message, str]]) -> None:
+    now = timezone.now()
+    for message, reason in refused:
+        message.status = Status.CANCELLED
+        message.error_title = reason
+        message.failed_at = now
+    Message.objects.filter(status=Status.SENDING).bulk_update(
+        [m for m, _ in refused], ["status", "error_title", "failed_at"]
+    )
+
+
+def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
+    now = timezone.now()
+    sending = Message.objects.filter(status=Status.SENDING)
+
+    if outcomes.accepted:
+        rows = []
+        for message, result in outcomes.accepted:
+            message.wamid = result.provider_message_id
+            message.wa_id = result.wa_id or ""
+            message.accepted_at = now
+            message.attempts += 1
+            rows.append(message)
+        # A status webhook may have matched a message by our UUID and moved it on already:
+        # its wamid is then set, and its status must not go back to `accepted`.
+        Message.objects.filter(wamid__isnull=True).bulk_update(
+            rows, ["wamid", "wa_id", "accepted_at", "attempts"]
+        )
+        sending.filter(pk__in=[m.pk for m in rows]).update(status=Status.ACCEPTED)
+        Contact.objects.filter(pk__in={m.contact_id for m in rows}).update(last_outbound_at=now)
+        _apply_parked([m.wamid for m in rows])
+
+    if outcomes.temporary:
+        rows = []
+        for message, exc in outcomes.temporary:
+            message.attempts += 1
+            _error_fields(message, exc)
+            if message.attempts >= settings.SEND_MAX_ATTEMPTS:
+                message.status = Status.FAILED
+                message.failed_at = now
+            else:
+                message.status = Status.QUEUED
+                message.next_attempt_at = next_attempt_time(
+                    message.attempts, retry_after=exc.retry_after
+                )
+            rows.append(message)
+        sending.bulk_update(
+            rows,
+            ["status", "attempts", "next_attempt_at", "failed_at", *ERROR_FIELDS],
+        )
+
+    if outcomes.permanent:
+        rows = []
+        for message, exc in outcomes.permanent:
+            message.attempts += 1
+            message.status = Status.FAILED
+            message.failed_at = now
+            _error_fields(message, exc)
+            rows.append(message)
+        sending.bulk_update(rows, ["status", "attempts", "failed_at", *ERROR_FIELDS])
+        failure_side_effects(messages=rows)
+
+    if outcomes.ambiguous:
+        rows = []
+        for message, exc in outcomes.ambiguous:
+            message.attempts += 1
+            message.status = Status.UNKNOWN
+            _error_fields(message, exc)
+            rows.append(message)
+        sending.bulk_update(rows, ["status", "attempts", *ERROR_FIELDS])
+        logger.warning(
+            "%d message(s) on channel %s in unknown state (request may have arrived)",
+            len(rows),
+            channel.pk,
+        )
+
+    if outcomes.auth:
+        _, exc = outcomes.auth[0]
+        channel_pause(channel=channel, reason=f"Provider refused our credentials: {exc}")
+        sending.filter(pk__in=[m.pk for m, _ in outcomes.auth]).update(status=Status.QUEUED)
+
+
+def _apply_parked(wamids: list[str]) -> None:
+    try:
+        from messaging.services.statuses import statuses_apply_parked
+    except ImportError:  # the inbound half is not installed
+        return
+    statuses_apply_parked(wamids=wamids)
+
+
+def channel_pause(*, channel: Channel, reason: str) -> None:
+    """Stop sending on a channel (bad credentials, locked account) until staff resume it."""
+    Channel.objects.filter(pk=channel.pk).update(paused_reason=reason[:300])
+    channel.paused_reason = reason[:300]
+    logger.error("channel %s paused: %s", channel.pk, reason)
+
+
+def channel_resume(*, channel: Channel) -> None:
+    Channel.objects.filter(pk=channel.pk).update(paused_reason="")
+    channel.paused_reason = ""
+    send_enqueue(channel_id=channel.pk)
+
+
+# --- The loop ----------------------------------------------------------------------------------
+
+
+def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict[str, int]:
+    """Drain a channel's due messages for up to `max_seconds`; return counts by outcome.
+
+    Re-enqueues itself when work remains (time budget spent, or retries due later).
+    """
+    cache.delete(_pending_key(channel_id))
+    channel = Channel.objects.filter(pk=channel_id).first()
+    totals = {"accepted": 0, "retrying": 0, "failed": 0, "unknown": 0, "auth": 0}
+    if channel is None or not channel.is_active or channel.paused_reason:
+        return totals
+    deadline = time.monotonic() + (max_seconds or settings.SEND_TASK_MAX_SECONDS)
+    batch_size = max(1, min(settings.SEND_BATCH_SIZE, channel.throughput_mps))
+    with ThreadPoolExecutor(max_workers=settings.SEND_CONCURRENCY) as executor:
+        while time.monotonic() < deadline:
+            messages = messages_claim(
+                channel_id=channel_id, lane=Lane.PRIORITY, limit=batch_size
+            ) or messages_claim(channel_id=channel_id, lane=Lane.BULK, limit=batch_size)
+            if not messages:
+                break
+            outcomes = batch_send(channel=channel, messages=messages, executor=executor)
+            for key, value in outcomes.count().items():
+                totals[key] += value
+            if outcomes.auth:
+                return totals
+        else:
+            send_enqueue(channel_id=channel_id)  # budget spent with work left
+            return totals
+    _schedule_next_retry(channel_id)
+    return totals
+
+
+def _schedule_next_retry(channel_id: int) -> None:
+    upcoming = (
+        Message.objects.filter(channel_id=channel_id, status=Status.QUEUED)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if upcoming is not None:
+        delay = max(0.0, (upcoming - timezone.now()).total_seconds())
+        send_enqueue(channel_id=channel_id, countdown=delay)
+
+
+def send_sweep() -> dict[str, int]:
+    """Re-drive what lost broker messages or killed workers left behind.
+
+    Messages stuck in `sending` past SEND_CLAIM_STALE_SECONDS may or may not have reached the
+    provider: they become `unknown` (never re-sent blindly), and a status webhook carrying
+    their UUID settles them. Channels with due queued messages get a drainer.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.SEND_CLAIM_STALE_SECONDS)
+    unknown = Message.objects.filter(status=Status.SENDING, claimed_at__lt=stale).update(
+        status=Status.UNKNOWN,
+        error_title="Worker stopped while sending; waiting for the provider's status.",
+    )
+    channels = list(
+        Message.objects.filter(status=Status.QUEUED, next_attempt_at__lte=now)
+        .values_list("channel_id", flat=True)
+        .distinct()
+    )
+    for channel_id in channels:
+        send_enqueue(channel_id=channel_id)
+    if unknown:
+        logger.warning("sweeper moved %d stale sending message(s) to unknown", unknown)
+    return {"stale_to_unknown": unknown, "channels_redriven": len(channels)}

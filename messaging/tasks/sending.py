@@ -1,0 +1,23 @@
+from celery import shared_task
+
+from messaging.services.dispatch import send_batch_run, send_sweep
+
+__all__ = ["send_batch", "send_sweep_task", "sync_templates"]
+
+
+@shared_task(name="messaging.send_batch", acks_late=True, ignore_result=True)
+def send_batch(channel_id: int) -> dict:
+    """Drain a channel's queue for a while. Safe to run many at once and to run again."""
+    return send_batch_run(channel_id=channel_id)
+
+
+@shared_task(name="messaging.send_sweep", ignore_result=True)
+def send_sweep_task() -> dict:
+    return send_sweep()
+
+
+@shared_task(name="messaging.sync_templates", ignore_result=True)
+def sync_templates() -> dict:
+    from messaging.services.templates import templates_sync_all
+
+    return templates_sync_all()

@@ -1,0 +1,118 @@
+"""Webhook tasks (queue `webhooks`): adapters that load by id and call one service."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Iterator
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError
+
+from messaging.providers import TemporaryError
+from messaging.services.inbound import media_error_record, message_media_fetch
+from messaging.services.statuses import statuses_apply_parked_older
+from messaging.services.webhooks import (
+    webhook_event_mark_failed,
+    webhook_event_process,
+    webhook_events_purge,
+    webhook_events_sweep,
+)
+
+__all__ = ["webhook_fetch_media", "webhook_process", "webhook_purge", "webhook_sweep"]
+
+logger = logging.getLogger(__name__)
+
+PROCESS_MAX_RETRIES = 8
+MEDIA_MAX_RETRIES = 4
+
+
+def _backoff(retries: int, cap: float = 60.0) -> float:
+    ceiling = min(cap, 2.0 ** (retries + 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+@contextlib.contextmanager
+def _single_run(name: str, timeout: int) -> Iterator[bool]:
+    """A lock in the shared cache so that runs of a periodic task never overlap."""
+    key, token = f"task-lock:{name}", uuid.uuid4().hex
+    acquired = cache.add(key, token, timeout=timeout)
+    try:
+        yield acquired
+    finally:
+        if acquired and cache.get(key) == token:
+            cache.delete(key)
+
+
+@shared_task(
+    name="messaging.webhook_process",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=PROCESS_MAX_RETRIES,
+)
+def webhook_process(self, event_id: int) -> None:
+    """Process one stored webhook. Bad data marks the event failed inside the service; a
+    database error is retried with backoff, and after the last retry the event is marked
+    failed (visible in the admin, replayable) instead of being swept forever."""
+    try:
+        webhook_event_process(event_id=event_id)
+    except DatabaseError as exc:
+        if self.request.retries >= self.max_retries:
+            with contextlib.suppress(DatabaseError):
+                webhook_event_mark_failed(
+                    event_id=event_id,
+                    error=f"gave up after {self.request.retries + 1} attempts: {exc}",
+                )
+            raise
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(name="messaging.webhook_sweep", ignore_result=True, expires=30)
+def webhook_sweep() -> dict:
+    """Every few seconds: pending events a lost broker message left behind, and parked
+    statuses whose message has its wamid by now."""
+    with _single_run("messaging.webhook_sweep", timeout=120) as acquired:
+        if not acquired:
+            return {"skipped": True}
+        age = settings.WEBHOOK_SWEEP_AFTER_SECONDS
+        events = webhook_events_sweep(older_than=age)
+        statuses = statuses_apply_parked_older(older_than_seconds=age)
+        return {"events": events, "parked_statuses": statuses}
+
+
+@shared_task(name="messaging.webhook_purge", ignore_result=True)
+def webhook_purge() -> dict:
+    """Daily: drop webhook bodies and unmatched statuses past WEBHOOK_RETENTION_DAYS."""
+    with _single_run("messaging.webhook_purge", timeout=3600) as acquired:
+        if not acquired:
+            return {"skipped": True}
+        return webhook_events_purge()
+
+
+@shared_task(
+    name="messaging.webhook_fetch_media",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=MEDIA_MAX_RETRIES,
+)
+def webhook_fetch_media(self, message_id: int) -> bool:
+    """Download an inbound message's media. A failure is recorded on the message."""
+    try:
+        return message_media_fetch(message_id=message_id)
+    except TemporaryError as exc:
+        if self.request.retries >= self.max_retries:
+            media_error_record(message_id=message_id, error=str(exc))
+            return False
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, cap=300)) from exc
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        logger.exception("media download of message %s crashed", message_id)
+        media_error_record(message_id=message_id, error=f"{type(exc).__name__}: {exc}")
+        return False
