@@ -4,5 +4,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("core.api.urls")),
+    path("", include("crm.api.urls")),
     path("", include("messaging.api.urls")),
 ]

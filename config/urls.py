@@ -13,9 +13,13 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("staff/operations/", include(("analytics.ops_urls", "ops"), namespace="ops")),
     path("staff/", include(("core.urls", "staff"), namespace="staff")),
+    path("staff/", include(("crm.urls", "crm"), namespace="crm")),
+    path("staff/", include(("messaging.staff_urls", "messaging"), namespace="messaging")),
     path("admin/", admin.site.urls),
     path("webhooks/", include("messaging.webhook_urls")),
+    path("l/", include(("messaging.link_urls", "links"), namespace="links")),
     path("api/v1/", include(("config.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

@@ -2,10 +2,20 @@ from django.apps import AppConfig
 
 
 class CrmConfig(AppConfig):
-    """Contacts, consent, tags, segments, advisors, imports, conversations.
+    """Contacts, consent, tags, segments, advisors, imports.
 
     Imports nothing from messaging or analytics: those apps build on it.
     """
 
     name = "crm"
     verbose_name = "CRM"
+
+    def ready(self) -> None:
+        from core.navigation import NavItem, nav_register
+
+        nav_register(
+            NavItem("Contacts", "crm:contact_list", "crm.view_contact", "Audience", 200),
+            NavItem("Segments", "crm:segment_list", "crm.view_segment", "Audience", 210),
+            NavItem("Advisors", "crm:advisor_list", "crm.view_advisor", "Audience", 220),
+            NavItem("Imports", "crm:import_list", "crm.add_importjob", "Audience", 230),
+        )

@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -65,9 +67,9 @@ class Contact(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["phone"], condition=Q(phone__isnull=False), name="contact_phone_unique"
-            ),
+            # Not conditional: NULLs never collide, and imports upsert with ON CONFLICT (phone),
+            # which needs a plain unique constraint to infer on PostgreSQL and SQLite.
+            models.UniqueConstraint(fields=["phone"], name="contact_phone_unique"),
             models.UniqueConstraint(
                 fields=["bsuid"], condition=Q(bsuid__isnull=False), name="contact_bsuid_unique"
             ),
@@ -117,3 +119,216 @@ class ConsentEvent(models.Model):
         if self.pk is not None:
             raise ValueError("consent events are append-only")
         super().save(*args, **kwargs)
+
+
+def _import_storage():
+    """Import files live on the local filesystem under MEDIA_ROOT/imports, whatever the default
+    storage: workers stream them from disk (and the test settings keep other media in memory)."""
+    return _IMPORT_STORAGE
+
+
+_IMPORT_STORAGE = FileSystemStorage()  # MEDIA_ROOT, read lazily (follows setting changes)
+
+
+class AttributeType(models.TextChoices):
+    TEXT = "text", "Text"
+    NUMBER = "number", "Number"
+    DATE = "date", "Date (YYYY-MM-DD)"
+    BOOLEAN = "boolean", "Yes / no"
+    CHOICE = "choice", "Choice"
+
+
+attribute_key_validator = RegexValidator(
+    r"^[a-z][a-z0-9_]{0,49}$",
+    "Lower-case letters, digits and underscores, starting with a letter (at most 50).",
+)
+
+
+class AttributeDefinition(models.Model):
+    """A custom contact attribute staff may use: the keys of `Contact.attributes` are exactly
+    the keys defined here, and each value has the declared type."""
+
+    key = models.CharField(max_length=50, unique=True, validators=[attribute_key_validator])
+    label = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=AttributeType.choices, default="text")
+    choices = models.JSONField(
+        default=list, blank=True, help_text="For choice attributes: the allowed values."
+    )
+    help_text = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.label or self.key
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from crm.services.attributes import attribute_definition_check
+
+        problems = attribute_definition_check(key=self.key, type=self.type, choices=self.choices)
+        if problems:
+            raise ValidationError(problems)
+
+
+class Segment(models.Model):
+    """A saved filter over contacts, evaluated as one queryset (`crm.selectors.segment_contacts`).
+
+    `filter` is validated by `crm.segment_filters.segment_filter_clean`; see its docstring for
+    the shape.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    filter = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AdvisorTier(models.TextChoices):
+    GOLD = "gold", "Gold"
+    SILVER = "silver", "Silver"
+    BRONZE = "bronze", "Bronze"
+
+
+class Advisor(models.Model):
+    """A contact who receives the daily approved content."""
+
+    contact = models.OneToOneField(Contact, on_delete=models.CASCADE, related_name="advisor")
+    firm = models.CharField(max_length=200, blank=True)
+    region = models.CharField(max_length=100, blank=True, db_index=True)
+    tier = models.CharField(max_length=10, choices=AdvisorTier.choices, default="bronze")
+    is_active = models.BooleanField(default=True, db_index=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    content_preferences = models.JSONField(
+        default=list, blank=True, help_text="Content categories this advisor wants."
+    )
+    onboarded_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.contact} ({self.firm or 'no firm'})"
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", "Queued"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class ImportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSON = "json", "JSON array"
+    JSONL = "jsonl", "JSON Lines"
+
+
+def import_upload_to(instance, filename: str) -> str:
+    return f"imports/{timezone.now():%Y/%m}/{filename}"
+
+
+class ImportJob(models.Model):
+    """One contact (or advisor) import: its file, progress, counters and checkpoint.
+
+    Each batch commits its rows, its error rows, the counters and the checkpoint (byte offset
+    and line number just past the batch) in one transaction, so a run that dies resumes from
+    the checkpoint without counting or creating anything twice.
+    """
+
+    file = models.FileField(upload_to=import_upload_to, storage=_import_storage, max_length=255)
+    original_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=5, choices=ImportFormat.choices)
+    size_bytes = models.BigIntegerField(default=0)
+    dry_run = models.BooleanField(default=False, help_text="Validate and count, change nothing.")
+    as_advisors = models.BooleanField(
+        "advisors", default=False, help_text="Every good row becomes (or updates) an advisor."
+    )
+    source_job = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The dry run this import was started from.",
+    )  # fmt: skip
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.PENDING, db_index=True
+    )
+    message = models.TextField(blank=True, help_text="Why the job failed, if it did.")
+    columns = models.JSONField(default=dict, blank=True, help_text="Header -> field mapping.")
+    ignored_columns = models.JSONField(default=list, blank=True)
+
+    total_rows = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Known when the job completes; progress uses bytes."
+    )
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    checkpoint_byte = models.BigIntegerField(default=0)
+    checkpoint_line = models.PositiveIntegerField(default=0)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    run_token = models.CharField(max_length=32, blank=True, editable=False)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "import job"
+
+    def __str__(self) -> str:
+        kind = "dry run" if self.dry_run else "import"
+        return f"{self.original_name} ({kind}, {self.get_status_display().lower()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ImportStatus.COMPLETED, ImportStatus.FAILED)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == ImportStatus.COMPLETED:
+            return 100
+        if self.total_rows:
+            return min(99, self.processed_rows * 100 // self.total_rows)
+        if self.size_bytes:
+            return min(99, self.checkpoint_byte * 100 // self.size_bytes)
+        return 0
+
+
+class ImportRowError(models.Model):
+    """One rejected row of an import: where it is in the file and why it was refused."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.PositiveIntegerField()
+    column = models.CharField(max_length=100, blank=True)
+    value = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["line", "id"]
+        indexes = [models.Index(fields=["job", "line"], name="import_error_job_line")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

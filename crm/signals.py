@@ -4,3 +4,8 @@ from django.dispatch import Signal
 
 # sender=Contact, contact=..., event=ConsentEvent
 consent_changed = Signal()
+# sender=Contact, changes=[(contact_id, previous, consent), ...], source="import": consent
+# changed in bulk (one import batch; its ConsentEvents are written)
+consent_changed_bulk = Signal()
+# sender=Contact, contact=the kept Contact, duplicate_id=the deleted duplicate's id
+contact_merged = Signal()

@@ -12,6 +12,7 @@ does, which is correct across the processes of one embedded install.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
@@ -21,13 +22,21 @@ _GCRA = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
+local horizon = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local new_tat = tat + n / rate
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
-return tostring(tat - now)
+local k = n
+if horizon > 0 then
+  local room = math.floor((now + horizon - tat) * rate + 1e-9)
+  if room < 0 then room = 0 end
+  if room < k then k = room end
+end
+if k > 0 then
+  local new_tat = tat + k / rate
+  redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+end
+return {tostring(tat - now), k}
 """
 
 # Claim the per-recipient gap for many recipients at once; returns the ones that got it.
@@ -50,31 +59,45 @@ def _redis():
     return client, client.register_script(_GCRA), client.register_script(_GAPS)
 
 
-def reserve(key: str, n: int, *, rate: float) -> float:
-    """Book `n` tokens on `key` at `rate` per second.
+@dataclass(frozen=True)
+class Booking:
+    """`granted` tokens, the first due in `start` seconds and the next every 1/rate after."""
 
-    Returns the seconds until the first booked token; token i is due `i / rate` later, so a
-    caller that paces its sends that way never exceeds the rate in any window.
+    start: float
+    granted: int
+
+
+def reserve(key: str, n: int, *, rate: float, horizon: float = 0.0) -> Booking:
+    """Book up to `n` tokens on `key` at `rate` per second.
+
+    With a `horizon`, only tokens due within that many seconds are granted, so a caller never
+    holds work it will not send soon (a paused campaign stops within the horizon, however many
+    workers are draining). A caller that paces token i at `start + i / rate` never exceeds the
+    rate in any window.
     """
     if n <= 0 or rate <= 0:
-        return 0.0
+        return Booking(0.0, max(n, 0))
     if settings.REDIS_URL:
         _, gcra, _ = _redis()
-        return float(gcra(keys=[f"parley:rate:{key}"], args=[rate, 0, n]))
-    return _reserve_db(key, n, rate)
+        start, granted = gcra(keys=[f"parley:rate:{key}"], args=[rate, horizon, n])
+        return Booking(float(start), int(granted))
+    return _reserve_db(key, n, rate, horizon)
 
 
-def _reserve_db(key: str, n: int, rate: float) -> float:
+def _reserve_db(key: str, n: int, rate: float, horizon: float) -> Booking:
     from messaging.models import RateLimitState
 
     now = time.time()
     with transaction.atomic():
         state, _ = RateLimitState.objects.select_for_update().get_or_create(key=key)
         tat = max(state.tat, now)
-        new_tat = tat + n / rate
-        state.tat = new_tat
-        state.save(update_fields=["tat"])
-    return tat - now
+        granted = n
+        if horizon > 0:
+            granted = max(0, min(n, int((now + horizon - tat) * rate + 1e-9)))
+        if granted:
+            state.tat = tat + granted / rate
+            state.save(update_fields=["tat"])
+    return Booking(tat - now, granted)
 
 
 def recipients_claim_gap(recipients: list[str], *, gap_seconds: float) -> set[str]:

@@ -11,3 +11,13 @@ message_status_changed = Signal()
 inbound_message_received = Signal()
 # message=Message (the inbound reply), payload=str, title=str, replied_to=Message | None
 button_clicked = Signal()
+# delivery=ContentDelivery, kind=str (UnlockKind), message=Message (what was sent),
+# contact=Contact, first=bool (the first unlock of this delivery)
+content_unlocked = Signal()
+# link=TrackedLink, click=LinkClick (click.is_bot marks link-preview fetchers)
+link_clicked = Signal()
+# conversation=Conversation, closed_by=User | None, at=datetime, first_response_seconds=float |
+# None (the closed cycle's first response time), first_response_automated=bool
+conversation_closed = Signal()
+# answer=AutomatedAnswer, rating=int (1..5), previous=int | None, rated_by=User, at=datetime
+answer_rated = Signal()

@@ -115,7 +115,7 @@ else:
 
 # --- Celery ------------------------------------------------------------------------------
 # Without REDIS_URL a real worker still runs, on kombu's filesystem transport (embedded mode).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost//")
 CELERY_BROKER_FOLDER = Path(env.str("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # The longest task may run for CELERY_TASK_TIME_LIMIT; an unacknowledged message is only
@@ -239,6 +239,7 @@ SPECTACULAR_SETTINGS = {
         "SendTypeEnum": "messaging.services.sending.SENDABLE_TYPE_CHOICES",
         "MessageTypeEnum": "messaging.models.MessageType",
         "DirectionEnum": "messaging.models.Direction",
+        "ConsentEnum": "crm.models.Consent",
     },
 }
 
@@ -301,6 +302,8 @@ SEND_RETRY_MAX_DELAY_SECONDS = env.float("SEND_RETRY_MAX_DELAY_SECONDS", default
 SEND_BATCH_SIZE = env.int("SEND_BATCH_SIZE", default=200)
 SEND_CONCURRENCY = env.int("SEND_CONCURRENCY", default=16)
 SEND_TASK_MAX_SECONDS = env.float("SEND_TASK_MAX_SECONDS", default=30.0)
+# Workers book send slots at most this far ahead; a campaign pause takes effect within it.
+SEND_RATE_HORIZON_SECONDS = env.float("SEND_RATE_HORIZON_SECONDS", default=1.0)
 SEND_BULK_SHARE = env.float("SEND_BULK_SHARE", default=0.8)  # the rest is kept for replies
 SEND_RECIPIENT_MIN_GAP_SECONDS = env.float("SEND_RECIPIENT_MIN_GAP_SECONDS", default=1.0)
 SEND_CLAIM_STALE_SECONDS = env.int("SEND_CLAIM_STALE_SECONDS", default=180)
@@ -330,3 +333,85 @@ OPT_IN_CONFIRMATION_TEXT = env.str(
 # MyOperator webhooks: `Authorization: Bearer <token>` when set, else an HMAC of the body
 # keyed with MYOPERATOR_API_KEY (X-MyOperator-Signature).
 MYOPERATOR_WEBHOOK_TOKEN = env.str("MYOPERATOR_WEBHOOK_TOKEN", default="")
+
+# --- Contacts: imports ------------------------------------------------------------------------
+# Uploads above this size are refused before they are stored.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+# Rows written per transaction; each batch commits its rows with the job's checkpoint.
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
+# One task works this long, then queues its continuation (keeps tasks under the time limit).
+IMPORT_TASK_MAX_SECONDS = env.float("IMPORT_TASK_MAX_SECONDS", default=120.0)
+# A running job whose heartbeat is older than this is taken over by the resume sweeper.
+IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=120)
+# JSON imports: the largest single record and the deepest nesting accepted.
+IMPORT_JSON_MAX_RECORD_BYTES = env.int("IMPORT_JSON_MAX_RECORD_BYTES", default=64 * 1024)
+IMPORT_JSON_MAX_DEPTH = env.int("IMPORT_JSON_MAX_DEPTH", default=4)
+
+# --- Campaigns ---------------------------------------------------------------------------
+# The business portfolio's unique-recipient limit per 24 hours (Meta's messaging limit tier).
+MESSAGING_UNIQUE_RECIPIENT_LIMIT = env.int("MESSAGING_UNIQUE_RECIPIENT_LIMIT", default=100_000)
+CAMPAIGN_AUTOPAUSE_WINDOW = env.int("CAMPAIGN_AUTOPAUSE_WINDOW", default=50)
+CAMPAIGN_AUTOPAUSE_FAILURE_SHARE = env.float("CAMPAIGN_AUTOPAUSE_FAILURE_SHARE", default=0.5)
+CAMPAIGN_MAX_DRAINERS = env.int("CAMPAIGN_MAX_DRAINERS", default=4)
+
+# --- Operations -------------------------------------------------------------------------------
+# Backups (`manage.py backup`, the operations page) are written here; admins download them.
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+# Retention, applied by the nightly `purge_data` job (WEBHOOK_RETENTION_DAYS covers raw webhooks).
+HEALTH_SAMPLE_RETENTION_DAYS = env.int("HEALTH_SAMPLE_RETENTION_DAYS", default=7)
+JOB_RETENTION_DAYS = env.int("JOB_RETENTION_DAYS", default=30)
+APP_ERROR_RETENTION_DAYS = env.int("APP_ERROR_RETENTION_DAYS", default=30)
+# A running job silent (no log, no progress) this long is marked failed, which frees its lock.
+JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=900)
+# Celery time limit of one job run (backups of large databases take a while).
+JOB_TIME_LIMIT = env.int("JOB_TIME_LIMIT", default=3 * 3600)
+# Health page: provider probe timeout, how long windowed figures are cached, alert thresholds.
+OPS_PROBE_TIMEOUT = env.float("OPS_PROBE_TIMEOUT", default=2.0)
+OPS_HEALTH_CACHE_SECONDS = env.int("OPS_HEALTH_CACHE_SECONDS", default=10)
+OPS_HEALTH_POLL_SECONDS = env.int("OPS_HEALTH_POLL_SECONDS", default=5)
+OPS_BEAT_STALE_SECONDS = env.int("OPS_BEAT_STALE_SECONDS", default=600)
+OPS_WEBHOOK_LAG_WARN_SECONDS = env.int("OPS_WEBHOOK_LAG_WARN_SECONDS", default=60)
+OPS_QUEUE_AGE_WARN_SECONDS = env.int("OPS_QUEUE_AGE_WARN_SECONDS", default=300)
+# Error records captured into the database per process and minute (the rest only go to stderr).
+APP_ERROR_MAX_PER_MINUTE = env.int("APP_ERROR_MAX_PER_MINUTE", default=120)
+LOGGING["handlers"]["database"] = {
+    "class": "analytics.ops.logging.AppErrorHandler",
+    "level": "ERROR",
+    "filters": ["request_id"],
+}
+LOGGING["root"]["handlers"].append("database")
+
+# --- Content and notifications ----------------------------------------------------------------
+# The day's approved content goes out at this local time (HH:MM) in CONTENT_TIME_ZONE. The beat
+# row is written by a migration; `manage.py distribute_content --reschedule` re-applies these.
+CONTENT_DISTRIBUTION_TIME = env.str("CONTENT_DISTRIBUTION_TIME", default="08:00")
+CONTENT_TIME_ZONE = env.str("CONTENT_TIME_ZONE", default=TIME_ZONE)
+# A JSON list, RSS 2.0 or Atom feed whose entries become content drafts (empty: no feed).
+CONTENT_FEED_URL = env.str("CONTENT_FEED_URL", default="")
+CONTENT_FEED_MAX_BYTES = env.int("CONTENT_FEED_MAX_BYTES", default=2 * 1024 * 1024)
+CONTENT_FEED_TIMEOUT = env.float("CONTENT_FEED_TIMEOUT", default=10.0)
+CONTENT_FEED_MAX_ITEMS = env.int("CONTENT_FEED_MAX_ITEMS", default=200)
+# Tracked links (`/l/<token>`) are built on this base; set it to the public https address.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- Inbox and automation ---------------------------------------------------------------------
+# Office hours for the "outside office hours" auto-reply trigger: day ranges and times, several
+# specs separated by ";" (e.g. "Mon-Fri 09:00-18:00; Sat 10:00-14:00"), in OFFICE_TIME_ZONE.
+OFFICE_HOURS = env.str("OFFICE_HOURS", default="Mon-Fri 09:00-18:00")
+OFFICE_TIME_ZONE = env.str("OFFICE_TIME_ZONE", default="Asia/Kolkata")
+# The FAQ responder answers when its best match scores at least this (0..1).
+FAQ_MATCH_THRESHOLD = env.float("FAQ_MATCH_THRESHOLD", default=0.5)
+# FAQ and AI responders stay quiet while an agent replied to the contact this recently.
+AUTOREPLY_AGENT_ACTIVE_MINUTES = env.int("AUTOREPLY_AGENT_ACTIVE_MINUTES", default=30)
+# The optional AI responder: an OpenAI-compatible chat completions endpoint (full URL, from
+# settings only), its API key (secret, never logged) and model. Off unless enabled.
+AI_RESPONDER_ENABLED = env.bool("AI_RESPONDER_ENABLED", default=False)
+AI_RESPONDER_URL = env.str("AI_RESPONDER_URL", default="")
+AI_RESPONDER_API_KEY = env.str("AI_RESPONDER_API_KEY", default="")
+AI_RESPONDER_MODEL = env.str("AI_RESPONDER_MODEL", default="gpt-4o-mini")
+AI_RESPONDER_TIMEOUT = env.float("AI_RESPONDER_TIMEOUT", default=8.0)
+# Answers the model is less sure of than this are left for an agent.
+AI_RESPONDER_MIN_CONFIDENCE = env.float("AI_RESPONDER_MIN_CONFIDENCE", default=0.6)
+# Inbox: media uploads from the reply box (WhatsApp's own per-type limits apply as well).
+INBOX_UPLOAD_MAX_BYTES = env.int("INBOX_UPLOAD_MAX_BYTES", default=16 * 1024 * 1024)
+INBOX_POLL_SECONDS = env.int("INBOX_POLL_SECONDS", default=3)

@@ -10,9 +10,14 @@ class ChannelAdmin(admin.ModelAdmin):
     """Secrets are never entered or shown here: a channel names the settings that hold them."""
 
     list_display = [
-        "name", "provider", "display_phone_number", "phone_number_id", "throughput_mps",
-        "is_active", "paused_reason",
-    ]  # fmt: skip
+        "name",
+        "provider",
+        "display_phone_number",
+        "phone_number_id",
+        "throughput_mps",
+        "is_active",
+        "paused_reason",
+    ]
     list_filter = ["provider", "is_active"]
     search_fields = ["name", "phone_number_id", "display_phone_number", "waba_id"]
     readonly_fields = ["paused_reason", "created_at", "secrets_configured"]
@@ -74,9 +79,19 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     list_filter = ["status", "category", "language", "channel"]
     search_fields = ["name"]
     readonly_fields = [
-        "channel", "external_id", "name", "language", "category", "status", "components",
-        "parameter_format", "parameters", "reason", "synced_at", "updated_at",
-    ]  # fmt: skip
+        "channel",
+        "external_id",
+        "name",
+        "language",
+        "category",
+        "status",
+        "components",
+        "parameter_format",
+        "parameters",
+        "reason",
+        "synced_at",
+        "updated_at",
+    ]
     actions = ["sync"]
 
     def has_add_permission(self, request):

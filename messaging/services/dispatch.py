@@ -23,11 +23,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
-from crm.models import Consent, Contact
+from crm.models import Contact
 from messaging import ratelimit
-from messaging.models import Channel, Lane, Message, Status
+from messaging.models import Campaign, CampaignState, Channel, Lane, Message, Status
 from messaging.providers import (
     AmbiguousError,
     AuthError,
@@ -40,7 +41,7 @@ from messaging.providers import (
 from messaging.providers.registry import provider_for_channel
 from messaging.services.failures import failure_side_effects
 from messaging.services.retry import next_attempt_time
-from messaging.services.sending import SendRequest, outbound_for
+from messaging.services.sending import SendRequest, contact_refusal, outbound_for
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +87,14 @@ def messages_claim(*, channel_id: int, lane: int, limit: int) -> list[Message]:
         candidates = Message.objects.filter(
             channel_id=channel_id, status=Status.QUEUED, lane=lane, next_attempt_at__lte=now
         ).order_by("next_attempt_at", "id")
+        if lane == Lane.BULK:
+            # A paused or cancelled campaign's rows are never claimed, whatever their status
+            # says: a worker may put rows back in the queue just as a pause commits.
+            candidates = candidates.exclude(
+                campaign__state__in=[CampaignState.PAUSED, CampaignState.CANCELLED]
+            )
         if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         ids = list(candidates.values_list("id", flat=True)[:limit])
         if not ids:
             return []
@@ -111,6 +118,7 @@ class Outcomes:
     permanent: list[tuple[Message, Exception]] = field(default_factory=list)
     ambiguous: list[tuple[Message, AmbiguousError]] = field(default_factory=list)
     auth: list[tuple[Message, AuthError]] = field(default_factory=list)
+    rate_limited: bool = False  # nothing could be booked within the horizon
 
     def count(self) -> dict[str, int]:
         return {
@@ -139,14 +147,8 @@ def _send_one(provider: Provider, channel: Channel, message: Message, due: float
 
 def _refusal_at_send_time(message: Message) -> str | None:
     """Consent and blocks may have changed since the message was queued."""
-    contact = message.contact
-    if contact.blocked:
-        return "The contact was blocked before sending."
-    if contact.undeliverable:
-        return "The contact became undeliverable before sending."
-    if message.is_marketing and contact.consent != Consent.OPTED_IN:
-        return "The contact withdrew marketing consent before sending."
-    return None
+    refusal = contact_refusal(message.contact, marketing=message.is_marketing, needs_window=False)
+    return f"Refused at send time: {refusal.message}" if refusal else None
 
 
 def _hold_for_recipient_gap(messages: list[Message]) -> list[Message]:
@@ -168,6 +170,66 @@ def _hold_for_recipient_gap(messages: list[Message]) -> list[Message]:
     return ready
 
 
+def _release(messages: list[Message]) -> None:
+    """Put claimed messages back in the queue (the rate had no room for them now); rows of a
+    campaign paused meanwhile go back as paused."""
+    if messages:
+        paused = Campaign.objects.filter(pk=OuterRef("campaign_id"), state=CampaignState.PAUSED)
+        Message.objects.filter(pk__in=[m.pk for m in messages], status=Status.SENDING).update(
+            status=Case(
+                When(Exists(paused), then=Value(Status.PAUSED)), default=Value(Status.QUEUED)
+            )
+        )
+
+
+def _book(channel: Channel, messages: list[Message]) -> tuple[list[Message], float, float]:
+    """Book send slots for claimed messages; return those that got one, the first slot's
+    delay, and the pace.
+
+    Limits apply from the narrowest out: each campaign's throttle, the bulk share of the
+    channel, the channel's throughput. Only slots within SEND_RATE_HORIZON_SECONDS are booked
+    and the rest go back to the queue, so no worker holds more than about a second of sends:
+    that is what makes a pause take effect within a second, however many workers drain.
+    """
+    horizon = settings.SEND_RATE_HORIZON_SECONDS
+    rate = float(channel.throughput_mps)
+    start = 0.0
+    kept = messages
+    released: list[Message] = []
+
+    def book(key: str, group: list[Message], group_rate: float) -> list[Message]:
+        nonlocal start
+        booking = ratelimit.reserve(key, len(group), rate=group_rate, horizon=horizon)
+        start = max(start, booking.start)
+        released.extend(group[booking.granted :])
+        return group[: booking.granted]
+
+    if messages[0].lane == Lane.BULK:
+        campaign_ids = {m.campaign_id for m in messages if m.campaign_id}
+        throttles = dict(
+            Campaign.objects.filter(pk__in=campaign_ids, throttle_mps__gt=0).values_list(
+                "pk", "throttle_mps"
+            )
+        )
+        if throttles:
+            groups: dict[int | None, list[Message]] = {}
+            for message in messages:
+                groups.setdefault(message.campaign_id, []).append(message)
+            kept = []
+            for campaign_id, group in groups.items():
+                limit = throttles.get(campaign_id)
+                if limit:
+                    group = book(f"campaign:{campaign_id}", group, float(limit))
+                    rate = min(rate, float(limit))
+                kept.extend(group)
+        bulk_rate = float(channel.throughput_mps) * settings.SEND_BULK_SHARE
+        kept = book(f"channel:{channel.pk}:bulk", kept, bulk_rate) if kept else kept
+        rate = min(rate, bulk_rate)
+    kept = book(f"channel:{channel.pk}", kept, float(channel.throughput_mps)) if kept else kept
+    _release(released)
+    return kept, start, rate
+
+
 def batch_send(
     *, channel: Channel, messages: list[Message], executor: ThreadPoolExecutor
 ) -> Outcomes:
@@ -181,15 +243,10 @@ def batch_send(
     outcomes = Outcomes()
     if not messages:
         return outcomes
-
-    rate = float(channel.throughput_mps)
-    start = ratelimit.reserve(f"channel:{channel.pk}", len(messages), rate=rate)
-    if messages[0].lane == Lane.BULK:
-        bulk_start = ratelimit.reserve(
-            f"channel:{channel.pk}:bulk", len(messages), rate=rate * settings.SEND_BULK_SHARE
-        )
-        start = max(start, bulk_start)
-        rate = rate * settings.SEND_BULK_SHARE
+    messages, start, rate = _book(channel, messages)
+    if not messages:
+        outcomes.rate_limited = True
+        return outcomes
     t0 = time.monotonic() + start
     provider = provider_for_channel(channel)
     futures = [
@@ -288,6 +345,11 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
             rows.append(message)
         sending.bulk_update(rows, ["status", "attempts", "failed_at", *ERROR_FIELDS])
         failure_side_effects(messages=rows)
+        campaign_ids = {m.campaign_id for m in rows if m.campaign_id}
+        if campaign_ids:
+            from messaging.services.campaigns import campaign_failures_check
+
+            campaign_failures_check(campaign_ids=campaign_ids)
 
     if outcomes.ambiguous:
         rows = []
@@ -344,7 +406,13 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
     if channel is None or not channel.is_active or channel.paused_reason:
         return totals
     deadline = time.monotonic() + (max_seconds or settings.SEND_TASK_MAX_SECONDS)
-    batch_size = max(1, min(settings.SEND_BATCH_SIZE, channel.throughput_mps))
+    batch_size = max(
+        1,
+        min(
+            settings.SEND_BATCH_SIZE,
+            int(channel.throughput_mps * settings.SEND_RATE_HORIZON_SECONDS),
+        ),
+    )
     with ThreadPoolExecutor(max_workers=settings.SEND_CONCURRENCY) as executor:
         while time.monotonic() < deadline:
             messages = messages_claim(
@@ -357,10 +425,15 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
                 totals[key] += value
             if outcomes.auth:
                 return totals
+            if outcomes.rate_limited:
+                time.sleep(min(0.1, settings.SEND_RATE_HORIZON_SECONDS / 4))
         else:
             send_enqueue(channel_id=channel_id)  # budget spent with work left
             return totals
     _schedule_next_retry(channel_id)
+    from messaging.services.campaigns import campaigns_complete_finished
+
+    campaigns_complete_finished()
     return totals
 
 

@@ -162,6 +162,36 @@ def _media_links(type_: str, content: dict[str, Any]) -> list[str]:
     return links
 
 
+def contact_refusal(contact: Contact, *, marketing: bool, needs_window: bool) -> SendRefused | None:
+    """Why `contact` may not receive this kind of message now, or None if they may."""
+    if contact.blocked:
+        return SendRefused("The contact is blocked.", code="contact_blocked")
+    if contact.undeliverable:
+        return SendRefused(
+            f"The contact cannot receive WhatsApp messages "
+            f"({contact.undeliverable_reason or 'undeliverable'}).",
+            code="contact_undeliverable",
+        )
+    if not (contact.phone or contact.wa_id or contact.bsuid):
+        return SendRefused("The contact has no phone number or WhatsApp id.", code="no_address")
+    if marketing and contact.consent != Consent.OPTED_IN:
+        return SendRefused(
+            "Marketing messages need the contact's opt-in "
+            f"(consent is {contact.get_consent_display().lower()}).",
+            code="no_consent",
+        )
+    if needs_window:
+        expires = window_expires_at(contact)
+        if expires is None or expires <= timezone.now():
+            return SendRefused(
+                "The 24-hour customer-service window is closed: only an approved template "
+                "can be sent until the contact writes again.",
+                code="window_closed",
+                details={"window_expires_at": expires.isoformat() if expires else None},
+            )
+    return None
+
+
 def message_check(request: SendRequest) -> MessageTemplate | None:
     """Apply every send rule to `request`; return the template for template sends."""
     channel, contact, type_ = request.channel, request.contact, request.type
@@ -172,39 +202,24 @@ def message_check(request: SendRequest) -> MessageTemplate | None:
         )
     if type_ not in SENDABLE_TYPES:
         raise SendRefused(f"Messages of type {type_!r} cannot be sent.", code="invalid_message")
-    if contact.blocked:
-        raise SendRefused("The contact is blocked.", code="contact_blocked")
-    if contact.undeliverable:
-        raise SendRefused(
-            f"The contact cannot receive WhatsApp messages "
-            f"({contact.undeliverable_reason or 'undeliverable'}).",
-            code="contact_undeliverable",
-        )
-    if not (contact.phone or contact.wa_id or contact.bsuid):
-        raise SendRefused("The contact has no phone number or WhatsApp id.", code="no_address")
-
     template = None
     if type_ == "template":
         template = template_find(channel=channel, content=request.content)
         template_parameters_check(template=template, content=request.content)
-        if template.category == TemplateCategory.MARKETING and contact.consent != (
-            Consent.OPTED_IN
-        ):
-            raise SendRefused(
-                "Marketing messages need the contact's opt-in "
-                f"(consent is {contact.get_consent_display().lower()}).",
-                code="no_consent",
-            )
-    else:
-        expires = window_expires_at(contact)
-        if expires is None or expires <= timezone.now():
-            raise SendRefused(
-                "The 24-hour customer-service window is closed: only an approved template "
-                "can be sent until the contact writes again.",
-                code="window_closed",
-                details={"window_expires_at": expires.isoformat() if expires else None},
-            )
+    refusal = contact_refusal(
+        contact,
+        marketing=bool(template and template.category == TemplateCategory.MARKETING),
+        needs_window=type_ != "template",
+    )
+    if refusal is not None:
+        raise refusal
+    message_check_content(request)
+    return template
 
+
+def message_check_content(request: SendRequest) -> None:
+    """Media links pass the SSRF guard and the body keeps WhatsApp's documented limits."""
+    type_ = request.type
     for link in _media_links(type_, request.content):
         try:
             url_check_public(link)
@@ -217,7 +232,6 @@ def message_check(request: SendRequest) -> MessageTemplate | None:
         validate_outbound(outbound_for(request))
     except InvalidMessage as exc:
         raise SendRefused(exc.reason, code="invalid_message", details={"field": exc.field}) from exc
-    return template
 
 
 def outbound_for(request: SendRequest, *, callback_data: str | None = None) -> OutboundMessage:

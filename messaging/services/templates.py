@@ -68,9 +68,12 @@ def templates_sync(*, channel: Channel) -> SyncResult:
             template = existing.get(key)
             if template is None:
                 MessageTemplate.objects.create(
-                    channel=channel, name=info.name, language=info.language, synced_at=now,
+                    channel=channel,
+                    name=info.name,
+                    language=info.language,
+                    synced_at=now,
                     **values,
-                )  # fmt: skip
+                )
                 result.created += 1
                 continue
             changed = [k for k, v in values.items() if getattr(template, k) != v]

@@ -2,7 +2,7 @@ from celery import shared_task
 
 from messaging.services.dispatch import send_batch_run, send_sweep
 
-__all__ = ["send_batch", "send_sweep_task", "sync_templates"]
+__all__ = ["campaigns_tick", "send_batch", "send_sweep_task", "sync_templates"]
 
 
 @shared_task(name="messaging.send_batch", acks_late=True, ignore_result=True)
@@ -21,3 +21,11 @@ def sync_templates() -> dict:
     from messaging.services.templates import templates_sync_all
 
     return templates_sync_all()
+
+
+@shared_task(name="messaging.campaigns_tick", ignore_result=True)
+def campaigns_tick() -> dict:
+    """Launch scheduled campaigns that are due; complete those with nothing left to send."""
+    from messaging.services.campaigns import campaigns_complete_finished, campaigns_launch_due
+
+    return {"launched": campaigns_launch_due(), "completed": campaigns_complete_finished()}

@@ -28,6 +28,7 @@ class SimulatorConfig:
     # Webhooks
     webhook_url: str = ""
     webhooks: bool = True
+    # Seconds from acceptance to "sent", then from "sent" to "delivered", then to "read".
     delays: Mapping[str, float] = dataclasses.field(
         default_factory=lambda: {"sent": 0.05, "delivered": 0.5, "read": 2.0}
     )
@@ -35,7 +36,7 @@ class SimulatorConfig:
     duplicate_statuses: bool = False
     reorder_statuses: bool = False
     max_batch: int = 20  # statuses/messages per webhook POST when several are due
-    webhook_concurrency: int = 4
+    webhook_concurrency: int = 4  # sender threads; read once at start
     webhook_timeout: float = 5.0
     webhook_retries: int = 3
     webhook_retry_backoff: float = 0.5

@@ -717,7 +717,13 @@ class SimulatorServer:
         return bool(self.config.webhooks and self.config.webhook_url)
 
     def _contact(self, wa_id: str | None, bsuid: str | None, name: Any) -> dict[str, Any]:
-        contact: dict[str, Any] = {"profile": {"name": str(name or "Simulated User")}}
+        """The `contacts[]` entry; a user keeps the profile name they were last given."""
+        key = wa_id or bsuid or ""
+        with self.state.lock:
+            if name:
+                self.state.profile_names[key] = str(name)
+            name = self.state.profile_names.get(key, "Simulated User")
+        contact: dict[str, Any] = {"profile": {"name": name}}
         if wa_id:
             contact["wa_id"] = wa_id
         contact["user_id"] = bsuid or self.state.bsuid_for(wa_id or "", self.config.waba_id)

@@ -7,6 +7,7 @@ import base64
 import collections
 import copy
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import os
@@ -36,6 +37,8 @@ class SimState:
         self.storm_remaining = 0
         self.hang_remaining = 0
         self.templates: list[dict[str, Any]] = default_templates()
+        self.clock = time.monotonic  # replaceable in tests
+        self.profile_names: dict[str, str] = {}
         self.media: dict[str, MediaItem] = {}
 
     # --- identifiers -----------------------------------------------------------------------
@@ -53,6 +56,7 @@ class SimState:
         return str(10**15 + next(self._seq) * 7919 + int.from_bytes(os.urandom(2), "big"))
 
     @staticmethod
+    @functools.lru_cache(maxsize=100_000)
     def bsuid_for(wa_id: str, waba_id: str) -> str:
         """A stable business-scoped user id for a phone number (country letters + digits)."""
         try:
@@ -67,7 +71,7 @@ class SimState:
     def take_throughput_slot(self, mps: float) -> bool:
         if mps <= 0:
             return True
-        now = time.monotonic()
+        now = self.clock()
         with self.lock:
             while self.window and self.window[0] <= now - 1.0:
                 self.window.popleft()
@@ -153,6 +157,7 @@ class SimState:
             self.rejections.clear()
             self.deliveries.clear()
             self.read_marks.clear()
+            self.profile_names.clear()
             self.storm_code, self.storm_remaining, self.hang_remaining = None, 0, 0
 
     # --- templates and media -------------------------------------------------------------------

@@ -306,6 +306,144 @@ DEFAULT_TEMPLATES: list[dict[str, Any]] = [
             },
         ],
     },
+    # --- Transactional notifications (one per event type) and advisor content ---------------
+    {
+        "id": "1100000000000013",
+        "name": "delivery_reminder",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, your order {{2}} arrives {{3}} between {{4}}. "
+                "Please keep someone available to receive it.",
+                "example": {"body_text": [["Asha", "#40321", "tomorrow", "10am and 1pm"]]},
+            },
+            {"type": "FOOTER", "text": "Reply HELP for support"},
+        ],
+    },
+    {
+        "id": "1100000000000014",
+        "name": "delivery_confirmed",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, your order {{2}} was delivered on {{3}}. We hope you enjoy it!",
+                "example": {"body_text": [["Asha", "#40321", "Friday 14 March"]]},
+            },
+        ],
+    },
+    {
+        "id": "1100000000000015",
+        "name": "payment_reminder",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, a payment of {{2}} for invoice {{3}} is due on {{4}}. "
+                "Please pay by then to avoid any interruption.",
+                "example": {"body_text": [["Asha", "₹2,400.00", "INV-2291", "20 March"]]},
+            },
+            {"type": "FOOTER", "text": "Ignore this if you have already paid"},
+        ],
+    },
+    {
+        "id": "1100000000000016",
+        "name": "subscription_confirmation",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, your {{2}} subscription is active. It renews on {{3}}.",
+                "example": {"body_text": [["Asha", "Monthly Essentials", "14 April"]]},
+            },
+        ],
+    },
+    {
+        "id": "1100000000000017",
+        "name": "subscription_paused",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, your {{2}} subscription is paused until {{3}}. "
+                "Reply RESUME to restart it sooner.",
+                "example": {"body_text": [["Asha", "Monthly Essentials", "1 May"]]},
+            },
+        ],
+    },
+    {
+        "id": "1100000000000018",
+        "name": "new_product",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, meet {{2}}: {{3}}. It is available now.",
+                "example": {"body_text": [["Asha", "Cold Brew Kit", "smooth coffee in 12 hours"]]},
+            },
+            {"type": "FOOTER", "text": "Reply STOP to opt out"},
+        ],
+    },
+    {
+        "id": "1100000000000019",
+        "name": "we_miss_you",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, we miss you! Here is {{2}} off your next order with the "
+                "code {{3}}.",
+                "example": {"body_text": [["Asha", "15%", "COMEBACK15"]]},
+            },
+            {"type": "FOOTER", "text": "Reply STOP to opt out"},
+        ],
+    },
+    {
+        "id": "1100000000000020",
+        "name": "advisor_content_ready",
+        "language": "en",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "parameter_format": "POSITIONAL",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, today's content for your clients is ready: {{2}}. "
+                "Tap a button to get it.",
+                "example": {"body_text": [["Ravi", "Tax-saving funds explained"]]},
+            },
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {"type": "QUICK_REPLY", "text": "Unlock content"},
+                    {"type": "QUICK_REPLY", "text": "Get images"},
+                    {"type": "QUICK_REPLY", "text": "Share with clients"},
+                ],
+            },
+        ],
+    },
 ]
 
 

@@ -73,8 +73,9 @@ def build_notification(jobs: list[Job], display_phone_number: str) -> dict[str, 
         for name, items in job.value.items():
             bucket = value.setdefault(name, [])
             for item in items:
-                if name == "contacts" and item in bucket:
-                    continue
+                if name == "contacts":  # one contact per user in a change, the latest wins
+                    key = (item.get("wa_id"), item.get("user_id"))
+                    bucket[:] = [c for c in bucket if (c.get("wa_id"), c.get("user_id")) != key]
                 bucket.append(item)
     return {
         "object": "whatsapp_business_account",

@@ -164,7 +164,7 @@ def test_read_timeout_after_acceptance_is_ambiguous(simulator):
     started = time.monotonic()
     with pytest.raises(AmbiguousError):
         provider.send(text())
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.5
     # The simulator did accept it: a blind resend would be a duplicate.
     assert simulator.counts() == {TO: 1}
     assert provider.send(text()).provider_message_id  # the next call is answered normally

@@ -1,0 +1,282 @@
+"""The jobs and board sections the operations centre ships with (registered in ready())."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.db.models import Count
+from django.urls import NoReverseMatch, reverse
+
+from analytics.ops.board import BoardDay, BoardRow, board_register
+from analytics.ops.jobs import JobArgument, JobContext, job_register
+
+# --- Jobs --------------------------------------------------------------------------------------
+
+
+def sync_templates_job(ctx: JobContext) -> dict:
+    from messaging.services.templates import templates_sync_all
+
+    results = templates_sync_all()
+    for channel, summary in results.items():
+        ctx.log(f"{channel}: {summary}")
+    if not results:
+        ctx.log("no active channel")
+    return {"channels": len(results)}
+
+
+def retry_failed_messages_job(
+    ctx: JobContext, *, code=None, channel=None, since=None, limit=None
+) -> dict:
+    from analytics.ops.retry import channel_resolve, failed_messages_retry
+
+    resolved = channel_resolve(channel)
+    ctx.log(
+        f"filter: code={code or 'any'} channel={resolved or 'any'} "
+        f"since={since.isoformat() if since else 'any time'} limit={limit or 'none'}"
+    )
+
+    def report(done: int, total: int) -> None:
+        ctx.progress(done * 100 / total if total else 100)
+
+    result = failed_messages_retry(
+        code=code, channel=resolved, since=since, limit=limit, report=report
+    )
+    ctx.log(f"{result['requeued']} of {result['matched']} failed messages queued again")
+    if result["skipped_never_retry"]:
+        ctx.log(f"{result['skipped_never_retry']} skipped: undeliverable or opted out")
+    return result
+
+
+def replay_failed_webhooks_job(ctx: JobContext, *, since=None, limit=None) -> dict:
+    from messaging.services.webhooks import webhook_events_replay, webhook_events_select
+
+    events = webhook_events_select(since=since, failed_only=True).order_by("id")
+    ids = list(events.values_list("pk", flat=True)[: limit or None])
+    ctx.log(f"{len(ids)} failed webhook events to replay")
+    replayed = 0
+    for start in range(0, len(ids), 500):
+        replayed += webhook_events_replay(event_ids=ids[start : start + 500])
+        ctx.progress((start + 500) * 100 / len(ids))
+    ctx.log(f"{replayed} events queued for processing")
+    return {"selected": len(ids), "replayed": replayed}
+
+
+def purge_data_job(ctx: JobContext) -> dict:
+    from analytics.ops.retention import data_purge
+
+    return data_purge(log=ctx.log)
+
+
+def backup_job(ctx: JobContext) -> dict:
+    from analytics.ops.backup import backup_create
+
+    path = backup_create(log=ctx.log, progress=ctx.progress, exclude_job_run_id=ctx.job_run.pk)
+    return {"archive": path.name, "bytes": path.stat().st_size}
+
+
+def register_jobs() -> None:
+    job_register(
+        "sync_templates",
+        title="Sync templates",
+        fn=sync_templates_job,
+        permission="messaging.sync_messagetemplate",
+        description="Pull every template of every active channel from the provider.",
+    )
+    job_register(
+        "retry_failed_messages",
+        title="Retry failed messages",
+        fn=retry_failed_messages_job,
+        permission="messaging.change_message",
+        arguments=[
+            JobArgument("code", kind="int", help="Only this error code, e.g. 131000"),
+            JobArgument("channel", help="Channel id, phone number id or name"),
+            JobArgument(
+                "since",
+                kind="datetime",
+                help="Only messages created since (2026-01-31, 2026-01-31 08:00, 2h, 7d)",
+            ),
+            JobArgument("limit", kind="int", help="At most this many messages"),
+        ],
+        description="Queue failed outbound messages again (same messages, attempts reset). "
+        "Never retries 131026 (undeliverable) or 131050 (stopped marketing); consent and "
+        "blocks are checked again when sending.",
+    )
+    job_register(
+        "replay_failed_webhooks",
+        title="Replay failed webhooks",
+        fn=replay_failed_webhooks_job,
+        permission="messaging.replay_webhookevent",
+        arguments=[
+            JobArgument(
+                "since", kind="datetime", help="Only events received since (2h, 7d, a date)"
+            ),
+            JobArgument("limit", kind="int", help="At most this many events"),
+        ],
+        description="Process failed webhook events again; whatever was applied is skipped.",
+    )
+    job_register(
+        "purge_data",
+        title="Purge old data",
+        fn=purge_data_job,
+        permission="messaging.delete_webhookevent",
+        description="Delete raw webhooks, health samples, job runs and application errors "
+        "older than their retention settings (runs nightly).",
+    )
+    job_register(
+        "backup",
+        title="Back up the database",
+        fn=backup_job,
+        permission="core.run_jobs",
+        description="Write an archive of every Parley table to BACKUP_DIR (JSON Lines with "
+        "checksums, plus pg_dump on PostgreSQL).",
+    )
+
+
+# --- Board sections ----------------------------------------------------------------------------
+
+
+def _url(name: str, query: str = "", *args) -> str:
+    try:
+        return reverse(name, args=args) + (f"?{query}" if query else "")
+    except NoReverseMatch:
+        return ""
+
+
+def messages_today(day: BoardDay) -> list[BoardRow]:
+    from messaging.models import Direction, Message, Status
+
+    by_status = dict(
+        Message.objects.filter(
+            direction=Direction.OUTBOUND, created_at__gte=day.start, created_at__lt=day.end
+        )
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    delivered = sum(by_status.get(s, 0) for s in (Status.DELIVERED, Status.READ))
+    sent = delivered + sum(by_status.get(s, 0) for s in (Status.ACCEPTED, Status.SENT))
+    failed = by_status.get(Status.FAILED, 0)
+    waiting = sum(by_status.get(s, 0) for s in (Status.QUEUED, Status.SENDING, Status.UNKNOWN))
+    date = day.day.isoformat()
+    return [
+        BoardRow(
+            "Sent", sent, url=_url("admin:messaging_message_changelist", "direction__exact=out")
+        ),
+        BoardRow("Delivered or read", delivered),
+        BoardRow(
+            "Failed",
+            failed,
+            state="warn" if failed else "ok",
+            url=_url("ops:errors", f"kind=messages&date_from={date}&date_to={date}"),
+        ),
+        BoardRow("Waiting (queued, sending, unknown)", waiting),
+        BoardRow("Cancelled before sending", by_status.get(Status.CANCELLED, 0)),
+    ]
+
+
+def inbound_today(day: BoardDay) -> list[BoardRow]:
+    from messaging.models import Direction, Message, MessageType, Status
+
+    by_type = dict(
+        Message.objects.filter(
+            status=Status.RECEIVED,
+            direction=Direction.INBOUND,
+            created_at__gte=day.start,
+            created_at__lt=day.end,
+        )
+        .order_by()
+        .values_list("type")
+        .annotate(n=Count("id"))
+    )
+    taps = by_type.get(MessageType.BUTTON_REPLY, 0) + by_type.get(MessageType.INTERACTIVE_REPLY, 0)
+    return [
+        BoardRow(
+            "Messages received", sum(by_type.values()), url=_url("ops:events", "kind=inbound")
+        ),
+        BoardRow("Button and list replies", taps, url=_url("ops:events", "kind=button")),
+    ]
+
+
+def webhooks_today(day: BoardDay) -> list[BoardRow]:
+    from messaging.models import WebhookEvent, WebhookState
+
+    by_state = dict(
+        WebhookEvent.objects.filter(received_at__gte=day.start, received_at__lt=day.end)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+    )
+    failed = by_state.get(WebhookState.FAILED, 0)
+    return [
+        BoardRow("Webhooks received", sum(by_state.values())),
+        BoardRow(
+            "Failed processing",
+            failed,
+            state="warn" if failed else "ok",
+            url=_url("ops:errors", "kind=webhooks"),
+        ),
+        BoardRow("Pending", by_state.get(WebhookState.PENDING, 0)),
+    ]
+
+
+def imports_today(day: BoardDay) -> list[BoardRow]:
+    try:
+        import_job = apps.get_model("crm", "ImportJob")
+    except LookupError:
+        return [BoardRow("Imports", "not available")]
+    by_status = dict(
+        import_job.objects.filter(created_at__gte=day.start, created_at__lt=day.end)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    failed = by_status.get("failed", 0)
+    url = _url("crm:import_list")
+    return [
+        BoardRow("Imports started", sum(by_status.values()), url=url),
+        BoardRow("Completed", by_status.get("completed", 0)),
+        BoardRow("Running or queued", by_status.get("running", 0) + by_status.get("pending", 0)),
+        BoardRow("Failed", failed, state="warn" if failed else "ok", url=url),
+    ]
+
+
+def jobs_today(day: BoardDay) -> list[BoardRow]:
+    from analytics.models import JobRun, JobState
+
+    by_state = dict(
+        JobRun.objects.filter(created_at__gte=day.start, created_at__lt=day.end)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+    )
+    failed = by_state.get(JobState.FAILED, 0)
+    active = by_state.get(JobState.RUNNING, 0) + by_state.get(JobState.QUEUED, 0)
+    return [
+        BoardRow("Jobs run", sum(by_state.values()), url=_url("ops:jobs")),
+        BoardRow("Running or queued", active, url=_url("ops:jobs", "state=running")),
+        BoardRow(
+            "Failed", failed, state="warn" if failed else "ok", url=_url("ops:errors", "kind=jobs")
+        ),
+    ]
+
+
+def app_errors_today(day: BoardDay) -> list[BoardRow]:
+    from analytics.models import AppError
+
+    count = AppError.objects.filter(created_at__gte=day.start, created_at__lt=day.end).count()
+    return [
+        BoardRow(
+            "Application errors",
+            count,
+            state="warn" if count else "ok",
+            url=_url("ops:errors", "kind=app"),
+        )
+    ]
+
+
+def register_board() -> None:
+    board_register("messages", messages_today, title="Messages sent", order=10)
+    board_register("inbound", inbound_today, title="Inbound", order=20)
+    board_register("webhooks", webhooks_today, title="Webhooks", order=30)
+    board_register("imports", imports_today, title="Imports", order=60)
+    board_register("jobs", jobs_today, title="Jobs", order=80)
+    board_register("app_errors", app_errors_today, title="Errors", order=90)

@@ -1,0 +1,82 @@
+"""Retention: delete what is older than its settings say (the nightly `purge_data` job).
+
+| data | setting | default |
+| --- | --- | --- |
+| processed/failed raw webhooks, unmatched statuses | WEBHOOK_RETENTION_DAYS | 30 |
+| health samples | HEALTH_SAMPLE_RETENTION_DAYS | 7 |
+| finished job runs (with their logs) | JOB_RETENTION_DAYS | 30 |
+| application errors | APP_ERROR_RETENTION_DAYS | 30 |
+
+Deletes in batches so that locks stay short; pending webhooks and active jobs are never purged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from analytics.models import FINISHED_JOB_STATES, AppError, HealthSample, JobRun
+
+logger = logging.getLogger(__name__)
+
+BATCH = 2000
+
+
+def _delete_in_batches(queryset) -> int:
+    deleted = 0
+    while True:
+        batch = list(queryset.values_list("pk", flat=True)[:BATCH])
+        if not batch:
+            return deleted
+        count, _ = queryset.model.objects.filter(pk__in=batch).delete()
+        deleted += count
+
+
+def health_samples_purge(*, older_than_days: int | None = None) -> int:
+    days = settings.HEALTH_SAMPLE_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    return _delete_in_batches(HealthSample.objects.filter(created_at__lt=cutoff))
+
+
+def job_runs_purge(*, older_than_days: int | None = None) -> int:
+    days = settings.JOB_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    return _delete_in_batches(
+        JobRun.objects.filter(state__in=FINISHED_JOB_STATES, created_at__lt=cutoff)
+    )
+
+
+def app_errors_purge(*, older_than_days: int | None = None) -> int:
+    days = settings.APP_ERROR_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    return _delete_in_batches(AppError.objects.filter(created_at__lt=cutoff))
+
+
+def data_purge(*, log: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Apply every retention setting; returns rows deleted per kind."""
+    from messaging.services.webhooks import webhook_events_purge
+
+    say = log or (lambda message: None)
+    counts: dict[str, int] = {}
+    webhooks = webhook_events_purge()
+    counts["webhook_events"] = webhooks.get("events", 0)
+    counts["parked_statuses"] = webhooks.get("parked_statuses", 0)
+    say(f"webhooks older than {settings.WEBHOOK_RETENTION_DAYS} days: {webhooks}")
+    counts["health_samples"] = health_samples_purge()
+    say(
+        f"health samples older than {settings.HEALTH_SAMPLE_RETENTION_DAYS} days: "
+        f"{counts['health_samples']}"
+    )
+    counts["job_runs"] = job_runs_purge()
+    say(f"job runs older than {settings.JOB_RETENTION_DAYS} days: {counts['job_runs']}")
+    counts["app_errors"] = app_errors_purge()
+    say(
+        f"application errors older than {settings.APP_ERROR_RETENTION_DAYS} days: "
+        f"{counts['app_errors']}"
+    )
+    logger.info("retention purge: %s", counts)
+    return counts

@@ -1,0 +1,106 @@
+"""Retry failed outbound messages, chosen by a filter (the "retry failed messages" job).
+
+The same rows go back to `queued` (attempts reset, old wamid dropped, due now) rather than new
+rows being created: a message keeps one identity, its campaign/notification links and its
+status history, and the one-message-per-(campaign, contact) rule still holds. The send path
+checks consent, blocks and undeliverable contacts again when it sends.
+
+Codes that say the recipient cannot or does not want to receive (131026 undeliverable, 131050
+stopped marketing) are never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.errors import DomainError
+from messaging.models import Channel, Direction, Message, Status
+
+logger = logging.getLogger(__name__)
+
+NEVER_RETRY_CODES = frozenset({131026, 131050})
+BATCH = 1000
+
+
+def channel_resolve(value: str | int | None) -> Channel | None:
+    """A channel by id, phone_number_id or exact name; None for empty; DomainError if unknown."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    lookup = Q(phone_number_id=text) | Q(name=text)
+    if text.isdigit():
+        lookup |= Q(pk=int(text))
+    channel = Channel.objects.filter(lookup).first()
+    if channel is None:
+        raise DomainError(f"There is no channel {text!r}.", code="unknown_channel")
+    return channel
+
+
+def failed_messages_select(
+    *, code: int | None = None, channel: Channel | None = None, since: datetime | None = None
+):
+    """Failed outbound messages matching the filter that may be retried."""
+    messages = Message.objects.filter(status=Status.FAILED, direction=Direction.OUTBOUND).exclude(
+        error_code__in=NEVER_RETRY_CODES
+    )
+    if code is not None:
+        messages = messages.filter(error_code=code)
+    if channel is not None:
+        messages = messages.filter(channel=channel)
+    if since is not None:
+        # created_at bounds the scan with an index; failed_at says when the failure was.
+        messages = messages.filter(created_at__gte=since)
+    return messages
+
+
+def failed_messages_retry(
+    *,
+    code: int | None = None,
+    channel: Channel | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    report: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
+    """Queue matching failed messages again; returns counts. `report(done, total)` is called
+    after each batch (the job uses it for progress)."""
+    from messaging.services.dispatch import send_enqueue
+
+    skipped = 0
+    if code in NEVER_RETRY_CODES:
+        skipped = Message.objects.filter(
+            status=Status.FAILED, direction=Direction.OUTBOUND, error_code=code
+        ).count()
+    ids = list(
+        failed_messages_select(code=code, channel=channel, since=since)
+        .order_by("id")
+        .values_list("id", flat=True)[: limit or None]
+    )
+    total = len(ids)
+    requeued = 0
+    channels: set[int] = set()
+    for start in range(0, total, BATCH):
+        batch = ids[start : start + BATCH]
+        now = timezone.now()
+        with transaction.atomic():
+            rows = Message.objects.filter(pk__in=batch, status=Status.FAILED)
+            channels.update(rows.values_list("channel_id", flat=True).distinct())
+            requeued += rows.update(
+                status=Status.QUEUED,
+                attempts=0,
+                wamid=None,
+                claimed_at=None,
+                failed_at=None,
+                next_attempt_at=now,
+            )
+        if report is not None:
+            report(min(start + BATCH, total), total)
+    for channel_id in sorted(channels):
+        transaction.on_commit(lambda channel_id=channel_id: send_enqueue(channel_id=channel_id))
+    logger.info("re-queued %s failed messages (code=%s channel=%s)", requeued, code, channel)
+    return {"matched": total, "requeued": requeued, "skipped_never_retry": skipped}

@@ -1,0 +1,187 @@
+"""Shared plumbing for the benchmarks: a scratch PostgreSQL database, Redis, the simulator,
+real Celery workers, and the results table in bench/README.md.
+
+Benchmarks run against real services on this machine only (loopback). Each script can be run
+alone (`.venv/bin/python bench/send_throughput.py`) or through `make bench`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "bench" / "README.md"
+PY = sys.executable
+DB_NAME = os.environ.get("BENCH_DB_NAME", "parley_bench")
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": f"{PG}/{DB_NAME}",
+        "REDIS_URL": REDIS_URL,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def setup_django(**extra: str) -> None:
+    """Point this process at the scratch database and configure Django."""
+    os.environ.update(bench_env(**extra))
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def fresh_database() -> None:
+    """Drop and re-create the scratch database, migrate it, and empty the Redis db."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    subprocess.run(
+        [PY, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=bench_env(),
+        check=True,
+    )
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def process(args: list[str], *, env: dict | None = None, log: str | None = None):
+    """Run a helper process for the duration of the block, then stop it."""
+    out = open(ROOT / "var" / f"bench-{log}.log", "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    (ROOT / "var").mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env or bench_env(),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        if log:
+            out.close()
+
+
+@contextlib.contextmanager
+def simulator(*, webhooks_to: str | None = None, extra: list[str] | None = None):
+    port = free_port()
+    args = [PY, "manage.py", "whatsapp_simulator", "--port", str(port)]
+    args += ["--webhook-url", webhooks_to] if webhooks_to else ["--no-webhooks"]
+    with process(args + (extra or []), log="simulator"):
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/_sim/health")
+        yield url
+
+
+@contextlib.contextmanager
+def workers(*, count: int, concurrency: int, queues: str, **env: str):
+    procs = []
+    with contextlib.ExitStack() as stack:
+        for i in range(count):
+            procs.append(
+                stack.enter_context(
+                    process(
+                        [
+                            PY,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "config",
+                            "worker",
+                            "-Q",
+                            queues,
+                            "-c",
+                            str(concurrency),
+                            "-n",
+                            f"bench{i}@%h",
+                            "--without-gossip",
+                            "--without-mingle",
+                            "--loglevel",
+                            "WARNING",
+                        ],
+                        env=bench_env(**env),
+                        log=f"worker{i}",
+                    )
+                )
+            )
+        yield procs
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+
+
+def write_section(title: str, body: str) -> None:
+    """Replace (or add) the `## title` section of bench/README.md."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"## {title}\n\nMeasured {stamp} on {machine()}.\n\n{body.strip()}\n"
+    text = README.read_text() if README.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(section + "\n", text)
+    else:
+        text = text.rstrip() + "\n\n" + section
+    README.write_text(text)
+
+
+def table(rows: list[tuple], header: tuple) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,184 @@
+"""Send throughput: queued -> accepted by the simulator, through real workers.
+
+PostgreSQL, Redis, Celery worker processes and the simulator (no webhooks, no throughput
+limit). N messages are queued in bulk, drainers are started, and the rate is measured from
+the first claim to the last acceptance. Beside it, the rate of a bare one-process loop posting
+the same bodies to the same simulator, and the simulator's own capacity with several clients.
+
+    .venv/bin/python bench/send_throughput.py [--messages 20000] [--workers 2] [--concurrency 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import common
+
+
+def bare_loop(url: str, phone_number_id: str, n: int, offset: int = 0) -> float:
+    """One process, one keep-alive connection, the same bodies the pipeline sends."""
+    import requests
+
+    session = requests.Session()
+    headers = {"Authorization": "Bearer simulator-token", "Content-Type": "application/json"}
+    endpoint = f"{url}/v25.0/{phone_number_id}/messages"
+    start = time.perf_counter()
+    for i in range(n):
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": f"9177{offset + i:08d}",
+            "type": "text",
+            "text": {"body": f"Bench message {i}", "preview_url": False},
+            "biz_opaque_callback_data": f"bare-{offset + i}",
+        }
+        response = session.post(endpoint, data=json.dumps(body), headers=headers, timeout=10)
+        response.raise_for_status()
+    return n / (time.perf_counter() - start)
+
+
+def simulator_capacity(url: str, phone_number_id: str, n: int, clients: int) -> float:
+    start = time.perf_counter()
+    with ProcessPoolExecutor(clients) as pool:
+        list(
+            pool.map(
+                bare_loop,
+                [url] * clients,
+                [phone_number_id] * clients,
+                [n] * clients,
+                [1_000_000 * (k + 1) for k in range(clients)],
+            )
+        )
+    return clients * n / (time.perf_counter() - start)
+
+
+def queue_messages(channel, n: int) -> None:
+    from django.utils import timezone
+
+    from crm.models import Contact
+    from messaging.models import Lane, Message
+
+    now = timezone.now()
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(phone=f"+9198{i:08d}", wa_id=f"9198{i:08d}", consent="opted_in")
+            for i in range(n)
+        ],
+        batch_size=5000,
+    )
+    Message.objects.bulk_create(
+        [
+            Message(
+                channel=channel,
+                contact=c,
+                direction="out",
+                type="text",
+                content={"body": f"Hello {i}", "preview_url": False},
+                lane=Lane.BULK,
+                next_attempt_at=now,
+            )
+            for i, c in enumerate(contacts)
+        ],
+        batch_size=5000,
+    )
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="pool size per worker")
+    parser.add_argument("--send-concurrency", type=int, default=16, help="HTTP threads per task")
+    args = parser.parse_args()
+
+    common.fresh_database()
+    common.setup_django()
+    import requests
+    from django.db.models import Max, Min
+
+    from messaging.models import Channel, Message, Status
+    from messaging.services.dispatch import send_enqueue
+
+    with common.simulator() as sim_url:
+        phone_number_id = "200000000000001"
+        bare = bare_loop(sim_url, phone_number_id, 3000)
+        capacity = simulator_capacity(sim_url, phone_number_id, 1500, clients=4)
+        requests.post(f"{sim_url}/_sim/reset", timeout=5)
+
+        channel = Channel.objects.create(
+            name="Bench",
+            provider="meta_cloud",
+            phone_number_id=phone_number_id,
+            waba_id="100000000000001",
+            base_url=sim_url,
+            throughput_mps=100_000,
+        )
+        queue_messages(channel, args.messages)
+        env = {
+            "SEND_CONCURRENCY": args.send_concurrency,
+            "SEND_BATCH_SIZE": 500,
+            "SEND_BULK_SHARE": 1.0,
+            "SEND_RECIPIENT_MIN_GAP_SECONDS": 0,
+            "WHATSAPP_API_TOKEN": "simulator-token",
+        }
+        with common.workers(count=args.workers, concurrency=args.concurrency, queues="send", **env):
+            time.sleep(3)  # let the workers connect
+            send_enqueue(channel_id=channel.pk, fanout=args.workers * args.concurrency)
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                done = Message.objects.filter(status=Status.ACCEPTED).count()
+                if done >= args.messages:
+                    break
+                time.sleep(0.5)
+        window = Message.objects.aggregate(first=Min("claimed_at"), last=Max("accepted_at"))
+        accepted = Message.objects.filter(status=Status.ACCEPTED).count()
+        seconds = (window["last"] - window["first"]).total_seconds()
+        counts = requests.get(f"{sim_url}/_sim/counts", timeout=10).json()
+        duplicates = sum(1 for v in counts.values() if v > 1)
+
+    rate = accepted / seconds if seconds else 0.0
+    result = {
+        "messages": args.messages,
+        "accepted": accepted,
+        "seconds": round(seconds, 2),
+        "pipeline_mps": round(rate),
+        "bare_loop_mps": round(bare),
+        "simulator_4_clients_rps": round(capacity),
+        "duplicates_at_simulator": duplicates,
+        "workers": f"{args.workers} x {args.concurrency} processes, "
+        f"{args.send_concurrency} HTTP threads per task",
+    }
+    print(json.dumps(result, indent=2))
+    body = common.table(
+        [
+            (
+                "send pipeline, queued -> accepted",
+                f"{result['pipeline_mps']:,} msg/s",
+                ">= 1,000 msg/s and >= bare loop",
+            ),
+            (
+                "bare one-process `requests` loop, same bodies",
+                f"{result['bare_loop_mps']:,} req/s",
+                "baseline",
+            ),
+            (
+                "simulator alone, 4 client processes",
+                f"{result['simulator_4_clients_rps']:,} req/s",
+                "not the bottleneck",
+            ),
+        ],
+        ("path", "measured", "target"),
+    )
+    body += (
+        f"\n\n{accepted:,} of {args.messages:,} messages accepted in {seconds:.1f} s "
+        f"({result['workers']}); recipients that got a message twice: {duplicates}.\n"
+    )
+    common.write_section("Send throughput", body)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Write paths over crm. Callers import from here (`from crm.services import consent_set`)."""
+
+from crm.services.advisors import (
+    AdvisorInvalid,
+    advisor_create,
+    advisor_disable,
+    advisor_enable,
+    advisor_update,
+    content_preferences_clean,
+)
+from crm.services.attributes import AttributeInvalid, attribute_definitions, attributes_clean
+from crm.services.contacts import (
+    InvalidPhone,
+    consent_parse,
+    consent_set,
+    contact_block,
+    contact_create,
+    contact_get_or_create_from_whatsapp,
+    contact_update,
+    language_clean,
+    phone_normalize,
+    tag_names_clean,
+    tags_get_or_create,
+)
+from crm.services.merge import contact_merge
+from crm.services.segments import SegmentInvalid, segment_create, segment_update
+
+__all__ = [
+    "AdvisorInvalid",
+    "AttributeInvalid",
+    "InvalidPhone",
+    "SegmentInvalid",
+    "advisor_create",
+    "advisor_disable",
+    "advisor_enable",
+    "advisor_update",
+    "attribute_definitions",
+    "attributes_clean",
+    "consent_parse",
+    "consent_set",
+    "contact_block",
+    "contact_create",
+    "contact_get_or_create_from_whatsapp",
+    "contact_merge",
+    "contact_update",
+    "content_preferences_clean",
+    "language_clean",
+    "phone_normalize",
+    "segment_create",
+    "segment_update",
+    "tag_names_clean",
+    "tags_get_or_create",
+]

@@ -1,0 +1,24 @@
+"""Celery tasks of crm (queue `default`): adapters that load by id and call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+__all__ = ["import_resume_stale", "import_run"]
+
+
+@shared_task(name="crm.import_run", acks_late=True, ignore_result=True)
+def import_run(job_id: int) -> None:
+    """Work on an import for a while from its checkpoint; the service queues the rest."""
+    from crm.services.imports import import_job_run
+
+    import_job_run(job_id=job_id, max_seconds=settings.IMPORT_TASK_MAX_SECONDS)
+
+
+@shared_task(name="crm.import_resume_stale", ignore_result=True, expires=50)
+def import_resume_stale() -> list[int]:
+    """Every minute: queue again the imports a killed worker or a lost message left."""
+    from crm.services.imports import import_jobs_resume_stale
+
+    return import_jobs_resume_stale()

@@ -1,0 +1,1 @@
+"""Staff pages of crm: contacts, segments, advisors, imports. Thin: forms in, services out."""

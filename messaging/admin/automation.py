@@ -1,0 +1,181 @@
+"""Admin for automation: auto-reply rules (ordered, toggled, tested), FAQ entries, and the
+read-only records of what automation did (runs, automated answers)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from messaging.models import (
+    AutomatedAnswer,
+    AutoReplyRule,
+    AutoReplyRun,
+    FaqEntry,
+    MessageTemplate,
+    TemplateStatus,
+)
+from messaging.office_hours import office_hours_describe
+
+
+class AutoReplyTestForm(forms.Form):
+    KINDS = [
+        ("text", "Text message"),
+        ("button", "Template button tap (payload)"),
+        ("interactive", "Interactive reply (id)"),
+    ]
+    kind = forms.ChoiceField(choices=KINDS, initial="text")
+    text = forms.CharField(
+        required=False, max_length=4096, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What the contact wrote (or the button's text).",
+    )  # fmt: skip
+    payload = forms.CharField(required=False, max_length=256, help_text="Button payload.")
+    reply_id = forms.CharField(required=False, max_length=256, help_text="Interactive reply id.")
+    at = forms.DateTimeField(
+        required=False, label="Received at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Empty: now (matters for the office-hours trigger).",
+    )  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("text") or data.get("payload") or data.get("reply_id")):
+            raise forms.ValidationError("Type a sample message, payload or reply id.")
+        return data
+
+
+@admin.register(AutoReplyRule)
+class AutoReplyRuleAdmin(admin.ModelAdmin):
+    """Rules run lowest `order` first; edit the order and the toggle right in the list."""
+
+    list_display = [
+        "order", "name", "enabled", "trigger", "trigger_value", "action", "stop_processing",
+        "updated_at",
+    ]  # fmt: skip
+    list_display_links = ["name"]
+    list_editable = ["order", "enabled"]
+    list_filter = ["enabled", "trigger", "action"]
+    search_fields = ["name", "trigger_value", "text", "content_payload"]
+    ordering = ["order", "id"]
+    actions = ["enable_rules", "disable_rules"]
+    fieldsets = [
+        (None, {"fields": ["name", "order", "enabled", "stop_processing", "cooldown_minutes"]}),
+        ("When", {"fields": ["trigger", "trigger_value"]}),
+        (
+            "Then",
+            {
+                "fields": [
+                    "action",
+                    "text",
+                    "template",
+                    "template_parameters",
+                    "content_payload",
+                    "assign_to",
+                    "tag",
+                ],
+                "description": "Fill in what the chosen action needs.",
+            },
+        ),
+    ]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "template":
+            kwargs["queryset"] = MessageTemplate.objects.filter(
+                status=TemplateStatus.APPROVED
+            ).select_related("channel")
+        elif db_field.name == "assign_to":
+            kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.action(description="Enable selected rules", permissions=["change"])
+    def enable_rules(self, request, queryset):
+        self.message_user(request, f"{queryset.update(enabled=True)} rule(s) enabled.")
+
+    @admin.action(description="Disable selected rules", permissions=["change"])
+    def disable_rules(self, request, queryset):
+        self.message_user(request, f"{queryset.update(enabled=False)} rule(s) disabled.")
+
+    def get_urls(self):
+        test = path(
+            "test/",
+            self.admin_site.admin_view(self.test_view),
+            name="messaging_autoreplyrule_test",
+        )
+        return [test, *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "office_hours": office_hours_describe()}
+        return super().changelist_view(request, extra_context)
+
+    def test_view(self, request):
+        """Type a sample inbound message and see which rules fire and what they would send.
+        Nothing is sent and nothing is written."""
+        from messaging.services.autoreply import autoreply_preview
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = AutoReplyTestForm(request.POST or None)
+        preview = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            preview = autoreply_preview(
+                kind=data["kind"], text=data["text"], payload=data["payload"],
+                reply_id=data["reply_id"], at=data["at"], contact=None,
+            )  # fmt: skip
+            if not preview:
+                messages.info(request, "No rule matches and no responder would answer.")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Test auto-reply rules",
+            "form": form,
+            "preview": preview,
+            "office_hours": office_hours_describe(),
+            "changelist_url": reverse("admin:messaging_autoreplyrule_changelist"),
+        }
+        return TemplateResponse(request, "admin/messaging/autoreplyrule/test.html", context)
+
+
+@admin.register(FaqEntry)
+class FaqEntryAdmin(admin.ModelAdmin):
+    list_display = ["question", "topic", "keywords", "enabled", "updated_at"]
+    list_editable = ["enabled"]
+    list_filter = ["enabled", "topic"]
+    search_fields = ["question", "keywords", "answer", "topic"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AutomatedAnswer)
+class AutomatedAnswerAdmin(ReadOnlyAdmin):
+    """Rated by agents in the inbox (and the API); read-only here."""
+
+    list_display = ["message", "responder", "topic", "confidence", "rating", "rated_by",
+                    "created_at"]  # fmt: skip
+    list_filter = ["responder", "rating", "topic"]
+    search_fields = ["topic", "message__contact__name", "message__contact__phone"]
+    list_select_related = ["message", "rated_by"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["message", "question"]
+
+
+@admin.register(AutoReplyRun)
+class AutoReplyRunAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "rule_key", "rule", "outcome", "detail", "message", "reply"]
+    list_filter = ["outcome", "rule"]
+    search_fields = ["rule_key", "detail"]
+    list_select_related = ["rule", "message", "reply"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["message", "reply"]

@@ -1,0 +1,286 @@
+"""Notification API: send an event's template once per reference, list, resend, preferences."""
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import DomainError
+from crm.models import Contact
+from crm.services import InvalidPhone, phone_normalize
+from messaging.models import (
+    Channel,
+    Notification,
+    NotificationPreferenceSource,
+    NotificationType,
+)
+from messaging.notification_selectors import notification_list, notifications_with_status
+from messaging.services.notifications import (
+    notification_preference_set,
+    notification_preferences,
+    notification_refusal,
+    notification_required_variables,
+    notification_resend,
+    notification_send,
+)
+
+
+class NotificationSendSerializer(serializers.Serializer):
+    event_type = serializers.SlugField(help_text="e.g. order_confirmation")
+    phone = serializers.CharField(required=False, help_text="E.164 phone of an existing contact.")
+    contact = serializers.PrimaryKeyRelatedField(
+        queryset=Contact.objects.all(), required=False, help_text="Contact id instead of phone."
+    )
+    variables = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=1000), required=False
+    )
+    reference_id = serializers.CharField(
+        max_length=200, help_text="Your id for this event; the same id is never sent twice."
+    )
+    channel = serializers.SlugRelatedField(
+        slug_field="phone_number_id", queryset=Channel.objects.filter(is_active=True),
+        required=False, help_text="phone_number_id; optional with one channel.",
+    )  # fmt: skip
+
+    def validate(self, attrs):
+        if not attrs.get("contact") and not attrs.get("phone"):
+            raise serializers.ValidationError({"phone": "Give `phone` or `contact`."})
+        return attrs
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    event_type = serializers.CharField(source="event_type.code")
+    phone = serializers.CharField(source="contact.phone", allow_null=True)
+    status = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id", "event_type", "contact", "phone", "reference_id", "attempt", "variables",
+            "status", "refusal_code", "refusal_reason", "message", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_status(self, notification) -> str:
+        return notification.status
+
+    def get_message(self, notification) -> str | None:
+        return str(notification.message.uuid) if notification.message_id else None
+
+
+class NotificationFilter(django_filters.FilterSet):
+    event_type = django_filters.CharFilter(field_name="event_type__code")
+    reference_id = django_filters.CharFilter()
+    phone = django_filters.CharFilter(field_name="contact__phone")
+    contact = django_filters.NumberFilter(field_name="contact_id")
+    status = django_filters.CharFilter(method="filter_status")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Notification
+        fields = ["event_type", "reference_id", "phone", "contact", "status"]
+
+    def filter_status(self, queryset, name, value):
+        return notifications_with_status(queryset, value)
+
+
+def _contact(data) -> Contact:
+    if data.get("contact"):
+        return data["contact"]
+    try:
+        phone = phone_normalize(data["phone"])
+    except InvalidPhone as exc:
+        raise DomainError(exc.message, code="invalid_phone") from exc
+    contact = Contact.objects.filter(phone=phone).first()
+    if contact is None:
+        raise DomainError(
+            f"No contact with phone {phone}: create the contact first.",
+            code="contact_unknown", details={"phone": phone},
+        )  # fmt: skip
+    return contact
+
+
+def _answer(notification: Notification, *, created_status: int) -> Response:
+    refusal = notification_refusal(notification)
+    if refusal is not None:
+        raise refusal
+    response = Response(
+        NotificationSerializer(notification).data,
+        status=status.HTTP_200_OK if notification.replayed else created_status,
+    )
+    if notification.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+class NotificationListCreateView(generics.ListCreateAPIView):
+    """Send a transactional notification (once per event type and reference), or list them.
+
+    A refusal answers 422 with its code (`notification_opted_out`,
+    `notification_type_disabled`, `no_consent`, `template_unknown`,
+    `notification_variables_missing`, ...) and is recorded; the same reference answers the same.
+    """
+
+    filterset_class = NotificationFilter
+    search_fields = ["reference_id", "contact__phone", "contact__name"]
+    ordering_fields = ["created_at"]
+    throttle_scope = "send"
+
+    def get_queryset(self):
+        return notification_list()
+
+    def get_serializer_class(self):
+        if self.request.method == "POST":
+            return NotificationSendSerializer
+        return NotificationSerializer
+
+    def get_throttles(self):
+        if self.request.method != "POST":
+            self.throttle_scope = None
+        return super().get_throttles()
+
+    @extend_schema(
+        request=NotificationSendSerializer,
+        responses={202: NotificationSerializer, 200: NotificationSerializer},
+    )
+    def post(self, request, *args, **kwargs):
+        serializer = NotificationSendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        notification = notification_send(
+            event_type=data["event_type"],
+            contact=_contact(data),
+            variables=data.get("variables") or {},
+            reference_id=data["reference_id"],
+            channel=data.get("channel"),
+            requested_by=request.user,
+        )
+        return _answer(notification, created_status=status.HTTP_202_ACCEPTED)
+
+
+class NotificationDetailView(generics.RetrieveAPIView):
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        return notification_list()
+
+
+class NotificationResendView(generics.GenericAPIView):
+    """A new attempt with a new message, for a failed or refused notification."""
+
+    required_permissions = ["messaging.resend_notification", "messaging.view_notification"]
+    serializer_class = NotificationSerializer
+    throttle_scope = "send"
+
+    def get_queryset(self):
+        return notification_list()
+
+    @extend_schema(request=None, responses={202: NotificationSerializer})
+    def post(self, request, pk):
+        notification = notification_resend(notification=self.get_object(), actor=request.user)
+        return _answer(notification, created_status=status.HTTP_202_ACCEPTED)
+
+
+class NotificationTypeSerializer(serializers.ModelSerializer):
+    required_variables = serializers.SerializerMethodField()
+
+    class Meta:
+        model = NotificationType
+        fields = [
+            "code", "name", "description", "template_name", "template_language", "variables",
+            "required_variables", "enabled",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_required_variables(self, event_type) -> list[str]:
+        return notification_required_variables(event_type)
+
+
+class NotificationTypeListView(generics.ListAPIView):
+    """The event types, their templates and the variables each needs."""
+
+    serializer_class = NotificationTypeSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return NotificationType.objects.order_by("code")
+
+
+class PreferenceItemSerializer(serializers.Serializer):
+    event_type = serializers.SlugField()
+    opted_out = serializers.BooleanField()
+
+
+class PreferencesInputSerializer(serializers.Serializer):
+    preferences = PreferenceItemSerializer(many=True, allow_empty=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+PreferencesOutput = inline_serializer(
+    "NotificationPreferences",
+    {
+        "contact": serializers.IntegerField(),
+        "preferences": inline_serializer(
+            "NotificationPreference",
+            {
+                "event_type": serializers.CharField(),
+                "name": serializers.CharField(),
+                "opted_out": serializers.BooleanField(),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class ContactNotificationPreferencesView(APIView):
+    """Which event types a contact receives. PUT changes the listed types (others stay);
+    every change is audited (source `api`)."""
+
+    required_permissions = {
+        "GET": ["crm.view_contact", "messaging.view_notificationpreference"],
+        "HEAD": ["crm.view_contact", "messaging.view_notificationpreference"],
+        "PUT": ["crm.view_contact", "messaging.change_notificationpreference"],
+        "OPTIONS": [],
+    }
+
+    def _body(self, contact) -> dict:
+        return {
+            "contact": contact.pk,
+            "preferences": [
+                {"event_type": p["event_type"].code, "name": p["event_type"].name,
+                 "opted_out": p["opted_out"]}
+                for p in notification_preferences(contact)
+            ],
+        }  # fmt: skip
+
+    @extend_schema(responses=PreferencesOutput, tags=["notifications"])
+    def get(self, request, pk):
+        return Response(self._body(get_object_or_404(Contact, pk=pk)))
+
+    @extend_schema(
+        request=PreferencesInputSerializer, responses=PreferencesOutput, tags=["notifications"]
+    )
+    def put(self, request, pk):
+        contact = get_object_or_404(Contact, pk=pk)
+        serializer = PreferencesInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        types = {t.code: t for t in NotificationType.objects.all()}
+        unknown = sorted({p["event_type"] for p in data["preferences"]} - set(types))
+        if unknown:
+            raise DomainError(
+                f"Unknown event type(s): {', '.join(unknown)}.", code="notification_type_unknown",
+                details={"event_types": sorted(types)},
+            )  # fmt: skip
+        for item in data["preferences"]:
+            notification_preference_set(
+                contact=contact, event_type=types[item["event_type"]],
+                opted_out=item["opted_out"], source=NotificationPreferenceSource.API,
+                actor=request.user, note=data.get("note", ""),
+            )  # fmt: skip
+        return Response(self._body(contact))

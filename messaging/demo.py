@@ -1,0 +1,215 @@
+"""Demo data for messaging: a month of believable history, and a few live sends.
+
+History rows are written directly (with wamids, statuses and timestamps as the webhooks would
+have left them) so dashboards have a past; the live sends go through the real pipeline and
+the simulator when `make run` starts the worker.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import Contact
+from messaging.models import (
+    Channel,
+    Conversation,
+    Direction,
+    Lane,
+    Message,
+    MessageStatusEvent,
+    MessageTemplate,
+    MessageType,
+    Status,
+)
+from messaging.services.sending import SendRefused, message_send, template_content_build
+
+DEMO_MARKER = "demo"
+
+INBOUND_TEXTS = [
+    "Hi, where is my order?",
+    "Can I change the delivery address?",
+    "Thanks, received it!",
+    "What are your store timings?",
+    "Is the festive offer still on?",
+    "Please call me back",
+    "STOP",
+    "Do you deliver to Pune?",
+    "The payment failed twice, can you check?",
+    "Great service 👍",
+]
+REPLIES = [
+    "Hello! Your order is on the way and should reach you tomorrow.",
+    "Sure, please share the new address and pin code.",
+    "Glad to hear that! Thank you for shopping with us.",
+    "We are open 10am to 9pm, Monday to Saturday.",
+    "Yes, the festive offer runs until Sunday midnight.",
+]
+FAILURES = [
+    (131026, "Message undeliverable"),
+    (131047, "Re-engagement message"),
+    (131049, "Not delivered to maintain healthy ecosystem engagement"),
+    (130472, "User's number is part of an experiment"),
+]
+
+
+def _wamid() -> str:
+    return "wamid.demo" + uuid.uuid4().hex
+
+
+def _history_for(contact: Contact, channel: Channel, templates, rng: random.Random, now) -> int:
+    created = 0
+    conversation, _ = Conversation.objects.get_or_create(
+        contact=contact, channel=channel, defaults={"opened_at": now - timedelta(days=30)}
+    )
+    events = []
+    last_inbound = None
+    for _ in range(rng.randint(1, 4)):
+        at = now - timedelta(days=rng.uniform(0.2, 30), minutes=rng.randint(0, 600))
+        template = rng.choice(templates)
+        status = rng.choices(
+            [Status.READ, Status.DELIVERED, Status.SENT, Status.FAILED], [55, 25, 8, 6]
+        )[0]
+        message = Message(
+            channel=channel,
+            contact=contact,
+            conversation=conversation,
+            direction=Direction.OUTBOUND,
+            type=MessageType.TEMPLATE,
+            content={"name": template.name, "language": {"code": template.language}},
+            template=template,
+            is_marketing=template.category == "MARKETING",
+            lane=Lane.BULK if template.category == "MARKETING" else Lane.PRIORITY,
+            wamid=_wamid(),
+            wa_id=contact.wa_id or "",
+            status=status,
+            created_at=at,
+            accepted_at=at + timedelta(seconds=1),
+            attempts=1,
+            pricing_category=template.category.lower(),
+            billable=True,
+            pricing={
+                "billable": True,
+                "pricing_model": "PMP",
+                "category": template.category.lower(),
+                "type": "regular",
+            },
+        )
+        steps = [("sent", Status.SENT, 3), ("delivered", Status.DELIVERED, 40)]
+        steps.append(("read", Status.READ, rng.randint(60, 7200)))
+        if status == Status.FAILED:
+            code, title = rng.choice(FAILURES)
+            message.error_code, message.error_title = code, title
+            message.failed_at = at + timedelta(seconds=5)
+            steps = [("failed", Status.FAILED, 5)]
+        for name, rank, delay in steps:
+            if rank > status and name != "failed":
+                break
+            setattr(message, f"{name}_at", at + timedelta(seconds=delay))
+            events.append((message, name, at + timedelta(seconds=delay)))
+        message.save()
+        created += 1
+        if rng.random() < 0.45 and status != Status.FAILED:
+            reply_at = at + timedelta(minutes=rng.randint(2, 300))
+            if reply_at < now:
+                text = rng.choice(INBOUND_TEXTS)
+                Message.objects.create(
+                    channel=channel,
+                    contact=contact,
+                    conversation=conversation,
+                    direction=Direction.INBOUND,
+                    type=MessageType.TEXT,
+                    content={"body": text},
+                    status=Status.RECEIVED,
+                    wamid=_wamid(),
+                    created_at=reply_at,
+                    received_at=reply_at,
+                    context_wamid=message.wamid,
+                )
+                last_inbound = max(last_inbound or reply_at, reply_at)
+                created += 1
+                if rng.random() < 0.7 and reply_at + timedelta(minutes=20) < now:
+                    Message.objects.create(
+                        channel=channel,
+                        contact=contact,
+                        conversation=conversation,
+                        direction=Direction.OUTBOUND,
+                        type=MessageType.TEXT,
+                        content={"body": rng.choice(REPLIES)},
+                        status=Status.READ,
+                        wamid=_wamid(),
+                        created_at=reply_at + timedelta(minutes=rng.randint(1, 20)),
+                        accepted_at=reply_at + timedelta(minutes=2),
+                        sent_at=reply_at + timedelta(minutes=2),
+                        delivered_at=reply_at + timedelta(minutes=3),
+                        read_at=reply_at + timedelta(minutes=5),
+                        attempts=1,
+                    )
+                    created += 1
+    MessageStatusEvent.objects.bulk_create(
+        [
+            MessageStatusEvent(
+                message=m,
+                wamid=m.wamid,
+                status=name,
+                timestamp=ts,
+                applied=True,
+                raw={"id": m.wamid, "status": name, "demo": True},
+            )
+            for m, name, ts in events
+        ],
+        ignore_conflicts=True,
+    )
+    if last_inbound:
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_activity_at=last_inbound, first_inbound_at=last_inbound
+        )
+        Contact.objects.filter(pk=contact.pk).update(
+            last_inbound_at=last_inbound, unread_count=rng.randint(0, 2)
+        )
+    return created
+
+
+def seed_messaging(*, rng: random.Random, channel: Channel, contacts: list[Contact]) -> dict:
+    """Idempotent: history is written once (marked by the demo wamids); live sends each run."""
+    now = timezone.now()
+    templates = list(MessageTemplate.objects.filter(channel=channel, status="APPROVED"))
+    created = 0
+    if templates and not Message.objects.filter(wamid__startswith="wamid.demo").exists():
+        with transaction.atomic():
+            for contact in contacts:
+                created += _history_for(contact, channel, templates, rng, now)
+    live = _live_sends(channel=channel, contacts=contacts, rng=rng)
+    return {"history_messages": created, "live_sends": live}
+
+
+def _live_sends(*, channel: Channel, contacts: list[Contact], rng: random.Random) -> int:
+    """A few real sends that the worker delivers through the simulator on start-up."""
+    template = MessageTemplate.objects.filter(
+        channel=channel, name="order_confirmation", language="en", status="APPROVED"
+    ).first()
+    if template is None:
+        return 0
+    sent = 0
+    for contact in rng.sample(contacts, k=min(5, len(contacts))):
+        content = template_content_build(
+            template=template,
+            header=[f"#{rng.randint(40000, 49999)}"],
+            body=[
+                contact.display_name.split()[0],
+                f"#{rng.randint(40000, 49999)}",
+                f"₹{rng.randint(299, 4999):,}.00",
+                "Friday",
+            ],
+            button_url_values={"0": str(rng.randint(40000, 49999))},
+        )
+        try:
+            message_send(channel=channel, contact=contact, type="template", content=content)
+            sent += 1
+        except SendRefused:
+            continue
+    return sent

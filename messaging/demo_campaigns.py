@@ -1,0 +1,159 @@
+"""Demo campaigns: one finished with results, one running live, one scheduled, one draft."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import Contact, Tag
+from messaging.models import (
+    Campaign,
+    CampaignState,
+    CampaignTransition,
+    Channel,
+    Lane,
+    Message,
+    MessageTemplate,
+    Status,
+)
+from messaging.services.campaigns import (
+    CampaignNotReady,
+    campaign_content,
+    campaign_launch,
+    campaign_schedule,
+)
+
+DELAY_MAPPING = {
+    "body": [
+        {"source": "field", "value": "name", "fallback": "there"},
+        {"source": "constant", "value": "#40321"},
+        {"source": "constant", "value": "Monday 24 November"},
+    ]
+}
+ORDER_MAPPING = {
+    "header": [{"source": "constant", "value": "#40321"}],
+    "body": [
+        {"source": "field", "value": "name", "fallback": "there"},
+        {"source": "constant", "value": "#40321"},
+        {"source": "constant", "value": "₹1,499.00"},
+        {"source": "constant", "value": "Friday"},
+    ],
+    "buttons": {"0": {"source": "constant", "value": "40321"}},
+}
+
+
+def _tag(name: str, contacts: list[Contact], rng: random.Random, share: float) -> Tag:
+    tag, _ = Tag.objects.get_or_create(name=name)
+    chosen = [c for c in contacts if rng.random() < share]
+    tag.contacts.add(*chosen)
+    return tag
+
+
+def _finished(channel, template, tag, rng, now) -> None:
+    """A completed campaign from last week, with statuses as the webhooks left them."""
+    campaign = Campaign.objects.create(
+        name="Delivery delay notice (Diwali rush)",
+        channel=channel,
+        template=template,
+        parameter_mapping=DELAY_MAPPING,
+        state=CampaignState.COMPLETED,
+        cost_per_message="0.12",
+        audience_size=0,
+        launched_at=now - timedelta(days=6, hours=3),
+        completed_at=now - timedelta(days=6, hours=2),
+        throttle_mps=20,
+    )
+    campaign.tags.add(tag)
+    rows = []
+    launched = campaign.launched_at
+    for contact in tag.contacts.filter(blocked=False, undeliverable=False).exclude(phone=None):
+        at = launched + timedelta(seconds=rng.uniform(0, 600))
+        status = rng.choices(
+            [Status.READ, Status.DELIVERED, Status.SENT, Status.FAILED], [60, 25, 7, 8]
+        )[0]
+        message = Message(
+            channel=channel,
+            contact=contact,
+            campaign=campaign,
+            direction="out",
+            type="template",
+            template=template,
+            lane=Lane.BULK,
+            status=status,
+            content=campaign_content(campaign, {"name": contact.name, "attributes": {}}),
+            created_at=launched,
+            accepted_at=at,
+            attempts=1,
+            wamid=f"wamid.democamp{campaign.pk}x{contact.pk}",
+            sent_at=at + timedelta(seconds=2) if status != Status.FAILED else None,
+            delivered_at=at + timedelta(seconds=30)
+            if status in (Status.DELIVERED, Status.READ)
+            else None,
+            read_at=at + timedelta(minutes=rng.randint(2, 300)) if status == Status.READ else None,
+        )
+        if status == Status.FAILED:
+            message.error_code = rng.choice([131026, 131049, 131026, 130472])
+            message.error_title = "Message undeliverable"
+            message.failed_at = at + timedelta(seconds=3)
+        rows.append(message)
+    Message.objects.bulk_create(rows, ignore_conflicts=True)
+    Campaign.objects.filter(pk=campaign.pk).update(audience_size=len(rows))
+    for before, after in [("draft", "running"), ("running", "completed")]:
+        CampaignTransition.objects.create(
+            campaign=campaign, from_state=before, to_state=after, created_at=launched
+        )
+
+
+def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Contact]) -> dict:
+    if Campaign.objects.filter(is_adhoc=False).exists():
+        return {"campaigns": "already seeded"}
+    now = timezone.now()
+    delay = MessageTemplate.objects.filter(channel=channel, name="delivery_delayed").first()
+    order = MessageTemplate.objects.filter(
+        channel=channel, name="order_confirmation", language="en"
+    ).first()
+    if delay is None or order is None:
+        return {"campaigns": "templates missing"}
+    with transaction.atomic():
+        rush = _tag("diwali-rush", contacts, rng, 0.5)
+        weekend = _tag("weekend-orders", contacts, rng, 0.15)
+        _finished(channel, delay, rush, rng, now)
+
+        live = Campaign.objects.create(
+            name="Order follow-up (live)",
+            channel=channel,
+            template=order,
+            parameter_mapping=ORDER_MAPPING,
+            throttle_mps=2,
+            cost_per_message="0.12",
+        )
+        live.tags.add(weekend)
+        scheduled = Campaign.objects.create(
+            name="Weekend delivery reminder",
+            channel=channel,
+            template=delay,
+            parameter_mapping=DELAY_MAPPING,
+            cost_per_message="0.12",
+        )
+        scheduled.tags.add(weekend)
+        draft = Campaign.objects.create(
+            name="New year offer (draft)",
+            channel=channel,
+            template=order,
+            description="Waiting for the offer copy from marketing.",
+        )
+        draft.tags.add(rush)
+    result = {"finished": 1, "draft": 1}
+    try:
+        campaign_launch(campaign=live)
+        result["running"] = 1
+        campaign_schedule(
+            campaign=scheduled, scheduled_at=now + timedelta(days=1), scheduled_by=None
+        )
+        result["scheduled"] = 1
+    except CampaignNotReady as exc:
+        result["not_launched"] = exc.message
+    return result

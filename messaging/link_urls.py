@@ -1,0 +1,9 @@
+"""Public tracked links, mounted at /l/."""
+
+from django.urls import path
+
+from messaging.views.links import tracked_link_redirect
+
+urlpatterns = [
+    path("<slug:token>", tracked_link_redirect, name="tracked-link"),
+]

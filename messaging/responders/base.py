@@ -1,0 +1,39 @@
+"""The responder interface: `Responder.answer(text, contact) -> Answer | None`.
+
+A responder never raises for a question it cannot answer, nor for a backend that is down or
+slow: it returns None and the conversation waits for an agent.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    topic: str
+    confidence: float
+
+
+class Responder(abc.ABC):
+    #: Recorded on `AutomatedAnswer.responder` and in `AutoReplyRun.rule_key`.
+    name: str = ""
+
+    @abc.abstractmethod
+    def answer(self, text: str, contact) -> Answer | None:
+        """The answer to `text` from `contact` (a crm Contact, may be None), or None."""
+
+
+def responders_active() -> list[Responder]:
+    """The FAQ responder, then the AI responder when AI_RESPONDER_ENABLED."""
+    from messaging.responders.ai import AiResponder
+    from messaging.responders.faq import FaqResponder
+
+    responders: list[Responder] = [FaqResponder()]
+    if settings.AI_RESPONDER_ENABLED:
+        responders.append(AiResponder())
+    return responders

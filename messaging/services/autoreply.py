@@ -1,0 +1,572 @@
+"""Automated replies to inbound messages, run by the `messaging.autoreply_run` task.
+
+For each inbound message (never inside the webhook request), in this order:
+
+1. the built-in Click-to-Unlock rule: a button payload starting with UNLOCK_CONTENT,
+   UNLOCK_IMAGES, UNLOCK_UPDATES, RETRIEVE_CONTENT or SHARE_WITH_CLIENTS is answered by
+   `messaging.services.content.content_unlock`, inside the window the tap just opened;
+2. the enabled `AutoReplyRule`s by `order`: every rule whose trigger matches acts, until one
+   with `stop_processing`;
+3. if nothing replied and no matching rule stopped the evaluation, the responders (FAQ, then
+   the AI responder when enabled) answer a text question, unless an agent replied to the
+   contact in the last AUTOREPLY_AGENT_ACTIVE_MINUTES.
+
+At most one automated reply goes out per inbound message: each step is recorded once as an
+`AutoReplyRun` (unique per message and rule), written in the same transaction as the reply
+it sent, and a partial unique index allows a single run with a reply per message. Running the
+task again (a redelivered broker message) changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from crm.models import Consent, ConsentSource, Contact
+from crm.services import consent_set
+from messaging.models import (
+    AutomatedAnswer,
+    AutoReplyAction,
+    AutoReplyOutcome,
+    AutoReplyRule,
+    AutoReplyRun,
+    AutoReplyTrigger,
+    Conversation,
+    Direction,
+    Message,
+    MessageType,
+    TemplateStatus,
+)
+from messaging.office_hours import OfficeHoursInvalid, within_office_hours
+from messaging.responders import Answer, Responder, responders_active
+from messaging.services.inbox import (
+    conversation_assign,
+    conversation_outbound_record,
+)
+from messaging.services.sending import SendRefused, message_send, template_content_build
+
+logger = logging.getLogger(__name__)
+
+UNLOCK_PREFIXES = (
+    "UNLOCK_CONTENT",
+    "UNLOCK_IMAGES",
+    "UNLOCK_UPDATES",
+    "RETRIEVE_CONTENT",
+    "SHARE_WITH_CLIENTS",
+)
+UNLOCK_KEY = "builtin:unlock"
+# Messages automation never answers: not written by the user.
+NOT_AUTOMATED = frozenset({MessageType.SYSTEM, MessageType.REACTION})
+REPLY_ACTIONS = frozenset(
+    {AutoReplyAction.SEND_CONTENT, AutoReplyAction.SEND_TEXT, AutoReplyAction.SEND_TEMPLATE}
+)
+MAX_TEXT = 4096
+MAX_MATCH_TEXT = 4096  # regexes only ever see this much text
+
+
+# --- What a rule looks at ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """The parts of an inbound message that triggers look at."""
+
+    type: str
+    text: str = ""
+    payload: str = ""  # a template quick-reply button's payload
+    reply_id: str = ""  # an interactive button or list row id
+    received_at: datetime = field(default_factory=timezone.now)
+
+    @classmethod
+    def from_message(cls, message: Message) -> Inbound:
+        content = message.content or {}
+        text = payload = reply_id = ""
+        if message.type == MessageType.TEXT:
+            text = str(content.get("body") or "")
+        elif message.type == MessageType.BUTTON_REPLY:
+            text = str(content.get("text") or "")
+            payload = str(content.get("payload") or content.get("text") or "")
+        elif message.type == MessageType.INTERACTIVE_REPLY:
+            text = str(content.get("title") or "")
+            reply_id = str(content.get("id") or "")
+        elif isinstance(content.get("caption"), str):
+            text = content["caption"]
+        return cls(
+            type=message.type,
+            text=text,
+            payload=payload,
+            reply_id=reply_id,
+            received_at=message.received_at or message.created_at,
+        )
+
+
+def _normalise(text: str) -> str:
+    return " ".join((text or "").split()).upper()
+
+
+def is_consent_keyword(text: str) -> bool:
+    """STOP/START and friends: the webhook already handled them (and may have confirmed)."""
+    word = _normalise(text)
+    keywords = [*settings.OPT_OUT_KEYWORDS, *settings.OPT_IN_KEYWORDS]
+    return bool(word) and word in {_normalise(k) for k in keywords}
+
+
+def _keywords(value: str) -> list[str]:
+    return [k for k in (_normalise(part) for part in (value or "").split(",")) if k]
+
+
+def rule_matches(rule: AutoReplyRule, inbound: Inbound) -> bool:
+    """Does `inbound` trigger `rule`? (Enabled or not: the caller decides.)"""
+    trigger, value = rule.trigger, (rule.trigger_value or "").strip()
+    if trigger == AutoReplyTrigger.PAYLOAD:
+        return bool(inbound.payload) and inbound.payload.strip() == value
+    if trigger == AutoReplyTrigger.PAYLOAD_PREFIX:
+        return bool(inbound.payload and value) and inbound.payload.strip().startswith(value)
+    if trigger == AutoReplyTrigger.INTERACTIVE_ID:
+        return bool(inbound.reply_id) and inbound.reply_id.strip() == value
+    if trigger == AutoReplyTrigger.KEYWORD:
+        text = f" {re.sub(r'[^0-9A-Z]+', ' ', _normalise(inbound.text))} "
+        for keyword in _keywords(value):
+            phrase = re.sub(r"[^0-9A-Z]+", " ", keyword).strip()
+            if phrase and f" {phrase} " in text:
+                return True
+        return False
+    if trigger == AutoReplyTrigger.REGEX:
+        if not inbound.text or not value:
+            return False
+        try:
+            return re.search(value, inbound.text[:MAX_MATCH_TEXT], re.IGNORECASE) is not None
+        except re.error:
+            return False
+    if trigger == AutoReplyTrigger.OUTSIDE_OFFICE_HOURS:
+        try:
+            return not within_office_hours(inbound.received_at)
+        except OfficeHoursInvalid as exc:
+            logger.warning("OFFICE_HOURS cannot be read: %s", exc)
+            return False
+    return False
+
+
+def is_unlock_payload(payload: str) -> bool:
+    return bool(payload) and payload.strip().upper().startswith(UNLOCK_PREFIXES)
+
+
+def rule_problems(rule: AutoReplyRule) -> dict[str, str]:
+    """What is wrong with a rule's configuration, by field (empty when it can run)."""
+    problems: dict[str, str] = {}
+    value = (rule.trigger_value or "").strip()
+    if rule.trigger in (
+        AutoReplyTrigger.PAYLOAD,
+        AutoReplyTrigger.PAYLOAD_PREFIX,
+        AutoReplyTrigger.INTERACTIVE_ID,
+    ):
+        if not value:
+            problems["trigger_value"] = "Give the payload, prefix or reply id."
+    elif rule.trigger == AutoReplyTrigger.KEYWORD:
+        if not _keywords(value):
+            problems["trigger_value"] = "Give at least one keyword."
+    elif rule.trigger == AutoReplyTrigger.REGEX:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            problems["trigger_value"] = f"Not a regular expression: {exc}."
+        if not value:
+            problems["trigger_value"] = "Give a regular expression."
+    elif rule.trigger == AutoReplyTrigger.OUTSIDE_OFFICE_HOURS:
+        from messaging.office_hours import office_hours_parse
+
+        try:
+            office_hours_parse(settings.OFFICE_HOURS)
+        except OfficeHoursInvalid as exc:
+            problems["trigger"] = f"OFFICE_HOURS cannot be read: {exc}."
+
+    action = rule.action
+    if action == AutoReplyAction.SEND_TEXT:
+        if not (rule.text or "").strip():
+            problems["text"] = "Write the reply."
+        elif len(rule.text) > MAX_TEXT:
+            problems["text"] = f"At most {MAX_TEXT} characters."
+    elif action == AutoReplyAction.SEND_TEMPLATE:
+        template = rule.template
+        if template is None:
+            problems["template"] = "Choose a template."
+        else:
+            if template.status != TemplateStatus.APPROVED:
+                problems["template"] = f"The template is {template.status}, not APPROVED."
+            problem = _template_parameters_problem(template, rule.template_parameters or {})
+            if problem:
+                problems["template_parameters"] = problem
+    elif action == AutoReplyAction.SEND_CONTENT:
+        if not (rule.content_payload or "").strip():
+            problems["content_payload"] = "Give the content's unlock payload."
+    elif action == AutoReplyAction.ASSIGN:
+        if rule.assign_to_id is None:
+            problems["assign_to"] = "Choose the user."
+    elif action == AutoReplyAction.ADD_TAG and rule.tag_id is None:
+        problems["tag"] = "Choose the tag."
+    return problems
+
+
+def _template_parameters_problem(template, values: dict) -> str:
+    if not isinstance(values, dict):
+        return 'Give an object like {"body": ["value 1", "value 2"]}.'
+    declared = template.parameters or {}
+    for part in ("header", "body"):
+        expected = declared.get(part) or []
+        given = values.get(part) or []
+        if isinstance(given, dict):
+            missing = [name for name in expected if name not in given]
+        else:
+            missing = expected[len(given) :]
+        if missing:
+            return f"{part.title()} needs {len(expected)} value(s): {', '.join(expected)}."
+    return ""
+
+
+# --- The plan ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """One thing automation would do for a message."""
+
+    key: str
+    label: str
+    rule: AutoReplyRule | None = None
+    replies: bool = False
+    responder: Responder | None = None
+    answer: Answer | None = None
+
+
+def autoreply_plan(
+    *, inbound: Inbound, rules: list[AutoReplyRule] | None = None, responders: bool = True
+) -> list[Step]:
+    """The steps automation takes for `inbound`, in order (responders not yet asked)."""
+    if inbound.type in NOT_AUTOMATED:
+        return []
+    if rules is None:
+        rules = list(
+            AutoReplyRule.objects.filter(enabled=True)
+            .select_related("template", "assign_to", "tag")
+            .order_by("order", "id")
+        )
+    steps: list[Step] = []
+    if is_unlock_payload(inbound.payload):
+        steps.append(Step(UNLOCK_KEY, "Click-to-Unlock (built-in)", replies=True))
+    stopped = False
+    for rule in rules:
+        if not rule.enabled or not rule_matches(rule, inbound):
+            continue
+        steps.append(
+            Step(f"rule:{rule.pk}", rule.name, rule=rule, replies=rule.action in REPLY_ACTIONS)
+        )
+        if rule.stop_processing:
+            stopped = True
+            break
+    if (
+        responders
+        and not stopped
+        and not any(s.replies for s in steps)
+        and inbound.type == MessageType.TEXT
+        and inbound.text.strip()
+        and not is_consent_keyword(inbound.text)
+    ):
+        for responder in responders_active():
+            steps.append(
+                Step(f"responder:{responder.name}", f"{responder.name.upper()} responder",
+                     replies=True, responder=responder)
+            )  # fmt: skip
+    return steps
+
+
+# --- Running it -------------------------------------------------------------------------------
+
+
+def _agent_recently_replied(message: Message) -> bool:
+    minutes = settings.AUTOREPLY_AGENT_ACTIVE_MINUTES
+    if minutes <= 0:
+        return False
+    return Message.objects.filter(
+        contact_id=message.contact_id,
+        direction=Direction.OUTBOUND,
+        is_automated=False,
+        sent_by__isnull=False,
+        created_at__gte=timezone.now() - timedelta(minutes=minutes),
+    ).exists()
+
+
+def _in_cooldown(rule: AutoReplyRule, message: Message) -> bool:
+    if not rule.cooldown_minutes:
+        return False
+    since = timezone.now() - timedelta(minutes=rule.cooldown_minutes)
+    return (
+        AutoReplyRun.objects.filter(
+            rule=rule,
+            message__contact_id=message.contact_id,
+            outcome__in=[AutoReplyOutcome.SENT, AutoReplyOutcome.ACTED],
+            created_at__gte=since,
+        )
+        .exclude(message=message)
+        .exists()
+    )
+
+
+def _send(message: Message, type_: str, content: dict[str, Any]) -> Message:
+    """An automated reply, quoting the question (WhatsApp shows no quote on templates)."""
+    quote = (message.wamid or "") if type_ != "template" else ""
+    return message_send(
+        channel=message.channel,
+        contact=message.contact,
+        type=type_,
+        content=content,
+        context_wamid=quote,
+        is_automated=True,
+    )
+
+
+def _content_unlock_function():
+    """The content module's `content_unlock`, or None while content items are not installed."""
+    try:
+        from messaging.services.content_unlock import content_unlock
+    except ImportError:
+        try:
+            from messaging.services.content import content_unlock
+        except ImportError:
+            return None
+    return content_unlock
+
+
+def _content_unlock(payload: str, message: Message) -> Message | None:
+    content_unlock = _content_unlock_function()
+    if content_unlock is None:
+        logger.info("Click-to-Unlock %r: no content module", payload)
+        return None
+    return content_unlock(
+        payload=payload, contact=message.contact, context_wamid=message.context_wamid or None
+    )
+
+
+def _reply_for(step: Step, message: Message, inbound: Inbound):
+    """(reply message or None, automated answer fields or None). May raise SendRefused."""
+    if step.key == UNLOCK_KEY:
+        return _content_unlock(inbound.payload.strip(), message), None
+    if step.responder is not None:
+        answer = step.answer
+        if answer is None:
+            return None, None
+        reply = _send(message, "text", {"body": answer.text[:MAX_TEXT]})
+        return reply, {
+            "responder": step.responder.name,
+            "topic": answer.topic[:64],
+            "confidence": answer.confidence,
+        }
+    rule = step.rule
+    answer_fields = {"responder": "rule", "topic": rule.name[:64], "confidence": 1.0}
+    if rule.action == AutoReplyAction.SEND_TEXT:
+        return _send(message, "text", {"body": rule.text[:MAX_TEXT]}), answer_fields
+    if rule.action == AutoReplyAction.SEND_TEMPLATE:
+        if rule.template is None:
+            raise SendRefused("The rule has no template.", code="template_unknown")
+        values = rule.template_parameters or {}
+        content = template_content_build(
+            template=rule.template, body=values.get("body") or None,
+            header=values.get("header") or None,
+            header_media_link=values.get("header_media_link") or None,
+        )  # fmt: skip
+        return _send(message, "template", content), answer_fields
+    if rule.action == AutoReplyAction.SEND_CONTENT:
+        return _content_unlock(rule.content_payload.strip(), message), None
+    raise AssertionError(f"not a reply action: {rule.action}")
+
+
+def _act(rule: AutoReplyRule, message: Message) -> str:
+    """Do a rule's non-reply action; the detail to record."""
+    contact = message.contact
+    note = f"auto-reply rule {rule.name!r} on message {message.wamid or message.pk}"
+    if rule.action in (AutoReplyAction.OPT_OUT, AutoReplyAction.OPT_IN):
+        consent = Consent.OPTED_OUT if rule.action == AutoReplyAction.OPT_OUT else Consent.OPTED_IN
+        event = consent_set(
+            contact=contact, consent=consent, source=ConsentSource.KEYWORD, note=note
+        )
+        return f"consent {consent}" if event else f"consent already {consent}"
+    if rule.action == AutoReplyAction.ASSIGN:
+        conversation = message.conversation
+        if conversation is None or rule.assign_to is None:
+            return "no conversation or user to assign"
+        if conversation.assignee_id:
+            return "already assigned"
+        conversation_assign(conversation=conversation, assignee=rule.assign_to, actor=None)
+        return f"assigned to {rule.assign_to.get_username()}"
+    if rule.action == AutoReplyAction.ADD_TAG:
+        if rule.tag is None:
+            return "no tag"
+        contact.tags.add(rule.tag)
+        return f"tagged {rule.tag.name}"
+    raise AssertionError(f"not an action: {rule.action}")
+
+
+def _record(message: Message, step: Step, outcome: str, detail: str = "", reply=None):
+    with transaction.atomic():
+        return AutoReplyRun.objects.create(
+            message=message, rule=step.rule, rule_key=step.key, outcome=outcome,
+            detail=detail[:300], reply=reply,
+        )  # fmt: skip
+
+
+def _run_step(step: Step, message: Message, inbound: Inbound, replied: bool) -> AutoReplyRun:
+    if step.rule is not None and _in_cooldown(step.rule, message):
+        return _record(message, step, AutoReplyOutcome.SKIPPED, "in cooldown for this contact")
+    if not step.replies:
+        with transaction.atomic():
+            detail = _act(step.rule, message)
+            return _record(message, step, AutoReplyOutcome.ACTED, detail)
+    if replied:
+        return _record(message, step, AutoReplyOutcome.SKIPPED, "this message already has a reply")
+    if step.responder is not None:
+        if _agent_recently_replied(message):
+            return _record(message, step, AutoReplyOutcome.SKIPPED, "an agent is on it")
+        step.answer = step.responder.answer(inbound.text, message.contact)  # outside any lock
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                reply, answer_fields = _reply_for(step, message, inbound)
+        except SendRefused as exc:
+            return _record(message, step, AutoReplyOutcome.REFUSED, f"{exc.code}: {exc.message}")
+        if reply is None:
+            return _record(message, step, AutoReplyOutcome.NO_ANSWER, "nothing to send")
+        run = _record(message, step, AutoReplyOutcome.SENT, reply.type, reply=reply)
+        if answer_fields is not None:
+            AutomatedAnswer.objects.get_or_create(
+                message=reply, defaults={"question": message, **answer_fields}
+            )
+        conversation = (
+            message.conversation
+            or Conversation.objects.filter(contact=message.contact, channel=message.channel).first()
+        )
+        if conversation is not None:
+            conversation_outbound_record(conversation=conversation, message=reply, automated=True)
+        return run
+
+
+def autoreply_process(*, message_id: int) -> list[AutoReplyRun]:
+    """Run automation for one inbound message (idempotent). Returns the runs made now."""
+    message = (
+        Message.objects.select_related("contact", "channel", "conversation")
+        .filter(pk=message_id, direction=Direction.INBOUND)
+        .first()
+    )
+    if message is None or message.type in NOT_AUTOMATED or message.contact.blocked:
+        return []
+    inbound = Inbound.from_message(message)
+    steps = autoreply_plan(inbound=inbound)
+    if not steps:
+        return []
+    done = dict(AutoReplyRun.objects.filter(message=message).values_list("rule_key", "reply_id"))
+    replied = any(reply_id for reply_id in done.values())
+    runs = []
+    for step in steps:
+        if step.key in done:
+            continue
+        try:
+            run = _run_step(step, message, inbound, replied)
+        except IntegrityError:
+            # The same step (or another reply) was recorded concurrently: its work stands.
+            logger.info("auto-reply %s for message %s already recorded", step.key, message.pk)
+            replied = (
+                replied
+                or AutoReplyRun.objects.filter(message=message, reply__isnull=False).exists()
+            )
+            continue
+        runs.append(run)
+        replied = replied or run.reply_id is not None
+    return runs
+
+
+def autoreply_enqueue(message_id: int) -> None:
+    from messaging.tasks.inbox import autoreply_run
+
+    try:
+        autoreply_run.delay(message_id)
+    except Exception:
+        logger.warning("could not enqueue the auto-reply of message %s", message_id)
+
+
+# --- Preview (the admin's "test" view) ----------------------------------------------------------
+
+
+@dataclass
+class PreviewStep:
+    label: str
+    action: str
+    would_send: str = ""
+    note: str = ""
+
+
+def autoreply_preview(
+    *, text: str = "", payload: str = "", reply_id: str = "", kind: str = "text", at=None,
+    contact: Contact | None = None,
+) -> list[PreviewStep]:  # fmt: skip
+    """What automation would do for a sample inbound message; sends nothing, writes nothing.
+
+    Cooldowns and "an agent is on it" are not applied (they depend on history)."""
+    inbound = Inbound(
+        type={"button": MessageType.BUTTON_REPLY, "interactive": MessageType.INTERACTIVE_REPLY}.get(
+            kind, MessageType.TEXT
+        ),
+        text=text or "",
+        payload=payload or "",
+        reply_id=reply_id or "",
+        received_at=at or timezone.now(),
+    )
+    preview: list[PreviewStep] = []
+    replied = False
+    for step in autoreply_plan(inbound=inbound):
+        if step.key == UNLOCK_KEY:
+            item = PreviewStep(step.label, "Click-to-Unlock", f"the content for {inbound.payload}")
+        elif step.responder is not None:
+            answer = step.responder.answer(inbound.text, contact)
+            if answer is None:
+                item = PreviewStep(step.label, "answer", note="no answer: left for an agent")
+            else:
+                item = PreviewStep(
+                    step.label, "answer", answer.text,
+                    f"topic {answer.topic}, confidence {answer.confidence:.2f}",
+                )  # fmt: skip
+        else:
+            item = PreviewStep(step.label, step.rule.get_action_display(), _describe(step.rule))
+        if step.replies and item.would_send:
+            if replied:
+                item.note = "skipped: this message already has a reply"
+                item.would_send = ""
+            replied = True
+        preview.append(item)
+    return preview
+
+
+def _describe(rule: AutoReplyRule) -> str:
+    if rule.action == AutoReplyAction.SEND_TEXT:
+        return rule.text
+    if rule.action == AutoReplyAction.SEND_TEMPLATE and rule.template is not None:
+        from messaging.templates_render import template_render
+
+        values = rule.template_parameters or {}
+        content = template_content_build(
+            template=rule.template, body=values.get("body") or None,
+            header=values.get("header") or None,
+        )  # fmt: skip
+        rendered = template_render(rule.template, content)
+        return f"template {rule.template.name}: {rendered.text}"
+    if rule.action == AutoReplyAction.SEND_CONTENT:
+        return f"the content for {rule.content_payload}"
+    if rule.action == AutoReplyAction.ASSIGN and rule.assign_to is not None:
+        return f"(assigns to {rule.assign_to.get_username()})"
+    if rule.action == AutoReplyAction.ADD_TAG and rule.tag is not None:
+        return f"(adds tag {rule.tag.name})"
+    return f"({rule.get_action_display().lower()})"

@@ -1,0 +1,293 @@
+"""Daily distribution of approved content to advisors.
+
+Each due item is announced to its active advisors with the item's template, whose
+quick-reply buttons carry `<KIND>:<delivery id>` payloads. Rows are written in bulk (one
+`ContentDelivery` and one queued BULK-lane `Message` per advisor, a few queries per thousand
+advisors), guarded by the unique (item, contact) constraint, so running it twice sends nothing
+twice. The send pipeline drains the messages and re-checks consent and blocks at send time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from crm.models import Advisor, Consent
+from crm.selectors import segment_contacts
+from messaging.models import (
+    ContentDelivery,
+    ContentItem,
+    ContentTarget,
+    Direction,
+    Lane,
+    Message,
+    MessageType,
+    TemplateCategory,
+)
+from messaging.services.content import (
+    DUE,
+    NAME_KEYS,
+    TITLE_KEYS,
+    S,
+    content_problems,
+    content_today,
+    content_transition,
+    header_format,
+    quick_reply_buttons,
+    text_summary,
+    unlock_buttons_clean,
+)
+from messaging.services.sending import template_content_build
+
+logger = logging.getLogger(__name__)
+
+
+# --- Audience ----------------------------------------------------------------------------------
+
+
+def content_audience(item: ContentItem) -> QuerySet[Advisor]:
+    """The active advisors the item targets, before exclusions."""
+    advisors = Advisor.objects.filter(is_active=True)
+    if item.target == ContentTarget.TIER:
+        advisors = advisors.filter(tier=item.target_tier)
+    elif item.target == ContentTarget.REGION:
+        advisors = advisors.filter(region__iexact=item.target_region.strip())
+    elif item.target == ContentTarget.SEGMENT:
+        if item.target_segment_id is None:
+            return advisors.none()
+        advisors = advisors.filter(contact__in=segment_contacts(item.target_segment).values("pk"))
+    return advisors
+
+
+def _exclusions(marketing: bool) -> dict[str, Q]:
+    """Mutually exclusive reasons an advisor's contact cannot get the announcement."""
+    no_address = Q(contact__phone__isnull=True, contact__wa_id__isnull=True) & Q(
+        contact__bsuid__isnull=True
+    )
+    ok = Q(contact__blocked=False, contact__undeliverable=False) & ~no_address
+    reasons = {
+        "blocked": Q(contact__blocked=True),
+        "undeliverable": Q(contact__blocked=False, contact__undeliverable=True),
+        "no_phone": Q(contact__blocked=False, contact__undeliverable=False) & no_address,
+    }
+    if marketing:
+        reasons["no_consent"] = ok & ~Q(contact__consent=Consent.OPTED_IN)
+    return reasons
+
+
+def _wants(preferences, category: str) -> bool:
+    """Advisors with content preferences get only those categories (none: everything)."""
+    if not category or not preferences or not isinstance(preferences, list):
+        return True
+    return category.strip().lower() in {str(p).strip().lower() for p in preferences}
+
+
+# --- Distribution ------------------------------------------------------------------------------
+
+
+def content_announcement(
+    item: ContentItem, *, advisor_name: str, delivery_id: int | None
+) -> dict[str, Any]:
+    """The template object announcing `item` to one advisor (payloads name the delivery)."""
+    template = item.template
+    declared = template.parameters or {}
+    name = (advisor_name or "").split(" ")[0] or "there"
+    ordered = [name, item.title, text_summary(item.body, 120), item.category or "today"]
+
+    def values(part: str, default: list[str]):
+        names = declared.get(part) or []
+        if not names:
+            return None
+        if (template.parameter_format or "") == "named":
+            picked, rest = {}, iter(default)
+            for key in names:
+                if key.lower() in NAME_KEYS:
+                    picked[key] = name
+                elif key.lower() in TITLE_KEYS:
+                    picked[key] = item.title
+                else:
+                    picked[key] = next(rest, item.title)
+            return picked
+        return default[: len(names)]
+
+    payloads = {}
+    if delivery_id is not None:
+        for (index, _text), button in zip(
+            quick_reply_buttons(template), unlock_buttons_clean(item.unlock_buttons), strict=False
+        ):
+            payloads[index] = f"{button['kind']}:{delivery_id}"
+    media_header = header_format(template) in {"IMAGE", "VIDEO", "DOCUMENT"}
+    return template_content_build(
+        template=template,
+        body=values("body", ordered),
+        header=None if media_header else values("header", [item.title]),
+        header_media_link=item.media_url if media_header else None,
+        button_payloads=payloads or None,
+    )
+
+
+@dataclass
+class ItemDistribution:
+    item: int
+    title: str
+    sent: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    skipped: str = ""
+
+
+@dataclass
+class DistributionResult:
+    day: date
+    items: list[ItemDistribution] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        return sum(i.sent for i in self.items)
+
+    def summary(self) -> str:
+        done = [i for i in self.items if not i.skipped]
+        text = f"{len(done)} item(s) distributed to {self.sent} advisor(s) for {self.day}"
+        skipped = [f"{i.title}: {i.skipped}" for i in self.items if i.skipped]
+        return text + (f"; skipped {'; '.join(skipped)}" if skipped else "")
+
+
+def content_due(day: date) -> QuerySet[ContentItem]:
+    return ContentItem.objects.filter(state__in=DUE, send_on=day).order_by("pk")
+
+
+def content_distribute(*, day: date | None = None, actor=None) -> DistributionResult:
+    """Announce every approved or scheduled item due on `day` (default: today in
+    CONTENT_TIME_ZONE) to its advisors. Safe to run again: nobody gets an item twice."""
+    day = day or content_today()
+    result = DistributionResult(day=day)
+    for item in content_due(day).select_related("template", "template__channel"):
+        result.items.append(content_item_distribute(item=item, actor=actor))
+    if result.items:
+        logger.info("content distribution: %s", result.summary())
+    return result
+
+
+def content_item_distribute(*, item: ContentItem, actor=None) -> ItemDistribution:
+    """Announce one approved or scheduled item now; it becomes distributed."""
+    from messaging.services.dispatch import send_enqueue_on_commit
+
+    outcome = ItemDistribution(item=item.pk, title=item.title)
+    problems = content_problems(item)
+    if problems:
+        outcome.skipped = " ".join(problems)
+        logger.warning("content %s not distributed: %s", item.pk, outcome.skipped)
+        return outcome
+    with transaction.atomic():
+        locked = (
+            ContentItem.objects.select_for_update()
+            .select_related("template", "template__channel")
+            .get(pk=item.pk)
+        )
+        if locked.state not in DUE:
+            outcome.skipped = f"it is {locked.get_state_display().lower()}"
+            return outcome
+        outcome.sent, outcome.excluded = content_materialise(item=locked)
+        moved = content_transition(
+            locked, S.DISTRIBUTED, actor=actor, note=f"announced to {outcome.sent} advisor(s)"
+        )
+        moved.distributed_at = timezone.now()
+        moved.save(update_fields=["state", "distributed_at", "updated_at"])
+        if outcome.sent:
+            fanout = max(1, min(settings.CAMPAIGN_MAX_DRAINERS, outcome.sent // 1000 + 1))
+            send_enqueue_on_commit(channel_id=locked.template.channel_id, fanout=fanout)
+    return outcome
+
+
+def content_materialise(*, item: ContentItem, batch_size: int = 1000) -> tuple[int, dict]:
+    """Write one delivery and one queued template message per reachable advisor, in bulk.
+
+    Returns (messages written, {exclusion reason: count}). A few queries per batch, none per
+    advisor; advisors who already have a delivery of this item are skipped.
+    """
+    template = item.template
+    marketing = template.category == TemplateCategory.MARKETING
+    audience = content_audience(item)
+    reasons = _exclusions(marketing)
+    counts = audience.aggregate(**{r: Count("pk", filter=q) for r, q in reasons.items()})
+    excluded = {reason: n for reason, n in counts.items() if n}
+    blocked = Q()
+    for condition in reasons.values():
+        blocked |= condition
+    already = ContentDelivery.objects.filter(content_item=item, contact=OuterRef("contact_id"))
+    rows = (
+        audience.exclude(blocked)
+        .exclude(Exists(already))
+        .values_list("pk", "contact_id", "contact__name", "contact__profile_name",
+                     "content_preferences")
+        .order_by("pk")
+        .iterator(chunk_size=batch_size)
+    )  # fmt: skip
+    written = 0
+    batch: list[tuple[int, int, str]] = []
+    for advisor_id, contact_id, name, profile_name, preferences in rows:
+        if not _wants(preferences, item.category):
+            excluded["preferences"] = excluded.get("preferences", 0) + 1
+            continue
+        batch.append((advisor_id, contact_id, name or profile_name or ""))
+        if len(batch) >= batch_size:
+            written += _materialise_batch(item, batch, marketing)
+            batch = []
+    if batch:
+        written += _materialise_batch(item, batch, marketing)
+    return written, excluded
+
+
+def _materialise_batch(item: ContentItem, batch: list[tuple[int, int, str]], marketing) -> int:
+    now = timezone.now()
+    ContentDelivery.objects.bulk_create(
+        [
+            ContentDelivery(content_item=item, contact_id=c, advisor_id=a, created_at=now)
+            for a, c, _ in batch
+        ],
+        ignore_conflicts=True,
+    )
+    names = {c: n for _, c, n in batch}
+    pending = list(
+        ContentDelivery.objects.filter(
+            content_item=item, contact_id__in=list(names), message__isnull=True
+        ).values_list("pk", "contact_id")
+    )
+    template = item.template
+    messages = [
+        Message(
+            channel_id=template.channel_id,
+            contact_id=contact_id,
+            direction=Direction.OUTBOUND,
+            type=MessageType.TEMPLATE,
+            content=content_announcement(item, advisor_name=names[contact_id], delivery_id=pk),
+            template=template,
+            is_marketing=marketing,
+            lane=Lane.BULK,
+            is_automated=True,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for pk, contact_id in pending
+    ]
+    Message.objects.bulk_create(messages)
+    if any(m.pk is None for m in messages):  # a backend that cannot return ids
+        ids = dict(
+            Message.objects.filter(uuid__in=[m.uuid for m in messages]).values_list("uuid", "pk")
+        )
+        for m in messages:
+            m.pk = ids[m.uuid]
+    ContentDelivery.objects.bulk_update(
+        [
+            ContentDelivery(pk=pk, message_id=message.pk)
+            for (pk, _), message in zip(pending, messages, strict=True)
+        ],
+        ["message"],
+    )
+    return len(messages)

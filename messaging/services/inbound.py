@@ -1,0 +1,415 @@
+"""What users send us: messages, marketing preferences; and template status changes.
+
+Each inbound message is stored once (the wamid is unique; a redelivery is ignored) with the
+time WhatsApp gave it, not the time it reached us. A new message updates the contact (the
+24-hour window, the unread count), its conversation, and may change consent (STOP/START);
+receivers of `inbound_message_received` and `button_clicked` hear about it after commit.
+Media is downloaded in the background (`messaging.webhook_fetch_media`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import mimetypes
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest, Least
+from django.utils import timezone
+
+from crm.models import Consent, ConsentSource, Contact
+from crm.services import consent_set, contact_get_or_create_from_whatsapp
+from messaging.models import (
+    Channel,
+    Conversation,
+    Direction,
+    Message,
+    MessageTemplate,
+    MessageType,
+    Status,
+)
+from messaging.providers import (
+    InboundMessage,
+    ProviderError,
+    TemplateStatusUpdate,
+    TemporaryError,
+    UserPreference,
+)
+from messaging.signals import button_clicked, inbound_message_received
+
+logger = logging.getLogger(__name__)
+
+MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+# Types stored under their own name; anything else WhatsApp invents is kept as unsupported.
+DIRECT_TYPES = frozenset({"text", "location", "contacts", "reaction", "system", "order"})
+REPLY_TYPES = frozenset({MessageType.BUTTON_REPLY, MessageType.INTERACTIVE_REPLY})
+# Not written by the user: no window, no unread badge.
+NOT_FROM_USER = frozenset({"system"})
+NOT_UNREAD = frozenset({"system", "reaction"})
+
+
+# --- Messages ---------------------------------------------------------------------------------
+
+
+def _normalise_keyword(text: str) -> str:
+    return " ".join(text.split()).upper()
+
+
+def _keyword_consent(message_type: str, content: dict[str, Any]) -> str | None:
+    if message_type == MessageType.TEXT:
+        text = content.get("body")
+    elif message_type == MessageType.BUTTON_REPLY:
+        text = content.get("text")
+    else:
+        return None
+    if not isinstance(text, str) or len(text) > 64:
+        return None
+    word = _normalise_keyword(text)
+    if word in {_normalise_keyword(k) for k in settings.OPT_OUT_KEYWORDS}:
+        return Consent.OPTED_OUT
+    if word in {_normalise_keyword(k) for k in settings.OPT_IN_KEYWORDS}:
+        return Consent.OPTED_IN
+    return None
+
+
+def inbound_content(inbound: InboundMessage) -> tuple[str, dict[str, Any], str]:
+    """(our message type, content, media id) for an inbound message of any WhatsApp type."""
+    kind = inbound.type
+    content = dict(inbound.content)
+    if kind in MEDIA_TYPES:
+        media_id = str(content.get("id") or content.get("link") or content.get("url") or "")
+        return kind, content, media_id[:128]
+    if kind == "button":
+        return MessageType.BUTTON_REPLY, content, ""
+    if kind == "interactive":
+        reply_kind = str(content.get("type") or "")
+        reply = content.get(reply_kind) if isinstance(content.get(reply_kind), dict) else {}
+        content = {**content, "id": reply.get("id", ""), "title": reply.get("title", "")}
+        if reply.get("description"):
+            content["description"] = reply["description"]
+        if reply_kind == "nfm_reply" and isinstance(reply.get("response_json"), str):
+            with contextlib.suppress(ValueError):  # a WhatsApp Flow's answers, as JSON text
+                content["response"] = json.loads(reply["response_json"])
+        return MessageType.INTERACTIVE_REPLY, content, ""
+    if kind in DIRECT_TYPES:
+        return kind, content, ""
+    if kind != "unsupported":
+        content = {"original_type": kind, "message": inbound.raw}
+    if inbound.errors:
+        content["errors"] = inbound.errors
+    return MessageType.UNSUPPORTED, content, ""
+
+
+def inbound_message_apply(*, inbound: InboundMessage, channel: Channel) -> Message | None:
+    """Store one inbound message and everything it changes; None when it was a duplicate.
+
+    Raises ValueError for a message that cannot be attributed (no id or no sender).
+    """
+    if not inbound.wamid:
+        raise ValueError("inbound message without an id")
+    if not inbound.from_wa_id and not inbound.from_bsuid:
+        raise ValueError("inbound message without a sender (wa_id or user id)")
+    if Message.objects.filter(wamid=inbound.wamid).exists():
+        return None
+    contact, _ = contact_get_or_create_from_whatsapp(
+        wa_id=inbound.from_wa_id, bsuid=inbound.from_bsuid, profile_name=inbound.profile_name or ""
+    )
+    received_at = inbound.timestamp or timezone.now()
+    message_type, content, media_id = inbound_content(inbound)
+    from_user = message_type not in NOT_FROM_USER
+    conversation = _conversation_touch(contact, channel, received_at, from_user=from_user)
+    error = inbound.errors[0] if inbound.errors else {}
+    message = Message(
+        channel=channel,
+        contact=contact,
+        conversation=conversation,
+        direction=Direction.INBOUND,
+        type=message_type,
+        content=content,
+        wamid=inbound.wamid,
+        wa_id=(inbound.from_wa_id or "")[:32],
+        context_wamid=(inbound.context_wamid or "")[:128],
+        status=Status.RECEIVED,
+        received_at=received_at,
+        created_at=received_at,
+        media_id=media_id,
+        error_code=error.get("code") if isinstance(error.get("code"), int) else None,
+        error_title=str(error.get("title") or error.get("message") or "")[:300],
+        error_detail=str(error.get("details") or ""),
+    )
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+    except IntegrityError:
+        if Message.objects.filter(wamid=inbound.wamid).exists():
+            return None  # the same message, processed concurrently
+        raise
+
+    _contact_touch(contact, received_at, from_user=from_user, unread=message_type not in NOT_UNREAD)
+
+    if message_type == MessageType.REACTION:
+        _reaction_apply(message)
+    consent = _keyword_consent(message_type, content)
+    if consent:
+        _consent_from_user(contact, consent, ConsentSource.KEYWORD, received_at, channel, message)
+    if media_id:
+        transaction.on_commit(lambda: media_fetch_enqueue(message.pk))
+    _signals_on_commit(message, contact)
+    return message
+
+
+def _conversation_touch(
+    contact: Contact, channel: Channel, at: datetime, *, from_user: bool
+) -> Conversation:
+    conversation, created = Conversation.objects.get_or_create(
+        contact=contact,
+        channel=channel,
+        defaults={"opened_at": at, "last_activity_at": at, "first_inbound_at": at},
+    )
+    if created:
+        return conversation
+    changes: dict[str, Any] = {"last_activity_at": Greatest(F("last_activity_at"), Value(at))}
+    if from_user:
+        # The earliest message opens the conversation, whatever order they arrive in.
+        changes["first_inbound_at"] = Coalesce(Least(F("first_inbound_at"), Value(at)), Value(at))
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    if from_user and not conversation.is_open:
+        Conversation.objects.filter(pk=conversation.pk, is_open=False).update(
+            is_open=True, opened_at=at, closed_at=None
+        )
+        conversation.is_open = True
+    return conversation
+
+
+def _contact_touch(contact: Contact, at: datetime, *, from_user: bool, unread: bool) -> None:
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    if from_user:
+        # Only ever forward: a late, older message must not shorten the 24-hour window.
+        changes["last_inbound_at"] = Coalesce(Greatest(F("last_inbound_at"), Value(at)), Value(at))
+    if unread:
+        changes["unread_count"] = F("unread_count") + 1
+    Contact.objects.filter(pk=contact.pk).update(**changes)
+    if from_user and (contact.last_inbound_at is None or contact.last_inbound_at < at):
+        contact.last_inbound_at = at
+
+
+def _reaction_apply(message: Message) -> None:
+    """Show the contact's latest reaction on the message it reacted to ('' removes it)."""
+    target_wamid = message.content.get("message_id")
+    if not target_wamid:
+        return
+    latest = (
+        Message.objects.filter(
+            contact_id=message.contact_id,
+            direction=Direction.INBOUND,
+            type=MessageType.REACTION,
+            content__message_id=target_wamid,
+        )
+        .order_by("-received_at", "-pk")
+        .values_list("content", flat=True)
+        .first()
+    )
+    emoji = str((latest or {}).get("emoji") or "")[:16]
+    Message.objects.filter(wamid=target_wamid).update(reaction=emoji)
+
+
+def _replied_to(message: Message) -> Message | None:
+    if message.context_wamid:
+        target = Message.objects.filter(
+            wamid=message.context_wamid, direction=Direction.OUTBOUND
+        ).first()
+        if target is not None:
+            return target
+    return (
+        Message.objects.filter(
+            contact_id=message.contact_id, direction=Direction.OUTBOUND, wamid__isnull=False
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def _signals_on_commit(message: Message, contact: Contact) -> None:
+    is_reply = message.type in REPLY_TYPES
+    if not inbound_message_received.has_listeners(Message) and not (
+        is_reply and button_clicked.has_listeners(Message)
+    ):
+        return
+    replied_to = _replied_to(message) if is_reply else None
+
+    def send() -> None:
+        inbound_message_received.send(sender=Message, message=message, contact=contact)
+        if is_reply:
+            if message.type == MessageType.BUTTON_REPLY:
+                payload = message.content.get("payload") or message.content.get("text") or ""
+                title = message.content.get("text") or ""
+            else:
+                payload = message.content.get("id") or ""
+                title = message.content.get("title") or ""
+            button_clicked.send(
+                sender=Message,
+                message=message,
+                payload=str(payload),
+                title=str(title),
+                replied_to=replied_to,
+            )
+
+    transaction.on_commit(send)
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+def _consent_from_user(
+    contact: Contact,
+    consent: str,
+    source: str,
+    at: datetime,
+    channel: Channel | None,
+    message: Message | None = None,
+) -> bool:
+    """Apply a user's own consent request unless a later change already superseded it."""
+    contact.refresh_from_db(fields=["consent", "consent_updated_at", "last_inbound_at"])
+    if (contact.consent_updated_at and at < contact.consent_updated_at) or _newer_keyword(
+        contact, at
+    ):
+        logger.info("consent request for contact %s at %s is older than its state", contact.pk, at)
+        return False
+    note = f"WhatsApp message {message.wamid}" if message is not None else ""
+    event = consent_set(contact=contact, consent=consent, source=source, note=note, at=at)
+    if event is not None and channel is not None and settings.CONSENT_CONFIRMATION_REPLIES:
+        _confirmation_reply(contact, consent, channel, message)
+    return event is not None
+
+
+def _newer_keyword(contact: Contact, at: datetime) -> bool:
+    """Did the contact send a STOP/START after `at`? (It may have changed nothing, and so
+    left no consent event, when it repeated the current state.)"""
+    later = Message.objects.filter(
+        contact=contact,
+        direction=Direction.INBOUND,
+        type__in=[MessageType.TEXT, MessageType.BUTTON_REPLY],
+        received_at__gt=at,
+    ).values_list("type", "content")[:200]
+    return any(_keyword_consent(kind, content) for kind, content in later)
+
+
+def _confirmation_reply(
+    contact: Contact, consent: str, channel: Channel, message: Message | None
+) -> None:
+    """Acknowledge STOP/START with a text inside the 24-hour window (priority lane)."""
+    from messaging.services.sending import SendRefused, message_send
+
+    text = (
+        settings.OPT_OUT_CONFIRMATION_TEXT
+        if consent == Consent.OPTED_OUT
+        else settings.OPT_IN_CONFIRMATION_TEXT
+    )
+    try:
+        message_send(
+            channel=channel,
+            contact=contact,
+            type="text",
+            content={"body": text},
+            is_automated=True,
+        )
+    except SendRefused as exc:
+        logger.info("no consent confirmation for contact %s: %s", contact.pk, exc.message)
+
+
+def user_preference_apply(*, preference: UserPreference, channel: Channel | None = None) -> bool:
+    """A marketing stop/resume tapped in WhatsApp (the `user_preferences` webhook).
+
+    Returns True when consent changed.
+    """
+    if preference.category and preference.category != "marketing_messages":
+        logger.info("user preference category %s ignored", preference.category)
+        return False
+    consent = {"stop": Consent.OPTED_OUT, "resume": Consent.OPTED_IN}.get(preference.value)
+    if consent is None:
+        logger.info("user preference value %r ignored", preference.value)
+        return False
+    if not preference.wa_id and not preference.bsuid:
+        raise ValueError("user preference without a user (wa_id or user id)")
+    contact, _ = contact_get_or_create_from_whatsapp(wa_id=preference.wa_id, bsuid=preference.bsuid)
+    at = preference.timestamp or timezone.now()
+    return _consent_from_user(contact, consent, ConsentSource.META, at, None)
+
+
+# --- Templates --------------------------------------------------------------------------------
+
+
+def template_status_apply(*, update: TemplateStatusUpdate, channels: list[Channel]) -> int:
+    """Meta changed a template's status (approved, rejected, paused, ...). Returns rows."""
+    if not update.name or not update.status:
+        raise ValueError("template status update without a name or event")
+    templates = MessageTemplate.objects.filter(channel__in=channels, name=update.name)
+    if update.language:
+        templates = templates.filter(language=update.language)
+    reason = "" if (update.reason or "").upper() == "NONE" else (update.reason or "")
+    updated = templates.update(
+        status=update.status[:20], reason=reason[:300], updated_at=timezone.now()
+    )
+    if not updated:
+        logger.info("template %s [%s] not synced yet; status %s", update.name, update.language,
+                    update.status)  # fmt: skip
+    return updated
+
+
+# --- Media ------------------------------------------------------------------------------------
+
+
+def media_fetch_enqueue(message_id: int) -> None:
+    from messaging.tasks.webhooks import webhook_fetch_media
+
+    try:
+        webhook_fetch_media.delay(message_id)
+    except Exception:
+        logger.warning("could not enqueue the media download of message %s", message_id)
+
+
+def _media_filename(message: Message, mime_type: str) -> str:
+    name = str(message.content.get("filename") or "").replace("/", "_").replace("\\", "_")
+    if name:
+        return name[-100:]
+    extension = mimetypes.guess_extension((mime_type or "").split(";")[0].strip()) or ".bin"
+    return f"{message.uuid}{extension}"
+
+
+def message_media_fetch(*, message_id: int) -> bool:
+    """Download an inbound message's media into `media_file`. True when stored.
+
+    A temporary provider error propagates (the task retries); any other failure is recorded
+    in `media_error` and never touches the webhook that brought the message.
+    """
+    from messaging.providers.registry import provider_for_channel
+
+    message = Message.objects.select_related("channel").filter(pk=message_id).first()
+    if message is None or not message.media_id or message.media_file:
+        return False
+    try:
+        media = provider_for_channel(message.channel).fetch_media(message.media_id)
+    except TemporaryError:
+        raise
+    except (ProviderError, ValueError) as exc:
+        media_error_record(message_id=message_id, error=str(exc))
+        return False
+    message.media_file.save(
+        _media_filename(message, media.mime_type), ContentFile(media.content), save=False
+    )
+    updates: dict[str, Any] = {"media_file": message.media_file.name, "media_error": ""}
+    if media.mime_type and not message.content.get("mime_type"):
+        updates["content"] = {**message.content, "mime_type": media.mime_type}
+    Message.objects.filter(pk=message_id).update(**updates)
+    return True
+
+
+def media_error_record(*, message_id: int, error: str) -> None:
+    logger.warning("media of message %s not downloaded: %s", message_id, error)
+    Message.objects.filter(pk=message_id).update(media_error=error[:300])

@@ -1,0 +1,485 @@
+"""The shared inbox: replies, media, assignment, close and reopen, read marks, ratings.
+
+Every outbound reply, an agent's or an automated one, goes through
+`conversation_outbound_record`, which keeps the conversation's last activity and its first
+response time (the first reply after the cycle's first unanswered inbound message). Agent
+replies go through `conversation_reply*`; the window and every other send rule are enforced
+by `message_send` (free text outside the 24-hour window is refused with `window_closed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from core.errors import DomainError, InvalidTransition
+from crm.models import Contact
+from messaging.models import (
+    AutomatedAnswer,
+    Conversation,
+    ConversationEvent,
+    ConversationEventKind,
+    Direction,
+    Message,
+    MessageTemplate,
+    MessageType,
+)
+from messaging.providers import ProviderError
+from messaging.services.sending import (
+    SendRefused,
+    contact_refusal,
+    message_send,
+    template_content_build,
+)
+from messaging.signals import answer_rated, conversation_closed
+
+logger = logging.getLogger(__name__)
+
+# Inbound types that are not the user writing to us: they neither need a reply nor get one.
+NOT_FROM_USER = frozenset({MessageType.SYSTEM, MessageType.REACTION})
+
+# What the reply box accepts for upload: MIME type -> (WhatsApp type, WhatsApp's size limit).
+UPLOAD_TYPES: dict[str, tuple[str, int]] = {
+    "image/jpeg": ("image", 5 * 1024 * 1024),
+    "image/png": ("image", 5 * 1024 * 1024),
+    "video/mp4": ("video", 16 * 1024 * 1024),
+    "video/3gpp": ("video", 16 * 1024 * 1024),
+    "audio/aac": ("audio", 16 * 1024 * 1024),
+    "audio/mp4": ("audio", 16 * 1024 * 1024),
+    "audio/mpeg": ("audio", 16 * 1024 * 1024),
+    "audio/amr": ("audio", 16 * 1024 * 1024),
+    "audio/ogg": ("audio", 16 * 1024 * 1024),
+    "application/pdf": ("document", 100 * 1024 * 1024),
+    "text/plain": ("document", 100 * 1024 * 1024),
+    "application/msword": ("document", 100 * 1024 * 1024),
+    "application/vnd.ms-excel": ("document", 100 * 1024 * 1024),
+    "application/vnd.ms-powerpoint": ("document", 100 * 1024 * 1024),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
+        "document",
+        100 * 1024 * 1024,
+    ),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (
+        "document",
+        100 * 1024 * 1024,
+    ),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
+        "document",
+        100 * 1024 * 1024,
+    ),
+}
+# The first bytes of the formats whose content we can recognise cheaply.
+MAGIC = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "application/pdf": (b"%PDF-",),
+}
+LINK_TYPES = ("image", "video", "audio", "document")
+
+
+class UploadRefused(SendRefused):
+    code = "upload_refused"
+
+
+# --- Conversation cycle bookkeeping ---------------------------------------------------------------
+
+
+def _cycle_start(conversation: Conversation) -> datetime:
+    """When the current cycle began: its opening, or for a conversation never closed, its
+    first inbound message (messages can arrive out of order)."""
+    start = conversation.opened_at
+    if (
+        conversation.first_inbound_at
+        and not ConversationEvent.objects.filter(
+            conversation=conversation, kind=ConversationEventKind.CLOSED
+        ).exists()
+    ):
+        start = min(start, conversation.first_inbound_at)
+    return start
+
+
+def conversation_outbound_record(
+    *, conversation: Conversation, message: Message, automated: bool
+) -> bool:
+    """Note an outbound reply on its conversation: last activity and, when it is the first
+    reply to the current cycle's first unanswered inbound message, the first response.
+
+    Returns True when `message` was that first response. Call inside the transaction that
+    queued the message (the reply path and the auto-reply path both do).
+    """
+    at = message.created_at
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        Conversation.objects.filter(pk=locked.pk).update(
+            last_activity_at=Greatest(F("last_activity_at"), Value(at))
+        )
+        start = _cycle_start(locked)
+        if locked.first_response_at is not None and locked.first_response_at >= start:
+            return False  # this cycle was answered already
+        waiting_since = (
+            Message.objects.filter(
+                conversation=locked, direction=Direction.INBOUND, received_at__gte=start
+            )
+            .exclude(type__in=NOT_FROM_USER)
+            .order_by("received_at")
+            .values_list("received_at", flat=True)
+            .first()
+        )
+        if waiting_since is None or waiting_since > at:
+            return False
+        seconds = max(0.0, (at - waiting_since).total_seconds())
+        Conversation.objects.filter(pk=locked.pk).update(
+            first_response_at=at, first_response_automated=automated
+        )
+        ConversationEvent.objects.create(
+            conversation=locked, kind=ConversationEventKind.FIRST_RESPONSE, at=at,
+            actor=message.sent_by, automated=automated, seconds=seconds,
+        )  # fmt: skip
+    conversation.first_response_at = at
+    conversation.first_response_automated = automated
+    return True
+
+
+def conversation_opened_record(*, conversation_id: int) -> bool:
+    """Record the opening of the conversation's current cycle (once; an inbound message that
+    opened or reopened it calls this after commit). True when it was new."""
+    row = (
+        Conversation.objects.filter(pk=conversation_id, is_open=True)
+        .values_list("opened_at", flat=True)
+        .first()
+    )
+    if row is None:
+        return False
+    try:
+        with transaction.atomic():
+            _, created = ConversationEvent.objects.get_or_create(
+                conversation_id=conversation_id, kind=ConversationEventKind.OPENED, at=row
+            )
+    except IntegrityError:  # recorded concurrently
+        return False
+    if created:
+        # A new cycle after a close: its first response is still to come. (Compared with the
+        # close, not the opening: WhatsApp's timestamps are whole seconds.)
+        last_closed = (
+            ConversationEvent.objects.filter(
+                conversation_id=conversation_id, kind=ConversationEventKind.CLOSED
+            )
+            .order_by("-at")
+            .values_list("at", flat=True)
+            .first()
+        )
+        if last_closed is not None:
+            Conversation.objects.filter(
+                pk=conversation_id, first_response_at__lte=last_closed
+            ).update(first_response_at=None, first_response_automated=False)
+    return created
+
+
+# --- Replies --------------------------------------------------------------------------------------
+
+
+def conversation_reply(
+    *,
+    conversation: Conversation,
+    user,
+    type: str,
+    content: dict[str, Any],
+    context_wamid: str = "",
+) -> Message:
+    """An agent's reply: every send rule applies (SendRefused says which one refused)."""
+    with transaction.atomic():
+        message = message_send(
+            channel=conversation.channel,
+            contact=conversation.contact,
+            type=type,
+            content=content,
+            context_wamid=context_wamid,
+            sent_by=user,
+        )
+        conversation_outbound_record(conversation=conversation, message=message, automated=False)
+        conversation_mark_read(conversation=conversation)
+    return message
+
+
+def conversation_reply_text(*, conversation: Conversation, user, body: str) -> Message:
+    body = (body or "").strip()
+    if not body:
+        raise SendRefused("Write a message first.", code="invalid_message")
+    return conversation_reply(
+        conversation=conversation, user=user, type="text",
+        content={"body": body, "preview_url": "http" in body},
+    )  # fmt: skip
+
+
+def conversation_reply_template(
+    *, conversation: Conversation, user, template: MessageTemplate, values: dict[str, Any]
+) -> Message:
+    """Send `template` with `values` (`{"header": [...], "body": [...] or {...},
+    "buttons": {"0": "..."}, "header_media_link": "..."}`), e.g. outside the window."""
+    if template.channel_id != conversation.channel_id:
+        raise SendRefused("This template belongs to another number.", code="template_unknown")
+    content = template_content_build(
+        template=template,
+        body=values.get("body") or None,
+        header=values.get("header") or None,
+        header_media_link=values.get("header_media_link") or None,
+        button_url_values=values.get("buttons") or None,
+    )
+    return conversation_reply(
+        conversation=conversation, user=user, type="template", content=content
+    )
+
+
+def conversation_reply_media_link(
+    *, conversation: Conversation, user, kind: str, link: str, caption: str = ""
+) -> Message:
+    """Media by public link; `message_send` refuses private or loopback hosts (SSRF)."""
+    if kind not in LINK_TYPES:
+        raise SendRefused(f"Cannot send {kind!r} by link.", code="invalid_message")
+    content: dict[str, Any] = {"link": (link or "").strip()}
+    if caption.strip() and kind != "audio":
+        content["caption"] = caption.strip()
+    return conversation_reply(conversation=conversation, user=user, type=kind, content=content)
+
+
+def upload_check(*, name: str, size: int, head: bytes) -> tuple[str, str]:
+    """(MIME type, WhatsApp type) of an upload, or UploadRefused with the reason."""
+    mime_type = (mimetypes.guess_type(name or "")[0] or "").lower()
+    if mime_type not in UPLOAD_TYPES:
+        allowed = ", ".join(sorted({PurePath(n).suffix for n in _ALLOWED_EXAMPLES}))
+        raise UploadRefused(
+            f"Files of this type cannot be sent on WhatsApp (allowed: {allowed}).",
+            code="upload_type_refused",
+        )
+    kind, limit = UPLOAD_TYPES[mime_type]
+    limit = min(limit, settings.INBOX_UPLOAD_MAX_BYTES)
+    if size <= 0:
+        raise UploadRefused("The file is empty.", code="upload_empty")
+    if size > limit:
+        raise UploadRefused(
+            f"The file is {size / 1048576:.1f} MB; at most {limit / 1048576:.0f} MB for {kind}.",
+            code="upload_too_large",
+        )
+    signatures = MAGIC.get(mime_type)
+    if signatures and not head.startswith(signatures):
+        raise UploadRefused(f"The file's content is not {mime_type}.", code="upload_type_refused")
+    return mime_type, kind
+
+
+_ALLOWED_EXAMPLES = ("a.jpg", "a.png", "a.mp4", "a.3gp", "a.aac", "a.m4a", "a.mp3", "a.amr",
+                     "a.ogg", "a.pdf", "a.txt", "a.doc", "a.docx", "a.xls", "a.xlsx", "a.ppt",
+                     "a.pptx")  # fmt: skip
+
+
+def conversation_reply_media_upload(
+    *, conversation: Conversation, user, upload, caption: str = ""
+) -> Message:
+    """Media from the agent's computer: checked (type, size), uploaded to the provider and
+    sent by media id (WhatsApp's recommended way); the file is kept under MEDIA_ROOT."""
+    from messaging.providers.registry import provider_for_channel
+
+    name = PurePath(upload.name or "upload").name[-100:]
+    head = upload.read(16)
+    upload.seek(0)
+    mime_type, kind = upload_check(name=name, size=upload.size or 0, head=head)
+    refusal = contact_refusal(conversation.contact, marketing=False, needs_window=True)
+    if refusal is not None:
+        raise refusal  # before anything leaves for the provider
+    provider = provider_for_channel(conversation.channel)
+    if not hasattr(provider, "upload_media"):
+        raise SendRefused(
+            "This number's provider cannot take uploads: send the media by link.",
+            code="upload_unsupported",
+        )
+    data = upload.read()
+    try:
+        media_id = provider.upload_media(data, mime_type=mime_type, filename=name)
+    except ProviderError as exc:
+        logger.warning("media upload for conversation %s failed: %s", conversation.pk, exc)
+        raise SendRefused(
+            f"WhatsApp did not take the file: {exc.message}", code="upload_failed"
+        ) from exc
+    content: dict[str, Any] = {"id": media_id}
+    if caption.strip() and kind != "audio":
+        content["caption"] = caption.strip()
+    if kind == "document":
+        content["filename"] = name
+    message = conversation_reply(conversation=conversation, user=user, type=kind, content=content)
+    message.media_file.save(name, ContentFile(data), save=False)
+    Message.objects.filter(pk=message.pk).update(
+        media_file=message.media_file.name, media_id=media_id
+    )
+    message.media_id = media_id
+    return message
+
+
+# --- Conversation state ---------------------------------------------------------------------------
+
+
+def conversation_assign(*, conversation: Conversation, assignee, actor) -> Conversation:
+    """Give the conversation to `assignee` (None: unassigned). They must be able to use the
+    inbox."""
+    if assignee is not None and not (
+        assignee.is_active and assignee.has_perm("messaging.view_conversation")
+    ):
+        raise DomainError(
+            f"{assignee.get_username()} cannot use the inbox.", code="invalid_assignee"
+        )
+    if conversation.assignee_id == (assignee.pk if assignee else None):
+        return conversation
+    with transaction.atomic():
+        Conversation.objects.filter(pk=conversation.pk).update(assignee=assignee)
+        ConversationEvent.objects.create(
+            conversation=conversation, kind=ConversationEventKind.ASSIGNED, actor=actor,
+            assignee=assignee,
+        )  # fmt: skip
+    conversation.assignee = assignee
+    return conversation
+
+
+def _cycle_first_response_seconds(conversation: Conversation) -> float | None:
+    return (
+        ConversationEvent.objects.filter(
+            conversation=conversation,
+            kind=ConversationEventKind.FIRST_RESPONSE,
+            at__gte=_cycle_start(conversation),
+        )
+        .order_by("at")
+        .values_list("seconds", flat=True)
+        .first()
+    )
+
+
+def conversation_close(*, conversation: Conversation, actor) -> Conversation:
+    """Close an open conversation; `conversation_closed` is sent after commit."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if not locked.is_open:
+            raise InvalidTransition("The conversation is already closed.")
+        Conversation.objects.filter(pk=locked.pk).update(
+            is_open=False, closed_at=now, closed_by=actor
+        )
+        ConversationEvent.objects.create(
+            conversation=locked, kind=ConversationEventKind.CLOSED, at=now, actor=actor
+        )
+        seconds = _cycle_first_response_seconds(locked)
+        automated = locked.first_response_automated and seconds is not None
+        conversation.is_open, conversation.closed_at, conversation.closed_by = False, now, actor
+        transaction.on_commit(
+            lambda: conversation_closed.send(
+                sender=Conversation,
+                conversation=conversation,
+                closed_by=actor,
+                at=now,
+                first_response_seconds=seconds,
+                first_response_automated=automated,
+            )
+        )
+    return conversation
+
+
+def conversation_reopen(*, conversation: Conversation, actor) -> Conversation:
+    """Open a closed conversation again: a new cycle starts now."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if locked.is_open:
+            raise InvalidTransition("The conversation is already open.")
+        Conversation.objects.filter(pk=locked.pk).update(
+            is_open=True, opened_at=now, closed_at=None, closed_by=None, last_activity_at=now,
+            first_response_at=None, first_response_automated=False,
+        )  # fmt: skip
+        ConversationEvent.objects.create(
+            conversation=locked, kind=ConversationEventKind.OPENED, at=now, actor=actor
+        )
+    conversation.is_open, conversation.opened_at = True, now
+    conversation.closed_at = conversation.closed_by = conversation.first_response_at = None
+    conversation.first_response_automated = False
+    return conversation
+
+
+def conversation_mark_read(*, conversation: Conversation) -> str | None:
+    """Clear the unread badge now; tell WhatsApp (blue ticks) in the background, so the page
+    never waits on the provider. Returns the wamid that will be marked read."""
+    Contact.objects.filter(pk=conversation.contact_id).update(unread_count=0)
+    conversation.contact.unread_count = 0
+    wamid = (
+        Message.objects.filter(
+            conversation=conversation, direction=Direction.INBOUND, wamid__isnull=False
+        )
+        .exclude(type__in=NOT_FROM_USER)
+        .order_by("-received_at", "-pk")
+        .values_list("wamid", flat=True)
+        .first()
+    )
+    if wamid:
+        channel_id = conversation.channel_id
+        transaction.on_commit(lambda: _mark_read_enqueue(channel_id, wamid))
+    return wamid
+
+
+def _mark_read_enqueue(channel_id: int, wamid: str) -> None:
+    from messaging.tasks.inbox import inbox_mark_read
+
+    try:
+        inbox_mark_read.delay(channel_id, wamid)
+    except Exception:  # the broker is down: the badge is cleared; blue ticks are cosmetic
+        logger.warning("could not enqueue the read mark of %s", wamid)
+
+
+def provider_mark_read(*, channel_id: int, wamid: str) -> bool:
+    """Tell the provider that `wamid` was read. Temporary errors propagate (the task retries)."""
+    from messaging.models import Channel
+    from messaging.providers import PermanentError
+    from messaging.providers.registry import provider_for_channel
+
+    channel = Channel.objects.filter(pk=channel_id).first()
+    if channel is None:
+        return False
+    try:
+        provider_for_channel(channel).mark_read(wamid)
+    except PermanentError as exc:
+        logger.info("read mark of %s refused: %s", wamid, exc)
+        return False
+    return True
+
+
+# --- Ratings --------------------------------------------------------------------------------------
+
+
+def answer_rate(*, answer: AutomatedAnswer, rating: int, user) -> AutomatedAnswer:
+    """An agent's 1-to-5 rating of an automated answer (a later rating replaces it)."""
+    try:
+        rating = int(rating)
+    except (TypeError, ValueError):
+        rating = 0
+    if not 1 <= rating <= 5:
+        raise DomainError("A rating is a whole number from 1 to 5.", code="invalid_rating")
+    previous = answer.rating
+    now = timezone.now()
+    with transaction.atomic():
+        AutomatedAnswer.objects.filter(pk=answer.pk).update(
+            rating=rating, rated_by=user, rated_at=now
+        )
+        answer.rating, answer.rated_by, answer.rated_at = rating, user, now
+        transaction.on_commit(
+            lambda: answer_rated.send(
+                sender=AutomatedAnswer,
+                answer=answer,
+                rating=rating,
+                previous=previous,
+                rated_by=user,
+                at=now,
+            )
+        )
+    return answer

@@ -1,0 +1,423 @@
+"""Provider statuses (sent, delivered, read, failed) applied to outbound messages, in bulk.
+
+Every status is first kept as a `MessageStatusEvent` row (unique on wamid + status, so a
+redelivered status is ignored), then matched to its message by wamid, or by our UUID echoed
+back as `biz_opaque_callback_data` for a message whose send outcome was ambiguous. Statuses
+move a message forward only, whatever order they arrive in: `sent < delivered < read`, and
+`failed` applies only to a message that was not delivered yet. Each timestamp column is
+filled from its own status's payload time, once.
+
+A status whose message is not known yet (the webhook beat the send's response) stays parked
+(`applied=False`) until `statuses_apply_parked` runs for its wamid: the send pipeline calls it
+right after recording wamids, and the sweeper for whatever is left.
+
+The work is grouped by target status, so a batch of thousands of statuses costs a handful of
+queries, not a few per status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from crm.models import Contact
+from messaging.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
+from messaging.providers import StatusUpdate
+from messaging.services.failures import (
+    MARKETING_STOPPED,
+    UNDELIVERABLE,
+    WINDOW_CLOSED,
+    WINDOW_CLOSED_TITLE,
+    failure_side_effects,
+)
+from messaging.services.retry import messages_requeue
+from messaging.signals import message_status_changed
+
+logger = logging.getLogger(__name__)
+
+# Asynchronous failures worth another attempt (WHATSAPP.md 2.8).
+RETRYABLE_CODES = frozenset({130429, 131000, 131016, 131053, 131056, 131057})
+
+# The column each status fills, and the provider status names that map to it.
+TIMESTAMP_FIELDS = {
+    Status.SENT: "sent_at",
+    Status.DELIVERED: "delivered_at",
+    Status.READ: "read_at",
+    Status.FAILED: "failed_at",
+}
+STATUS_NAMES: dict[int, list[str]] = defaultdict(list)
+for _name, _rank in PROVIDER_STATUSES.items():
+    STATUS_NAMES[_rank].append(_name)
+FORWARD_RANKS = (Status.SENT, Status.DELIVERED, Status.READ)
+
+# Parked statuses older than this are left to the purge: their message was never ours.
+PARKED_RETRY_WINDOW = timedelta(hours=1)
+CHUNK = 1000
+MAX_WAMID = MessageStatusEvent._meta.get_field("wamid").max_length
+_MESSAGE_FIELDS = (
+    "pk",
+    "uuid",
+    "wamid",
+    "status",
+    "contact_id",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "pricing",
+    "pricing_category",
+    "billable",
+    "conversation_info",
+)
+_ROW_FIELDS = ("pk", "wamid", "status", "timestamp", "callback_data", "errors", "raw")
+
+
+@dataclasses.dataclass
+class StatusesResult:
+    received: int = 0
+    applied: int = 0
+    parked: int = 0
+    changed: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    rejected: list[str] = dataclasses.field(default_factory=list)
+
+
+def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def statuses_apply(*, updates: list[StatusUpdate]) -> StatusesResult:
+    """Record and apply a batch of provider statuses. Idempotent; order does not matter."""
+    result = StatusesResult(received=len(updates))
+    now = timezone.now()
+    rows: list[MessageStatusEvent] = []
+    extras: dict[tuple[str, str], StatusUpdate] = {}
+    for update in updates:
+        if not update.wamid or len(update.wamid) > MAX_WAMID or not update.status:
+            result.rejected.append(f"status without a usable id/status: {update.raw!r:.200}")
+            continue
+        status = update.status[:20]
+        raw = update.raw if isinstance(update.raw, dict) else {"value": update.raw}
+        rows.append(
+            MessageStatusEvent(
+                wamid=update.wamid,
+                status=status,
+                timestamp=update.timestamp or now,
+                callback_data=(update.callback_data or "")[:512],
+                errors=update.errors,
+                raw=raw,
+            )
+        )
+        extras[(update.wamid, status)] = update
+    if not rows:
+        return result
+    with transaction.atomic():
+        MessageStatusEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=CHUNK)
+        _apply(_unapplied({row.wamid for row in rows}), result, extras)
+    return result
+
+
+def statuses_apply_parked(*, wamids: list[str]) -> int:
+    """Apply statuses that arrived before their message's wamid was recorded.
+
+    Call right after recording wamids (cheap when nothing is parked). Returns how many
+    parked statuses were applied.
+    """
+    if not wamids:
+        return 0
+    result = StatusesResult()
+    with transaction.atomic():
+        _apply(_unapplied(set(wamids)), result, {})
+    return result.applied
+
+
+def statuses_apply_parked_older(*, older_than_seconds: float, limit: int = 2000) -> int:
+    """The sweeper's part: retry parked statuses that have waited at least a few seconds
+    (a send that recorded its wamid without calling `statuses_apply_parked`, or a race
+    between the two)."""
+    now = timezone.now()
+    wamids = list(
+        MessageStatusEvent.objects.filter(
+            applied=False,
+            created_at__lt=now - timedelta(seconds=older_than_seconds),
+            created_at__gte=now - PARKED_RETRY_WINDOW,
+        )
+        .order_by()
+        .values_list("wamid", flat=True)
+        .distinct()[:limit]
+    )
+    return statuses_apply_parked(wamids=wamids) if wamids else 0
+
+
+def _unapplied(wamids: set[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for chunk in _chunks(sorted(wamids)):
+        rows.extend(
+            MessageStatusEvent.objects.filter(wamid__in=chunk, applied=False)
+            .order_by()
+            .values(*_ROW_FIELDS)
+        )
+    return rows
+
+
+def _lock_messages(**lookup: Any) -> list[dict[str, Any]]:
+    return list(
+        Message.objects.select_for_update().filter(**lookup).order_by("pk").values(*_MESSAGE_FIELDS)
+    )
+
+
+def _match(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Messages by wamid, locked; settles ambiguous sends through the callback data."""
+    messages: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted({row["wamid"] for row in rows})):
+        for message in _lock_messages(wamid__in=chunk):
+            messages[message["wamid"]] = message
+    wamid_for_uuid: dict[uuid.UUID, str] = {}
+    for row in rows:
+        if row["wamid"] in messages or not row["callback_data"]:
+            continue
+        try:
+            key = uuid.UUID(row["callback_data"])
+        except ValueError:
+            continue
+        wamid_for_uuid.setdefault(key, row["wamid"])
+    if wamid_for_uuid:
+        candidates = _lock_messages(
+            uuid__in=list(wamid_for_uuid),
+            status__in=[Status.SENDING, Status.UNKNOWN],
+            wamid__isnull=True,
+        )
+        for message in candidates:
+            wamid = wamid_for_uuid[message["uuid"]]
+            if wamid in messages:
+                continue
+            if Message.objects.filter(pk=message["pk"], wamid__isnull=True).update(wamid=wamid):
+                logger.info("status settled message %s by its callback data", message["uuid"])
+                message["wamid"] = wamid
+                messages[wamid] = message
+    return messages
+
+
+def _failure(row: dict[str, Any]) -> tuple[int | None, str, str]:
+    errors = row["errors"] or []
+    error = errors[0] if errors and isinstance(errors[0], dict) else {}
+    code = error.get("code")
+    code = code if isinstance(code, int) else None
+    title = str(error.get("title") or error.get("message") or "Failed")
+    detail = str(error.get("details") or error.get("message") or "")
+    if code == WINDOW_CLOSED:
+        title = WINDOW_CLOSED_TITLE
+    return code, title[:300], detail
+
+
+def _pricing_fields(pricing: dict[str, Any]) -> tuple[str, bool | None]:
+    category = str(pricing.get("category") or "")[:40]
+    billable = pricing.get("billable")
+    if not isinstance(billable, bool):
+        kind = pricing.get("type")
+        billable = None if not kind else kind == "regular"
+    return category, billable
+
+
+def _apply(
+    rows: list[dict[str, Any]],
+    result: StatusesResult,
+    extras: dict[tuple[str, str], StatusUpdate],
+) -> None:
+    if not rows:
+        return
+    messages = _match(rows)
+    by_wamid: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["wamid"] in messages:
+            by_wamid[row["wamid"]].append(row)
+    applied_ids = [row["pk"] for rows_ in by_wamid.values() for row in rows_]
+    result.applied += len(applied_ids)
+    result.parked += len(rows) - len(applied_ids)
+    if not applied_ids:
+        return
+
+    message_for_wamid = Message.objects.filter(wamid=OuterRef("wamid")).values("pk")[:1]
+    for chunk in _chunks(applied_ids):
+        MessageStatusEvent.objects.filter(pk__in=chunk).update(
+            applied=True, message=Subquery(message_for_wamid)
+        )
+
+    fill: dict[int, list[int]] = defaultdict(list)  # rank -> ids with an empty timestamp
+    moves: dict[int, list[int]] = defaultdict(list)  # final rank -> ids
+    failures: dict[tuple[int | None, str, str], list[int]] = defaultdict(list)
+    transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]] = {}
+    # Pricing and conversation objects: grouped by value, or (conversations differ per
+    # recipient) copied in SQL from the status row that carried them; never row by row.
+    pricing_groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
+    conversation_from_row: dict[str, list[int]] = defaultdict(list)  # status name -> ids
+    conversation_groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
+    for wamid, message_rows in by_wamid.items():
+        message = messages[wamid]
+        rows_by_rank: dict[int, dict[str, Any]] = {}
+        pricing: dict[str, Any] = {}
+        conversation: tuple[dict[str, Any], dict[str, Any]] | None = None  # (value, row)
+        for row in sorted(message_rows, key=lambda r: r["timestamp"]):
+            rank = PROVIDER_STATUSES.get(row["status"])
+            if rank is not None:
+                rows_by_rank.setdefault(rank, row)
+            update = extras.get((wamid, row["status"]))
+            raw = row["raw"] if isinstance(row["raw"], dict) else {}
+            row_pricing = update.pricing if update else raw.get("pricing")
+            row_conversation = update.conversation if update else raw.get("conversation")
+            pricing = row_pricing if isinstance(row_pricing, dict) and row_pricing else pricing
+            if conversation is None and isinstance(row_conversation, dict) and row_conversation:
+                conversation = (row_conversation, row)
+        previous = current = message["status"]
+        changed_by: dict[str, Any] | None = None
+        for rank in FORWARD_RANKS:
+            if rank in rows_by_rank:
+                if message[TIMESTAMP_FIELDS[rank]] is None:
+                    fill[rank].append(message["pk"])
+                if current < rank:
+                    current, changed_by = rank, rows_by_rank[rank]
+        failed = rows_by_rank.get(Status.FAILED)
+        if failed is not None and current < Status.DELIVERED:
+            current, changed_by = Status.FAILED, failed
+            failures[_failure(failed)].append(message["pk"])
+        elif current != previous:
+            moves[current].append(message["pk"])
+        if changed_by is not None and current != previous:
+            transitions[message["pk"]] = (previous, current, changed_by["timestamp"], message)
+        if pricing:
+            category, billable = _pricing_fields(pricing)
+            new = {
+                "pricing": pricing,
+                "pricing_category": category or message["pricing_category"],
+                "billable": billable if billable is not None else message["billable"],
+            }
+            if any(new[key] != message[key] for key in new):
+                key = json.dumps(new, sort_keys=True, default=str)
+                pricing_groups.setdefault(key, (new, []))[1].append(message["pk"])
+        if conversation is not None and not message["conversation_info"]:
+            value, row = conversation
+            raw = row["raw"] if isinstance(row["raw"], dict) else {}
+            if raw.get("conversation") == value:
+                conversation_from_row[row["status"]].append(message["pk"])
+            else:
+                key = json.dumps(value, sort_keys=True, default=str)
+                conversation_groups.setdefault(key, (value, []))[1].append(message["pk"])
+
+    for rank, ids in fill.items():
+        column = TIMESTAMP_FIELDS[rank]
+        first_time = (
+            MessageStatusEvent.objects.filter(
+                wamid=OuterRef("wamid"), status__in=STATUS_NAMES[rank]
+            )
+            .order_by("timestamp")
+            .values("timestamp")[:1]
+        )
+        for chunk in _chunks(ids):
+            Message.objects.filter(pk__in=chunk, **{f"{column}__isnull": True}).update(
+                **{column: Subquery(first_time)}
+            )
+    for rank, ids in moves.items():
+        for chunk in _chunks(ids):
+            Message.objects.filter(pk__in=chunk, status__lt=rank).update(status=rank)
+    failed_time = MessageStatusEvent.objects.filter(
+        wamid=OuterRef("wamid"), status="failed"
+    ).values("timestamp")[:1]
+    for (code, title, detail), ids in failures.items():
+        for chunk in _chunks(ids):
+            Message.objects.filter(pk__in=chunk, status__lt=Status.DELIVERED).update(
+                status=Status.FAILED,
+                failed_at=Subquery(failed_time),
+                error_code=code,
+                error_title=title,
+                error_detail=detail,
+            )
+    for values, ids in pricing_groups.values():
+        for chunk in _chunks(ids):
+            Message.objects.filter(pk__in=chunk).update(**values)
+    for name, ids in conversation_from_row.items():
+        carried = MessageStatusEvent.objects.filter(wamid=OuterRef("wamid"), status=name)
+        for chunk in _chunks(ids):
+            Message.objects.filter(pk__in=chunk).update(
+                conversation_info=Subquery(carried.values("raw__conversation")[:1])
+            )
+    for value, ids in conversation_groups.values():
+        for chunk in _chunks(ids):
+            Message.objects.filter(pk__in=chunk).update(conversation_info=value)
+    if failures:
+        _failure_rules(failures, transitions)
+    result.changed.update({pk: (t[0], t[1]) for pk, t in transitions.items()})
+    if transitions and message_status_changed.has_listeners(Message):
+        _signal_on_commit(transitions)
+
+
+def _failure_rules(
+    failures: dict[tuple[int | None, str, str], list[int]],
+    transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]],
+) -> None:
+    """What a failure code means beyond the message (WHATSAPP.md 2.8): retry it, or mark
+    the contact (shared with the synchronous path in `failures`)."""
+    side_effects: list[Message] = []
+    for (code, title, _detail), ids in failures.items():
+        if code in RETRYABLE_CODES:
+            requeued = messages_requeue(message_ids=ids, code=code, reason=title)
+            logger.info(
+                "re-queued %s of %s messages after async error %s", requeued, len(ids), code
+            )
+        elif code in (UNDELIVERABLE, MARKETING_STOPPED):
+            side_effects.extend(
+                Message(pk=pk, contact_id=transitions[pk][3]["contact_id"], error_code=code)
+                for pk in ids
+            )
+    if not side_effects:
+        return
+    stopped = {
+        m.contact_id: transitions[m.pk][2]
+        for m in side_effects
+        if m.error_code == MARKETING_STOPPED
+    }
+    if stopped:
+        # A consent change made after the failed send (a START, say) wins over it.
+        superseded = {
+            pk
+            for pk, changed_at in Contact.objects.filter(
+                pk__in=stopped, consent_updated_at__isnull=False
+            ).values_list("pk", "consent_updated_at")
+            if stopped[pk] < changed_at
+        }
+        side_effects = [
+            m
+            for m in side_effects
+            if not (m.error_code == MARKETING_STOPPED and m.contact_id in superseded)
+        ]
+    failure_side_effects(messages=side_effects)
+
+
+def _signal_on_commit(transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]]) -> None:
+    # Load after the updates so receivers see the final row (a re-queued failure is queued).
+    current = {m.pk: m for m in Message.objects.filter(pk__in=list(transitions))}
+
+    def send() -> None:
+        for pk, (previous, _status, at, _message) in transitions.items():
+            message = current.get(pk)
+            if message is None or message.status == previous:
+                continue
+            message_status_changed.send(
+                sender=Message, message=message, previous=previous, status=message.status, at=at
+            )
+
+    transaction.on_commit(send)

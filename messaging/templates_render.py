@@ -1,0 +1,94 @@
+"""Show a sent template as the contact saw it: the template's components with the message's
+parameters substituted (positional `{{1}}` or named `{{name}}`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+@dataclass
+class RenderedTemplate:
+    header: str = ""
+    header_media: dict[str, Any] | None = None  # {"type": "image", "link" | "id": ...}
+    body: str = ""
+    footer: str = ""
+    buttons: list[dict[str, str]] = field(default_factory=list)  # {"type", "text", "url"}
+
+    @property
+    def text(self) -> str:
+        return "\n".join(part for part in (self.header, self.body, self.footer) if part)
+
+
+def _value(param: dict[str, Any]) -> str:
+    kind = param.get("type", "text")
+    if kind == "text":
+        return str(param.get("text", ""))
+    if kind in ("currency", "date_time"):
+        return str((param.get(kind) or {}).get("fallback_value", ""))
+    if kind == "payload":
+        return str(param.get("payload", ""))
+    return f"[{kind}]"
+
+
+def _values(parameters: list[dict[str, Any]]) -> dict[str, str]:
+    """Placeholder name -> value: "1", "2", ... by position, and by `parameter_name`."""
+    values: dict[str, str] = {}
+    for index, param in enumerate(parameters or [], start=1):
+        if not isinstance(param, dict):
+            continue
+        value = _value(param)
+        values[str(index)] = value
+        if param.get("parameter_name"):
+            values[str(param["parameter_name"])] = value
+    return values
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text or "")
+
+
+def _sent(content: dict[str, Any], kind: str, index: str | None = None) -> dict[str, Any]:
+    for component in content.get("components") or []:
+        if not isinstance(component, dict) or str(component.get("type", "")).lower() != kind:
+            continue
+        if index is None or str(component.get("index")) == index:
+            return component
+    return {}
+
+
+def template_render(template, content: dict[str, Any]) -> RenderedTemplate:
+    """`template` (a MessageTemplate, or None when unknown) filled with `content` (the Cloud
+    API `template` object that was sent)."""
+    content = content or {}
+    rendered = RenderedTemplate()
+    if template is None:
+        rendered.body = f"Template {content.get('name', '?')}"
+        return rendered
+    for component in template.components or []:
+        kind = str(component.get("type", "")).upper()
+        if kind == "HEADER":
+            header_format = str(component.get("format", "TEXT")).upper()
+            sent = _sent(content, "header").get("parameters") or []
+            if header_format == "TEXT":
+                rendered.header = substitute(component.get("text", ""), _values(sent))
+            elif header_format in ("IMAGE", "VIDEO", "DOCUMENT"):
+                media_kind = header_format.lower()
+                media = next((p.get(media_kind) for p in sent if p.get("type") == media_kind), None)
+                rendered.header_media = {"type": media_kind, **(media or {})}
+        elif kind == "BODY":
+            sent = _sent(content, "body").get("parameters") or []
+            rendered.body = substitute(component.get("text", ""), _values(sent))
+        elif kind == "FOOTER":
+            rendered.footer = str(component.get("text", ""))
+        elif kind == "BUTTONS":
+            for index, button in enumerate(component.get("buttons") or []):
+                item = {"type": str(button.get("type", "")).lower(), "text": button.get("text", "")}
+                if button.get("url"):
+                    sent = _sent(content, "button", str(index)).get("parameters") or []
+                    item["url"] = substitute(button["url"], _values(sent))
+                rendered.buttons.append(item)
+    return rendered

@@ -1,0 +1,146 @@
+"""Template helpers for the inbox: delivery ticks, durations, templates and locations."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import template
+from django.core.exceptions import ObjectDoesNotExist
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging.error_codes import meaning
+from messaging.models import Status
+from messaging.templates_render import template_render
+
+register = template.Library()
+
+# status -> (symbol, css class, words)
+TICKS = {
+    Status.QUEUED: ("🕓", "queued", "queued"),
+    Status.PAUSED: ("🕓", "queued", "paused"),
+    Status.SENDING: ("🕓", "queued", "sending"),
+    Status.UNKNOWN: ("?", "unknown", "outcome unknown"),
+    Status.ACCEPTED: ("✓", "accepted", "accepted by WhatsApp"),
+    Status.SENT: ("✓", "sent", "sent"),
+    Status.DELIVERED: ("✓✓", "delivered", "delivered"),
+    Status.READ: ("✓✓", "read", "read"),
+    Status.FAILED: ("✗", "failed", "failed"),
+    Status.CANCELLED: ("✗", "failed", "cancelled"),
+}
+
+
+@register.inclusion_tag("messaging/inbox/_ticks.html")
+def ticks(message):
+    symbol, css, words = TICKS.get(message.status, ("", "unknown", message.get_status_display()))
+    error = ""
+    if message.status in (Status.FAILED, Status.CANCELLED):
+        error = meaning(message.error_code)
+        if message.error_title and message.error_code is None:
+            error = message.error_title
+    return {
+        "symbol": symbol, "css": css, "words": words, "error": error,
+        "status": message.get_status_display().lower(), "code": message.error_code,
+    }  # fmt: skip
+
+
+@register.filter
+def duration(seconds) -> str:
+    """'5 h 12 min', '3 min', '40 s'."""
+    if seconds is None:
+        return "—"
+    seconds = int(max(0, float(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+@register.simple_tag
+def window_left(conversation) -> float | None:
+    """Seconds left in the 24-hour window (None when closed)."""
+    expires = conversation.window_expires_at
+    if expires is None:
+        return None
+    left = (expires - timezone.now()).total_seconds()
+    return left if left > 0 else None
+
+
+@register.simple_tag
+def rendered_template(message):
+    return template_render(message.template, message.content)
+
+
+@register.filter
+def map_url(content) -> str:
+    try:
+        lat, lon = float(content.get("latitude")), float(content.get("longitude"))
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    return (
+        "https://www.openstreetmap.org/?"
+        + urlencode({"mlat": f"{lat:.6f}", "mlon": f"{lon:.6f}"})
+        + f"#map=16/{lat:.6f}/{lon:.6f}"
+    )
+
+
+@register.filter
+def media_url(message) -> str:
+    if not message.media_file:
+        return ""
+    return reverse("messaging:inbox-media", args=[message.pk])
+
+
+@register.filter
+def get_item(mapping, key):
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+MEDIA = frozenset({"image", "video", "audio", "document", "sticker"})
+
+
+@register.filter
+def is_media(message) -> bool:
+    return message.type in MEDIA
+
+
+@register.filter
+def automated_answer(message):
+    """The message's AutomatedAnswer, or None (no exception for plain messages)."""
+    try:
+        return message.automated_answer
+    except ObjectDoesNotExist:
+        return None
+
+
+@register.filter
+def snippet(message) -> str:
+    """One line that says what a message was, for the conversation list."""
+    content = message.content or {}
+    kind = message.type
+    if kind == "text":
+        text = content.get("body", "")
+    elif kind in MEDIA:
+        text = f"[{kind}] {content.get('caption', '')}".strip()
+    elif kind == "template":
+        text = (
+            template_render(message.template, content).body or f"[template {content.get('name')}]"
+        )
+    elif kind == "button":
+        text = f"Tapped {content.get('text', '')}"
+    elif kind == "interactive_reply":
+        text = f"Chose {content.get('title', '')}"
+    elif kind == "interactive":
+        text = (content.get("body") or {}).get("text", "")
+    elif kind == "location":
+        text = f"[location] {content.get('name', '')}".strip()
+    else:
+        text = f"[{message.get_type_display().lower()}]"
+    text = " ".join(str(text).split())
+    return text[:80] + ("…" if len(text) > 80 else "")

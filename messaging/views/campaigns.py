@@ -1,0 +1,160 @@
+"""Staff pages for campaigns: list, create/edit, mapping, pre-flight, live progress, actions."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from core.errors import DomainError
+from core.permissions import staff_permission_required
+from messaging.forms import CampaignForm, ParameterMappingForm, ScheduleForm
+from messaging.models import CampaignState
+from messaging.selectors import campaign_list
+from messaging.services import campaigns as svc
+
+EDITABLE = (CampaignState.DRAFT, CampaignState.SCHEDULED)
+
+
+@staff_permission_required("messaging.view_campaign")
+def campaign_index(request):
+    campaigns = campaign_list()
+    state = request.GET.get("state", "")
+    if state in CampaignState.values:
+        campaigns = campaigns.filter(state=state)
+    query = request.GET.get("q", "").strip()
+    if query:
+        campaigns = campaigns.filter(name__icontains=query)
+    page = Paginator(campaigns, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "messaging/campaigns/list.html",
+        {"page": page, "states": CampaignState.choices, "state": state, "q": query},
+    )
+
+
+@staff_permission_required("messaging.add_campaign")
+def campaign_create(request):
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        campaign = form.save(commit=False)
+        campaign.created_by = request.user
+        campaign.save()
+        form.save_m2m()
+        messages.success(request, "Draft saved. Now map the template's parameters.")
+        return redirect("messaging:campaign-mapping", pk=campaign.pk)
+    return render(request, "messaging/campaigns/form.html", {"form": form, "campaign": None})
+
+
+@staff_permission_required("messaging.change_campaign")
+def campaign_edit(request, pk):
+    campaign = get_object_or_404(campaign_list(), pk=pk)
+    if campaign.state not in EDITABLE:
+        messages.error(request, f"A {campaign.state} campaign cannot be edited.")
+        return redirect("messaging:campaign-detail", pk=pk)
+    form = CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Campaign saved.")
+        return redirect("messaging:campaign-mapping", pk=pk)
+    return render(request, "messaging/campaigns/form.html", {"form": form, "campaign": campaign})
+
+
+@staff_permission_required("messaging.change_campaign")
+def campaign_mapping(request, pk):
+    campaign = get_object_or_404(campaign_list(), pk=pk)
+    if campaign.state not in EDITABLE:
+        return redirect("messaging:campaign-detail", pk=pk)
+    form = ParameterMappingForm(
+        request.POST or None, template=campaign.template, mapping=campaign.parameter_mapping
+    )
+    if request.method == "POST" and form.is_valid():
+        campaign.parameter_mapping = form.mapping()
+        campaign.save(update_fields=["parameter_mapping"])
+        messages.success(request, "Parameters mapped.")
+        return redirect("messaging:campaign-detail", pk=pk)
+    preview = None
+    if campaign.parameter_mapping:
+        sample = svc.campaign_audience(campaign).values("attributes", *svc.CONTACT_FIELDS).first()
+        if sample:
+            preview = svc.campaign_content(campaign, sample)
+    return render(
+        request,
+        "messaging/campaigns/mapping.html",
+        {"campaign": campaign, "form": form, "preview": preview},
+    )
+
+
+@staff_permission_required("messaging.view_campaign")
+def campaign_detail(request, pk):
+    campaign = get_object_or_404(campaign_list(), pk=pk)
+    context = {
+        "campaign": campaign,
+        "progress": svc.campaign_progress(campaign),
+        "transitions": campaign.transitions.select_related("actor"),
+        "can_launch": request.user.has_perm("messaging.launch_campaign"),
+        "can_edit": request.user.has_perm("messaging.change_campaign")
+        and campaign.state in EDITABLE,
+        "schedule_form": ScheduleForm(tz_name=campaign.schedule_timezone),
+    }
+    if campaign.state in EDITABLE:
+        preflight = svc.campaign_preflight(campaign)
+        context["preflight"] = preflight
+        context["excluded"] = [
+            (svc.EXCLUSION_LABELS.get(reason, reason), n)
+            for reason, n in preflight.excluded.items()
+        ]
+    return render(request, "messaging/campaigns/detail.html", context)
+
+
+@staff_permission_required("messaging.view_campaign")
+def campaign_progress_partial(request, pk):
+    campaign = get_object_or_404(campaign_list(), pk=pk)
+    return render(
+        request,
+        "messaging/campaigns/_progress.html",
+        {"campaign": campaign, "progress": svc.campaign_progress(campaign)},
+    )
+
+
+@require_POST
+@staff_permission_required("messaging.launch_campaign")
+def campaign_action(request, pk, action):
+    campaign = get_object_or_404(campaign_list(), pk=pk)
+    user = request.user
+    try:
+        if action == "launch":
+            if request.POST.get("confirm") != "yes":
+                messages.error(request, "Tick the confirmation to launch.")
+                return redirect("messaging:campaign-detail", pk=pk)
+            svc.campaign_launch(campaign=campaign, launched_by=user)
+            messages.success(request, "Campaign launched.")
+        elif action == "schedule":
+            form = ScheduleForm(request.POST, tz_name=campaign.schedule_timezone)
+            if not form.is_valid():
+                messages.error(request, "Give a valid date and time.")
+                return redirect("messaging:campaign-detail", pk=pk)
+            svc.campaign_schedule(
+                campaign=campaign,
+                scheduled_at=form.cleaned_data["scheduled_at"],
+                scheduled_by=user,
+            )
+            messages.success(request, "Campaign scheduled.")
+        elif action == "unschedule":
+            svc.campaign_unschedule(campaign=campaign, actor=user)
+        elif action == "pause":
+            svc.campaign_pause(campaign=campaign, actor=user, reason=request.POST.get("reason", ""))
+            messages.success(request, "Campaign paused.")
+        elif action == "resume":
+            svc.campaign_resume(campaign=campaign, actor=user)
+            messages.success(request, "Campaign resumed.")
+        elif action == "cancel":
+            svc.campaign_cancel(
+                campaign=campaign, actor=user, reason=request.POST.get("reason", "")
+            )
+            messages.success(request, "Campaign cancelled.")
+        else:
+            raise PermissionDenied
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("messaging:campaign-detail", pk=pk)

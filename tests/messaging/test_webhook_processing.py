@@ -1,0 +1,309 @@
+"""Processing stored events: failures, retries, the sweeper, purge, replay, admin, command."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import OperationalError
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from messaging.models import Message, MessageStatusEvent, Status, WebhookEvent, WebhookState
+from messaging.services.webhooks import (
+    webhook_event_process,
+    webhook_events_purge,
+    webhook_events_replay,
+    webhook_events_sweep,
+)
+from messaging.tasks.webhooks import webhook_process, webhook_purge, webhook_sweep
+from tests.factories import ChannelFactory, MessageFactory
+from tests.messaging.webhook_support import (
+    fixture,
+    process,
+    status,
+    statuses_payload,
+    store,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def wa_channel(db):
+    return ChannelFactory()
+
+
+@pytest.fixture
+def eager_retries(monkeypatch):
+    """Eager retries run nested `apply()` calls that re-raise unless this is off."""
+    from config.celery import app
+
+    monkeypatch.setitem(app.conf, "task_eager_propagates", False)
+
+
+@pytest.fixture
+def enqueued():
+    with mock.patch.object(webhook_process, "apply_async") as apply_async:
+        yield apply_async
+
+
+def test_a_body_that_is_not_json_fails_with_the_reason(wa_channel):
+    event = process("{not json")
+    assert event.state == WebhookState.FAILED
+    assert "not JSON" in event.error
+    assert event.processed_at is not None
+
+
+def test_unknown_fields_and_changes_are_not_errors(wa_channel):
+    payload = fixture("text_message.json")
+    payload["entry"][0]["changes"].append({"field": "account_alerts", "value": {"x": 1}})
+    payload["entry"][0]["changes"][0]["value"]["brand_new_field"] = {"nested": True}
+    event = process(payload)
+    assert event.state == WebhookState.PROCESSED, event.error
+
+
+def test_processing_twice_is_a_no_op(wa_channel):
+    event = process(fixture("text_message.json"))
+    assert webhook_event_process(event_id=event.pk) is None
+    event.refresh_from_db()
+    assert event.attempts == 1
+    assert Message.objects.count() == 1
+
+
+def test_a_database_error_rolls_back_and_propagates(wa_channel):
+    event = store(fixture("text_message.json"))
+    with (
+        mock.patch(
+            "messaging.services.inbound._contact_touch", side_effect=OperationalError("locked")
+        ),
+        pytest.raises(OperationalError),
+    ):
+        webhook_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    assert event.state == WebhookState.PENDING  # the task retries it
+    assert not Message.objects.exists()
+
+
+def test_the_task_retries_database_errors_then_marks_the_event_failed(wa_channel, eager_retries):
+    event = store(fixture("text_message.json"))
+    with (
+        mock.patch(
+            "messaging.tasks.webhooks.webhook_event_process",
+            side_effect=OperationalError("database is down"),
+        ) as run,
+        mock.patch("messaging.tasks.webhooks._backoff", return_value=0),
+    ):
+        result = webhook_process.apply(args=[event.pk])
+    assert result.failed()
+    assert run.call_count == webhook_process.max_retries + 1
+    event.refresh_from_db()
+    assert event.state == WebhookState.FAILED
+    assert "database is down" in event.error
+
+
+def test_the_task_processes_by_id(wa_channel):
+    event = store(fixture("text_message.json"))
+    webhook_process.apply(args=[event.pk]).get()
+    event.refresh_from_db()
+    assert event.state == WebhookState.PROCESSED
+
+
+def test_the_sweeper_processes_events_a_lost_message_left_pending(wa_channel):
+    old = store(fixture("text_message.json"))
+    WebhookEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(minutes=1))
+    fresh = store(fixture("statuses_lifecycle.json"))
+    assert webhook_events_sweep(older_than=5) == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.state == WebhookState.PROCESSED
+    assert fresh.state == WebhookState.PENDING  # its worker may still be on it
+
+
+def test_the_sweep_task_also_applies_parked_statuses(wa_channel, settings):
+    settings.WEBHOOK_SWEEP_AFTER_SECONDS = 0
+    process(statuses_payload(status("wamid.P", "sent", 1767225700)))
+    message = MessageFactory(channel=wa_channel, wamid="wamid.P", status=Status.ACCEPTED)
+    assert webhook_sweep.apply().get() == {"events": 0, "parked_statuses": 1}
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+
+
+def test_sweep_runs_never_overlap(wa_channel):
+    from django.core.cache import cache
+
+    cache.add("task-lock:messaging.webhook_sweep", "other", timeout=60)
+    try:
+        assert webhook_sweep.apply().get() == {"skipped": True}
+    finally:
+        cache.delete("task-lock:messaging.webhook_sweep")
+
+
+def test_purge_keeps_pending_and_recent_events(wa_channel, settings):
+    settings.WEBHOOK_RETENTION_DAYS = 30
+    old_done = process(fixture("text_message.json"))
+    old_failed = process("{oops")
+    old_pending = store(fixture("statuses_lifecycle.json"))
+    recent = process(fixture("bsuid_only.json"))
+    long_ago = timezone.now() - timedelta(days=31)
+    WebhookEvent.objects.exclude(pk=recent.pk).update(received_at=long_ago)
+    MessageStatusEvent.objects.create(wamid="wamid.never", status="sent", timestamp=long_ago,
+                                      created_at=long_ago)  # fmt: skip
+    MessageStatusEvent.objects.create(wamid="wamid.recent", status="sent", timestamp=long_ago)
+    assert webhook_purge.apply().get() == {"events": 2, "parked_statuses": 1}
+    remaining = set(WebhookEvent.objects.values_list("pk", flat=True))
+    assert remaining == {old_pending.pk, recent.pk}
+    assert not WebhookEvent.objects.filter(pk__in=[old_done.pk, old_failed.pk]).exists()
+    assert list(MessageStatusEvent.objects.values_list("wamid", flat=True)) == ["wamid.recent"]
+    # Messages stay: only the raw bodies go.
+    assert Message.objects.count() == 2
+
+
+def test_purge_with_an_explicit_age(wa_channel):
+    process(fixture("text_message.json"))
+    assert webhook_events_purge(older_than_days=0)["events"] == 1
+
+
+def test_replay_resets_and_enqueues_after_commit(wa_channel, enqueued,
+                                                 django_capture_on_commit_callbacks):  # fmt: skip
+    failed = process("{oops")
+    done = process(fixture("text_message.json"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhook_events_replay(event_ids=[failed.pk, done.pk]) == 2
+    failed.refresh_from_db()
+    assert (failed.state, failed.error, failed.processed_at) == (WebhookState.PENDING, "", None)
+    assert sorted(c.args[0][0] for c in enqueued.call_args_list) == sorted([failed.pk, done.pk])
+
+
+def test_the_replay_command(wa_channel, enqueued, django_capture_on_commit_callbacks):
+    failed = process("{oops")
+    done = process(fixture("text_message.json"))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("replay_webhooks", "--all-failed")
+    assert [c.args[0] for c in enqueued.call_args_list] == [(failed.pk,)]
+    enqueued.reset_mock()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("replay_webhooks", "--id", str(done.pk))
+    assert [c.args[0] for c in enqueued.call_args_list] == [(done.pk,)]
+
+
+def test_the_replay_command_since_and_sync(wa_channel, capsys):
+    old = process(fixture("text_message.json"))
+    WebhookEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=3))
+    recent = process("{oops")
+    call_command("replay_webhooks", "--since", "2h", "--sync")
+    assert "processed 1 event(s), 1 failed" in capsys.readouterr().out
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.attempts == 1 and recent.attempts == 2
+
+
+def test_the_replay_command_needs_a_selection():
+    with pytest.raises(CommandError):
+        call_command("replay_webhooks")
+    with pytest.raises(CommandError):
+        call_command("replay_webhooks", "--since", "yesterday-ish")
+
+
+def test_the_beat_schedules_exist():
+    sweep = PeriodicTask.objects.get(task="messaging.webhook_sweep")
+    assert (sweep.interval.every, sweep.interval.period) == (10, "seconds")
+    purge = PeriodicTask.objects.get(task="messaging.webhook_purge")
+    assert purge.crontab is not None and purge.enabled
+
+
+# --- Admin ------------------------------------------------------------------------------------
+
+
+def test_admin_lists_events_and_shows_the_raw_body(client, admin_user, wa_channel):
+    event = process(fixture("text_message.json"))
+    client.force_login(admin_user)
+    changelist = client.get("/admin/messaging/webhookevent/?state=processed")
+    assert changelist.status_code == 200
+    assert str(event.pk) in changelist.content.decode()
+    assert client.get(f"/admin/messaging/webhookevent/{event.pk}/change/").status_code == 200
+    raw = client.get(f"/admin/messaging/webhookevent/{event.pk}/raw/")
+    assert raw.status_code == 200 and raw.content.decode() == event.body
+    assert client.get("/admin/messaging/messagestatusevent/").status_code == 200
+
+
+def test_admin_replay_action(client, admin_user, wa_channel, enqueued,
+                             django_capture_on_commit_callbacks):  # fmt: skip
+    failed = process("{oops")
+    client.force_login(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/messaging/webhookevent/",
+            {"action": "replay", "_selected_action": [failed.pk]},
+        )
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert failed.state == WebhookState.PENDING
+    enqueued.assert_called_once_with((failed.pk,), retry=False)
+
+
+def test_replay_needs_its_own_permission(client, make_user, wa_channel, enqueued):
+    analyst = make_user("Analyst")  # may view messaging, not replay
+    failed = process("{oops")
+    client.force_login(analyst)
+    assert client.get("/admin/messaging/webhookevent/").status_code == 200
+    response = client.post(
+        "/admin/messaging/webhookevent/", {"action": "replay", "_selected_action": [failed.pk]}
+    )
+    assert response.status_code == 200  # "no action selected": the action is not offered
+    failed.refresh_from_db()
+    assert failed.state == WebhookState.FAILED
+    assert not enqueued.called
+
+
+def test_the_raw_body_needs_view_permission(client, make_user, wa_channel):
+    event = process(fixture("text_message.json"))
+    client.force_login(make_user("Agent"))
+    assert client.get(f"/admin/messaging/webhookevent/{event.pk}/raw/").status_code == 403
+    client.logout()
+    response = client.get(f"/admin/messaging/webhookevent/{event.pk}/raw/")
+    assert response.status_code == 302  # to the login page
+
+
+# --- MyOperator -------------------------------------------------------------------------------
+
+
+def test_myoperator_events_become_the_same_statuses_and_messages(db):
+    channel = ChannelFactory(provider="myoperator", phone_number_id="300000000000001")
+    outbound = MessageFactory(channel=channel, wamid="6613a2a0c6f1", status=Status.ACCEPTED)
+    payload = {
+        "events": [
+            {
+                "event": "message.delivered",
+                "data": {
+                    "message_id": "6613a2a0c6f1",
+                    "conversaton_id": "conv-77",
+                    "phone_number_id": "300000000000001",
+                    "customer_country_code": "91",
+                    "customer_number": "9812345678",
+                    "timestamp": 1767225705,
+                },
+            },
+            {
+                "event": "incoming_message",
+                "data": {
+                    "message_id": "myop-in-1",
+                    "phone_number_id": "300000000000001",
+                    "customer_country_code": "91",
+                    "customer_number": "9812345679",
+                    "customer_name": "Vikram",
+                    "text": "Hello",
+                    "timestamp": 1767225800,
+                },
+            },
+        ]
+    }
+    event = process(payload, provider="myoperator")
+    assert event.state == WebhookState.PROCESSED, event.error
+    outbound.refresh_from_db()
+    assert outbound.status == Status.DELIVERED
+    assert outbound.conversation_info == {"id": "conv-77"}
+    inbound = Message.objects.get(wamid="myop-in-1")
+    assert inbound.channel == channel and inbound.direction == "in"
+    assert inbound.content == {"body": "Hello"}
+    assert inbound.contact.phone == "+919812345679"
