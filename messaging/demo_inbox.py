@@ -145,7 +145,7 @@ def _rules(agent) -> int:
          "text": "Connecting you to a colleague: they will reply here shortly."},
         {"name": "Out of office", "order": 900, "trigger": AutoReplyTrigger.OUTSIDE_OFFICE_HOURS,
          "action": AutoReplyAction.SEND_TEXT, "text": OOO_TEXT, "cooldown_minutes": 720,
-         "stop_processing": False},
+         "stop_processing": False, "fallback": True},
     ]  # fmt: skip
     created = 0
     for spec in rules:
@@ -194,7 +194,7 @@ def _history(channel: Channel, contacts: list[Contact], rng: random.Random, agen
     for index, contact in enumerate(contacts):
         conversation, _ = Conversation.objects.get_or_create(contact=contact, channel=channel)
         # Most threads are recent (window open); a few are older than a day (templates only).
-        asked_at = now - timedelta(hours=rng.uniform(0.2, 20) if index % 4 else rng.uniform(30, 70))
+        asked_at = now - timedelta(hours=rng.uniform(1.5, 20) if index % 4 else rng.uniform(30, 70))
         opened = ConversationEvent(
             conversation=conversation, kind=ConversationEventKind.OPENED, at=asked_at
         )

@@ -914,8 +914,9 @@ class AutoReplyAction(models.TextChoices):
 
 class AutoReplyRule(models.Model):
     """When an inbound message matches `trigger`, do `action`. Rules run in `order` (lowest
-    first) after the built-in Click-to-Unlock rule; `stop_processing` ends the evaluation.
-    Whatever matches, at most one automated reply goes out per inbound message."""
+    first) after the built-in Click-to-Unlock rule; `stop_processing` ends the evaluation;
+    `fallback` rules run last, after the responders, and only if nothing replied. Whatever
+    matches, at most one automated reply goes out per inbound message."""
 
     name = models.CharField(max_length=100, unique=True)
     order = models.PositiveIntegerField(default=100, db_index=True)
@@ -952,6 +953,11 @@ class AutoReplyRule(models.Model):
     )
     stop_processing = models.BooleanField(
         default=True, help_text="Evaluate no further rules (nor the FAQ/AI responders)."
+    )
+    fallback = models.BooleanField(
+        default=False,
+        help_text="Only when nothing else answered: evaluated after the FAQ/AI responders "
+        "(an out-of-office note that gives way to a real answer, say).",
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

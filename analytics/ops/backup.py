@@ -12,8 +12,9 @@ An archive (`parley-backup-<UTC time>.tar.gz` in BACKUP_DIR) holds:
   of the whole database, for `pg_restore` (faster for large databases, same PostgreSQL only).
 
 Included: the apps core, crm, messaging, analytics and django_celery_beat, and auth users and
-groups. Not included: sessions, sign-in lock-outs, uploaded and downloaded media files (copy
-MEDIA_ROOT separately) and secrets (they live in the environment, never in the database).
+groups. Not included: worker heartbeats (process state), sessions, sign-in lock-outs, uploaded
+and downloaded media files (copy MEDIA_ROOT separately) and secrets (they live in the
+environment, never in the database).
 
 Restoring (`manage.py restore`) goes into a migrated database that holds no data, checks every
 checksum, loads everything in one transaction, compares row counts with the manifest, and
@@ -56,6 +57,8 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CHUNK = 2000
 BACKUP_APPS = ("core", "crm", "messaging", "analytics", "django_celery_beat")
+# State of running processes, not data: a restored heartbeat would show a worker long gone.
+RUNTIME_MODELS = ("core.workerheartbeat",)
 # Referenced by natural key: their ids are assigned by `migrate` and differ between databases.
 NATURAL_KEY_MODELS = ("contenttypes.contenttype", "auth.permission")
 # A database "holds data" when any of these has rows: only people and traffic fill them.
@@ -102,7 +105,10 @@ def backup_models() -> list[type[models.Model]]:
         chosen += [
             m
             for m in apps.get_app_config(app_label).get_models()
-            if m._meta.managed and not m._meta.proxy and m not in chosen
+            if m._meta.managed
+            and not m._meta.proxy
+            and m not in chosen
+            and _label(m) not in RUNTIME_MODELS
         ]
     return _dependency_order(chosen)
 
@@ -512,6 +518,18 @@ def _load_model(
     return loaded
 
 
+def _interrupt_active_jobs() -> int:
+    """Runs queued or running when the backup was made belong to the old system: never start
+    them in the new one (the job sweeper would)."""
+    from analytics.models import ACTIVE_JOB_STATES, JobRun, JobState
+
+    return JobRun.objects.filter(state__in=ACTIVE_JOB_STATES).update(
+        state=JobState.FAILED,
+        finished_at=timezone.now(),
+        error="Interrupted: the database was restored from a backup made while it ran.",
+    )
+
+
 def _tables_empty(chosen: list[type[models.Model]]) -> None:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
@@ -580,6 +598,9 @@ def backup_restore(
                     f"{entry['label']}: {actual} rows after loading, the manifest says "
                     f"{entry['rows']}; nothing was restored."
                 )
+        interrupted = _interrupt_active_jobs()
+        if interrupted:
+            say(f"{interrupted} job runs that were active at backup time marked failed")
         statements = connection.ops.sequence_reset_sql(no_style(), _sequence_models(chosen))
         if statements:
             with connection.cursor() as cursor:

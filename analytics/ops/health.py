@@ -170,7 +170,9 @@ def _workers(now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
     stale = timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
     workers = []
-    for beat in WorkerHeartbeat.objects.order_by("hostname")[:100]:
+    # A worker silent for a day is gone for good (its host was replaced): not listed any more.
+    recent = WorkerHeartbeat.objects.filter(last_seen_at__gte=now - timedelta(days=1))
+    for beat in recent.order_by("hostname")[:100]:
         age = (now - beat.last_seen_at).total_seconds()
         workers.append(
             {

@@ -13,6 +13,7 @@ import json
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -90,8 +91,6 @@ def health(request):
 
 
 def _poll_seconds() -> int:
-    from django.conf import settings
-
     return max(1, settings.OPS_HEALTH_POLL_SECONDS)
 
 

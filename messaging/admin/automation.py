@@ -53,16 +53,28 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
 
     list_display = [
         "order", "name", "enabled", "trigger", "trigger_value", "action", "stop_processing",
-        "updated_at",
+        "fallback", "updated_at",
     ]  # fmt: skip
     list_display_links = ["name"]
     list_editable = ["order", "enabled"]
-    list_filter = ["enabled", "trigger", "action"]
+    list_filter = ["enabled", "trigger", "action", "fallback"]
     search_fields = ["name", "trigger_value", "text", "content_payload"]
     ordering = ["order", "id"]
     actions = ["enable_rules", "disable_rules"]
     fieldsets = [
-        (None, {"fields": ["name", "order", "enabled", "stop_processing", "cooldown_minutes"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "order",
+                    "enabled",
+                    "stop_processing",
+                    "fallback",
+                    "cooldown_minutes",
+                ]
+            },
+        ),
         ("When", {"fields": ["trigger", "trigger_value"]}),
         (
             "Then",

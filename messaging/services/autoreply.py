@@ -9,7 +9,9 @@ For each inbound message (never inside the webhook request), in this order:
    with `stop_processing`;
 3. if nothing replied and no matching rule stopped the evaluation, the responders (FAQ, then
    the AI responder when enabled) answer a text question, unless an agent replied to the
-   contact in the last AUTOREPLY_AGENT_ACTIVE_MINUTES.
+   contact in the last AUTOREPLY_AGENT_ACTIVE_MINUTES;
+4. the matching `fallback` rules, only if nothing replied so far (an out-of-office note that
+   gives way to a real answer).
 
 At most one automated reply goes out per inbound message: each step is recorded once as an
 `AutoReplyRun` (unique per message and rule), written in the same transaction as the reply
@@ -26,9 +28,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
 from messaging.models import (
@@ -243,6 +246,7 @@ class Step:
     replies: bool = False
     responder: Responder | None = None
     answer: Answer | None = None
+    fallback: bool = False  # only if nothing replied before it
 
 
 def autoreply_plan(
@@ -260,16 +264,7 @@ def autoreply_plan(
     steps: list[Step] = []
     if is_unlock_payload(inbound.payload):
         steps.append(Step(UNLOCK_KEY, "Click-to-Unlock (built-in)", replies=True))
-    stopped = False
-    for rule in rules:
-        if not rule.enabled or not rule_matches(rule, inbound):
-            continue
-        steps.append(
-            Step(f"rule:{rule.pk}", rule.name, rule=rule, replies=rule.action in REPLY_ACTIONS)
-        )
-        if rule.stop_processing:
-            stopped = True
-            break
+    stopped = _rule_steps(steps, [r for r in rules if not r.fallback], inbound)
     if (
         responders
         and not stopped
@@ -283,7 +278,22 @@ def autoreply_plan(
                 Step(f"responder:{responder.name}", f"{responder.name.upper()} responder",
                      replies=True, responder=responder)
             )  # fmt: skip
+    if not stopped:
+        _rule_steps(steps, [r for r in rules if r.fallback], inbound, fallback=True)
     return steps
+
+
+def _rule_steps(steps: list[Step], rules, inbound: Inbound, *, fallback: bool = False) -> bool:
+    """Append the matching rules' steps; True when one of them stops the evaluation."""
+    for rule in rules:
+        if not rule.enabled or not rule_matches(rule, inbound):
+            continue
+        replies = rule.action in REPLY_ACTIONS
+        steps.append(Step(f"rule:{rule.pk}", rule.name, rule=rule, replies=replies,
+                          fallback=fallback))  # fmt: skip
+        if rule.stop_processing:
+            return True
+    return False
 
 
 # --- Running it -------------------------------------------------------------------------------
@@ -293,13 +303,20 @@ def _agent_recently_replied(message: Message) -> bool:
     minutes = settings.AUTOREPLY_AGENT_ACTIVE_MINUTES
     if minutes <= 0:
         return False
-    return Message.objects.filter(
-        contact_id=message.contact_id,
-        direction=Direction.OUTBOUND,
-        is_automated=False,
-        sent_by__isnull=False,
-        created_at__gte=timezone.now() - timedelta(minutes=minutes),
-    ).exists()
+    # A person's reply: not automated, sent by a user, not a campaign nor a template (API
+    # integrations send their notifications as templates under their token's user).
+    return (
+        Message.objects.filter(
+            contact_id=message.contact_id,
+            direction=Direction.OUTBOUND,
+            is_automated=False,
+            sent_by__isnull=False,
+            campaign__isnull=True,
+            created_at__gte=timezone.now() - timedelta(minutes=minutes),
+        )
+        .exclude(type=MessageType.TEMPLATE)
+        .exists()
+    )
 
 
 def _in_cooldown(rule: AutoReplyRule, message: Message) -> bool:
@@ -421,6 +438,8 @@ def _record(message: Message, step: Step, outcome: str, detail: str = "", reply=
 
 
 def _run_step(step: Step, message: Message, inbound: Inbound, replied: bool) -> AutoReplyRun:
+    if step.fallback and replied:
+        return _record(message, step, AutoReplyOutcome.SKIPPED, "answered already")
     if step.rule is not None and _in_cooldown(step.rule, message):
         return _record(message, step, AutoReplyOutcome.SKIPPED, "in cooldown for this contact")
     if not step.replies:
@@ -484,6 +503,12 @@ def autoreply_process(*, message_id: int) -> list[AutoReplyRun]:
                 or AutoReplyRun.objects.filter(message=message, reply__isnull=False).exists()
             )
             continue
+        except DatabaseError:
+            raise  # the task retries
+        except Exception as exc:  # one broken rule must not stop the others
+            logger.exception("auto-reply %s for message %s failed", step.key, message.pk)
+            detail = exc.message if isinstance(exc, DomainError) else type(exc).__name__
+            run = _record(message, step, AutoReplyOutcome.ERROR, detail)
         runs.append(run)
         replied = replied or run.reply_id is not None
     return runs
@@ -541,7 +566,10 @@ def autoreply_preview(
                 )  # fmt: skip
         else:
             item = PreviewStep(step.label, step.rule.get_action_display(), _describe(step.rule))
-        if step.replies and item.would_send:
+        if step.fallback and replied:
+            item.note = "skipped: answered already (fallback rule)"
+            item.would_send = ""
+        elif step.replies and item.would_send:
             if replied:
                 item.note = "skipped: this message already has a reply"
                 item.would_send = ""

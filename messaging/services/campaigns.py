@@ -9,6 +9,7 @@ moves queued rows to `paused` (the dispatcher never claims them); resume moves t
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -36,6 +37,7 @@ from messaging.models import (
     TemplateCategory,
     TemplateStatus,
 )
+from messaging.services.links import TrackedLinkBatch
 from messaging.services.sending import template_content_build
 
 logger = logging.getLogger(__name__)
@@ -251,25 +253,38 @@ def _value(item: dict, contact: dict) -> str:
         value = contact.get(key)
         if key == "name":
             value = value or contact.get("profile_name")
+    if isinstance(value, bool):
+        value = "true" if value else "false"  # as PostgreSQL's ->> renders JSON booleans
     return str(value if value not in (None, "") else item.get("fallback", ""))
 
 
-def campaign_content(campaign: Campaign, contact: dict) -> dict[str, Any]:
-    """The template body for one contact (a dict of Contact fields and attributes)."""
+def campaign_content(campaign: Campaign, contact: dict, links=None) -> dict[str, Any]:
+    """The template body for one contact (a dict of Contact fields and attributes).
+
+    Items marked `"track": true` have their links wrapped in tracked short links, booked in
+    `links` (a TrackedLinkBatch the caller saves with the messages); without `links` (a
+    preview) they are left as they are.
+    """
     mapping = campaign.parameter_mapping or {}
     template = campaign.template
     named = (template.parameter_format or "") == "named"
+
+    def render(item):
+        value = _value(item, contact)
+        if links is not None and item.get("track"):
+            value = links.wrap_text(value, contact=contact.get("pk"), campaign=campaign)
+        return value
 
     def values(part):
         items = mapping.get(part) or []
         if named:
             names = (template.parameters or {}).get(part) or []
             return {
-                item.get("name") or names[i]: _value(item, contact)
+                item.get("name") or names[i]: render(item)
                 for i, item in enumerate(items)
                 if i < len(names) or item.get("name")
             }
-        return [_value(item, contact) for item in items]
+        return [render(item) for item in items]
 
     buttons = mapping.get("buttons") or {}
     return template_content_build(
@@ -361,6 +376,12 @@ def campaign_materialise(*, campaign: Campaign, batch_size: int = 5000) -> int:
     The unique (campaign, contact) constraint is the guarantee (`ignore_conflicts`); the
     `Exists` filter only keeps the returned count honest on a re-run.
     """
+    if connection.vendor == "postgresql" and not _has_tracked_items(campaign):
+        return _materialise_in_sql(campaign)
+    return _materialise_in_python(campaign, batch_size=batch_size)
+
+
+def _materialise_in_python(campaign: Campaign, *, batch_size: int = 5000) -> int:
     now = timezone.now()
     template = campaign.template
     marketing = template.category == TemplateCategory.MARKETING
@@ -374,6 +395,7 @@ def campaign_materialise(*, campaign: Campaign, batch_size: int = 5000) -> int:
     )
     created = 0
     batch: list[Message] = []
+    links = TrackedLinkBatch()
     for contact in contacts:
         batch.append(
             Message(
@@ -382,7 +404,7 @@ def campaign_materialise(*, campaign: Campaign, batch_size: int = 5000) -> int:
                 campaign=campaign,
                 direction=Direction.OUTBOUND,
                 type=MessageType.TEMPLATE,
-                content=campaign_content(campaign, contact),
+                content=campaign_content(campaign, contact, links),
                 template=template,
                 is_marketing=marketing,
                 lane=Lane.BULK,
@@ -392,10 +414,136 @@ def campaign_materialise(*, campaign: Campaign, batch_size: int = 5000) -> int:
         )
         if len(batch) >= batch_size:
             created += len(Message.objects.bulk_create(batch, ignore_conflicts=True))
+            links.save()
             batch = []
     if batch:
         created += len(Message.objects.bulk_create(batch, ignore_conflicts=True))
+    links.save()
     return created
+
+
+def _has_tracked_items(campaign: Campaign) -> bool:
+    mapping = campaign.parameter_mapping or {}
+    items = [*(mapping.get("header") or []), *(mapping.get("body") or [])]
+    items += list((mapping.get("buttons") or {}).values())
+    return any(isinstance(item, dict) and item.get("track") for item in items)
+
+
+def _sql_value(item: dict, params: list) -> str:
+    """SQL for one mapped parameter over the audience row `c` (mirrors `_value`)."""
+    source, key = item.get("source"), item.get("value", "")
+    fallback = str(item.get("fallback", ""))
+    if source == "constant":
+        params.append(str(key))
+        return "%s::text"
+    if source == "attribute":
+        params.extend([key, fallback])
+        return "COALESCE(NULLIF(c.attributes ->> %s, ''), %s)"
+    if key not in CONTACT_FIELDS:
+        raise CampaignNotReady(f"Unknown contact field {key!r}.")
+    params.append(fallback)
+    if key == "name":
+        return "COALESCE(NULLIF(c.name, ''), NULLIF(c.profile_name, ''), %s)"
+    return f"COALESCE(NULLIF(c.{key}::text, ''), %s)"
+
+
+def _materialise_in_sql(campaign: Campaign) -> int:
+    """PostgreSQL: one INSERT ... SELECT writes every row, rendering each contact's
+    parameters in SQL into a JSON skeleton built by the same `template_content_build`.
+
+    About ten times faster than rendering and inserting from Python; the result is the same
+    (a test compares both paths).
+    """
+    mapping = campaign.parameter_mapping or {}
+    placeholders: list[tuple[str, dict]] = []
+
+    def slot(item):
+        token = f"@@P{len(placeholders)}@@"
+        placeholders.append((token, item))
+        return token
+
+    template = campaign.template
+    named = (template.parameter_format or "") == "named"
+    names = template.parameters or {}
+
+    def values(part):
+        items = mapping.get(part) or []
+        if named:
+            declared = names.get(part) or []
+            return {
+                item.get("name") or declared[i]: slot(item)
+                for i, item in enumerate(items)
+                if i < len(declared) or item.get("name")
+            }
+        return [slot(item) for item in items]
+
+    skeleton = template_content_build(
+        template=template,
+        body=values("body") or None,
+        header=values("header") or None,
+        header_media_link=mapping.get("header_media_link") or None,
+        button_url_values={i: slot(item) for i, item in (mapping.get("buttons") or {}).items()},
+        button_payloads=mapping.get("button_payloads") or None,
+    )
+    # Each placeholder (a JSON string in the skeleton) is replaced by the contact's value,
+    # JSON-encoded by PostgreSQL; parameters follow the order of the SQL text.
+    params: list = [json.dumps(skeleton)]
+    content_sql = "%s"
+    for token, item in placeholders:
+        item_params: list = []
+        value_sql = _sql_value(item, item_params)
+        content_sql = f"replace({content_sql}, %s, to_jsonb({value_sql})::text)"
+        params = [*params, json.dumps(token), *item_params]
+
+    already = Message.objects.filter(campaign=campaign, contact=OuterRef("pk"))
+    audience = (
+        campaign_sendable(campaign)
+        .exclude(Exists(already))
+        .values("id", "attributes", *CONTACT_FIELDS)
+        .order_by()
+    )
+    audience_sql, audience_params = audience.query.sql_with_params()
+
+    now = timezone.now()
+    computed = {
+        "uuid": ("gen_random_uuid()", []),
+        "contact_id": ("c.id", []),
+        "content": (f"({content_sql})::jsonb", params),
+    }
+    fixed = {
+        "channel_id": campaign.channel_id,
+        "campaign_id": campaign.pk,
+        "direction": Direction.OUTBOUND.value,
+        "type": MessageType.TEMPLATE.value,
+        "template_id": template.pk,
+        "is_marketing": template.category == TemplateCategory.MARKETING,
+        "lane": int(Lane.BULK),
+        "status": int(Status.QUEUED),
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+    columns, select, select_params = [], [], []
+    for f in Message._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(f.column))
+        if f.attname in computed:
+            sql, sql_params = computed[f.attname]
+            select.append(sql)
+            select_params.extend(sql_params)
+            continue
+        value = fixed[f.attname] if f.attname in fixed else f.get_default()
+        select.append("%s")
+        select_params.append(f.get_db_prep_save(value, connection))
+    # Identifiers come from the model; every value is a bound parameter.
+    sql = (
+        f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(select)} FROM ({audience_sql}) AS c "
+        "ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*select_params, *audience_params])
+        return cursor.rowcount
 
 
 def campaign_pause(*, campaign: Campaign, actor=None, reason: str = "", auto=False) -> Campaign:

@@ -30,6 +30,8 @@ from messaging.inbox_forms import (
     TemplateReplyForm,
 )
 from messaging.inbox_selectors import (
+    THREAD_LIMIT,
+    THREAD_MAX_LIMIT,
     inbox_conversation,
     inbox_conversations,
     inbox_counts,
@@ -98,11 +100,16 @@ def _conversation(pk: int) -> Conversation:
 
 
 def _thread_context(request, conversation: Conversation) -> dict:
-    limit = request.GET.get("limit")
+    raw = request.GET.get("limit", "")
+    limit = min(int(raw), THREAD_MAX_LIMIT) if raw.isdigit() and int(raw) > 0 else THREAD_LIMIT
+    items = thread_items(conversation, limit=limit)
+    shown = sum(1 for item in items if item.kind == "message")
     return {
         "conversation": conversation,
         "contact": conversation.contact,
-        "items": thread_items(conversation, limit=int(limit) if limit and limit.isdigit() else 0),
+        "items": items,
+        "limit": limit,
+        "has_older": shown >= limit and limit < THREAD_MAX_LIMIT,
         "can_rate": request.user.has_perm("messaging.rate_automatedanswer"),
         "poll_seconds": settings.INBOX_POLL_SECONDS,
     }

@@ -40,11 +40,7 @@ def populate() -> None:
 
     vip, _ = Tag.objects.get_or_create(name="vip")
     for i in range(25):
-        contact = (
-            ContactFactory(attributes={"city": "Pune", "n": i})
-            if _has_field("crm.Contact", "attributes")
-            else ContactFactory()
-        )
+        contact = ContactFactory(attributes={"city": "Pune", "n": i})
         contact.tags.add(vip)
         message = MessageFactory(
             channel=channel,
@@ -68,16 +64,6 @@ def populate() -> None:
     JobRunFactory(name="purge_data", state=JobState.SUCCEEDED, counts={"rows": 3}, started_by=admin)
     AppErrorFactory(traceback="Traceback ...")
     HealthSampleFactory()
-
-
-def _has_field(label: str, name: str) -> bool:
-    from django.apps import apps
-
-    try:
-        apps.get_model(label)._meta.get_field(name)
-    except Exception:
-        return False
-    return True
 
 
 def snapshot(using: str = "default") -> dict[str, list]:

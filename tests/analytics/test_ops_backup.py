@@ -223,3 +223,19 @@ def test_backup_from_the_page_runs_as_a_job(ops_client, monkeypatch):
     run.refresh_from_db()
     assert run.state == JobState.SUCCEEDED, run.error
     assert [b.name for b in backups_list()] == [run.counts["archive"]]
+
+
+def test_restore_never_revives_jobs_and_leaves_heartbeats_out(tmp_path):
+    from core.models import WorkerHeartbeat
+    from tests.factories import JobRunFactory
+
+    JobRunFactory(name="purge_data", state=JobState.QUEUED)
+    WorkerHeartbeat.objects.create(hostname="w@old-host", queues=["send"])
+    path = backup_create(output_dir=tmp_path)
+    with tarfile.open(path) as tar:
+        assert "data/core.workerheartbeat.jsonl" not in tar.getnames()
+    call_command("flush", interactive=False, verbosity=0)
+    backup_restore(archive=path)
+    run = JobRun.objects.get()
+    assert run.state == JobState.FAILED and "restored from a backup" in run.error
+    assert not WorkerHeartbeat.objects.exists()

@@ -331,3 +331,10 @@ def test_healthz_is_unchanged(client, filesystem_broker, live_worker):
     body = client.get("/healthz").json()
     assert set(body["checks"]) == {"database", "broker", "workers"}
     assert body["status"] == "ok"
+
+
+def test_workers_gone_for_a_day_are_no_longer_listed(filesystem_broker, live_worker):
+    WorkerHeartbeat.objects.create(
+        hostname="replaced@host", queues=ALL_QUEUES, last_seen_at=timezone.now() - timedelta(days=2)
+    )
+    assert [w["hostname"] for w in health_collect()["workers"]] == ["w1@host"]

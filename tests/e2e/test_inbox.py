@@ -110,8 +110,12 @@ def test_agent_opens_a_conversation_replies_and_watches_the_ticks(
 def test_new_messages_and_automated_answers_appear_without_a_reload(
     make_user, page, login, live_server, whatsapp, screenshot
 ):
-    FaqEntryFactory(question="How long does delivery take?", keywords="delivery, arrive",
-                    answer="Orders arrive in 2-3 working days.", topic="delivery")  # fmt: skip
+    FaqEntryFactory(
+        question="How long does delivery take?",
+        keywords="delivery, arrive",
+        answer="Orders arrive in 2-3 working days.",
+        topic="delivery",
+    )
     agent = make_user("Agent")
     wait_for_message(user_writes(whatsapp, "Hello"))
     login(agent.username)

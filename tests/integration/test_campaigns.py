@@ -65,3 +65,47 @@ def test_pause_stops_within_a_second_and_resume_after_a_restart_is_exact(
     assert len(counts) == 200, "somebody was skipped"
     assert set(counts.values()) == {1}, "somebody got the campaign twice"
     assert campaign.messages.filter(status=Status.ACCEPTED).count() == 200
+
+
+def test_sql_and_python_materialisation_render_the_same(transactional_db, simulator, settings):
+    """PostgreSQL renders parameters in SQL; the result must equal the Python renderer's."""
+    from crm.models import AttributeDefinition
+    from messaging.models import Message
+    from messaging.services.campaigns import _materialise_in_python, _materialise_in_sql
+    from messaging.services.templates import templates_sync
+
+    channel = ChannelFactory(base_url=simulator.url)
+    templates_sync(channel=channel)
+    AttributeDefinition.objects.create(key="city", label="City", type="text")
+    tag = Tag.objects.create(name="compare")
+    people = [
+        ContactFactory(name='Asha "Quotes" Patel', attributes={"city": "Pune"}),
+        ContactFactory(name="", profile_name="Ravi ☀️", attributes={}),
+        ContactFactory(name="", profile_name="", attributes={"city": "Mumbai\\nline"}),
+    ]
+    tag.contacts.add(*people)
+    mapping = {
+        "header": [{"source": "constant", "value": "#40321 ✓"}],
+        "body": [
+            {"source": "field", "value": "name", "fallback": "there"},
+            {"source": "attribute", "value": "city", "fallback": "your city"},
+            {"source": "field", "value": "phone"},
+            {"source": "constant", "value": "Friday"},
+        ],
+        "buttons": {"0": {"source": "field", "value": "wa_id"}},
+    }
+    template = MessageTemplate.objects.get(
+        channel=channel, name="order_confirmation", language="en"
+    )
+    contents = {}
+    for name, materialise in [("sql", _materialise_in_sql), ("python", _materialise_in_python)]:
+        campaign = Campaign.objects.create(
+            name=name, channel=channel, template=template, parameter_mapping=mapping
+        )
+        campaign.tags.add(tag)
+        assert materialise(campaign) == 3
+        contents[name] = {
+            m.contact_id: m.content for m in Message.objects.filter(campaign=campaign)
+        }
+        assert materialise(campaign) == 0  # nothing twice
+    assert contents["sql"] == contents["python"]

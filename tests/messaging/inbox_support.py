@@ -1,12 +1,9 @@
 """Helpers for the inbox and automation tests: inbound messages through the real webhook
-path, and a handle on the auto-reply task so tests can run it synchronously."""
+path."""
 
 from __future__ import annotations
 
 import time
-from unittest import mock
-
-import pytest
 
 from messaging.models import Message
 from tests.messaging.webhook_support import messages_payload, process, text_message
@@ -19,13 +16,19 @@ def now_ts() -> int:
 
 
 def inbound(
-    *, body: str = "Hello", wa_id: str = WA_ID, wamid: str | None = None, at: int | None = None,
-    name: str = "Asha Rao", **extra,
-) -> Message:  # fmt: skip
+    *,
+    body: str = "Hello",
+    wa_id: str = WA_ID,
+    wamid: str | None = None,
+    at: int | None = None,
+    name: str = "Asha Rao",
+    **extra,
+) -> Message:
     """Process one inbound message as the webhook worker would; return it."""
     wamid = wamid or f"wamid.IN.{time.monotonic_ns()}"
-    process(messages_payload(text_message(wamid, body, at or now_ts(), wa_id=wa_id, **extra),
-                             name=name))  # fmt: skip
+    process(
+        messages_payload(text_message(wamid, body, at or now_ts(), wa_id=wa_id, **extra), name=name)
+    )
     return Message.objects.select_related("contact", "conversation").get(wamid=wamid)
 
 
@@ -34,12 +37,3 @@ def button_tap(*, payload: str, text: str = "Tap", context: str = "", **kwargs) 
     if context:
         extra["context"] = {"from": "15550001111", "id": context}
     return inbound(body="", **extra, **kwargs)
-
-
-@pytest.fixture
-def autoreply_queue():
-    """The message ids handed to `messaging.autoreply_run` (nothing runs until a test does)."""
-    from messaging.tasks.inbox import autoreply_run
-
-    with mock.patch.object(autoreply_run, "delay") as delay:
-        yield delay

@@ -30,7 +30,7 @@ from messaging.services.autoreply import (
 )
 from messaging.tasks.inbox import autoreply_run
 from tests.factories import AutoReplyRuleFactory, ChannelFactory, FaqEntryFactory, UserFactory
-from tests.messaging.inbox_support import autoreply_queue, button_tap, inbound  # noqa: F401
+from tests.messaging.inbox_support import button_tap, inbound
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def wa_channel(db):
     return ChannelFactory()
+
+
+@pytest.fixture
+def autoreply_queue():
+    """The message ids handed to `messaging.autoreply_run` (nothing runs them)."""
+    with mock.patch.object(autoreply_run, "delay") as delay:
+        yield delay
 
 
 @pytest.fixture(autouse=True)
@@ -95,10 +102,12 @@ def test_office_hours_parse_and_check():
     assert within_office_hours(monday_10.replace(day=10, hour=13), spec=spec, tz="Asia/Kolkata")
     # A night shift belongs to the day it starts.
     night = "Fri 22:00-06:00"
-    assert within_office_hours(dt.datetime(2026, 1, 10, 5, 0, tzinfo=ist), spec=night,
-                               tz="Asia/Kolkata")  # fmt: skip
-    assert not within_office_hours(dt.datetime(2026, 1, 9, 5, 0, tzinfo=ist), spec=night,
-                                   tz="Asia/Kolkata")  # fmt: skip
+    assert within_office_hours(
+        dt.datetime(2026, 1, 10, 5, 0, tzinfo=ist), spec=night, tz="Asia/Kolkata"
+    )
+    assert not within_office_hours(
+        dt.datetime(2026, 1, 9, 5, 0, tzinfo=ist), spec=night, tz="Asia/Kolkata"
+    )
     assert within_office_hours(monday_10, spec="", tz="UTC")  # no hours: always open
     with pytest.raises(OfficeHoursInvalid):
         office_hours_parse("weekdays nine to five")
@@ -115,30 +124,54 @@ def test_outside_office_hours_trigger_uses_the_message_time(settings):
 
 
 def test_rule_problems_name_what_is_missing(wa_channel):
-    assert rule_problems(AutoReplyRule(trigger="keyword", trigger_value=" , ", action="send_text"))\
-        .keys() == {"trigger_value", "text"}  # fmt: skip
+    assert rule_problems(
+        AutoReplyRule(trigger="keyword", trigger_value=" , ", action="send_text")
+    ).keys() == {"trigger_value", "text"}
     assert "trigger_value" in rule_problems(
         AutoReplyRule(trigger="regex", trigger_value="(", action="opt_out")
     )
     template = MessageTemplate.objects.create(
-        channel=wa_channel, name="t", language="en", category="UTILITY", status="APPROVED",
-        components=[{"type": "BODY", "text": "Hi {{1}} {{2}}"}], parameters={"body": ["1", "2"]},
-    )  # fmt: skip
-    bad = AutoReplyRule(trigger="keyword", trigger_value="X", action="send_template",
-                        template=template, template_parameters={"body": ["only one"]})  # fmt: skip
+        channel=wa_channel,
+        name="t",
+        language="en",
+        category="UTILITY",
+        status="APPROVED",
+        components=[{"type": "BODY", "text": "Hi {{1}} {{2}}"}],
+        parameters={"body": ["1", "2"]},
+    )
+    bad = AutoReplyRule(
+        trigger="keyword",
+        trigger_value="X",
+        action="send_template",
+        template=template,
+        template_parameters={"body": ["only one"]},
+    )
     assert "template_parameters" in rule_problems(bad)
     bad.template_parameters = {"body": ["a", "b"]}
     assert rule_problems(bad) == {}
-    assert "assign_to" in rule_problems(AutoReplyRule(trigger="keyword", trigger_value="X",
-                                                      action="assign"))  # fmt: skip
+    assert "assign_to" in rule_problems(
+        AutoReplyRule(trigger="keyword", trigger_value="X", action="assign")
+    )
 
 
 def test_plan_orders_unlock_then_rules_by_order_until_stop(wa_channel):
     late = rule(name="late", order=50, trigger="payload_prefix", trigger_value="UNLOCK")
-    early = rule(name="early", order=10, trigger="payload_prefix", trigger_value="UNLOCK",
-                 action="add_tag", tag=Tag.objects.create(name="x"), stop_processing=False)  # fmt: skip
-    stopper = rule(name="stopper", order=20, trigger="payload_prefix", trigger_value="UNLOCK",
-                   stop_processing=True)  # fmt: skip
+    early = rule(
+        name="early",
+        order=10,
+        trigger="payload_prefix",
+        trigger_value="UNLOCK",
+        action="add_tag",
+        tag=Tag.objects.create(name="x"),
+        stop_processing=False,
+    )
+    stopper = rule(
+        name="stopper",
+        order=20,
+        trigger="payload_prefix",
+        trigger_value="UNLOCK",
+        stop_processing=True,
+    )
     rule(name="disabled", order=1, enabled=False, trigger="payload_prefix", trigger_value="UNLOCK")
     steps = autoreply_plan(inbound=Inbound(type="button", payload="UNLOCK_CONTENT:7"))
     assert [s.label for s in steps] == ["Click-to-Unlock (built-in)", "early", "stopper"]
@@ -159,7 +192,9 @@ def test_plan_asks_responders_only_for_unanswered_text(wa_channel):
 # --- Running -----------------------------------------------------------------------------------
 
 
-def test_a_keyword_rule_replies_once_inside_the_window(wa_channel, django_capture_on_commit_callbacks):
+def test_a_keyword_rule_replies_once_inside_the_window(
+    wa_channel, django_capture_on_commit_callbacks
+):
     rule(trigger="keyword", trigger_value="HOURS", text="We open at 10.")
     message = inbound(body="What are your hours?")
     runs = autoreply_process(message_id=message.pk)
@@ -178,10 +213,22 @@ def test_a_keyword_rule_replies_once_inside_the_window(wa_channel, django_captur
 
 def test_at_most_one_reply_per_message_while_other_actions_still_run(wa_channel):
     vip = Tag.objects.create(name="vip")
-    rule(name="a", order=1, trigger="keyword", trigger_value="PRICE", text="First",
-         stop_processing=False)  # fmt: skip
-    rule(name="b", order=2, trigger="keyword", trigger_value="PRICE", text="Second",
-         stop_processing=False)  # fmt: skip
+    rule(
+        name="a",
+        order=1,
+        trigger="keyword",
+        trigger_value="PRICE",
+        text="First",
+        stop_processing=False,
+    )
+    rule(
+        name="b",
+        order=2,
+        trigger="keyword",
+        trigger_value="PRICE",
+        text="Second",
+        stop_processing=False,
+    )
     rule(name="c", order=3, trigger="keyword", trigger_value="PRICE", action="add_tag", tag=vip)
     message = inbound(body="price?")
     runs = autoreply_process(message_id=message.pk)
@@ -191,7 +238,9 @@ def test_at_most_one_reply_per_message_while_other_actions_still_run(wa_channel)
 
 
 def test_stop_processing_ends_evaluation(wa_channel):
-    rule(name="a", order=1, trigger="keyword", trigger_value="HI", text="First", stop_processing=True)
+    rule(
+        name="a", order=1, trigger="keyword", trigger_value="HI", text="First", stop_processing=True
+    )
     rule(name="b", order=2, trigger="keyword", trigger_value="HI", action="opt_out")
     message = inbound(body="hi")
     assert [r.rule.name for r in autoreply_process(message_id=message.pk)] == ["a"]
@@ -200,8 +249,13 @@ def test_stop_processing_ends_evaluation(wa_channel):
 
 def test_the_database_allows_one_reply_per_message(wa_channel):
     message = inbound(body="x")
-    other = Message.objects.create(channel=wa_channel, contact=message.contact, direction="out",
-                                   type="text", content={"body": "a"})  # fmt: skip
+    other = Message.objects.create(
+        channel=wa_channel,
+        contact=message.contact,
+        direction="out",
+        type="text",
+        content={"body": "a"},
+    )
     AutoReplyRun.objects.create(message=message, rule_key="rule:1", outcome="sent", reply=other)
     with pytest.raises(IntegrityError):
         AutoReplyRun.objects.create(message=message, rule_key="rule:2", outcome="sent", reply=other)
@@ -225,12 +279,21 @@ def test_blocked_contacts_get_no_automation(wa_channel):
 
 def test_a_template_rule_sends_constant_parameters(wa_channel):
     template = MessageTemplate.objects.create(
-        channel=wa_channel, name="delivery_delayed", language="en", category="UTILITY",
-        status="APPROVED", components=[{"type": "BODY", "text": "Sorry {{1}}, {{2}} late."}],
+        channel=wa_channel,
+        name="delivery_delayed",
+        language="en",
+        category="UTILITY",
+        status="APPROVED",
+        components=[{"type": "BODY", "text": "Sorry {{1}}, {{2}} late."}],
         parameters={"body": ["1", "2"]},
-    )  # fmt: skip
-    rule(trigger="keyword", trigger_value="LATE", action="send_template", template=template,
-         template_parameters={"body": ["friend", "your order"]})  # fmt: skip
+    )
+    rule(
+        trigger="keyword",
+        trigger_value="LATE",
+        action="send_template",
+        template=template,
+        template_parameters={"body": ["friend", "your order"]},
+    )
     message = inbound(body="late?")
     autoreply_process(message_id=message.pk)
     (reply,) = replies_to(message)
@@ -240,10 +303,23 @@ def test_a_template_rule_sends_constant_parameters(wa_channel):
 
 def test_opt_out_opt_in_assign_and_tag_actions(wa_channel):
     agent = UserFactory(username="agent-x", roles=["Agent"])
-    rule(name="out", order=1, trigger="keyword", trigger_value="NO MORE", action="opt_out",
-         stop_processing=False)  # fmt: skip
-    rule(name="assign", order=2, trigger="keyword", trigger_value="NO MORE", action="assign",
-         assign_to=agent, stop_processing=False)  # fmt: skip
+    rule(
+        name="out",
+        order=1,
+        trigger="keyword",
+        trigger_value="NO MORE",
+        action="opt_out",
+        stop_processing=False,
+    )
+    rule(
+        name="assign",
+        order=2,
+        trigger="keyword",
+        trigger_value="NO MORE",
+        action="assign",
+        assign_to=agent,
+        stop_processing=False,
+    )
     message = inbound(body="no more messages please")
     autoreply_process(message_id=message.pk)
     contact = Contact.objects.get(pk=message.contact_id)
@@ -268,8 +344,12 @@ def test_cooldown_stops_a_rule_repeating_for_the_same_contact(wa_channel, settin
 
 
 def test_faq_answers_when_no_rule_replied(wa_channel):
-    FaqEntryFactory(question="How long does delivery take?", keywords="delivery, arrive",
-                    answer="2-3 days.", topic="delivery")  # fmt: skip
+    FaqEntryFactory(
+        question="How long does delivery take?",
+        keywords="delivery, arrive",
+        answer="2-3 days.",
+        topic="delivery",
+    )
     message = inbound(body="When will my order arrive?")
     (run,) = autoreply_process(message_id=message.pk)
     assert (run.rule_key, run.outcome) == ("responder:faq", "sent")
@@ -284,9 +364,14 @@ def test_faq_answers_when_no_rule_replied(wa_channel):
 def test_responders_stay_quiet_while_an_agent_is_on_it(wa_channel):
     FaqEntryFactory(keywords="delivery", answer="2-3 days.", topic="delivery")
     message = inbound(body="delivery?")
-    Message.objects.create(channel=wa_channel, contact=message.contact, direction="out",
-                           type="text", content={"body": "I'm here"},
-                           sent_by=UserFactory(username="human"))  # fmt: skip
+    Message.objects.create(
+        channel=wa_channel,
+        contact=message.contact,
+        direction="out",
+        type="text",
+        content={"body": "I'm here"},
+        sent_by=UserFactory(username="human"),
+    )
     (run,) = autoreply_process(message_id=message.pk)
     assert (run.outcome, run.detail) == ("skipped", "an agent is on it")
 
@@ -300,7 +385,10 @@ def test_an_inbound_message_enqueues_the_task_after_commit(
     with django_capture_on_commit_callbacks(execute=True):
         message = inbound(body="hi")
     autoreply_queue.assert_called_once_with(message.pk)
-    assert ConversationEvent.objects.filter(conversation=message.conversation, kind="opened").count() == 1
+    assert (
+        ConversationEvent.objects.filter(conversation=message.conversation, kind="opened").count()
+        == 1
+    )
 
 
 def test_the_task_runs_the_service_and_is_named_for_the_default_queue(wa_channel):
@@ -316,7 +404,12 @@ def test_the_task_runs_the_service_and_is_named_for_the_default_queue(wa_channel
 
 
 def test_the_webhook_request_itself_never_runs_rules(client, settings, wa_channel, autoreply_queue):
-    from tests.messaging.webhook_support import APP_SECRET, messages_payload, post_signed, text_message
+    from tests.messaging.webhook_support import (
+        APP_SECRET,
+        messages_payload,
+        post_signed,
+        text_message,
+    )
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     rule(trigger="keyword", trigger_value="HI")
@@ -337,14 +430,19 @@ def test_unlock_payloads_call_content_unlock_inside_the_window(wa_channel, monke
         from messaging.services.sending import message_send
 
         calls.append((payload, contact.pk, context_wamid))
-        return message_send(channel=wa_channel, contact=contact, type="text",
-                            content={"body": "Unlocked!"}, is_automated=True)  # fmt: skip
+        return message_send(
+            channel=wa_channel,
+            contact=contact,
+            type="text",
+            content={"body": "Unlocked!"},
+            is_automated=True,
+        )
 
     monkeypatch.setattr("messaging.services.content_unlock.content_unlock", fake_unlock)
     rule(trigger="payload_prefix", trigger_value="UNLOCK", text="should be skipped")
     message = button_tap(payload="UNLOCK_IMAGES:12", context="wamid.OUT.announce")
     runs = autoreply_process(message_id=message.pk)
-    assert [(r.rule_key, r.outcome) for r in runs][0] == ("builtin:unlock", "sent")
+    assert (runs[0].rule_key, runs[0].outcome) == ("builtin:unlock", "sent")
     assert runs[1].outcome == "skipped"  # one reply per tap
     assert calls == [("UNLOCK_IMAGES:12", message.contact_id, "wamid.OUT.announce")]
     assert [m.content["body"] for m in replies_to(message)] == ["Unlocked!"]
@@ -413,3 +511,43 @@ def test_messages_older_than_the_window_get_refused_replies(wa_channel):
     message = inbound(body="hi", at=old)
     (run,) = autoreply_process(message_id=message.pk)
     assert run.outcome == "refused" and "window_closed" in run.detail
+
+
+def test_a_broken_rule_is_recorded_and_the_others_still_run(wa_channel):
+    rule(name="broken", order=1, trigger="keyword", trigger_value="HI", action="assign",
+         assign_to=UserFactory(username="not-an-agent"), stop_processing=False)  # fmt: skip
+    rule(name="reply", order=2, trigger="keyword", trigger_value="HI", text="Hello!")
+    message = inbound(body="hi")
+    runs = autoreply_process(message_id=message.pk)
+    assert [(r.rule.name, r.outcome) for r in runs] == [("broken", "error"), ("reply", "sent")]
+    assert "cannot use the inbox" in runs[0].detail
+
+
+def test_templates_and_campaigns_do_not_count_as_an_agent_on_it(wa_channel):
+    FaqEntryFactory(keywords="delivery", answer="2-3 days.", topic="delivery")
+    message = inbound(body="delivery?")
+    Message.objects.create(channel=wa_channel, contact=message.contact, direction="out",
+                           type="template", content={"name": "x"},
+                           sent_by=UserFactory(username="integration"))  # fmt: skip
+    (run,) = autoreply_process(message_id=message.pk)
+    assert run.outcome == "sent"
+
+
+def test_fallback_rules_act_only_when_nothing_answered(wa_channel, settings):
+    settings.OFFICE_HOURS = "Mon 00:00-00:01"  # practically always outside office hours
+    FaqEntryFactory(keywords="refund", answer="Within 7 days.", topic="returns")
+    rule(name="ooo", order=1, trigger="outside_hours", text="We are closed.", fallback=True,
+         stop_processing=False)  # fmt: skip
+    answered = inbound(body="refund?", wamid="wamid.r")
+    runs = autoreply_process(message_id=answered.pk)
+    assert [(r.rule_key.split(":")[0], r.outcome) for r in runs] == [
+        ("responder", "sent"), ("rule", "skipped"),
+    ]  # fmt: skip
+    unanswered = inbound(body="anyone there?", wamid="wamid.u")
+    runs = autoreply_process(message_id=unanswered.pk)
+    assert [r.outcome for r in runs] == ["no_answer", "sent"]
+    assert runs[1].reply.content["body"] == "We are closed."
+    preview = autoreply_preview(text="refund please")
+    assert [(s.label, bool(s.would_send)) for s in preview] == [
+        ("FAQ responder", True), ("ooo", False),
+    ]  # fmt: skip

@@ -38,9 +38,10 @@ def announced(channel, make_user, settings):
     settings.SEND_RECIPIENT_MIN_GAP_SECONDS = 0
     template = MessageTemplate.objects.get(channel=channel, name="advisor_content_ready")
     author, reviewer = make_user("Campaign manager"), make_user("Content reviewer")
-    advisor = AdvisorFactory(contact=ContactFactory(name="Ravi Kumar"))
-    item = ContentItemFactory(template=template, created_by=author,
-                              body="Mid-caps rallied 2.1% on strong earnings.")  # fmt: skip
+    AdvisorFactory(contact=ContactFactory(name="Ravi Kumar"))
+    item = ContentItemFactory(
+        template=template, created_by=author, body="Mid-caps rallied 2.1% on strong earnings."
+    )
     content_submit(item=item, actor=author)
     content_approve(item=item, reviewer=reviewer)
     content_distribute()
@@ -55,18 +56,24 @@ def test_a_button_tap_unlocks_the_content_through_the_autoreply_task(
 ):
     delivery, contact = announced, announced.contact
     tap = text_message(
-        "wamid.TAP.unlock", "", int(time.time()), wa_id=contact.wa_id, type="button",
+        "wamid.TAP.unlock",
+        "",
+        int(time.time()),
+        wa_id=contact.wa_id,
+        type="button",
         button={"payload": f"UNLOCK_CONTENT:{delivery.pk}", "text": "Unlock content"},
         context={"from": channel.display_phone_number, "id": delivery.message.wamid},
-    )  # fmt: skip
+    )
     response = post_signed(client, messages_payload(tap), secret="simulator-app-secret")
     assert response.status_code == 200
 
     # The webhook worker processes the stored body; the receiver only enqueues automation.
     event = WebhookEvent.objects.get()
-    with mock.patch.object(autoreply_run, "delay") as enqueued:
-        with django_capture_on_commit_callbacks(execute=True):
-            webhook_event_process(event_id=event.pk)
+    with (
+        mock.patch.object(autoreply_run, "delay") as enqueued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        webhook_event_process(event_id=event.pk)
     inbound = Message.objects.get(wamid="wamid.TAP.unlock")
     enqueued.assert_called_once_with(inbound.pk)
     replies = Message.objects.filter(direction=Direction.OUTBOUND).exclude(pk=delivery.message_id)

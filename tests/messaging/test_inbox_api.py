@@ -44,8 +44,9 @@ def open_conversation(channel, *, hours_ago=1, **contact_kwargs):
 def test_list_with_filters_and_order(api, agent, wa_channel, django_assert_max_num_queries):
     mine = open_conversation(wa_channel, name="Mine", pinned=True)
     Conversation.objects.filter(pk=mine.pk).update(assignee=agent)
-    closed = ConversationFactory(channel=wa_channel, is_open=False,
-                                 contact=ContactFactory(name="Closed"))  # fmt: skip
+    closed = ConversationFactory(
+        channel=wa_channel, is_open=False, contact=ContactFactory(name="Closed")
+    )
     stale = open_conversation(wa_channel, hours_ago=30, name="Stale")
     MessageFactory(channel=wa_channel, contact=stale.contact, content={"body": "lost parcel"})
     with django_assert_max_num_queries(6):
@@ -56,8 +57,10 @@ def test_list_with_filters_and_order(api, agent, wa_channel, django_assert_max_n
     assert results[0]["window_open"] is True and results[0]["window_expires_at"]
 
     def names(query):
-        return sorted(r["contact"]["name"] for r in api.get(f"/api/v1/conversations/?{query}")
-                      .json()["results"])  # fmt: skip
+        return sorted(
+            r["contact"]["name"]
+            for r in api.get(f"/api/v1/conversations/?{query}").json()["results"]
+        )
 
     assert names("assigned=mine") == ["Mine"]
     assert names("assigned=unassigned") == ["Closed", "Stale"]
@@ -69,11 +72,17 @@ def test_list_with_filters_and_order(api, agent, wa_channel, django_assert_max_n
 
 def test_detail_and_messages(api, wa_channel):
     conversation = open_conversation(wa_channel)
-    reply = MessageFactory(channel=wa_channel, contact=conversation.contact, is_automated=True,
-                           status=Status.READ)  # fmt: skip
+    reply = MessageFactory(
+        channel=wa_channel, contact=conversation.contact, is_automated=True, status=Status.READ
+    )
     AutomatedAnswer.objects.create(message=reply, responder="faq", topic="delivery", rating=5)
-    MessageFactory(channel=wa_channel, contact=conversation.contact, direction="in",
-                   type="reaction", content={"emoji": "👍"})  # fmt: skip
+    MessageFactory(
+        channel=wa_channel,
+        contact=conversation.contact,
+        direction="in",
+        type="reaction",
+        content={"emoji": "👍"},
+    )
     assert api.get(f"/api/v1/conversations/{conversation.pk}/").json()["id"] == conversation.pk
     data = api.get(f"/api/v1/conversations/{conversation.pk}/messages/").json()
     (message,) = data["results"]
@@ -85,8 +94,11 @@ def test_detail_and_messages(api, wa_channel):
 
 def test_reply_text_inside_the_window(api, agent, wa_channel):
     conversation = open_conversation(wa_channel)
-    response = api.post(f"/api/v1/conversations/{conversation.pk}/reply/",
-                        {"type": "text", "text": {"body": "On its way"}}, format="json")  # fmt: skip
+    response = api.post(
+        f"/api/v1/conversations/{conversation.pk}/reply/",
+        {"type": "text", "text": {"body": "On its way"}},
+        format="json",
+    )
     assert response.status_code == 202, response.json()
     message = Message.objects.get()
     assert message.sent_by == agent and message.content == {"body": "On its way"}
@@ -100,10 +112,22 @@ def test_reply_outside_the_window_needs_a_template(api, wa_channel):
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "window_closed"
     template = TemplateFactory(channel=wa_channel, name="order_update")
-    body = {"type": "template", "template": {
-        "name": "order_update", "language": {"code": "en"},
-        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Asha"},
-                                                       {"type": "text", "text": "#1"}]}]}}  # fmt: skip
+    body = {
+        "type": "template",
+        "template": {
+            "name": "order_update",
+            "language": {"code": "en"},
+            "components": [
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": "Asha"},
+                        {"type": "text", "text": "#1"},
+                    ],
+                }
+            ],
+        },
+    }
     response = api.post(url, body, format="json")
     assert response.status_code == 202, response.json()
     assert Message.objects.get().template == template
@@ -129,11 +153,15 @@ def test_reply_validation(api, wa_channel):
 def test_assign_close_reopen_read(api, agent, make_user, wa_channel):
     conversation = open_conversation(wa_channel, unread_count=4)
     base = f"/api/v1/conversations/{conversation.pk}"
-    assert api.post(f"{base}/assign/", {"assignee": "me"}, format="json").json()["assignee"] \
-        == agent.username  # fmt: skip
+    assert (
+        api.post(f"{base}/assign/", {"assignee": "me"}, format="json").json()["assignee"]
+        == agent.username
+    )
     other = make_user("Agent", username="second")
-    assert api.post(f"{base}/assign/", {"assignee": other.pk}, format="json").json()["assignee"] \
-        == "second"  # fmt: skip
+    assert (
+        api.post(f"{base}/assign/", {"assignee": other.pk}, format="json").json()["assignee"]
+        == "second"
+    )
     assert api.post(f"{base}/assign/", {"assignee": None}, format="json").json()["assignee"] is None
     outsider = make_user("Content reviewer", username="outsider")
     response = api.post(f"{base}/assign/", {"assignee": outsider.pk}, format="json")
@@ -171,8 +199,12 @@ def test_no_inbox_permission_no_access(api_client, make_user, wa_channel, role):
         assert api_client.get(url).status_code == 403, url
     for action in ("reply", "assign", "close", "reopen", "read"):
         assert api_client.post(f"{base}/{action}/", {}, format="json").status_code == 403, action
-    assert api_client.post(f"/api/v1/messages/{reply.uuid}/rating/", {"rating": 5},
-                           format="json").status_code == 403  # fmt: skip
+    assert (
+        api_client.post(
+            f"/api/v1/messages/{reply.uuid}/rating/", {"rating": 5}, format="json"
+        ).status_code
+        == 403
+    )
 
 
 def test_anonymous_gets_401(api_client, wa_channel):
@@ -189,19 +221,27 @@ def test_analyst_reads_but_cannot_write(api_client, make_user, wa_channel):
     base = f"/api/v1/conversations/{conversation.pk}"
     assert api_client.get("/api/v1/conversations/").status_code == 200
     assert api_client.get(f"{base}/messages/").status_code == 200
-    response = api_client.post(f"{base}/reply/", {"type": "text", "text": {"body": "x"}},
-                               format="json")  # fmt: skip
+    response = api_client.post(
+        f"{base}/reply/", {"type": "text", "text": {"body": "x"}}, format="json"
+    )
     assert response.status_code == 403
     for action in ("assign", "close", "read"):
         assert api_client.post(f"{base}/{action}/", {}, format="json").status_code == 403
-    assert api_client.post(f"/api/v1/messages/{reply.uuid}/rating/", {"rating": 5},
-                           format="json").status_code == 403  # fmt: skip
+    assert (
+        api_client.post(
+            f"/api/v1/messages/{reply.uuid}/rating/", {"rating": 5}, format="json"
+        ).status_code
+        == 403
+    )
 
 
 def test_the_schema_documents_the_inbox(api):
     response = api.get("/api/schema/")
     assert response.status_code == 200
     text = response.content.decode()
-    for path in ("/api/v1/conversations/", "/api/v1/conversations/{id}/reply/",
-                 "/api/v1/messages/{id}/rating/"):  # fmt: skip
+    for path in (
+        "/api/v1/conversations/",
+        "/api/v1/conversations/{id}/reply/",
+        "/api/v1/messages/{id}/rating/",
+    ):
         assert path in text, path

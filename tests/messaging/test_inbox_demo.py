@@ -26,12 +26,20 @@ def test_seed_inbox_is_complete_and_idempotent():
     ContactFactory.create_batch(8)
     first = seed_inbox(rng=random.Random(1), channel=channel)
     assert first["faq_entries"] >= 4 and first["rules"] >= 6 and first["conversations"] == 8
-    counts = (FaqEntry.objects.count(), AutoReplyRule.objects.count(), Message.objects.count(),
-              ConversationEvent.objects.count())  # fmt: skip
+    counts = (
+        FaqEntry.objects.count(),
+        AutoReplyRule.objects.count(),
+        Message.objects.count(),
+        ConversationEvent.objects.count(),
+    )
     again = seed_inbox(rng=random.Random(2), channel=channel)
     assert again == {"faq_entries": 0, "rules": 0}
-    assert counts == (FaqEntry.objects.count(), AutoReplyRule.objects.count(),
-                      Message.objects.count(), ConversationEvent.objects.count())  # fmt: skip
+    assert counts == (
+        FaqEntry.objects.count(),
+        AutoReplyRule.objects.count(),
+        Message.objects.count(),
+        ConversationEvent.objects.count(),
+    )
     assert Conversation.objects.filter(assignee=agent).count() >= 3
     assert Conversation.objects.filter(contact__pinned=True).count() == 2
     assert AutomatedAnswer.objects.filter(rating__isnull=False).exists()

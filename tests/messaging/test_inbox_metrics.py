@@ -14,6 +14,7 @@ from messaging.models import (
 )
 from messaging.services.autoreply import autoreply_process
 from messaging.services.inbox import (
+    UploadRefused,
     answer_rate,
     conversation_close,
     conversation_opened_record,
@@ -21,7 +22,6 @@ from messaging.services.inbox import (
     conversation_reopen,
     conversation_reply_text,
     upload_check,
-    UploadRefused,
 )
 from messaging.signals import answer_rated, conversation_closed
 from tests.factories import (
@@ -90,8 +90,10 @@ def test_first_response_per_cycle(wa_channel, django_capture_on_commit_callbacks
 def test_an_outbound_message_before_any_question_is_not_a_response(wa_channel):
     conversation = ConversationFactory(channel=wa_channel)
     message = MessageFactory(channel=wa_channel, contact=conversation.contact)
-    assert conversation_outbound_record(conversation=conversation, message=message,
-                                        automated=False) is False  # fmt: skip
+    assert (
+        conversation_outbound_record(conversation=conversation, message=message, automated=False)
+        is False
+    )
     assert not ConversationEvent.objects.exists()
 
 
@@ -123,8 +125,9 @@ def test_conversation_closed_signal_carries_the_cycle(
 
 def test_answer_rated_signal(wa_channel, heard, django_capture_on_commit_callbacks):
     agent = UserFactory(username="rater")
-    answer = AutomatedAnswer.objects.create(message=MessageFactory(channel=wa_channel),
-                                            responder="faq", topic="x")  # fmt: skip
+    answer = AutomatedAnswer.objects.create(
+        message=MessageFactory(channel=wa_channel), responder="faq", topic="x"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         answer_rate(answer=answer, rating=4, user=agent)
         answer_rate(answer=answer, rating="2", user=agent)
@@ -133,10 +136,11 @@ def test_answer_rated_signal(wa_channel, heard, django_capture_on_commit_callbac
 
 
 def test_upload_check():
-    assert upload_check(name="a.png", size=10, head=b"\x89PNG\r\n\x1a\nxx") == ("image/png",
-                                                                                "image")  # fmt: skip
-    assert upload_check(name="r.pdf", size=10, head=b"%PDF-1.7") == ("application/pdf",
-                                                                     "document")  # fmt: skip
+    assert upload_check(name="a.png", size=10, head=b"\x89PNG\r\n\x1a\nxx") == (
+        "image/png",
+        "image",
+    )
+    assert upload_check(name="r.pdf", size=10, head=b"%PDF-1.7") == ("application/pdf", "document")
     with pytest.raises(UploadRefused):
         upload_check(name="a.svg", size=10, head=b"<svg")
     with pytest.raises(UploadRefused):
@@ -153,7 +157,8 @@ def test_inbox_metrics_for_a_day(wa_channel, settings):
     a, b, c = (ConversationFactory(channel=wa_channel) for _ in range(3))
     Conversation.objects.filter(pk=c.pk).update(opened_at=_at(day, 23, 59))  # event missing
     events = [
-        (a, "opened", _at(day, 9), {}), (b, "opened", _at(day, 10), {}),
+        (a, "opened", _at(day, 9), {}),
+        (b, "opened", _at(day, 10), {}),
         (a, "first_response", _at(day, 9, 1), {"seconds": 60, "automated": True}),
         (b, "first_response", _at(day, 10, 5), {"seconds": 300}),
         (c, "first_response", _at(day, 12), {"seconds": 900}),
@@ -161,27 +166,39 @@ def test_inbox_metrics_for_a_day(wa_channel, settings):
         (a, "opened", _at(day, 15), {}),  # reopened the same day
         (b, "opened", _at(day - dt.timedelta(days=1), 10), {}),  # another day
         (b, "closed", _at(day + dt.timedelta(days=1), 1), {}),  # another day
-    ]  # fmt: skip
+    ]
     for conversation, kind, at, extra in events:
         ConversationEvent.objects.create(conversation=conversation, kind=kind, at=at, **extra)
-    for topic, rating, at in [("delivery", 5, _at(day, 9)), ("delivery", 3, _at(day, 13)),
-                              ("returns", None, _at(day, 14)),
-                              ("payment", 1, _at(day - dt.timedelta(days=1), 9))]:  # fmt: skip
-        AutomatedAnswer.objects.create(message=MessageFactory(channel=wa_channel),
-                                       responder="faq", topic=topic, rating=rating,
-                                       created_at=at)  # fmt: skip
+    for topic, rating, at in [
+        ("delivery", 5, _at(day, 9)),
+        ("delivery", 3, _at(day, 13)),
+        ("returns", None, _at(day, 14)),
+        ("payment", 1, _at(day - dt.timedelta(days=1), 9)),
+    ]:
+        AutomatedAnswer.objects.create(
+            message=MessageFactory(channel=wa_channel),
+            responder="faq",
+            topic=topic,
+            rating=rating,
+            created_at=at,
+        )
     metrics = inbox_metrics(day=day)
     assert metrics["first_response"] == {
-        "median_seconds": 300.0, "human_median_seconds": 600.0,
-        "automated_median_seconds": 60.0, "human_count": 2, "automated_count": 1,
-    }  # fmt: skip
+        "median_seconds": 300.0,
+        "human_median_seconds": 600.0,
+        "automated_median_seconds": 60.0,
+        "human_count": 2,
+        "automated_count": 1,
+    }
     assert metrics["conversations_opened"] == 4  # a twice, b, and c (from the conversation)
     assert metrics["conversations_closed"] == 1
     assert metrics["answered_automatically_share"] == pytest.approx(0.333)
     assert (metrics["automated_answers"], metrics["rated_answers"]) == (3, 2)
     assert metrics["average_rating"] == 4.0
-    assert metrics["topics"] == [{"topic": "delivery", "count": 2},
-                                 {"topic": "returns", "count": 1}]  # fmt: skip
+    assert metrics["topics"] == [
+        {"topic": "delivery", "count": 2},
+        {"topic": "returns", "count": 1},
+    ]
     assert inbox_metrics(day=day) == metrics  # recomputable
 
 

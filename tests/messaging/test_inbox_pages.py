@@ -60,10 +60,27 @@ def conversation_with_window(channel, *, hours_ago: float = 1, **contact_kwargs)
 
 # --- Permissions -------------------------------------------------------------------------------
 
-PAGES = ["/staff/inbox/", "/staff/inbox/list/", "/staff/inbox/{pk}/", "/staff/inbox/{pk}/thread/",
-         "/staff/inbox/faq/"]  # fmt: skip
-POSTS = ["reply/", "reply/link/", "reply/media/", "read/", "assign/", "assign-me/", "close/",
-         "reopen/", "pin/", "unpin/", "block/", "unblock/"]  # fmt: skip
+PAGES = [
+    "/staff/inbox/",
+    "/staff/inbox/list/",
+    "/staff/inbox/{pk}/",
+    "/staff/inbox/{pk}/thread/",
+    "/staff/inbox/faq/",
+]
+POSTS = [
+    "reply/",
+    "reply/link/",
+    "reply/media/",
+    "read/",
+    "assign/",
+    "assign-me/",
+    "close/",
+    "reopen/",
+    "pin/",
+    "unpin/",
+    "block/",
+    "unblock/",
+]
 
 
 def test_anonymous_users_go_to_the_login_page(client, wa_channel):
@@ -91,10 +108,14 @@ def test_an_analyst_reads_but_cannot_reply_or_act(client, make_user, wa_channel)
     conversation = conversation_with_window(wa_channel)
     client.force_login(make_user("Analyst"))
     page = client.get(f"/staff/inbox/{conversation.pk}/")
-    assert page.status_code == 200 and b"You may read this conversation but not reply" in page.content
+    assert (
+        page.status_code == 200 and b"You may read this conversation but not reply" in page.content
+    )
     for action in POSTS:
-        assert client.post(f"/staff/inbox/{conversation.pk}/{action}", {"body": "hi"}).status_code \
-            == 403, action  # fmt: skip
+        assert (
+            client.post(f"/staff/inbox/{conversation.pk}/{action}", {"body": "hi"}).status_code
+            == 403
+        ), action
     assert not Message.objects.exists()
     assert Conversation.objects.get().is_open
 
@@ -117,12 +138,21 @@ def test_unknown_conversations_and_actions_are_404(agent_client, wa_channel):
 
 def test_list_orders_pinned_first_then_by_activity_with_unread_badges(agent_client, wa_channel):
     now = timezone.now()
-    old_pinned = ConversationFactory(channel=wa_channel, last_activity_at=now - dt.timedelta(days=3),
-                                     contact=ContactFactory(name="Pinned Person", pinned=True))  # fmt: skip
-    recent = ConversationFactory(channel=wa_channel, last_activity_at=now,
-                                 contact=ContactFactory(name="Recent Rita", unread_count=3))  # fmt: skip
-    older = ConversationFactory(channel=wa_channel, last_activity_at=now - dt.timedelta(hours=2),
-                                contact=ContactFactory(name="Older Omar"))  # fmt: skip
+    old_pinned = ConversationFactory(
+        channel=wa_channel,
+        last_activity_at=now - dt.timedelta(days=3),
+        contact=ContactFactory(name="Pinned Person", pinned=True),
+    )
+    recent = ConversationFactory(
+        channel=wa_channel,
+        last_activity_at=now,
+        contact=ContactFactory(name="Recent Rita", unread_count=3),
+    )
+    older = ConversationFactory(
+        channel=wa_channel,
+        last_activity_at=now - dt.timedelta(hours=2),
+        contact=ContactFactory(name="Older Omar"),
+    )
     MessageFactory(channel=wa_channel, contact=recent.contact, content={"body": "Where is it?"})
     page = agent_client.get("/staff/inbox/")
     assert page.status_code == 200
@@ -136,10 +166,17 @@ def test_list_orders_pinned_first_then_by_activity_with_unread_badges(agent_clie
 def test_filters_and_search(agent_client, agent, wa_channel):
     mine = conversation_with_window(wa_channel, name="Mine Maya")
     Conversation.objects.filter(pk=mine.pk).update(assignee=agent)
-    closed = ConversationFactory(channel=wa_channel, is_open=False,
-                                 contact=ContactFactory(name="Closed Carl", phone="+919811122233"))  # fmt: skip
-    stale = ConversationFactory(channel=wa_channel, contact=ContactFactory(
-        name="Stale Sam", last_inbound_at=timezone.now() - dt.timedelta(days=2)))  # fmt: skip
+    closed = ConversationFactory(
+        channel=wa_channel,
+        is_open=False,
+        contact=ContactFactory(name="Closed Carl", phone="+919811122233"),
+    )
+    stale = ConversationFactory(
+        channel=wa_channel,
+        contact=ContactFactory(
+            name="Stale Sam", last_inbound_at=timezone.now() - dt.timedelta(days=2)
+        ),
+    )
     MessageFactory(channel=wa_channel, contact=stale.contact, content={"body": "Refund my saree"})
 
     def names(query):
@@ -183,16 +220,23 @@ def test_the_list_and_thread_poll_themselves(agent_client, wa_channel):
 
 
 def test_every_inbound_type_is_rendered(agent_client, wa_channel):
-    Message.objects.create(channel=wa_channel, contact=ContactFactory(wa_id="919800000000"),
-                           direction="out", type="text", content={"body": "x"},
-                           wamid="wamid.OUT.campaign", status=Status.READ)  # fmt: skip
+    Message.objects.create(
+        channel=wa_channel,
+        contact=ContactFactory(wa_id="919800000000"),
+        direction="out",
+        type="text",
+        content={"body": "x"},
+        wamid="wamid.OUT.campaign",
+        status=Status.READ,
+    )
     with mock.patch("messaging.services.inbound.media_fetch_enqueue"):
         process(fixture("inbound_types.json"))
     conversation = Conversation.objects.get()
     image = Message.objects.get(wamid="wamid.IN.image")
     image.media_file.save("receipt.jpg", ContentFile(b"\xff\xd8\xffjpeg"), save=True)
-    Message.objects.filter(wamid="wamid.OUT.campaign").update(contact=conversation.contact,
-                                                              reaction="👍")  # fmt: skip
+    Message.objects.filter(wamid="wamid.OUT.campaign").update(
+        contact=conversation.contact, reaction="👍"
+    )
     page = agent_client.get(f"/staff/inbox/{conversation.pk}/thread/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -215,29 +259,62 @@ def test_outbound_ticks_errors_and_templates(agent_client, wa_channel):
     conversation = conversation_with_window(wa_channel)
     contact = conversation.contact
     template = TemplateFactory(
-        channel=wa_channel, name="order_update", components=[
+        channel=wa_channel,
+        name="order_update",
+        components=[
             {"type": "HEADER", "format": "TEXT", "text": "Order {{1}}"},
             {"type": "BODY", "text": "Hi {{1}}, order {{2}} ships today."},
             {"type": "FOOTER", "text": "Reply STOP to opt out"},
-            {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Track",
-                                             "url": "https://t.example/{{1}}"}]},
-        ], parameters={"header": ["1"], "body": ["1", "2"], "buttons": {"0": ["1"]}},
-    )  # fmt: skip
+            {
+                "type": "BUTTONS",
+                "buttons": [{"type": "URL", "text": "Track", "url": "https://t.example/{{1}}"}],
+            },
+        ],
+        parameters={"header": ["1"], "body": ["1", "2"], "buttons": {"0": ["1"]}},
+    )
     sent = [
         MessageFactory(channel=wa_channel, contact=contact, status=status, content={"body": name})
-        for name, status in [("q", Status.QUEUED), ("s", Status.SENT), ("d", Status.DELIVERED),
-                             ("r", Status.READ)]
-    ]  # fmt: skip
-    MessageFactory(channel=wa_channel, contact=contact, status=Status.FAILED, error_code=131047,
-                   content={"body": "late"})  # fmt: skip
-    MessageFactory(channel=wa_channel, contact=contact, type="template", template=template,
-                   content={"name": "order_update", "language": {"code": "en"}, "components": [
-                       {"type": "header", "parameters": [{"type": "text", "text": "#77"}]},
-                       {"type": "body", "parameters": [{"type": "text", "text": "Asha"},
-                                                       {"type": "text", "text": "#77"}]},
-                       {"type": "button", "sub_type": "url", "index": "0",
-                        "parameters": [{"type": "text", "text": "77"}]},
-                   ]}, status=Status.READ)  # fmt: skip
+        for name, status in [
+            ("q", Status.QUEUED),
+            ("s", Status.SENT),
+            ("d", Status.DELIVERED),
+            ("r", Status.READ),
+        ]
+    ]
+    MessageFactory(
+        channel=wa_channel,
+        contact=contact,
+        status=Status.FAILED,
+        error_code=131047,
+        content={"body": "late"},
+    )
+    MessageFactory(
+        channel=wa_channel,
+        contact=contact,
+        type="template",
+        template=template,
+        content={
+            "name": "order_update",
+            "language": {"code": "en"},
+            "components": [
+                {"type": "header", "parameters": [{"type": "text", "text": "#77"}]},
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": "Asha"},
+                        {"type": "text", "text": "#77"},
+                    ],
+                },
+                {
+                    "type": "button",
+                    "sub_type": "url",
+                    "index": "0",
+                    "parameters": [{"type": "text", "text": "77"}],
+                },
+            ],
+        },
+        status=Status.READ,
+    )
     html = agent_client.get(f"/staff/inbox/{conversation.pk}/thread/").content.decode()
     for status in ("queued", "sent", "delivered", "read", "failed"):
         assert f'data-status="{status}"' in html, status
@@ -251,13 +328,17 @@ def test_window_remaining_time_and_reply_box_modes(agent_client, wa_channel):
     open_conv = conversation_with_window(wa_channel, hours_ago=19)
     TemplateFactory(channel=wa_channel, name="hello_there")
     html = agent_client.get(f"/staff/inbox/{open_conv.pk}/").content.decode()
-    assert "24-hour window open: <strong>4 h 59 min</strong> left" in html or \
-        "24-hour window open: <strong>5 h 0 min</strong> left" in html  # fmt: skip
+    assert (
+        "24-hour window open: <strong>4 h 59 min</strong> left" in html
+        or "24-hour window open: <strong>5 h 0 min</strong> left" in html
+    )
     assert 'data-testid="reply-form"' in html and 'data-testid="template-hello_there-en"' in html
     closed_conv = conversation_with_window(wa_channel, hours_ago=30)
     html = agent_client.get(f"/staff/inbox/{closed_conv.pk}/").content.decode()
     assert "24-hour window closed" in html and 'data-testid="window-closed"' in html
-    assert 'data-testid="reply-form"' not in html and 'data-testid="template-hello_there-en"' in html
+    assert (
+        'data-testid="reply-form"' not in html and 'data-testid="template-hello_there-en"' in html
+    )
 
 
 def test_conversation_notes_show_assignments_and_closes(agent_client, agent, wa_channel):
@@ -272,15 +353,21 @@ def test_conversation_notes_show_assignments_and_closes(agent_client, agent, wa_
 # --- Replies -----------------------------------------------------------------------------------
 
 
-def test_reply_with_text_inside_the_window(agent_client, agent, wa_channel, django_capture_on_commit_callbacks):
+def test_reply_with_text_inside_the_window(
+    agent_client, agent, wa_channel, django_capture_on_commit_callbacks
+):
     conversation = conversation_with_window(wa_channel, unread_count=2)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = agent_client.post(f"/staff/inbox/{conversation.pk}/reply/",
-                                     {"body": "  On its way!  "})  # fmt: skip
+        response = agent_client.post(
+            f"/staff/inbox/{conversation.pk}/reply/", {"body": "  On its way!  "}
+        )
     assert response.status_code == 302 and response["Location"].endswith("#reply")
     message = Message.objects.get()
-    assert (message.content["body"], message.sent_by, message.status) == ("On its way!", agent,
-                                                                          Status.QUEUED)  # fmt: skip
+    assert (message.content["body"], message.sent_by, message.status) == (
+        "On its way!",
+        agent,
+        Status.QUEUED,
+    )
     assert message.conversation_id == conversation.pk and not message.is_automated
     assert Contact.objects.get(pk=conversation.contact_id).unread_count == 0
     assert callbacks  # the send is nudged after commit
@@ -303,8 +390,9 @@ def test_template_reply_outside_the_window_with_parameter_inputs(agent_client, w
     url = f"/staff/inbox/{conversation.pk}/reply/template/{template.pk}/"
     missing = agent_client.post(url, {f"t{template.pk}-body_0": "Asha"})
     assert missing.status_code == 422 and not Message.objects.exists()
-    response = agent_client.post(url, {f"t{template.pk}-body_0": "Asha",
-                                       f"t{template.pk}-body_1": "#42"})  # fmt: skip
+    response = agent_client.post(
+        url, {f"t{template.pk}-body_0": "Asha", f"t{template.pk}-body_1": "#42"}
+    )
     assert response.status_code == 302
     message = Message.objects.get()
     assert message.type == "template" and message.template == template
@@ -316,8 +404,13 @@ def test_marketing_templates_need_consent_and_unapproved_ones_are_not_offered(
     agent_client, wa_channel
 ):
     conversation = conversation_with_window(wa_channel, hours_ago=48, consent="unknown")
-    promo = TemplateFactory(channel=wa_channel, name="promo", category="MARKETING",
-                            parameters={}, components=[{"type": "BODY", "text": "Sale!"}])  # fmt: skip
+    promo = TemplateFactory(
+        channel=wa_channel,
+        name="promo",
+        category="MARKETING",
+        parameters={},
+        components=[{"type": "BODY", "text": "Sale!"}],
+    )
     pending = TemplateFactory(channel=wa_channel, name="draft", status="PENDING")
     response = agent_client.post(f"/staff/inbox/{conversation.pk}/reply/template/{promo.pk}/")
     assert response.status_code == 422 and b"no_consent" in response.content
@@ -331,18 +424,22 @@ def test_media_by_link_passes_the_ssrf_guard(agent_client, wa_channel, settings)
     url = f"/staff/inbox/{conversation.pk}/reply/link/"
     refused = agent_client.post(url, {"kind": "image", "link": "http://127.0.0.1/x.png"})
     assert refused.status_code == 422 and b"media_url_refused" in refused.content
-    ok = agent_client.post(url, {"kind": "document", "link": "https://93.184.215.14/a.pdf",
-                                 "caption": "Invoice"})  # fmt: skip
+    ok = agent_client.post(
+        url, {"kind": "document", "link": "https://93.184.215.14/a.pdf", "caption": "Invoice"}
+    )
     assert ok.status_code == 302
-    assert Message.objects.get().content == {"link": "https://93.184.215.14/a.pdf",
-                                             "caption": "Invoice"}  # fmt: skip
+    assert Message.objects.get().content == {
+        "link": "https://93.184.215.14/a.pdf",
+        "caption": "Invoice",
+    }
 
 
 def test_media_upload_goes_to_the_provider_and_is_sent_by_id(agent_client, channel, simulator):
     conversation = conversation_with_window(channel)
     upload = SimpleUploadedFile("chart.png", png_bytes(), content_type="image/png")
-    response = agent_client.post(f"/staff/inbox/{conversation.pk}/reply/media/",
-                                 {"file": upload, "caption": "Today's chart"})  # fmt: skip
+    response = agent_client.post(
+        f"/staff/inbox/{conversation.pk}/reply/media/", {"file": upload, "caption": "Today's chart"}
+    )
     assert response.status_code == 302, response.content[:500]
     message = Message.objects.get()
     assert message.type == "image" and message.content["caption"] == "Today's chart"
@@ -363,8 +460,10 @@ def test_media_upload_goes_to_the_provider_and_is_sent_by_id(agent_client, chann
 def test_uploads_are_checked_before_anything_leaves(agent_client, wa_channel, name, content, code):
     conversation = conversation_with_window(wa_channel)
     with mock.patch("messaging.providers.registry.provider_for_channel") as provider:
-        response = agent_client.post(f"/staff/inbox/{conversation.pk}/reply/media/",
-                                     {"file": SimpleUploadedFile(name, content)})  # fmt: skip
+        response = agent_client.post(
+            f"/staff/inbox/{conversation.pk}/reply/media/",
+            {"file": SimpleUploadedFile(name, content)},
+        )
     assert response.status_code == 422 and code in response.content
     provider.assert_not_called()
     assert not Message.objects.exists()
@@ -381,8 +480,10 @@ def test_uploads_over_the_limit_are_refused(agent_client, wa_channel, settings):
 def test_upload_outside_the_window_is_refused_before_the_provider(agent_client, wa_channel):
     conversation = conversation_with_window(wa_channel, hours_ago=30)
     with mock.patch("messaging.providers.registry.provider_for_channel") as provider:
-        response = agent_client.post(f"/staff/inbox/{conversation.pk}/reply/media/",
-                                     {"file": SimpleUploadedFile("a.pdf", b"%PDF-1.4 x")})  # fmt: skip
+        response = agent_client.post(
+            f"/staff/inbox/{conversation.pk}/reply/media/",
+            {"file": SimpleUploadedFile("a.pdf", b"%PDF-1.4 x")},
+        )
     assert response.status_code == 422 and b"window_closed" in response.content
     provider.assert_not_called()
 
@@ -414,9 +515,11 @@ def test_mark_as_read_clears_the_badge_and_tells_whatsapp_in_the_background(
     assert Contact.objects.get(pk=message.contact_id).unread_count == 1
     from messaging.tasks.inbox import inbox_mark_read
 
-    with mock.patch.object(inbox_mark_read, "delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = agent_client.post(f"/staff/inbox/{conversation.pk}/read/")
+    with (
+        mock.patch.object(inbox_mark_read, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = agent_client.post(f"/staff/inbox/{conversation.pk}/read/")
     assert response.status_code == 302
     assert Contact.objects.get(pk=message.contact_id).unread_count == 0
     delay.assert_called_once_with(wa_channel.pk, message.wamid)
@@ -469,10 +572,15 @@ def test_closing_twice_says_so(agent_client, wa_channel):
 
 def test_rating_an_automated_answer(agent_client, agent, make_user, wa_channel, client):
     conversation = conversation_with_window(wa_channel)
-    reply = MessageFactory(channel=wa_channel, contact=conversation.contact, is_automated=True,
-                           conversation=conversation)  # fmt: skip
-    answer = AutomatedAnswer.objects.create(message=reply, responder="faq", topic="delivery",
-                                            confidence=0.8)  # fmt: skip
+    reply = MessageFactory(
+        channel=wa_channel,
+        contact=conversation.contact,
+        is_automated=True,
+        conversation=conversation,
+    )
+    answer = AutomatedAnswer.objects.create(
+        message=reply, responder="faq", topic="delivery", confidence=0.8
+    )
     html = agent_client.get(f"/staff/inbox/{conversation.pk}/thread/").content.decode()
     assert 'data-testid="automated-answer"' in html and 'data-testid="rate-4"' in html
     response = agent_client.post(f"/staff/inbox/answers/{answer.pk}/rate/", {"rating": "4"})
@@ -482,12 +590,18 @@ def test_rating_an_automated_answer(agent_client, agent, make_user, wa_channel, 
     agent_client.post(f"/staff/inbox/answers/{answer.pk}/rate/", {"rating": "9"})
     answer.refresh_from_db()
     assert answer.rating == 4
-    htmx = agent_client.post(f"/staff/inbox/answers/{answer.pk}/rate/", {"rating": "5"},
-                             HTTP_HX_REQUEST="true", follow=True)  # fmt: skip
+    htmx = agent_client.post(
+        f"/staff/inbox/answers/{answer.pk}/rate/",
+        {"rating": "5"},
+        HTTP_HX_REQUEST="true",
+        follow=True,
+    )
     assert htmx.status_code == 200 and b'id="thread"' in htmx.content
     analyst = make_user("Analyst")
     client.force_login(analyst)
-    assert client.post(f"/staff/inbox/answers/{answer.pk}/rate/", {"rating": "1"}).status_code == 403
+    assert (
+        client.post(f"/staff/inbox/answers/{answer.pk}/rate/", {"rating": "1"}).status_code == 403
+    )
     answer.refresh_from_db()
     assert answer.rating == 5
 
@@ -496,10 +610,16 @@ def test_rating_an_automated_answer(agent_client, agent, make_user, wa_channel, 
 
 
 def test_faq_page_lists_tries_and_edits_entries(agent_client, agent, make_user, client):
-    response = agent_client.post("/staff/inbox/faq/new/", {
-        "question": "How long does delivery take?", "keywords": "delivery, arrive",
-        "answer": "2-3 days.", "topic": "  Delivery ", "enabled": "on",
-    })  # fmt: skip
+    response = agent_client.post(
+        "/staff/inbox/faq/new/",
+        {
+            "question": "How long does delivery take?",
+            "keywords": "delivery, arrive",
+            "answer": "2-3 days.",
+            "topic": "  Delivery ",
+            "enabled": "on",
+        },
+    )
     assert response.status_code == 302
     from messaging.models import FaqEntry
 
@@ -508,10 +628,15 @@ def test_faq_page_lists_tries_and_edits_entries(agent_client, agent, make_user, 
     page = agent_client.get("/staff/inbox/faq/?question=when+will+it+arrive")
     assert page.status_code == 200 and b"2-3 days." in page.content
     assert page.context["result"]["answer"].topic == "delivery"
-    agent_client.post(f"/staff/inbox/faq/{entry.pk}/", {
-        "question": entry.question, "keywords": entry.keywords, "answer": "Two days.",
-        "topic": "delivery",
-    })  # fmt: skip
+    agent_client.post(
+        f"/staff/inbox/faq/{entry.pk}/",
+        {
+            "question": entry.question,
+            "keywords": entry.keywords,
+            "answer": "Two days.",
+            "topic": "delivery",
+        },
+    )
     entry.refresh_from_db()
     assert entry.answer == "Two days." and not entry.enabled
     client.force_login(make_user("Analyst"))
@@ -537,3 +662,16 @@ def test_first_response_from_the_reply_box(agent_client, wa_channel):
     agent_client.post(f"/staff/inbox/{message.conversation_id}/reply/", {"body": "More"})
     assert ConversationEvent.objects.filter(kind="first_response").count() == 1
     assert MessageTemplate.objects.count() == 0
+
+
+def test_long_threads_offer_older_messages(agent_client, wa_channel):
+    conversation = conversation_with_window(wa_channel)
+    Message.objects.bulk_create(
+        [Message(channel=wa_channel, contact=conversation.contact, direction="out", type="text",
+                 content={"body": f"m{i}"}) for i in range(105)]
+    )  # fmt: skip
+    page = agent_client.get(f"/staff/inbox/{conversation.pk}/thread/")
+    assert len(page.context["items"]) == 100 and b'data-testid="older"' in page.content
+    page = agent_client.get(f"/staff/inbox/{conversation.pk}/thread/?limit=200")
+    assert len(page.context["items"]) == 105 and b'data-testid="older"' not in page.content
+    assert b"thread/?limit=200" in page.content  # the poll keeps the longer view

@@ -27,17 +27,34 @@ API_KEY = "sk-test-secret-key-123"
 @pytest.fixture
 def faq(db):
     return [
-        FaqEntryFactory(question="How long does delivery take?", topic="delivery",
-                        keywords="delivery, shipping, arrive, dispatch", answer="2-3 days."),
-        FaqEntryFactory(question="How do I return an item?", topic="returns",
-                        keywords="return, refund, exchange, damaged", answer="Within 15 days."),
-        FaqEntryFactory(question="Which payment methods do you accept?", topic="payment",
-                        keywords="payment, pay, upi, card, cash on delivery", answer="UPI, cards."),
-        FaqEntryFactory(question="What are your store hours?", topic="store hours",
-                        keywords="store hours, timings, open", answer="10 to 9."),
-        FaqEntryFactory(question="Old entry", topic="old", keywords="refund", answer="Disabled.",
-                        enabled=False),
-    ]  # fmt: skip
+        FaqEntryFactory(
+            question="How long does delivery take?",
+            topic="delivery",
+            keywords="delivery, shipping, arrive, dispatch",
+            answer="2-3 days.",
+        ),
+        FaqEntryFactory(
+            question="How do I return an item?",
+            topic="returns",
+            keywords="return, refund, exchange, damaged",
+            answer="Within 15 days.",
+        ),
+        FaqEntryFactory(
+            question="Which payment methods do you accept?",
+            topic="payment",
+            keywords="payment, pay, upi, card, cash on delivery",
+            answer="UPI, cards.",
+        ),
+        FaqEntryFactory(
+            question="What are your store hours?",
+            topic="store hours",
+            keywords="store hours, timings, open",
+            answer="10 to 9.",
+        ),
+        FaqEntryFactory(
+            question="Old entry", topic="old", keywords="refund", answer="Disabled.", enabled=False
+        ),
+    ]
 
 
 def test_normalisation_and_stems():
@@ -95,8 +112,12 @@ class FakeAi:
 
     def __init__(self):
         self.mode = "ok"
-        self.reply = {"answer": "Delivery takes 2-3 days.", "topic": "Delivery",
-                      "confidence": 0.9, "handoff": False}  # fmt: skip
+        self.reply = {
+            "answer": "Delivery takes 2-3 days.",
+            "topic": "Delivery",
+            "confidence": 0.9,
+            "handoff": False,
+        }
         self.requests = []
         fake = self
 
@@ -107,9 +128,12 @@ class FakeAi:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 fake.requests.append(
-                    {"path": self.path, "headers": dict(self.headers),
-                     "body": json.loads(self.rfile.read(length))}
-                )  # fmt: skip
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": json.loads(self.rfile.read(length)),
+                    }
+                )
                 if fake.mode == "slow":
                     time.sleep(2)
                 if fake.mode == "trickle":
@@ -132,11 +156,22 @@ class FakeAi:
                 if fake.mode == "bad_json":
                     return self._send(200, b"<html>not json</html>")
                 content = fake.reply if fake.mode != "plain" else "Delivery takes 2-3 days."
-                body = {"id": "chatcmpl-1", "object": "chat.completion",
-                        "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                            "role": "assistant",
-                            "content": content if isinstance(content, str) else json.dumps(content),
-                        }}]}  # fmt: skip
+                body = {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {
+                                "role": "assistant",
+                                "content": content
+                                if isinstance(content, str)
+                                else json.dumps(content),
+                            },
+                        }
+                    ],
+                }
                 return self._send(200, json.dumps(body).encode())
 
             def _send(self, status, payload):
@@ -256,5 +291,6 @@ def test_ai_failure_records_no_answer(fake_ai, settings):
     message = inbound(body="Do you sell gift cards?")
     runs = autoreply_process(message_id=message.pk)
     assert [(r.rule_key, r.outcome) for r in runs] == [
-        ("responder:faq", "no_answer"), ("responder:ai", "no_answer"),
-    ]  # fmt: skip
+        ("responder:faq", "no_answer"),
+        ("responder:ai", "no_answer"),
+    ]
