@@ -13,6 +13,7 @@ from core.schedules import schedule_ensure
 
 DISTRIBUTION = "messaging: distribute the day's approved content"
 FEED_IMPORT = "messaging: import the content feed"
+JOB_TASK = "analytics.job_scheduled"
 
 
 def distribution_time() -> tuple[int, int]:
@@ -26,9 +27,11 @@ def distribution_time() -> tuple[int, int]:
 def content_schedules_ensure(apps) -> None:
     hour, minute = distribution_time()
     crontab = {"minute": str(minute), "hour": str(hour)}
+    # Beat starts these through the job runner (by task name: messaging imports nothing of
+    # analytics), so each scheduled run is a JobRun in the operations centre like a manual one.
     schedule_ensure(
-        apps, name=DISTRIBUTION, task="messaging.content_distribute", crontab=crontab,
-        queue="default",
+        apps, name=DISTRIBUTION, task=JOB_TASK, crontab=crontab, queue="default",
+        kwargs='{"name": "distribute_content"}',
     )  # fmt: skip
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
@@ -38,6 +41,6 @@ def content_schedules_ensure(apps) -> None:
     )  # fmt: skip
     PeriodicTask.objects.filter(name=DISTRIBUTION).update(crontab=local)
     schedule_ensure(
-        apps, name=FEED_IMPORT, task="messaging.content_feed_import", crontab={"minute": "41"},
-        queue="default",
+        apps, name=FEED_IMPORT, task=JOB_TASK, crontab={"minute": "41"}, queue="default",
+        kwargs='{"name": "import_content_feed"}',
     )  # fmt: skip

@@ -73,6 +73,24 @@ def backup_job(ctx: JobContext) -> dict:
     return {"archive": path.name, "bytes": path.stat().st_size}
 
 
+def distribute_content_job(ctx: JobContext, *, day=None) -> dict:
+    from messaging.services.content_distribution import content_distribute
+
+    result = content_distribute(day=day, actor=ctx.job_run.started_by)
+    ctx.log(result.summary())
+    return {"items": len(result.items), "advisors_sent": result.sent}
+
+
+def import_content_feed_job(ctx: JobContext) -> dict:
+    from messaging.services.content_feed import content_feed_import
+
+    result = content_feed_import()
+    ctx.log(f"{result.created} new draft(s), {result.skipped} already known")
+    for error in result.errors:
+        ctx.log(f"error: {error}")
+    return {"created": result.created, "skipped": result.skipped, "errors": len(result.errors)}
+
+
 def register_jobs() -> None:
     job_register(
         "sync_templates",
@@ -120,6 +138,24 @@ def register_jobs() -> None:
         permission="messaging.delete_webhookevent",
         description="Delete raw webhooks, health samples, job runs and application errors "
         "older than their retention settings (runs nightly).",
+    )
+    job_register(
+        "distribute_content",
+        title="Distribute today's content",
+        fn=distribute_content_job,
+        permission="messaging.distribute_contentitem",
+        arguments=[
+            JobArgument("day", kind="date", help="Distribute this day's items (default today)")
+        ],
+        description="Send the day's approved content to its active advisors (runs daily; "
+        "sending twice sends nothing twice).",
+    )
+    job_register(
+        "import_content_feed",
+        title="Import the content feed",
+        fn=import_content_feed_job,
+        permission="messaging.add_contentitem",
+        description="Fetch CONTENT_FEED_URL and create drafts for new items (runs hourly).",
     )
     job_register(
         "backup",

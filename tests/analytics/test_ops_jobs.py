@@ -432,3 +432,14 @@ def test_job_history_queries_are_bounded(ops_client, django_assert_max_num_queri
         JobRunFactory(name=f"job_{i}", started_by=UserFactory(username=f"u{i}"))
     with django_assert_max_num_queries(10):
         assert ops_client.get(reverse("ops:jobs")).status_code == 200
+
+
+def test_content_jobs_are_registered_and_run(db, settings):
+    from analytics.ops.jobs import job_run_now
+
+    run = job_run_now(name="distribute_content", arguments={})
+    assert run.state == "succeeded", run.error
+    assert "distributed to 0 advisor" in run.log
+    settings.CONTENT_FEED_URL = ""
+    run = job_run_now(name="import_content_feed", arguments={})
+    assert run.state == "succeeded", run.error

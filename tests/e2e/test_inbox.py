@@ -136,3 +136,40 @@ def test_new_messages_and_automated_answers_appear_without_a_reload(
     answer = AutomatedAnswer.objects.get()
     assert (answer.rating, answer.rated_by, answer.topic) == (4, agent, "delivery")
     assert page.url.endswith(f"/staff/inbox/{conversation.pk}/")  # never reloaded
+
+
+def test_outside_the_window_the_reply_box_offers_templates(
+    make_user, page, login, live_server, whatsapp, screenshot
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories import ContactFactory, ConversationFactory
+
+    contact = ContactFactory(name="Meera Iyer", phone="+919800000077", wa_id="919800000077",
+                             last_inbound_at=timezone.now() - dt.timedelta(hours=30))  # fmt: skip
+    conversation = ConversationFactory(contact=contact, channel=whatsapp_channel())
+    login(make_user("Agent").username)
+    page.goto(f"{live_server.url}/staff/inbox/{conversation.pk}/")
+    assert "window closed" in page.get_by_test_id("window-state").inner_text()
+    page.get_by_test_id("window-closed").wait_for()
+    assert page.get_by_test_id("reply-form").count() == 0
+    template = page.get_by_test_id("template-delivery_delayed-en")
+    template.locator("summary").click()
+    inputs = template.locator("input[type=text]")
+    for value, box in zip(["Meera", "#40321", "Monday"], inputs.all(), strict=True):
+        box.fill(value)
+    template.get_by_role("button", name="Send template").click()
+    page.wait_for_url("**/#reply")
+    sent = page.get_by_test_id("template-message").filter(has_text="Sorry Meera, your order #40321")
+    sent.wait_for()
+    screenshot("inbox-template-outside-window")
+    message = Message.objects.get(type="template")
+    assert message.template.name == "delivery_delayed" and message.status >= Status.ACCEPTED
+
+
+def whatsapp_channel():
+    from messaging.models import Channel
+
+    return Channel.objects.get()

@@ -465,10 +465,13 @@ def test_distribute_now_button_needs_its_permission(client, make_user, template,
 
 def test_beat_rows_exist_at_the_configured_local_time(settings):
     task = PeriodicTask.objects.get(name=DISTRIBUTION)
-    assert task.task == "messaging.content_distribute" and task.enabled
+    # Beat starts the registered job, so every scheduled run is recorded as a JobRun.
+    assert task.task == "analytics.job_scheduled" and task.enabled
+    assert json.loads(task.kwargs) == {"name": "distribute_content"}
     assert (task.crontab.hour, task.crontab.minute) == ("8", "0")
     assert str(task.crontab.timezone) == settings.CONTENT_TIME_ZONE
-    assert PeriodicTask.objects.get(name=FEED_IMPORT).task == "messaging.content_feed_import"
+    feed = PeriodicTask.objects.get(name=FEED_IMPORT)
+    assert json.loads(feed.kwargs) == {"name": "import_content_feed"}
     settings.CONTENT_DISTRIBUTION_TIME = "07:30"
     settings.CONTENT_TIME_ZONE = "Asia/Kolkata"
     call_command("distribute_content", "--reschedule")

@@ -1,7 +1,9 @@
 """Load believable demo data so a new user sees every feature working after `make run`.
 
-Idempotent: running it again does not duplicate the history; it only queues a few fresh live
-sends so the pipeline visibly works each time the demo starts.
+Idempotent: each part checks what is already there, so running it again does not duplicate
+the history; it only queues a few fresh live sends so the pipeline visibly works each time
+the demo starts. Order matters: contacts, then message history, campaigns, content,
+notifications and the inbox, and last the analytics rollups that summarise all of it.
 """
 
 import random
@@ -9,7 +11,12 @@ import random
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from crm.demo import seed_crm
 from crm.models import Contact
+from messaging.demo import seed_messaging
+from messaging.demo_campaigns import seed_campaigns
+from messaging.demo_content import seed_content
+from messaging.demo_inbox import seed_inbox
 from messaging.models import Channel
 
 
@@ -22,40 +29,26 @@ class Command(BaseCommand):
     def handle(self, *args, seed, **options):
         rng = random.Random(seed)
         call_command("create_demo_users", stdout=self.stdout)
-
-        try:
-            from crm.demo import seed_crm
-        except ImportError:  # pragma: no cover - crm demo data arrives with the CRM feature
-            seed_crm = None
-        if seed_crm is not None:
-            self.stdout.write(f"CRM: {seed_crm(rng=rng)}")
+        self.stdout.write(f"CRM: {seed_crm(rng=rng)}")
 
         channel = Channel.objects.filter(is_active=True).first()
         if channel is None:
             self.stdout.write("No channel configured: run `manage.py setup_channel` first.")
             return
-        from messaging.demo import seed_messaging
-
-        contacts = list(Contact.objects.exclude(phone=None).order_by("pk")[:150])
-        if not contacts:
-            contacts = _fallback_contacts(rng)
-        self.stdout.write(
-            f"Messaging: {seed_messaging(rng=rng, channel=channel, contacts=contacts)}"
+        contacts = list(
+            Contact.objects.exclude(phone=None).filter(blocked=False).order_by("pk")[:150]
         )
-        from messaging.demo_campaigns import seed_campaigns
-
-        self.stdout.write(
-            f"Campaigns: {seed_campaigns(rng=rng, channel=channel, contacts=contacts)}"
-        )
-
-
-def _fallback_contacts(rng: random.Random) -> list[Contact]:
-    names = ["Asha Patel", "Ravi Kumar", "Meera Iyer", "Arjun Singh", "Priya Nair", "Kabir Shah"]
-    contacts = []
-    for name in names:
-        phone = f"+9198{rng.randint(10000000, 99999999)}"
-        contact, _ = Contact.objects.get_or_create(
-            name=name, defaults={"phone": phone, "wa_id": phone[1:], "consent": "opted_in"}
-        )
-        contacts.append(contact)
-    return contacts
+        steps = [
+            ("Messaging", lambda: seed_messaging(rng=rng, channel=channel, contacts=contacts)),
+            ("Campaigns", lambda: seed_campaigns(rng=rng, channel=channel, contacts=contacts)),
+            ("Content", lambda: seed_content(rng=rng, channel=channel)),
+            ("Inbox", lambda: seed_inbox(rng=rng, channel=channel)),
+        ]
+        try:
+            from analytics.demo import seed_analytics
+        except ImportError:  # the analytics rollups are added with the dashboards
+            seed_analytics = None
+        if seed_analytics is not None:
+            steps.append(("Analytics", lambda: seed_analytics(rng=rng)))
+        for name, step in steps:
+            self.stdout.write(f"{name}: {step()}")
