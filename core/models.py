@@ -20,6 +20,7 @@ class StaffAccess(models.Model):
             ("access_staff", "Can use the staff pages"),
             ("view_operations", "Can see the operations centre"),
             ("run_jobs", "Can start background jobs from the staff pages"),
+            ("manage_backups", "Can create and download database backups"),
         ]
 
     def __str__(self) -> str:

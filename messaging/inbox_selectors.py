@@ -156,7 +156,7 @@ def thread_items(conversation: Conversation, *, limit: int = THREAD_LIMIT) -> li
 
 
 def _day_bounds(day: date, tz: str | None) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(tz or settings.TIME_ZONE)
+    zone = ZoneInfo(tz or getattr(settings, "ANALYTICS_TIME_ZONE", "") or settings.TIME_ZONE)
     start = datetime.combine(day, time.min, tzinfo=zone)
     return start, start + timedelta(days=1)
 
@@ -166,7 +166,7 @@ def _median(values: list[float]) -> float | None:
 
 
 def inbox_metrics(*, day: date, tz: str | None = None) -> dict:
-    """A day's inbox figures (day boundaries in `tz`, default TIME_ZONE), recomputable:
+    """A day's inbox figures (days cut in `tz`, default ANALYTICS_TIME_ZONE), recomputable:
 
     * `first_response`: median seconds to the first reply of conversation cycles whose first
       response came that day, overall, human and automated, with their counts;

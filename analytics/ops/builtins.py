@@ -161,7 +161,7 @@ def register_jobs() -> None:
         "backup",
         title="Back up the database",
         fn=backup_job,
-        permission="core.run_jobs",
+        permission="core.manage_backups",
         description="Write an archive of every Parley table to BACKUP_DIR (JSON Lines with "
         "checksums, plus pg_dump on PostgreSQL).",
     )

@@ -1,7 +1,7 @@
 """Staff pages of the operations centre (mounted at /staff/operations/, namespace `ops`).
 
 Every page needs `core.view_operations`; starting or cancelling a job also needs
-`core.run_jobs` and the job's own permission; backups need `core.run_jobs`; replaying a webhook
+`core.run_jobs` and the job's own permission; backups need `core.manage_backups` (Admin only); replaying a webhook
 needs `messaging.replay_webhookevent`. Views stay thin: they call analytics.ops services and
 selectors.
 """
@@ -46,6 +46,7 @@ from core.permissions import staff_permission_required
 
 VIEW = "core.view_operations"
 RUN = "core.run_jobs"
+BACKUPS = "core.manage_backups"
 PAGE_SIZE = 50
 
 
@@ -150,7 +151,7 @@ def jobs(request):
             "query": _query_without_page(request),
             "startable": jobs_for_user(request.user),
             "titles": titles,
-            "may_backup": request.user.has_perm(RUN),
+            "may_backup": request.user.has_perm(BACKUPS),
         },
     )
 
@@ -263,7 +264,7 @@ def job_cancel_view(request, pk: int):
 
 
 @require_GET
-@staff_permission_required(VIEW, RUN)
+@staff_permission_required(VIEW, BACKUPS)
 def backups(request):
     may_start = job_get("backup").user_may_start(request.user)
     return render(
@@ -272,7 +273,7 @@ def backups(request):
 
 
 @require_GET
-@staff_permission_required(VIEW, RUN)
+@staff_permission_required(VIEW, BACKUPS)
 def backup_download(request, name: str):
     path = backup_file(name)  # looked up in the directory listing: no path traversal
     if path is None:

@@ -415,3 +415,43 @@ AI_RESPONDER_MIN_CONFIDENCE = env.float("AI_RESPONDER_MIN_CONFIDENCE", default=0
 # Inbox: media uploads from the reply box (WhatsApp's own per-type limits apply as well).
 INBOX_UPLOAD_MAX_BYTES = env.int("INBOX_UPLOAD_MAX_BYTES", default=16 * 1024 * 1024)
 INBOX_POLL_SECONDS = env.int("INBOX_POLL_SECONDS", default=3)
+
+# --- Analytics --------------------------------------------------------------------------------
+# Days are cut at midnight in this time zone (dashboards, rollups, the inbox metrics).
+ANALYTICS_TIME_ZONE = env.str("ANALYTICS_TIME_ZONE", default=TIME_ZONE)
+# Conversions: last touch by a delivered campaign, content or notification message within
+# this many days before the conversion (README "Analytics").
+ATTRIBUTION_WINDOW_DAYS = env.int("ATTRIBUTION_WINDOW_DAYS", default=7)
+# Money is reported in this currency; conversions and campaign costs in another currency are
+# converted with ANALYTICS_EXCHANGE_RATES (units of the reporting currency per unit, e.g.
+# "USD=83.2,EUR=90.1"); a conversion in a currency without a rate is refused.
+ANALYTICS_CURRENCY = env.str("ANALYTICS_CURRENCY", default="INR")
+ANALYTICS_EXCHANGE_RATES = env.dict("ANALYTICS_EXCHANGE_RATES", default={})
+# Conversion types whose value counts as revenue (report a sale once: order or payment).
+ANALYTICS_REVENUE_TYPES = env.list(
+    "ANALYTICS_REVENUE_TYPES", default=["order", "payment", "subscription", "custom"]
+)
+# Cost of an outbound message when its campaign has no cost_per_message (or it has none).
+MESSAGE_COST = env.str("MESSAGE_COST", default="0")
+# An inbound message within this many hours after a campaign message counts as a reply to it.
+ANALYTICS_REPLY_WINDOW_HOURS = env.int("ANALYTICS_REPLY_WINDOW_HOURS", default=24)
+# Incremental rollups: besides today and the days marked changed, the last N days get one
+# more pass after they ended; the nightly run recomputes all N.
+ANALYTICS_ROLLUP_RECENT_DAYS = env.int("ANALYTICS_ROLLUP_RECENT_DAYS", default=3)
+# Customer metrics: recomputed nightly, and by the 5-minute run at most this often when new
+# conversions arrived.
+ANALYTICS_CUSTOMER_REFRESH_MINUTES = env.int("ANALYTICS_CUSTOMER_REFRESH_MINUTES", default=60)
+ANALYTICS_ENGAGEMENT_DAYS = env.int("ANALYTICS_ENGAGEMENT_DAYS", default=90)
+# Customer tiers by lifetime value (reporting currency): VIP, gold, silver, else bronze.
+VIP_LIFETIME_VALUE = env.str("VIP_LIFETIME_VALUE", default="50000")
+GOLD_LIFETIME_VALUE = env.str("GOLD_LIFETIME_VALUE", default="20000")
+SILVER_LIFETIME_VALUE = env.str("SILVER_LIFETIME_VALUE", default="5000")
+# Churn risk = days since the last order / the customer's mean gap between orders.
+CHURN_RISK_MEDIUM = env.float("CHURN_RISK_MEDIUM", default=1.5)
+CHURN_RISK_HIGH = env.float("CHURN_RISK_HIGH", default=3.0)
+# One-order customers have no rhythm of their own: this gap (days) stands in for it.
+CHURN_DEFAULT_GAP_DAYS = env.int("CHURN_DEFAULT_GAP_DAYS", default=30)
+# Dashboards: how often today's figures refresh themselves (seconds).
+ANALYTICS_POLL_SECONDS = env.int("ANALYTICS_POLL_SECONDS", default=30)
+# A rollup run holds a lock this long at most (it is released when the run ends).
+ANALYTICS_ROLLUP_LOCK_SECONDS = env.int("ANALYTICS_ROLLUP_LOCK_SECONDS", default=1800)

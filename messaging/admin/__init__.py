@@ -1,1 +1,1 @@
-from messaging.admin import channels, messages, webhooks  # noqa: F401
+from messaging.admin import automation, channels, content, messages, webhooks  # noqa: F401

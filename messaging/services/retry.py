@@ -12,16 +12,18 @@ from messaging.models import Message, Status
 
 
 def backoff_delay(attempts: int, *, retry_after: float | None = None) -> float:
-    """Seconds to wait before attempt `attempts + 1`: exponential with full jitter, capped.
+    """Seconds to wait before attempt `attempts + 1`: exponential with jitter, capped.
 
-    A provider's Retry-After wins when it is longer.
+    A provider's Retry-After wins when it is longer, itself jittered upwards (up to a fifth
+    more): every message refused in the same storm carries the same hint, and retrying them
+    all at the same instant would only start the next storm.
     """
     base = settings.SEND_RETRY_BASE_SECONDS
     cap = settings.SEND_RETRY_MAX_DELAY_SECONDS
     ceiling = min(cap, base * (2 ** max(attempts - 1, 0)))
     delay = random.uniform(ceiling / 2, ceiling)
     if retry_after:
-        delay = max(delay, retry_after)
+        delay = max(delay, retry_after * random.uniform(1.0, 1.2))
     return delay
 
 
@@ -33,24 +35,33 @@ def messages_requeue(*, message_ids: list[int], code: int | None, reason: str) -
     """Queue outbound messages again after a provider said "try later" in a status webhook.
 
     The wamid of the failed attempt is dropped (a new send gets a new one; the old one stays
-    in the status history). Messages past SEND_MAX_ATTEMPTS are marked failed instead.
+    in the status history). Messages past SEND_MAX_ATTEMPTS are marked failed instead. Two
+    statements whatever the count (a 130429 storm can re-queue thousands at once), and the
+    affected channels' drainers are nudged for when the first retry is due.
     Returns how many were re-queued.
     """
+    from messaging.services.dispatch import send_enqueue_on_commit
+
     now = timezone.now()
-    base = Message.objects.filter(pk__in=message_ids, direction="out")
-    exhausted = base.filter(attempts__gte=settings.SEND_MAX_ATTEMPTS).exclude(
-        status__in=[Status.DELIVERED, Status.READ, Status.CANCELLED]
+    settled = [Status.DELIVERED, Status.READ, Status.CANCELLED]
+    base = Message.objects.filter(pk__in=message_ids, direction="out").exclude(status__in=settled)
+    base.filter(attempts__gte=settings.SEND_MAX_ATTEMPTS).update(
+        status=Status.FAILED, failed_at=now, error_code=code, error_title=reason[:300]
     )
-    exhausted.update(status=Status.FAILED, failed_at=now, error_code=code, error_title=reason[:300])
-    requeued = 0
-    for message in base.filter(attempts__lt=settings.SEND_MAX_ATTEMPTS).exclude(
-        status__in=[Status.DELIVERED, Status.READ, Status.CANCELLED, Status.QUEUED]
-    ):
-        requeued += Message.objects.filter(pk=message.pk, status=message.status).update(
-            status=Status.QUEUED,
-            wamid=None,
-            next_attempt_at=next_attempt_time(message.attempts),
-            error_code=code,
-            error_title=reason[:300],
-        )
+    rows = list(
+        base.filter(attempts__lt=settings.SEND_MAX_ATTEMPTS)
+        .exclude(status=Status.QUEUED)
+        .only("pk", "attempts", "channel_id", "status")
+    )
+    for message in rows:
+        message.status = Status.QUEUED
+        message.wamid = None
+        message.next_attempt_at = next_attempt_time(message.attempts)
+        message.error_code = code
+        message.error_title = reason[:300]
+    requeued = base.exclude(status=Status.QUEUED).bulk_update(
+        rows, ["status", "wamid", "next_attempt_at", "error_code", "error_title"]
+    )
+    for channel_id in {m.channel_id for m in rows}:
+        send_enqueue_on_commit(channel_id=channel_id)
     return requeued

@@ -1,7 +1,10 @@
 """Celery tasks: thin adapters that load by id and call one service.
 
-Split by queue: `sending` (queue `send`), `webhooks` (queue `webhooks`).
+By area: `sending` (queue `send`), `webhooks` (queue `webhooks`), `content` and `inbox`
+(queue `default`).
 """
 
+from messaging.tasks.content import *  # noqa: F403
+from messaging.tasks.inbox import *  # noqa: F403
 from messaging.tasks.sending import *  # noqa: F403
 from messaging.tasks.webhooks import *  # noqa: F403

@@ -384,6 +384,9 @@ def test_the_job_permission_is_needed_on_top_of_run_jobs(client, enqueued):
         )
     )
     client.force_login(user)
+    # Backups need core.manage_backups, the other jobs their own permission.
+    assert client.get(reverse("ops:job_start", args=["backup"])).status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="manage_backups"))
     assert client.get(reverse("ops:job_start", args=["backup"])).status_code == 200
     url = reverse("ops:job_start", args=["retry_failed_messages"])  # needs change_message
     assert client.get(url).status_code == 403

@@ -152,7 +152,7 @@ def _at(day, hour, minute=0):
 
 
 def test_inbox_metrics_for_a_day(wa_channel, settings):
-    settings.TIME_ZONE = "UTC"
+    settings.ANALYTICS_TIME_ZONE = "UTC"
     day = dt.date(2026, 3, 2)
     a, b, c = (ConversationFactory(channel=wa_channel) for _ in range(3))
     Conversation.objects.filter(pk=c.pk).update(opened_at=_at(day, 23, 59))  # event missing

@@ -11,6 +11,7 @@ Graph endpoints (Bearer token checked when `access_token` is configured):
 Control endpoints (no auth; bind to loopback):
 
     GET  /_sim/health  /_sim/counts  /_sim/messages?to=&limit=  /_sim/stats  /_sim/reads
+    GET  /_sim/attempts?to=                           every send request, refused ones too
     GET  /_sim/webhooks                               recent webhook deliveries
     GET|POST /_sim/config                             read / merge runtime config
     POST /_sim/reset                                  clear state ({"config": true} also config)
@@ -309,6 +310,15 @@ class SimulatorServer:
     def messages(self, to: str | None = None) -> list[dict[str, Any]]:
         return self.state.list_messages(to=to, limit=0)
 
+    def attempts(self, to: str | None = None) -> list[dict[str, Any]]:
+        """Every send request with a recipient: `{"to", "time", "outcome"}`, oldest first."""
+        with self.state.lock:
+            items = list(self.state.attempts)
+        if to:
+            wanted = _digits(to) or to
+            items = [a for a in items if a["to"] == wanted]
+        return items
+
     def wait_webhooks(self, timeout: float = 5.0) -> bool:
         """Block until every scheduled webhook has been posted (or given up)."""
         return self.dispatcher.wait_idle(timeout)
@@ -383,6 +393,17 @@ class SimulatorServer:
                 self.state.stats["read_marks"] += 1
             return _json_response(200, {"success": True})
 
+        try:
+            response = self._send_checked(config, phone_number_id, request)
+        except SimulatorError as exc:
+            self.state.record_attempt(request.recipient_key, f"rejected:{exc.code}")
+            raise
+        self.state.record_attempt(request.recipient_key, f"http:{response.status}")
+        return response
+
+    def _send_checked(
+        self, config: SimulatorConfig, phone_number_id: str, request: SendRequest
+    ) -> _Response:
         storm = self.state.take_storm()
         if storm is not None:
             if storm in HTTP_ONLY_STATUSES:
@@ -652,6 +673,9 @@ class SimulatorServer:
     def _control_get_messages(self, query: Mapping[str, str], payload: Any) -> _Response:
         limit = int(query.get("limit", 1000))
         return _json_response(200, self.state.list_messages(to=query.get("to"), limit=limit))
+
+    def _control_get_attempts(self, query: Mapping[str, str], payload: Any) -> _Response:
+        return _json_response(200, self.attempts(to=query.get("to")))
 
     def _control_get_reads(self, query: Any, payload: Any) -> _Response:
         with self.state.lock:

@@ -32,6 +32,9 @@ class SimState:
         self.stats: collections.Counter[str] = collections.Counter()
         self.rejections: collections.Counter[int] = collections.Counter()
         self.deliveries: collections.deque[dict[str, Any]] = collections.deque(maxlen=500)
+        # Every send request that named a recipient, accepted or refused: tests read the gaps
+        # between a refusal and the next try (backoff, jitter) and the requests per second.
+        self.attempts: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_messages)
         self.read_marks: collections.deque[str] = collections.deque(maxlen=max_messages)
         self.storm_code: int | None = None
         self.storm_remaining = 0
@@ -122,6 +125,10 @@ class SimState:
             self.messages.append(record)
             self.stats["accepted"] += 1
 
+    def record_attempt(self, recipient_key: str, outcome: str) -> None:
+        with self.lock:
+            self.attempts.append({"to": recipient_key, "time": time.time(), "outcome": outcome})
+
     def record_rejected(self, code: int) -> None:
         with self.lock:
             self.rejections[code] += 1
@@ -156,6 +163,7 @@ class SimState:
             self.stats.clear()
             self.rejections.clear()
             self.deliveries.clear()
+            self.attempts.clear()
             self.read_marks.clear()
             self.profile_names.clear()
             self.storm_code, self.storm_remaining, self.hang_remaining = None, 0, 0

@@ -1,0 +1,552 @@
+"""The set-based queries behind the rollups (and today's live figures).
+
+Each function reads one day (or one set of campaigns / content items) with a few GROUP BY
+queries over that day's rows, never a Python loop over messages. Message figures come from the
+per-status timestamps: a message counts as sent on the day of `sent_at` (or, when no "sent"
+receipt came, of its delivery or read receipt), delivered on the day of `delivered_at` (or
+`read_at`: read implies delivered), read on the day of `read_at`, failed on the day of
+`failed_at` (status failed).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import (
+    Avg,
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, ExtractHour
+from django.db.models.lookups import GreaterThanOrEqual, LessThan
+
+from analytics.days import analytics_tz
+from analytics.models import ButtonClick, ButtonDaily, ConversionEvent, QualityRating
+from analytics.services.conversions import revenue_types, to_reporting_currency
+
+SENT_TIME = Coalesce("sent_at", "delivered_at", "read_at")
+DELIVERED_TIME = Coalesce("delivered_at", "read_at")
+ZERO = Decimal("0")
+
+
+def _in(column: str, start: datetime, end: datetime) -> Q:
+    return Q(**{f"{column}__gte": start, f"{column}__lt": end})
+
+
+def _between(expression, start: datetime, end: datetime) -> Q:
+    return Q(GreaterThanOrEqual(expression, start), LessThan(expression, end))
+
+
+def touching(start: datetime, end: datetime) -> Q:
+    """Messages with any status timestamp in [start, end): each column is indexed (README
+    "Analytics", index requests), so PostgreSQL answers with a bitmap OR of four ranges."""
+    return (
+        _in("sent_at", start, end)
+        | _in("delivered_at", start, end)
+        | _in("read_at", start, end)
+        | _in("failed_at", start, end)
+    )
+
+
+def message_cost_rate(cost_per_message, currency: str) -> Decimal:
+    """What one sent message of a campaign costs in the reporting currency: its campaign's
+    cost_per_message (converted), or MESSAGE_COST when the campaign has none (or no campaign)."""
+    cost = Decimal(str(cost_per_message or 0))
+    if cost > 0:
+        return to_reporting_currency(cost, currency or settings.ANALYTICS_CURRENCY, strict=False)
+    return default_message_cost()
+
+
+def default_message_cost() -> Decimal:
+    return Decimal(str(settings.MESSAGE_COST or 0))
+
+
+def roi(revenue: Decimal, cost: Decimal) -> float | None:
+    if not cost:
+        return None
+    return round(float((revenue - cost) / cost), 4)
+
+
+# --- Messages -----------------------------------------------------------------------------------
+
+
+def messages_by_channel(start: datetime, end: datetime) -> dict[int, dict[str, int]]:
+    """Outbound sent/delivered/read/failed, contacts reached and the billable sends without a
+    campaign (their cost is MESSAGE_COST), per channel."""
+    from messaging.models import Direction, Message, Status
+
+    sent = _between(SENT_TIME, start, end)
+    billable = sent & ~Q(billable=False)
+    rows = (
+        Message.objects.filter(direction=Direction.OUTBOUND)
+        .filter(touching(start, end))
+        .order_by()
+        .values("channel_id")
+        .annotate(
+            sent=Count("pk", filter=sent),
+            delivered=Count("pk", filter=_between(DELIVERED_TIME, start, end)),
+            read=Count("pk", filter=_in("read_at", start, end)),
+            failed=Count("pk", filter=Q(status=Status.FAILED) & _in("failed_at", start, end)),
+            contacts_reached=Count("contact_id", distinct=True, filter=sent),
+            billable_plain=Count("pk", filter=billable & Q(campaign__isnull=True)),
+        )
+    )
+    return {row.pop("channel_id"): row for row in rows}
+
+
+def contacts_reached(start: datetime, end: datetime) -> int:
+    from messaging.models import Direction, Message
+
+    return (
+        Message.objects.filter(direction=Direction.OUTBOUND)
+        .filter(touching(start, end))
+        .filter(_between(SENT_TIME, start, end))
+        .aggregate(n=Count("contact_id", distinct=True))["n"]
+    )
+
+
+def inbound_by_channel(start: datetime, end: datetime) -> dict[int, int]:
+    from messaging.models import Direction, Message, MessageType
+
+    rows = (
+        Message.objects.filter(direction=Direction.INBOUND, received_at__gte=start)
+        .filter(received_at__lt=end)
+        .exclude(type__in=[MessageType.REACTION, MessageType.SYSTEM])
+        .order_by()
+        .values_list("channel_id")
+        .annotate(n=Count("pk"))
+    )
+    return dict(rows)
+
+
+# --- Events read where they live -----------------------------------------------------------------
+
+
+def clicks_by_channel(start: datetime, end: datetime) -> tuple[dict, dict]:
+    from messaging.models import LinkClick
+
+    buttons = dict(
+        ButtonClick.objects.filter(clicked_at__gte=start, clicked_at__lt=end)
+        .order_by()
+        .values_list("channel_id")
+        .annotate(n=Count("pk"))
+    )
+    links = dict(
+        LinkClick.objects.filter(clicked_at__gte=start, clicked_at__lt=end, is_bot=False)
+        .order_by()
+        .values_list("link__message__channel_id")
+        .annotate(n=Count("pk"))
+    )
+    return buttons, links
+
+
+def conversations_opened_by_channel(start: datetime, end: datetime) -> dict[int, int]:
+    from messaging.models import ConversationEvent, ConversationEventKind
+
+    return dict(
+        ConversationEvent.objects.filter(kind=ConversationEventKind.OPENED, at__gte=start)
+        .filter(at__lt=end)
+        .order_by()
+        .values_list("conversation__channel_id")
+        .annotate(n=Count("pk"))
+    )
+
+
+def conversions_by_channel(start: datetime, end: datetime) -> dict[int | None, dict[str, Any]]:
+    """Conversions and revenue per attributed channel (None: organic), with revenue by
+    attribution source."""
+    rows = (
+        ConversionEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .order_by()
+        .values("attributed_channel_id", "attribution_source")
+        .annotate(
+            n=Count("pk"),
+            revenue=Sum("value_base", filter=Q(type__in=revenue_types()), default=ZERO),
+        )
+    )
+    out: dict[int | None, dict[str, Any]] = defaultdict(
+        lambda: {"conversions": 0, "revenue": ZERO, "by_source": defaultdict(lambda: ZERO)}
+    )
+    for row in rows:
+        entry = out[row["attributed_channel_id"]]
+        entry["conversions"] += row["n"]
+        entry["revenue"] += Decimal(row["revenue"])
+        entry["by_source"][row["attribution_source"]] += Decimal(row["revenue"])
+    return out
+
+
+def people_figures(start: datetime, end: datetime) -> dict[str, int]:
+    """New contacts and consent changes (distinct contacts moved to opted in / opted out)."""
+    from crm.models import Consent, ConsentEvent, Contact
+
+    consent = (
+        ConsentEvent.objects.filter(created_at__gte=start, created_at__lt=end)
+        .exclude(previous=F("consent"))
+        .aggregate(
+            opt_ins=Count("contact_id", distinct=True, filter=Q(consent=Consent.OPTED_IN)),
+            opt_outs=Count("contact_id", distinct=True, filter=Q(consent=Consent.OPTED_OUT)),
+        )
+    )
+    return {
+        "new_contacts": Contact.objects.filter(created_at__gte=start, created_at__lt=end).count(),
+        **consent,
+    }
+
+
+def content_figures(start: datetime, end: datetime) -> dict[str, int]:
+    from messaging.models import (
+        ContentDelivery,
+        ContentItem,
+        ContentState,
+        ContentTransition,
+        Notification,
+    )
+
+    return {
+        "content_created": ContentItem.objects.filter(
+            created_at__gte=start, created_at__lt=end
+        ).count(),
+        "content_approved": ContentTransition.objects.filter(
+            to_state=ContentState.APPROVED, created_at__gte=start, created_at__lt=end
+        ).count(),
+        "content_distributed": ContentItem.objects.filter(
+            distributed_at__gte=start, distributed_at__lt=end
+        ).count(),
+        "advisors_served": ContentDelivery.objects.filter(
+            created_at__gte=start, created_at__lt=end, message__isnull=False
+        )
+        .values("contact_id")
+        .distinct()
+        .count(),
+        "notifications_sent": Notification.objects.filter(
+            created_at__gte=start, created_at__lt=end, message__isnull=False
+        ).count(),
+    }
+
+
+def quality_figures(start: datetime, end: datetime) -> dict[str, Any]:
+    row = QualityRating.objects.filter(rated_at__gte=start, rated_at__lt=end).aggregate(
+        ratings=Count("pk"), average=Avg("rating")
+    )
+    average = row["average"]
+    return {"ratings": row["ratings"], "average_rating": round(average, 2) if average else None}
+
+
+def inbox_figures(day: date) -> dict[str, Any]:
+    """The inbox engineer's day figures (messaging.inbox_selectors.inbox_metrics)."""
+    from messaging.inbox_selectors import inbox_metrics
+
+    metrics = inbox_metrics(day=day, tz=settings.ANALYTICS_TIME_ZONE)
+    return {
+        "conversations_opened": metrics["conversations_opened"],
+        "conversations_closed": metrics["conversations_closed"],
+        "first_response_median_seconds": metrics["first_response"]["median_seconds"],
+        "automated_share": metrics["answered_automatically_share"],
+        "automated_answers": metrics["automated_answers"],
+        "topics": metrics["topics"],
+    }
+
+
+# --- Campaigns -----------------------------------------------------------------------------------
+
+
+def campaigns_info(ids) -> dict[int, dict[str, Any]]:
+    from messaging.models import Campaign
+
+    return {
+        row["pk"]: row
+        for row in Campaign.objects.filter(pk__in=list(ids)).values(
+            "pk", "channel_id", "cost_per_message", "currency"
+        )
+    }
+
+
+def _campaign_messages():
+    from messaging.models import Direction, Message
+
+    return Message.objects.filter(campaign__isnull=False, direction=Direction.OUTBOUND).order_by()
+
+
+def campaign_status_figures(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+) -> dict[int, dict[str, Any]]:
+    """Per campaign: targeted, sent, delivered, read, failed, errors by code, billable sends,
+    and (for a day) sends by local hour. With `start`/`end`: that day; else whole campaigns."""
+    from messaging.models import Status
+
+    messages = _campaign_messages()
+    if campaign_ids is not None:
+        messages = messages.filter(campaign_id__in=list(campaign_ids))
+    if start is not None:
+        messages = messages.filter(touching(start, end) | _in("created_at", start, end))
+        targeted = _in("created_at", start, end)
+        sent = _between(SENT_TIME, start, end)
+        delivered = _between(DELIVERED_TIME, start, end)
+        read = _in("read_at", start, end)
+        failed = Q(status=Status.FAILED) & _in("failed_at", start, end)
+    else:
+        targeted = Q()
+        sent = Q(sent_at__isnull=False) | Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
+        delivered = Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
+        read = Q(read_at__isnull=False)
+        failed = Q(status=Status.FAILED)
+    out: dict[int, dict[str, Any]] = {}
+    for row in messages.values("campaign_id").annotate(
+        targeted=Count("pk", filter=targeted),
+        sent=Count("pk", filter=sent),
+        delivered=Count("pk", filter=delivered),
+        read=Count("pk", filter=read),
+        failed=Count("pk", filter=failed),
+        billable_sent=Count("pk", filter=sent & ~Q(billable=False)),
+    ):
+        campaign_id = row.pop("campaign_id")
+        out[campaign_id] = {**row, "errors": {}, "hourly_sent": [0] * 24}
+    for campaign_id, code, n in (
+        messages.filter(failed).values_list("campaign_id", "error_code").annotate(n=Count("pk"))
+    ):
+        if campaign_id in out:
+            out[campaign_id]["errors"][str(code if code is not None else "none")] = n
+    if start is not None:
+        hours = (
+            messages.filter(sent)
+            .annotate(hour=ExtractHour(SENT_TIME, tzinfo=analytics_tz()))
+            .values_list("campaign_id", "hour")
+            .annotate(n=Count("pk"))
+        )
+        for campaign_id, hour, n in hours:
+            if campaign_id in out and hour is not None:
+                out[campaign_id]["hourly_sent"][int(hour)] = n
+    return out
+
+
+def campaign_replies(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+) -> dict[int, int]:
+    """Distinct contacts who wrote within ANALYTICS_REPLY_WINDOW_HOURS after a campaign message
+    was sent to them (for a day: whose message arrived that day)."""
+    from messaging.models import Direction, Message, MessageType
+
+    window = timedelta(hours=settings.ANALYTICS_REPLY_WINDOW_HOURS)
+    messages = _campaign_messages()
+    if campaign_ids is not None:
+        messages = messages.filter(campaign_id__in=list(campaign_ids))
+    inbound = Message.objects.filter(
+        direction=Direction.INBOUND, contact_id=OuterRef("contact_id")
+    ).exclude(type__in=[MessageType.REACTION, MessageType.SYSTEM])
+    if start is not None:
+        lookback = start - window
+        messages = messages.filter(
+            _in("sent_at", lookback, end)
+            | _in("delivered_at", lookback, end)
+            | _in("read_at", lookback, end)
+        )
+        inbound = inbound.filter(received_at__gte=start, received_at__lt=end)
+    messages = messages.annotate(sent_time=SENT_TIME).filter(sent_time__isnull=False)
+    inbound = inbound.filter(
+        received_at__gte=OuterRef("sent_time"),
+        received_at__lt=ExpressionWrapper(
+            OuterRef("sent_time") + Value(window), output_field=DateTimeField()
+        ),
+    )
+    return dict(
+        messages.filter(Exists(inbound))
+        .values_list("campaign_id")
+        .annotate(n=Count("contact_id", distinct=True))
+    )
+
+
+def campaign_clicks(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+) -> dict[int, int]:
+    """Distinct contacts who tapped a button of, or clicked a tracked link in, a campaign's
+    message (link-preview fetchers left out)."""
+    from messaging.models import LinkClick, TrackedLink
+
+    button = ButtonClick._meta
+    click, link = LinkClick._meta, TrackedLink._meta
+    q = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+
+    def col(meta, name):
+        return f"{q(meta.db_table)}.{q(meta.get_field(name).column)}"
+
+    button_where, link_where, params_b, params_l = [], [], [], []
+    if start is not None:
+        button_where.append(f"{col(button, 'clicked_at')} >= %s AND {col(button, 'clicked_at')} < %s")
+        link_where.append(f"{col(click, 'clicked_at')} >= %s AND {col(click, 'clicked_at')} < %s")
+        params_b += [adapt(start), adapt(end)]
+        params_l += [adapt(start), adapt(end)]
+    if campaign_ids is not None:
+        ids = [int(i) for i in campaign_ids]
+        if not ids:
+            return {}
+        marks = ", ".join(["%s"] * len(ids))
+        button_where.append(f"{col(button, 'campaign')} IN ({marks})")
+        link_where.append(f"{col(link, 'campaign')} IN ({marks})")
+        params_b += ids
+        params_l += ids
+    button_where.append(f"{col(button, 'campaign')} IS NOT NULL")
+    link_where += [f"{col(link, 'campaign')} IS NOT NULL", f"{col(link, 'contact')} IS NOT NULL"]
+    link_where.append(f"{col(click, 'is_bot')} = %s")
+    params_l.append(False)
+    # Identifiers come from model meta (quoted); values are parameters.
+    sql = (
+        "SELECT campaign_id, COUNT(DISTINCT contact_id) FROM ("  # noqa: S608
+        f"SELECT {col(button, 'campaign')} AS campaign_id, {col(button, 'contact')} AS contact_id "
+        f"FROM {q(button.db_table)} WHERE {' AND '.join(button_where)} "
+        "UNION ALL "
+        f"SELECT {col(link, 'campaign')}, {col(link, 'contact')} FROM {q(click.db_table)} "
+        f"JOIN {q(link.db_table)} ON {col(link, 'id')} = {col(click, 'link')} "
+        f"WHERE {' AND '.join(link_where)}"
+        ") clicks GROUP BY campaign_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params_b + params_l)
+        return {int(campaign_id): n for campaign_id, n in cursor.fetchall()}
+
+
+def campaign_conversions(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+) -> dict[int, dict[str, Any]]:
+    conversions = ConversionEvent.objects.filter(attributed_campaign__isnull=False).order_by()
+    if start is not None:
+        conversions = conversions.filter(occurred_at__gte=start, occurred_at__lt=end)
+    if campaign_ids is not None:
+        conversions = conversions.filter(attributed_campaign_id__in=list(campaign_ids))
+    return {
+        row.pop("attributed_campaign_id"): row
+        for row in conversions.values("attributed_campaign_id").annotate(
+            conversions=Count("pk"),
+            converted=Count("contact_id", distinct=True),
+            revenue=Sum("value_base", filter=Q(type__in=revenue_types()), default=ZERO),
+        )
+    }
+
+
+def campaign_figures(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+) -> dict[int, dict[str, Any]]:
+    """Everything CampaignPerformance holds, per campaign with any activity (in the day)."""
+    kwargs = {"start": start, "end": end, "campaign_ids": campaign_ids}
+    statuses = campaign_status_figures(**kwargs)
+    replies = campaign_replies(**kwargs)
+    clicks = campaign_clicks(**kwargs)
+    conversions = campaign_conversions(**kwargs)
+    ids = set(statuses) | set(replies) | set(clicks) | set(conversions)
+    info = campaigns_info(ids)
+    out = {}
+    for campaign_id in ids:
+        if campaign_id not in info:
+            continue
+        row = statuses.get(campaign_id) or {
+            "targeted": 0, "sent": 0, "delivered": 0, "read": 0, "failed": 0,
+            "billable_sent": 0, "errors": {}, "hourly_sent": [0] * 24,
+        }  # fmt: skip
+        money = conversions.get(campaign_id, {})
+        rate = message_cost_rate(info[campaign_id]["cost_per_message"], info[campaign_id]["currency"])
+        cost = (rate * row.pop("billable_sent")).quantize(Decimal("0.0001"))
+        revenue = Decimal(money.get("revenue") or ZERO).quantize(Decimal("0.01"))
+        if start is None:
+            row["hourly_sent"] = []
+        out[campaign_id] = {
+            **row,
+            "replied": replies.get(campaign_id, 0),
+            "clicked": clicks.get(campaign_id, 0),
+            "converted": money.get("converted", 0),
+            "conversions": money.get("conversions", 0),
+            "revenue": revenue,
+            "cost": cost,
+            "roi": roi(revenue, cost),
+            "channel_id": info[campaign_id]["channel_id"],
+        }
+    return out
+
+
+# --- Buttons and content --------------------------------------------------------------------------
+
+DELAY_EDGES = ((60, "under_1m"), (300, "under_5m"), (3600, "under_1h"), (86400, "under_1d"))
+
+
+def button_figures(start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
+    clicks = ButtonClick.objects.filter(clicked_at__gte=start, clicked_at__lt=end).order_by()
+    buckets: dict[str, Q] = {}
+    lower = None
+    for edge, name in DELAY_EDGES:
+        q = Q(delay_seconds__lt=edge)
+        buckets[name] = q if lower is None else q & Q(delay_seconds__gte=lower)
+        lower = edge
+    buckets["over_1d"] = Q(delay_seconds__gte=lower)
+    buckets["unknown"] = Q(delay_seconds__isnull=True)
+    out: dict[str, dict[str, Any]] = {}
+    for row in clicks.values("label").annotate(
+        clicks=Count("pk"),
+        contacts=Count("contact_id", distinct=True),
+        average_delay_seconds=Avg("delay_seconds"),
+        **{f"bucket_{name}": Count("pk", filter=q) for name, q in buckets.items()},
+    ):
+        label = row.pop("label")
+        out[label] = {
+            "clicks": row["clicks"],
+            "contacts": row["contacts"],
+            "average_delay_seconds": row["average_delay_seconds"],
+            "delay_buckets": {name: row[f"bucket_{name}"] for name in ButtonDaily.DELAY_BUCKETS},
+            "hourly": [0] * 24,
+        }
+    hours = (
+        clicks.annotate(hour=ExtractHour("clicked_at", tzinfo=analytics_tz()))
+        .values_list("label", "hour")
+        .annotate(n=Count("pk"))
+    )
+    for label, hour, n in hours:
+        if label in out and hour is not None:
+            out[label]["hourly"][int(hour)] = n
+    return out
+
+
+def content_item_figures(item_ids) -> dict[int, dict[str, Any]]:
+    from messaging.models import ContentDelivery, LinkClick
+
+    ids = list(item_ids)
+    reached = Q(message__delivered_at__isnull=False) | Q(message__read_at__isnull=False)
+    out = {}
+    for row in (
+        ContentDelivery.objects.filter(content_item_id__in=ids)
+        .order_by()
+        .values("content_item_id")
+        .annotate(
+            announced=Count("pk", filter=Q(message__isnull=False)),
+            delivered=Count("pk", filter=reached),
+            read=Count("pk", filter=Q(message__read_at__isnull=False)),
+            unlocked=Count("pk", filter=Q(unlocked_at__isnull=False)),
+        )
+    ):
+        out[row.pop("content_item_id")] = {**row, "link_clicks": 0}
+    for item_id, n in (
+        LinkClick.objects.filter(link__content_item_id__in=ids, is_bot=False)
+        .order_by()
+        .values_list("link__content_item_id")
+        .annotate(n=Count("pk"))
+    ):
+        out.setdefault(
+            item_id, {"announced": 0, "delivered": 0, "read": 0, "unlocked": 0, "link_clicks": 0}
+        )["link_clicks"] = n
+    for row in out.values():
+        row["delivery_rate"] = _rate(row["delivered"], row["announced"])
+        row["unlock_rate"] = _rate(row["unlocked"], row["delivered"])
+    return out
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
