@@ -1,9 +1,9 @@
 """Staff pages of the operations centre (mounted at /staff/operations/, namespace `ops`).
 
 Every page needs `core.view_operations`; starting or cancelling a job also needs
-`core.run_jobs` and the job's own permission; backups need `core.manage_backups` (Admin only); replaying a webhook
-needs `messaging.replay_webhookevent`. Views stay thin: they call analytics.ops services and
-selectors.
+`core.run_jobs` and the job's own permission; backups need `core.manage_backups` (Admin
+only); replaying a webhook needs `messaging.replay_webhookevent`. Views stay thin: they
+call analytics.ops services and selectors.
 """
 
 from __future__ import annotations

@@ -221,12 +221,15 @@ def batch_apply(
     wanted_tags = {name for s in after.values() for name in s.tags}
     if wanted_tags:
         tag_ids = tags.ensure(wanted_tags, create=True)
-        links = [
-            (ids[phone], tag_ids[name])
-            for phone, state in after.items()
-            for name in state.tags - (before[phone].tags if phone in before else set())
-        ]
-        _tag_links_insert(links)
+        new_links, more_links = [], []  # of contacts created in this batch / already there
+        for phone, state in after.items():
+            old = before.get(phone)
+            if old is None:
+                new_links.extend((ids[phone], tag_ids[name]) for name in state.tags)
+            else:
+                more_links.extend((ids[phone], tag_ids[name]) for name in state.tags - old.tags)
+        _tag_links_insert(new_links, fresh=True)
+        _tag_links_insert(more_links, fresh=False)
 
     note = f"import job #{job_id}" if job_id else "import"
     result.consent_changes = [(ids[p], previous, new) for p, previous, new in consent_changes]
@@ -283,10 +286,19 @@ def _copy(cursor, table: str, columns: list[str], rows) -> None:
 
 
 def _stage(cursor, table: str, columns: dict[str, str]) -> None:
+    """Create the staging table once per database session. Its rows go at every commit (and
+    with a rollback), and each batch transaction fills each staging table once."""
+    session = id(connection.connection)
+    staged = getattr(connection, "_crm_import_stages", None)
+    if staged is None or staged[0] != session:
+        staged = (session, set())
+        connection._crm_import_stages = staged
+    if table in staged[1]:
+        return
     qn = connection.ops.quote_name
     spec = ", ".join(f"{qn(name)} {kind}" for name, kind in columns.items())
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {qn(table)} ({spec}) ON COMMIT DELETE ROWS")
-    cursor.execute(f"DELETE FROM {qn(table)}")  # noqa: S608 - a name of ours, quoted
+    staged[1].add(table)
 
 
 def _contacts_upsert(changed: list[tuple[str, _State]], now) -> dict[str, int]:
@@ -345,7 +357,9 @@ def _contacts_upsert(changed: list[tuple[str, _State]], now) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def _tag_links_insert(links: list[tuple[int, int]]) -> None:
+def _tag_links_insert(links: list[tuple[int, int]], *, fresh: bool) -> None:
+    """Link contacts to tags. `fresh`: the contacts were created in this transaction, so no
+    link can exist yet and the rows are copied straight into the table."""
     if not links:
         return
     through = Contact.tags.through
@@ -356,6 +370,9 @@ def _tag_links_insert(links: list[tuple[int, int]]) -> None:
         return
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
+        if fresh:
+            _copy(cursor, through._meta.db_table, ["contact_id", "tag_id"], links)
+            return
         _stage(cursor, LINK_STAGE, {"contact_id": "bigint", "tag_id": "bigint"})
         _copy(cursor, LINK_STAGE, ["contact_id", "tag_id"], links)
         cursor.execute(
