@@ -26,5 +26,21 @@ class AnalyticsConfig(AppConfig):
         )
         register_jobs()
         register_board()
+
+        from analytics.receivers import receivers_connect
+        from analytics.registry import register_board_sections, register_rollup_job
+
+        dashboards = "analytics.view_dashboard"
+        nav_register(
+            NavItem("Overview", "analytics:overview", dashboards, "Analytics", 700),
+            NavItem("Campaign results", "analytics:campaigns", dashboards, "Analytics", 710),
+            NavItem("Buttons", "analytics:buttons", dashboards, "Analytics", 720),
+            NavItem("Conversations", "analytics:conversations", dashboards, "Analytics", 730),
+            NavItem("Customers", "analytics:customers", dashboards, "Analytics", 740),
+            NavItem("Revenue", "analytics:revenue", dashboards, "Analytics", 750),
+        )
+        receivers_connect()
+        register_rollup_job()
+        register_board_sections()
         # Lets the health page tell how long the oldest task has waited in a queue.
         before_task_publish.connect(task_published_at, weak=False, dispatch_uid="ops-published")

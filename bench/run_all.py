@@ -10,7 +10,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = sorted(
-    p for p in HERE.glob("*.py") if p.name not in {"common.py", "run_all.py"} and p.stem[0] != "_"
+    p
+    for p in HERE.glob("*.py")
+    if p.name not in {"common.py", "run_all.py", "bench_app.py", "bench_settings.py"}
+    and p.stem[0] != "_"
 )
 
 

@@ -23,6 +23,7 @@ def bare_loop(url: str, phone_number_id: str, n: int, offset: int = 0) -> float:
     import requests
 
     session = requests.Session()
+    session.trust_env = False  # as Parley's provider sessions (see providers/transport.py)
     headers = {"Authorization": "Bearer simulator-token", "Content-Type": "application/json"}
     endpoint = f"{url}/v25.0/{phone_number_id}/messages"
     start = time.perf_counter()

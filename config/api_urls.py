@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("core.api.urls")),
     path("", include("crm.api.urls")),
     path("", include("messaging.api.urls")),
+    path("", include("analytics.api_urls")),
 ]

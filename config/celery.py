@@ -17,7 +17,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("parley")
 
 
-def _configure(app: Celery) -> None:
+def _config() -> dict:
+    """Celery's configuration from Django settings, read when Celery first needs it (not at
+    import, so settings modules may import `config` freely)."""
     from django.conf import settings
 
     broker_url = settings.CELERY_BROKER_URL
@@ -38,41 +40,41 @@ def _configure(app: Celery) -> None:
         Queue(name, Exchange(name), routing_key=name)
         for name in ("send", "webhooks", "default", "analytics")
     ]
-    app.conf.update(
-        broker_url=broker_url,
-        broker_transport_options=transport_options,
-        broker_connection_retry_on_startup=True,
-        broker_connection_timeout=3,
-        task_ignore_result=True,
-        result_backend=None,
-        task_serializer="json",
-        accept_content=["json"],
-        task_queues=queues,
-        task_default_queue="default",
-        task_default_exchange="default",
-        task_default_routing_key="default",
-        task_routes={
+    return {
+        "broker_url": broker_url,
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 3,
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_queues": queues,
+        "task_default_queue": "default",
+        "task_default_exchange": "default",
+        "task_default_routing_key": "default",
+        "task_routes": {
             "messaging.send_*": {"queue": "send"},
             "messaging.webhook_*": {"queue": "webhooks"},
             "analytics.*": {"queue": "analytics"},
         },
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
-        task_time_limit=settings.CELERY_TASK_TIME_LIMIT,
-        task_always_eager=settings.CELERY_TASK_ALWAYS_EAGER,
-        task_eager_propagates=True,
-        worker_concurrency=settings.CELERY_WORKER_CONCURRENCY,
-        worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-        beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
-        timezone=settings.TIME_ZONE,
-        enable_utc=True,
-    )
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.CELERY_TASK_SOFT_TIME_LIMIT,
+        "task_time_limit": settings.CELERY_TASK_TIME_LIMIT,
+        "task_always_eager": settings.CELERY_TASK_ALWAYS_EAGER,
+        "task_eager_propagates": True,
+        "worker_concurrency": settings.CELERY_WORKER_CONCURRENCY,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "beat_scheduler": "django_celery_beat.schedulers:DatabaseScheduler",
+        "timezone": settings.TIME_ZONE,
+        "enable_utc": True,
+    }
 
 
-_configure(app)
+app.add_defaults(_config)
 app.autodiscover_tasks()
 
 

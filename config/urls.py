@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/operations/", include(("analytics.ops_urls", "ops"), namespace="ops")),
+    path("staff/analytics/", include(("analytics.urls", "analytics"), namespace="analytics")),
     path("staff/", include(("core.urls", "staff"), namespace="staff")),
     path("staff/", include(("crm.urls", "crm"), namespace="crm")),
     path("staff/", include(("messaging.staff_urls", "messaging"), namespace="messaging")),

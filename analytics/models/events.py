@@ -63,7 +63,9 @@ class ButtonClick(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.label or self.payload} by {self.contact_id} at {self.clicked_at:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.label or self.payload} by {self.contact_id} at {self.clicked_at:%Y-%m-%d %H:%M}"
+        )
 
 
 class ConversionType(models.TextChoices):
@@ -136,9 +138,7 @@ class ConversionEvent(models.Model):
         indexes = [
             models.Index(fields=["occurred_at"], name="conversion_occurred"),
             models.Index(fields=["contact", "occurred_at"], name="conversion_contact"),
-            models.Index(
-                fields=["attributed_campaign", "occurred_at"], name="conversion_campaign"
-            ),
+            models.Index(fields=["attributed_campaign", "occurred_at"], name="conversion_campaign"),
         ]
 
     def __str__(self) -> str:

@@ -82,9 +82,7 @@ class DailySnapshot(models.Model):
 class CampaignPerformance(models.Model):
     """A campaign's figures for one day, or over its whole life (`day` empty)."""
 
-    campaign = models.ForeignKey(
-        "messaging.Campaign", on_delete=models.CASCADE, related_name="+"
-    )
+    campaign = models.ForeignKey("messaging.Campaign", on_delete=models.CASCADE, related_name="+")
     day = models.DateField(null=True, blank=True)
     targeted = _count()
     sent = _count()

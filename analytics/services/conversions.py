@@ -71,7 +71,9 @@ def to_reporting_currency(amount: Decimal, currency: str, *, strict: bool = True
     except ConversionInvalid:
         if strict:
             raise
-        logger.warning("no exchange rate for %s; counted as %s", currency, settings.ANALYTICS_CURRENCY)
+        logger.warning(
+            "no exchange rate for %s; counted as %s", currency, settings.ANALYTICS_CURRENCY
+        )
         rate = Decimal(1)
     return (Decimal(amount) * rate).quantize(CENTS, rounding=ROUND_HALF_UP)
 
@@ -232,9 +234,7 @@ def conversions_attribute(conversions: QuerySet[ConversionEvent]) -> int:
         attribution_source=Case(
             When(attributed_campaign__isnull=False, then=Value(AttributionSource.CAMPAIGN)),
             When(attributed_content_item__isnull=False, then=Value(AttributionSource.CONTENT)),
-            When(
-                attributed_notification__isnull=False, then=Value(AttributionSource.NOTIFICATION)
-            ),
+            When(attributed_notification__isnull=False, then=Value(AttributionSource.NOTIFICATION)),
             default=Value(AttributionSource.ORGANIC),
         )
     )

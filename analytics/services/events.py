@@ -83,7 +83,9 @@ def button_click_record(*, message, payload: str, title: str, replied_to=None) -
             .first()
         )
         notification_id = (
-            Notification.objects.filter(message_id=replied_to.pk).values_list("pk", flat=True).first()
+            Notification.objects.filter(message_id=replied_to.pk)
+            .values_list("pk", flat=True)
+            .first()
         )
         reached = replied_to.delivered_at or replied_to.read_at
         if reached is not None and clicked_at >= reached:
@@ -132,7 +134,9 @@ def _content_item_from_payload(payload: str, contact_id: int) -> int | None:
     )
 
 
-def quality_rating_record(*, answer, rating: int, previous: int | None, rated_by, at) -> QualityRating:
+def quality_rating_record(
+    *, answer, rating: int, previous: int | None, rated_by, at
+) -> QualityRating:
     row = QualityRating.objects.create(
         answer_id=answer.pk,
         responder=(answer.responder or "")[:32],

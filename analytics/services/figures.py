@@ -384,7 +384,9 @@ def campaign_clicks(
 
     button_where, link_where, params_b, params_l = [], [], [], []
     if start is not None:
-        button_where.append(f"{col(button, 'clicked_at')} >= %s AND {col(button, 'clicked_at')} < %s")
+        button_where.append(
+            f"{col(button, 'clicked_at')} >= %s AND {col(button, 'clicked_at')} < %s"
+        )
         link_where.append(f"{col(click, 'clicked_at')} >= %s AND {col(click, 'clicked_at')} < %s")
         params_b += [adapt(start), adapt(end)]
         params_l += [adapt(start), adapt(end)]
@@ -455,7 +457,9 @@ def campaign_figures(
             "billable_sent": 0, "errors": {}, "hourly_sent": [0] * 24,
         }  # fmt: skip
         money = conversions.get(campaign_id, {})
-        rate = message_cost_rate(info[campaign_id]["cost_per_message"], info[campaign_id]["currency"])
+        rate = message_cost_rate(
+            info[campaign_id]["cost_per_message"], info[campaign_id]["currency"]
+        )
         cost = (rate * row.pop("billable_sent")).quantize(Decimal("0.0001"))
         revenue = Decimal(money.get("revenue") or ZERO).quantize(Decimal("0.01"))
         if start is None:
@@ -532,7 +536,8 @@ def content_item_figures(item_ids) -> dict[int, dict[str, Any]]:
             unlocked=Count("pk", filter=Q(unlocked_at__isnull=False)),
         )
     ):
-        out[row.pop("content_item_id")] = {**row, "link_clicks": 0}
+        item_id = row.pop("content_item_id")
+        out[item_id] = {**row, "link_clicks": 0}
     for item_id, n in (
         LinkClick.objects.filter(link__content_item_id__in=ids, is_bot=False)
         .order_by()

@@ -113,7 +113,9 @@ def rollup_days_due(*, mode: str = "incremental") -> list[date]:
     current = today()
     due = {current}
     due.update(d for d in RollupDirtyDay.objects.values_list("day", flat=True) if d <= current)
-    recent = [current - timedelta(days=n) for n in range(1, settings.ANALYTICS_ROLLUP_RECENT_DAYS + 1)]
+    recent = [
+        current - timedelta(days=n) for n in range(1, settings.ANALYTICS_ROLLUP_RECENT_DAYS + 1)
+    ]
     if mode == "nightly":
         due.update(recent)
     else:
@@ -171,8 +173,13 @@ def _run(days, mode, customers, dry_run, log, progress) -> RollupResult:
     started, clock = timezone.now(), time.monotonic()
     result = RollupResult(dry_run=dry_run)
     current = today()
-    result.days = sorted({d for d in days if d <= current}) if days is not None else rollup_days_due(mode=mode)
-    log(f"rolling up {len(result.days)} day(s){' (dry run)' if dry_run else ''}: {_describe(result.days)}")
+    result.days = (
+        sorted({d for d in days if d <= current})
+        if days is not None
+        else rollup_days_due(mode=mode)
+    )
+    dry = " (dry run)" if dry_run else ""
+    log(f"rolling up {len(result.days)} day(s){dry}: {_describe(result.days)}")
     touched_campaigns: set[int] = set()
     for index, day in enumerate(result.days):
         day_result = rollup_day(day, dry_run=dry_run)
@@ -186,7 +193,9 @@ def _run(days, mode, customers, dry_run, log, progress) -> RollupResult:
             progress((index + 1) * 80 / max(1, len(result.days)))
     if result.days:
         result.campaigns = campaign_totals_rollup(campaign_ids=touched_campaigns, dry_run=dry_run)
-        result.content_items = content_rollup(first=result.days[0], last=result.days[-1], dry_run=dry_run)
+        result.content_items = content_rollup(
+            first=result.days[0], last=result.days[-1], dry_run=dry_run
+        )
         log(f"{result.campaigns} campaign total(s), {result.content_items} content item(s)")
     if customers or (customers is None and customers_due(mode=mode)):
         from analytics.services.customers import customers_rollup
@@ -228,7 +237,9 @@ def snapshot_figures(day: date, *, campaigns: dict | None = None) -> dict[int | 
     default_cost = figures.default_message_cost()
     cost_by_channel: dict[int, Decimal] = {}
     for row in campaigns.values():
-        cost_by_channel[row["channel_id"]] = cost_by_channel.get(row["channel_id"], ZERO) + row["cost"]
+        cost_by_channel[row["channel_id"]] = (
+            cost_by_channel.get(row["channel_id"], ZERO) + row["cost"]
+        )
     channel_ids = {
         c for c in (*messages, *inbound, *buttons, *links, *opened, *conversions, *cost_by_channel)
         if c is not None
@@ -254,7 +265,7 @@ def snapshot_figures(day: date, *, campaigns: dict | None = None) -> dict[int | 
             "cost": cost.quantize(Decimal("0.0001")),
         }
     total: dict[str, Any] = {
-        key: sum((row[key] for row in rows.values()), ZERO if key.startswith(("revenue", "cost")) else 0)
+        key: sum((row[key] for row in rows.values()), _zero(key))
         for key in (
             "sent", "delivered", "read", "failed", "inbound", "button_clicks", "link_clicks",
             "conversions", "revenue", "revenue_campaign", "revenue_content",
@@ -283,6 +294,10 @@ def snapshot_figures(day: date, *, campaigns: dict | None = None) -> dict[int | 
     return rows
 
 
+def _zero(key: str):
+    return ZERO if key.startswith(("revenue", "cost")) else 0
+
+
 def _by_source(money: dict | None) -> dict[str, Decimal]:
     by_source = money["by_source"] if money else {}
     return {
@@ -308,14 +323,18 @@ def rollup_day(day: date, *, dry_run: bool = False) -> dict[str, Any]:
             DailySnapshot.objects.filter(day=day).delete()
             DailySnapshot.objects.bulk_create(
                 [
-                    DailySnapshot(day=day, channel_id=channel_id, computed_at=now, **_snapshot_fields(values))
+                    DailySnapshot(
+                        day=day, channel_id=channel_id, computed_at=now, **_snapshot_fields(values)
+                    )
                     for channel_id, values in snapshots.items()
                 ]
             )
             CampaignPerformance.objects.filter(day=day).delete()
             CampaignPerformance.objects.bulk_create(
                 [
-                    CampaignPerformance(campaign_id=cid, day=day, computed_at=now, **_campaign_fields(values))
+                    CampaignPerformance(
+                        campaign_id=cid, day=day, computed_at=now, **_campaign_fields(values)
+                    )
                     for cid, values in sorted(campaigns.items())
                 ]
             )
@@ -335,10 +354,14 @@ def rollup_day(day: date, *, dry_run: bool = False) -> dict[str, Any]:
 
 
 _SNAPSHOT_FIELDS = {
-    f.name for f in DailySnapshot._meta.concrete_fields if f.name not in {"id", "day", "channel", "computed_at"}
+    f.name
+    for f in DailySnapshot._meta.concrete_fields
+    if f.name not in {"id", "day", "channel", "computed_at"}
 }
 _CAMPAIGN_FIELDS = {
-    f.name for f in CampaignPerformance._meta.concrete_fields if f.name not in {"id", "day", "campaign", "computed_at"}
+    f.name
+    for f in CampaignPerformance._meta.concrete_fields
+    if f.name not in {"id", "day", "campaign", "computed_at"}
 }
 
 
@@ -366,7 +389,9 @@ def campaign_totals_rollup(*, campaign_ids: Iterable[int], dry_run: bool = False
         CampaignPerformance.objects.filter(day__isnull=True, campaign_id__in=ids).delete()
         CampaignPerformance.objects.bulk_create(
             [
-                CampaignPerformance(campaign_id=cid, day=None, computed_at=now, **_campaign_fields(values))
+                CampaignPerformance(
+                    campaign_id=cid, day=None, computed_at=now, **_campaign_fields(values)
+                )
                 for cid, values in sorted(totals.items())
             ]
         )

@@ -240,6 +240,7 @@ SPECTACULAR_SETTINGS = {
         "MessageTypeEnum": "messaging.models.MessageType",
         "DirectionEnum": "messaging.models.Direction",
         "ConsentEnum": "crm.models.Consent",
+        "ConversionTypeEnum": "analytics.models.events.ConversionType",
     },
 }
 

@@ -215,8 +215,10 @@ def batch_apply(
         if old is None or state.contact_key() != old.contact_key():
             changed.append((phone, state))
     ids = {phone: s.pk for phone, s in before.items()}
+    inserted: set[str] = set()
     if changed:
-        ids.update(_contacts_upsert(changed, now))
+        upserted, inserted = _contacts_upsert(changed, now)
+        ids.update(upserted)
 
     wanted_tags = {name for s in after.values() for name in s.tags}
     if wanted_tags:
@@ -224,10 +226,11 @@ def batch_apply(
         new_links, more_links = [], []  # of contacts created in this batch / already there
         for phone, state in after.items():
             old = before.get(phone)
-            if old is None:
+            if phone in inserted:
                 new_links.extend((ids[phone], tag_ids[name]) for name in state.tags)
             else:
-                more_links.extend((ids[phone], tag_ids[name]) for name in state.tags - old.tags)
+                known = old.tags if old is not None else set()
+                more_links.extend((ids[phone], tag_ids[name]) for name in state.tags - known)
         _tag_links_insert(new_links, fresh=True)
         _tag_links_insert(more_links, fresh=False)
 
@@ -286,23 +289,16 @@ def _copy(cursor, table: str, columns: list[str], rows) -> None:
 
 
 def _stage(cursor, table: str, columns: dict[str, str]) -> None:
-    """Create the staging table once per database session. Its rows go at every commit (and
-    with a rollback), and each batch transaction fills each staging table once."""
-    session = id(connection.connection)
-    staged = getattr(connection, "_crm_import_stages", None)
-    if staged is None or staged[0] != session:
-        staged = (session, set())
-        connection._crm_import_stages = staged
-    if table in staged[1]:
-        return
+    """The staging table of this session. Its rows go at every commit (and with a rollback),
+    and each batch transaction fills each staging table once. Asked for in every batch: a
+    rolled-back transaction takes a table it created with it."""
     qn = connection.ops.quote_name
     spec = ", ".join(f"{qn(name)} {kind}" for name, kind in columns.items())
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {qn(table)} ({spec}) ON COMMIT DELETE ROWS")
-    staged[1].add(table)
 
 
-def _contacts_upsert(changed: list[tuple[str, _State]], now) -> dict[str, int]:
-    """Insert new contacts and update changed ones; phone -> id."""
+def _contacts_upsert(changed: list[tuple[str, _State]], now) -> tuple[dict[str, int], set[str]]:
+    """Insert new contacts and update changed ones: (phone -> id, phones inserted)."""
     if not _postgres():
         Contact.objects.bulk_create(
             [
@@ -318,7 +314,8 @@ def _contacts_upsert(changed: list[tuple[str, _State]], now) -> dict[str, int]:
             update_fields=CONTACT_UPDATE_FIELDS,
         )  # fmt: skip
         phones = [phone for phone, _ in changed]
-        return dict(Contact.objects.filter(phone__in=phones).values_list("phone", "pk"))
+        ids = dict(Contact.objects.filter(phone__in=phones).values_list("phone", "pk"))
+        return ids, set()  # links go in with ignore_conflicts here: no need to know
 
     assert connection.in_atomic_block, "the staging table empties at each commit"
     qn = connection.ops.quote_name
@@ -351,10 +348,11 @@ def _contacts_upsert(changed: list[tuple[str, _State]], now) -> dict[str, int]:
             f"INSERT INTO {qn(Contact._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
             f"SELECT {', '.join(select)} FROM {qn(CONTACT_STAGE)} AS u "
             f"ON CONFLICT ({qn('phone')}) DO UPDATE SET {updates} "
-            f"RETURNING {qn('phone')}, {qn('id')}",
+            f"RETURNING {qn('phone')}, {qn('id')}, (xmax = 0)",  # xmax 0: inserted now
             params,
-        )
-        return dict(cursor.fetchall())
+        )  # identifiers come from model metadata; values are parameters
+        rows = cursor.fetchall()
+        return {phone: pk for phone, pk, _ in rows}, {phone for phone, _, new in rows if new}
 
 
 def _tag_links_insert(links: list[tuple[int, int]], *, fresh: bool) -> None:

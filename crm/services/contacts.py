@@ -133,6 +133,9 @@ def contact_get_or_create_from_whatsapp(
     Looks up by wa_id, then by phone, then by BSUID (users who hide their number); fills in
     whichever identifiers were missing. Safe under concurrent webhooks for the same user.
     """
+    # WhatsApp's display names are short; anything longer is junk that must not stop the
+    # message it came with (PostgreSQL enforces the column's length).
+    profile_name = (profile_name or "")[: Contact._meta.get_field("profile_name").max_length]
     phone = None
     if wa_id:
         try:

@@ -44,10 +44,19 @@ os.register_at_fork(after_in_child=_forget_sessions_after_fork)
 
 
 def session() -> requests.Session:
-    """This thread's pooled session."""
+    """This thread's pooled session.
+
+    `trust_env` is off: with it on, requests re-reads proxy and CA settings from the
+    environment on every call, which costs more than the loopback request itself. The same
+    settings are read once instead: proxies per host (`_proxies_for`) and the CA bundle here.
+    """
     current = getattr(_local, "session", None)
     if current is None:
         current = requests.Session()
+        current.trust_env = False
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            current.verify = bundle
         adapter = HTTPAdapter(
             pool_connections=POOL_CONNECTIONS, pool_maxsize=POOL_MAXSIZE, max_retries=0
         )
@@ -55,6 +64,18 @@ def session() -> requests.Session:
         current.mount("http://", adapter)
         _local.session = current
     return current
+
+
+_PROXIES: dict[str, dict[str, str]] = {}
+
+
+def _proxies_for(url: str) -> dict[str, str]:
+    """The environment's proxies for this URL's host (honouring NO_PROXY), read once."""
+    parts = urllib.parse.urlsplit(url)
+    key = f"{parts.scheme}://{parts.netloc}"
+    if key not in _PROXIES:
+        _PROXIES[key] = requests.utils.get_environ_proxies(key)
+    return _PROXIES[key]
 
 
 def redact_url(url: str) -> str:
@@ -109,7 +130,12 @@ def call(
     started = time.monotonic()
     try:
         response = session().request(
-            method, url, headers=dict(headers or {}), timeout=timeout, **kwargs
+            method,
+            url,
+            headers=dict(headers or {}),
+            timeout=timeout,
+            proxies=_proxies_for(url),
+            **kwargs,
         )
     except requests.exceptions.SSLError as exc:
         logger.warning("%s %s: TLS error %s", method, safe_url, type(exc).__name__)

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
@@ -631,10 +632,13 @@ def campaign_failures_check(*, campaign_ids) -> list[int]:
     share = settings.CAMPAIGN_AUTOPAUSE_FAILURE_SHARE
     paused = []
     for campaign in Campaign.objects.filter(pk__in=campaign_ids, state=CampaignState.RUNNING):
+        # Newest results first, by when each result came (NULLs would sort first on
+        # PostgreSQL and hide every failure behind the accepted messages).
+        finished_at = Coalesce("failed_at", "accepted_at")
         recent = list(
             Message.objects.filter(campaign=campaign)
             .exclude(status__in=[*PENDING, Status.CANCELLED])
-            .order_by("-failed_at", "-accepted_at")
+            .order_by(finished_at.desc(nulls_last=True), "-pk")
             .values_list("status", "error_code")[:window]
         )
         quality = sorted({code for _, code in recent if code in QUALITY_CODES})

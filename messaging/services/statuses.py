@@ -263,9 +263,9 @@ def _apply(
     failures: dict[tuple[int | None, str, str], list[int]] = defaultdict(list)
     transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]] = {}
     # Pricing and conversation objects: grouped by value, or (conversations differ per
-    # recipient) copied in SQL from the status row that carried them; never row by row.
+    # recipient) copied in SQL from the earliest status that carried one; never row by row.
     pricing_groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
-    conversation_from_row: dict[str, list[int]] = defaultdict(list)  # status name -> ids
+    conversation_from_history: list[int] = []  # ids
     conversation_groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
     for wamid, message_rows in by_wamid.items():
         message = messages[wamid]
@@ -309,12 +309,14 @@ def _apply(
             if any(new[key] != message[key] for key in new):
                 key = json.dumps(new, sort_keys=True, default=str)
                 pricing_groups.setdefault(key, (new, []))[1].append(message["pk"])
-        if conversation is not None and not message["conversation_info"]:
+        if conversation is not None and conversation[0] != message["conversation_info"]:
             value, row = conversation
             raw = row["raw"] if isinstance(row["raw"], dict) else {}
             if raw.get("conversation") == value:
-                conversation_from_row[row["status"]].append(message["pk"])
-            else:
+                # Statuses of one message may carry different conversation objects (only
+                # `sent` has the expiry): keep the earliest status's, whatever arrived first.
+                conversation_from_history.append(message["pk"])
+            elif not message["conversation_info"]:
                 key = json.dumps(value, sort_keys=True, default=str)
                 conversation_groups.setdefault(key, (value, []))[1].append(message["pk"])
 
@@ -349,12 +351,14 @@ def _apply(
     for values, ids in pricing_groups.values():
         for chunk in _chunks(ids):
             Message.objects.filter(pk__in=chunk).update(**values)
-    for name, ids in conversation_from_row.items():
-        carried = MessageStatusEvent.objects.filter(wamid=OuterRef("wamid"), status=name)
-        for chunk in _chunks(ids):
-            Message.objects.filter(pk__in=chunk).update(
-                conversation_info=Subquery(carried.values("raw__conversation")[:1])
-            )
+    if conversation_from_history:
+        earliest = (
+            MessageStatusEvent.objects.filter(wamid=OuterRef("wamid"), raw__has_key="conversation")
+            .order_by("timestamp", "id")
+            .values("raw__conversation")[:1]
+        )
+        for chunk in _chunks(conversation_from_history):
+            Message.objects.filter(pk__in=chunk).update(conversation_info=Subquery(earliest))
     for value, ids in conversation_groups.values():
         for chunk in _chunks(ids):
             Message.objects.filter(pk__in=chunk).update(conversation_info=value)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, DataError, transaction
 from django.utils import timezone
 
 from messaging.models import Channel, MessageStatusEvent, Provider, WebhookEvent, WebhookState
@@ -165,8 +165,8 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
 def _process_body(event: WebhookEvent) -> list[str]:
     try:
         payload = json.loads(event.body)
-    except ValueError as exc:
-        return [f"body is not JSON: {exc}"]
+    except (ValueError, RecursionError) as exc:
+        return [f"body is not JSON: {type(exc).__name__}: {exc}"]
     try:
         events = _parser(event.provider)(payload)
     except Exception as exc:  # a parser bug: keep the event for a replay once it is fixed
@@ -220,10 +220,18 @@ def _process_body(event: WebhookEvent) -> list[str]:
 
 
 def _guarded(errors: list[str], what: str, fn: Callable, *args: Any) -> None:
-    """Run one item in a savepoint; bad data is recorded, database errors propagate."""
+    """Run one item in a savepoint; bad data is recorded, database errors propagate.
+
+    A value the database refuses (longer than its column, out of range: DataError) is bad
+    data too: the savepoint undoes that item alone and the rest of the body still applies,
+    instead of the whole event being retried for hours.
+    """
     try:
         with transaction.atomic():
             fn(*args)
+    except DataError as exc:
+        logger.warning("webhook %s refused by the database: %s", what, exc)
+        errors.append(f"{what}: {type(exc).__name__}: {exc}")
     except DatabaseError:
         raise
     except Exception as exc:

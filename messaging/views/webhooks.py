@@ -102,7 +102,7 @@ def _decode(raw: bytes, *, allow_list: bool = False) -> str | None:
     try:
         text = raw.decode("utf-8")
         payload = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the decoder's depth
         return None
     if isinstance(payload, dict) or (allow_list and isinstance(payload, list)):
         return text

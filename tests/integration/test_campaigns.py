@@ -109,3 +109,35 @@ def test_sql_and_python_materialisation_render_the_same(transactional_db, simula
         }
         assert materialise(campaign) == 0  # nothing twice
     assert contents["sql"] == contents["python"]
+
+
+def test_autopause_reads_the_latest_results_on_postgresql(transactional_db, simulator):
+    """The last CAMPAIGN_AUTOPAUSE_WINDOW results by the time of the result: PostgreSQL sorts
+    NULLs first in a descending order, which must not hide the failures behind every accepted
+    message (whose failed_at is empty)."""
+    from datetime import timedelta
+
+    from messaging.services.campaigns import campaign_failures_check
+    from messaging.services.templates import templates_sync
+
+    channel = ChannelFactory(base_url=simulator.url)
+    templates_sync(channel=channel)
+    campaign = Campaign.objects.create(
+        name="Autopause", channel=channel, state=CampaignState.RUNNING,
+        parameter_mapping=MAPPING,
+        template=MessageTemplate.objects.get(channel=channel, name="delivery_delayed"),
+    )  # fmt: skip
+    earlier = timezone.now() - timedelta(minutes=5)
+    for i, contact in enumerate(ContactFactory.create_batch(90)):
+        failed = i >= 60  # the 30 most recent results are failures
+        campaign.messages.create(
+            channel=channel, contact=contact, direction="out", type="template", content={},
+            status=Status.FAILED if failed else Status.ACCEPTED,
+            error_code=131051 if failed else None,
+            accepted_at=None if failed else earlier + timedelta(seconds=i),
+            failed_at=timezone.now() if failed else None,
+        )  # fmt: skip
+    assert campaign_failures_check(campaign_ids=[campaign.pk]) == [campaign.pk]
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.PAUSED
+    assert "30 of the last 50" in campaign.pause_reason

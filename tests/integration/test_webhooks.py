@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -180,4 +181,6 @@ def test_concurrent_identical_posts_make_one_event_and_one_transition(
     )
     message.refresh_from_db()
     assert message.status == Status.DELIVERED
+    assert message.delivered_at == datetime.fromtimestamp(1767225705, tz=UTC)
     assert MessageStatusEvent.objects.filter(wamid="wamid.CONCURRENT").count() == 1
+    assert WebhookEvent.objects.get().attempts == 1  # processed once

@@ -1,0 +1,325 @@
+"""Conversions and reporting API.
+
+`POST /api/v1/conversions/` needs `analytics.add_conversionevent` (listing: `view_`); the
+reporting endpoints need `analytics.view_dashboard` (message-level reports also
+`messaging.view_message`) and use the "reporting" throttle scope.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics import selectors
+from analytics.api.serializers import (
+    STATUS_NAMES,
+    CampaignSummarySerializer,
+    ConversionInputSerializer,
+    ConversionSerializer,
+    DashboardSerializer,
+    InboundSerializer,
+    MessageStatusSerializer,
+)
+from analytics.days import day_bounds
+from analytics.models import ConversionEvent
+from analytics.services.conversions import conversion_record
+from core.errors import DomainError
+from crm.models import Contact
+from crm.services import InvalidPhone, phone_normalize
+
+REPORTING = ["analytics.view_dashboard"]
+
+
+class UncountedPagination(LimitOffsetPagination):
+    """limit/offset without COUNT(*): reports over large tables answer in constant time.
+    `next` is set when there is at least one more row."""
+
+    default_limit = 50
+    max_limit = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request) or self.default_limit
+        self.offset = self.get_offset(request)
+        rows = list(queryset[self.offset : self.offset + self.limit + 1])
+        self.has_more = len(rows) > self.limit
+        # What the parent's link builders compare against: "one more than this page" or less.
+        self.count = self.offset + len(rows)
+        return rows[: self.limit]
+
+    def get_next_link(self):
+        if not self.has_more:
+            return None
+        return super().get_next_link()
+
+    def get_paginated_response(self, data):
+        return Response(
+            {"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
+
+
+def _contact(data) -> Contact:
+    if data.get("contact"):
+        return data["contact"]
+    try:
+        phone = phone_normalize(data["phone"])
+    except InvalidPhone as exc:
+        raise DomainError(exc.message, code="invalid_phone") from exc
+    contact = Contact.objects.filter(phone=phone).first()
+    if contact is None:
+        raise DomainError(
+            f"No contact with phone {phone}: create the contact first.",
+            code="contact_unknown", details={"phone": phone},
+        )  # fmt: skip
+    return contact
+
+
+def _moment(raw: str | None, *, end: bool = False):
+    """A datetime or a date (a date's start, or with `end` the next day's start)."""
+    if not raw:
+        return None
+    try:
+        day = parse_date(raw)
+        value = None if day is not None else parse_datetime(raw)
+    except ValueError:
+        day = value = None
+    if day is not None:
+        start, next_start = day_bounds(day)
+        return next_start if end else start
+    if value is None:
+        raise DomainError(f"Not a date or date-time: {raw!r}", code="invalid_filter")
+    if value.tzinfo is None:
+        raise DomainError("Give date-times with a time zone.", code="invalid_filter")
+    return value
+
+
+def _phone_contact_id(raw: str | None) -> int | None:
+    if not raw:
+        return None
+    try:
+        phone = phone_normalize(raw)
+    except InvalidPhone as exc:
+        raise DomainError(exc.message, code="invalid_phone") from exc
+    return Contact.objects.filter(phone=phone).values_list("pk", flat=True).first() or 0
+
+
+# --- Conversions -------------------------------------------------------------------------------
+
+
+class ConversionListCreateView(generics.ListCreateAPIView):
+    """Record a conversion (once per `reference_id`; a repeat answers 200 with the first one and
+    `Idempotent-Replayed: true`), or list conversions, newest first.
+
+    Attribution: the last campaign, content or notification message delivered to the contact
+    within ATTRIBUTION_WINDOW_DAYS before `occurred_at`; otherwise `organic`.
+    """
+
+    serializer_class = ConversionSerializer
+    pagination_class = UncountedPagination
+    filterset_fields = ["type", "contact", "attribution_source", "attributed_campaign"]
+    ordering_fields = ["occurred_at", "created_at"]
+    search_fields = ["reference_id"]
+
+    def get_queryset(self):
+        return ConversionEvent.objects.select_related("contact", "attributed_message").order_by(
+            "-occurred_at", "-id"
+        )
+
+    @extend_schema(
+        request=ConversionInputSerializer,
+        responses={201: ConversionSerializer, 200: ConversionSerializer},
+    )
+    def post(self, request, *args, **kwargs):
+        serializer = ConversionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        conversion, created = conversion_record(
+            reference_id=data["reference_id"],
+            type=data["type"],
+            contact=_contact(data),
+            occurred_at=data.get("occurred_at"),
+            value=data.get("value") or 0,
+            currency=data.get("currency") or "",
+            name=data.get("name") or "",
+            page_name=data.get("page_name") or "",
+            session_id=data.get("session_id") or "",
+            source=data.get("source") or "",
+            created_by=request.user,
+        )
+        conversion = self.get_queryset().get(pk=conversion.pk)
+        response = Response(
+            ConversionSerializer(conversion).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class ConversionDetailView(generics.RetrieveAPIView):
+    serializer_class = ConversionSerializer
+
+    def get_queryset(self):
+        return ConversionEvent.objects.select_related("contact", "attributed_message")
+
+
+# --- Reporting ---------------------------------------------------------------------------------
+
+
+class ReportingView(APIView):
+    required_permissions = REPORTING
+    throttle_scope = "reporting"
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("campaign", int, description="Campaign id"),
+        OpenApiParameter("status", str, enum=sorted(STATUS_NAMES), description="Current status"),
+        OpenApiParameter("date_from", str, description="Created at or after (date or date-time)"),
+        OpenApiParameter("date_to", str, description="Created before the end of (date) / at"),
+        OpenApiParameter("phone", str, description="The contact's phone (E.164)"),
+        OpenApiParameter("limit", int),
+        OpenApiParameter("offset", int),
+    ],
+    responses=MessageStatusSerializer(many=True),
+)
+class MessageStatusReportView(ReportingView, generics.GenericAPIView):
+    """Delivery tracking of outbound messages, newest first: status, per-status times, error
+    code and its meaning."""
+
+    required_permissions = [*REPORTING, "messaging.view_message"]
+    serializer_class = MessageStatusSerializer
+    pagination_class = UncountedPagination
+    filter_backends: list = []
+
+    def get(self, request):
+        from messaging.models import Direction, Message
+
+        params = request.query_params
+        messages = Message.objects.filter(direction=Direction.OUTBOUND).select_related("contact")
+        if params.get("campaign"):
+            if not params["campaign"].isdigit():
+                raise DomainError("campaign is an id.", code="invalid_filter")
+            messages = messages.filter(campaign_id=int(params["campaign"]))
+        if params.get("status"):
+            if params["status"].lower() not in STATUS_NAMES:
+                raise DomainError(
+                    f"status is one of {', '.join(sorted(STATUS_NAMES))}.", code="invalid_filter"
+                )
+            messages = messages.filter(status=STATUS_NAMES[params["status"].lower()])
+        since, until = _moment(params.get("date_from")), _moment(params.get("date_to"), end=True)
+        if since:
+            messages = messages.filter(created_at__gte=since)
+        if until:
+            messages = messages.filter(created_at__lt=until)
+        contact_id = _phone_contact_id(params.get("phone"))
+        if contact_id is not None:
+            messages = messages.filter(contact_id=contact_id)
+        page = self.paginate_queryset(messages.order_by("-created_at", "-id"))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("since", str, description="Received at or after (date or date-time)"),
+        OpenApiParameter("type", str, description="Message type (text, button, ...)"),
+        OpenApiParameter("phone", str, description="The contact's phone (E.164)"),
+        OpenApiParameter("limit", int),
+        OpenApiParameter("offset", int),
+    ],
+    responses=InboundSerializer(many=True),
+)
+class InboundReportView(ReportingView, generics.GenericAPIView):
+    """Recent inbound activity, newest first."""
+
+    required_permissions = [*REPORTING, "messaging.view_message"]
+    serializer_class = InboundSerializer
+    pagination_class = UncountedPagination
+    filter_backends: list = []
+
+    def get(self, request):
+        from messaging.models import Direction, Message
+
+        params = request.query_params
+        messages = Message.objects.filter(direction=Direction.INBOUND).select_related("contact")
+        since = _moment(params.get("since"))
+        if since:
+            messages = messages.filter(created_at__gte=since)
+        if params.get("type"):
+            messages = messages.filter(type=params["type"])
+        contact_id = _phone_contact_id(params.get("phone"))
+        if contact_id is not None:
+            messages = messages.filter(contact_id=contact_id)
+        page = self.paginate_queryset(messages.order_by("-created_at", "-id"))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class CampaignSummaryView(ReportingView):
+    """A campaign's rolled-up figures: totals, funnel, failures by code with their meaning,
+    sends by hour of day and the figures of each day."""
+
+    @extend_schema(responses=CampaignSummarySerializer)
+    def get(self, request, pk: int):
+        from messaging.models import Campaign
+
+        campaign = get_object_or_404(Campaign, pk=pk)
+        summary = selectors.campaign_summary(campaign)
+        data = {
+            "campaign": {
+                "id": campaign.pk,
+                "name": campaign.name,
+                "state": campaign.state,
+                "launched_at": campaign.launched_at,
+                "currency": settings.ANALYTICS_CURRENCY,
+            },
+            "total": summary["total"],
+            "funnel": summary["funnel"],
+            "errors": summary["errors"],
+            "hourly_sent": summary["hourly"],
+            "days": summary["days"],
+        }
+        return Response(CampaignSummarySerializer(data).data)
+
+
+class DashboardReportView(ReportingView):
+    """The dashboard's key figures for a period (`range=7|30|90`, or `range=custom&start=&end=`),
+    today's live figures and the figures of each day."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("range", str, enum=["7", "30", "90", "custom"]),
+            OpenApiParameter("start", OpenApiTypes.DATE),
+            OpenApiParameter("end", OpenApiTypes.DATE),
+        ],
+        responses=DashboardSerializer,
+    )
+    def get(self, request):
+        date_range = selectors.date_range_from(request.query_params)
+        series = selectors.snapshot_series(date_range)
+        data = {
+            "first": date_range.first,
+            "last": date_range.last,
+            "currency": settings.ANALYTICS_CURRENCY,
+            "totals": selectors.kpis(series),
+            "today": selectors.today_live(),
+            "days": series,
+        }
+        return Response(DashboardSerializer(data).data)

@@ -1,0 +1,22 @@
+"""Analytics routes under /api/v1/: conversions and reporting."""
+
+from django.urls import path
+
+from analytics.api import views
+
+urlpatterns = [
+    path("conversions/", views.ConversionListCreateView.as_view(), name="conversion-list"),
+    path("conversions/<int:pk>/", views.ConversionDetailView.as_view(), name="conversion-detail"),
+    path(
+        "reporting/messages/status",
+        views.MessageStatusReportView.as_view(),
+        name="reporting-message-status",
+    ),
+    path(
+        "reporting/campaigns/<int:pk>/summary",
+        views.CampaignSummaryView.as_view(),
+        name="reporting-campaign-summary",
+    ),
+    path("reporting/inbound", views.InboundReportView.as_view(), name="reporting-inbound"),
+    path("reporting/dashboard", views.DashboardReportView.as_view(), name="reporting-dashboard"),
+]

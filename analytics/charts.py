@@ -1,0 +1,42 @@
+"""Chart.js configurations built on the server, handed to static/js/dashboards.js as JSON
+(`json_script`, which the strict Content-Security-Policy allows: it is data, not script)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+
+def _number(value) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def dataset(label: str, values, **extra) -> dict[str, Any]:
+    return {"label": label, "data": [_number(v) for v in values], **extra}
+
+
+def chart(
+    kind: str, labels, datasets: list[dict], *, title: str = "", percent: bool = False,
+    stacked: bool = False, money: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "type": kind,
+        "labels": [str(label) for label in labels],
+        "datasets": datasets,
+        "title": title,
+        "percent": percent,
+        "stacked": stacked,
+        "money": money,
+    }
+
+
+def day_labels(series) -> list[str]:
+    return [row["day"].strftime("%d %b") for row in series]
+
+
+def rate(part, whole) -> float | None:
+    return min(100.0, round(100.0 * float(part) / float(whole), 1)) if whole else None

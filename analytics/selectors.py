@@ -1,0 +1,355 @@
+"""Reads behind the dashboards and the reporting API.
+
+Dashboards read rollups (a bounded number of rows per day); only today's figures come from
+live queries over today's rows (indexed by their timestamps). No selector scans all messages.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, Sum
+from django.utils.dateparse import parse_date
+
+from analytics.days import day_bounds, days_between, today
+from analytics.models import (
+    ButtonDaily,
+    CampaignPerformance,
+    ContentPerformance,
+    CustomerMetrics,
+    DailySnapshot,
+    RfmSegment,
+    RollupState,
+)
+from analytics.services import figures
+
+RANGE_CHOICES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"))
+DEFAULT_RANGE = "30"
+MAX_RANGE_DAYS = 366
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class DateRange:
+    first: date
+    last: date
+    key: str  # "7", "30", "90" or "custom"
+
+    @property
+    def days(self) -> list[date]:
+        return days_between(self.first, self.last)
+
+    @property
+    def query(self) -> str:
+        if self.key == "custom":
+            return f"range=custom&start={self.first.isoformat()}&end={self.last.isoformat()}"
+        return f"range={self.key}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.first:%d %b %Y} to {self.last:%d %b %Y}"
+
+
+def date_range_from(params) -> DateRange:
+    """7, 30 or 90 days to today, or a custom range (at most a year; never past today)."""
+    current = today()
+    key = str(params.get("range") or params.get("days") or DEFAULT_RANGE)
+    if key == "custom":
+        first = parse_date(str(params.get("start") or ""))
+        last = parse_date(str(params.get("end") or "")) or current
+        if first is not None:
+            last = min(last, current)
+            first = min(first, last)
+            first = max(first, last - timedelta(days=MAX_RANGE_DAYS - 1))
+            return DateRange(first, last, "custom")
+        key = DEFAULT_RANGE
+    if key not in dict(RANGE_CHOICES):
+        key = DEFAULT_RANGE
+    return DateRange(current - timedelta(days=int(key) - 1), current, key)
+
+
+# --- Overview -------------------------------------------------------------------------------------
+
+SUM_FIELDS = (
+    "sent", "delivered", "read", "failed", "inbound", "contacts_reached", "new_contacts",
+    "opt_ins", "opt_outs", "button_clicks", "link_clicks", "conversations_opened",
+    "conversations_closed", "automated_answers", "ratings", "notifications_sent",
+    "content_created", "content_approved", "content_distributed", "advisors_served",
+    "conversions",
+)  # fmt: skip
+NULL_FIELDS = (
+    "first_response_median_seconds", "automated_share", "average_rating", "computed_at",
+)  # fmt: skip
+MONEY_FIELDS = (
+    "revenue", "revenue_campaign", "revenue_content", "revenue_notification", "revenue_organic",
+    "cost",
+)  # fmt: skip
+
+
+def snapshot_series(date_range: DateRange) -> list[dict[str, Any]]:
+    """One dict per day of the range (all channels), zeros for days without a snapshot."""
+    rows = {
+        row["day"]: row
+        for row in DailySnapshot.objects.filter(
+            channel__isnull=True, day__gte=date_range.first, day__lte=date_range.last
+        ).values()
+    }
+    series = []
+    for day in date_range.days:
+        row = rows.get(day)
+        if row is None:
+            row = dict.fromkeys(SUM_FIELDS, 0) | dict.fromkeys(MONEY_FIELDS, ZERO)
+            row |= dict.fromkeys(NULL_FIELDS) | {"day": day, "topics": []}
+        series.append(row)
+    return series
+
+
+def _ratio(part, whole) -> float | None:
+    """part / whole, at most 1: counts are taken on the day each event happened, so a range
+    can hold a delivery whose send fell before it."""
+    return min(1.0, round(float(part) / float(whole), 4)) if whole else None
+
+
+def kpis(series: list[dict[str, Any]]) -> dict[str, Any]:
+    totals: dict[str, Any] = {f: sum(row.get(f) or 0 for row in series) for f in SUM_FIELDS}
+    for f in MONEY_FIELDS:
+        totals[f] = sum((Decimal(row.get(f) or 0) for row in series), ZERO)
+    totals["delivery_rate"] = _ratio(totals["delivered"], totals["sent"])
+    totals["read_rate"] = _ratio(totals["read"], totals["delivered"])
+    totals["failure_rate"] = _ratio(totals["failed"], totals["sent"] + totals["failed"])
+    totals["roi"] = figures.roi(totals["revenue"], totals["cost"])
+    rated = [(row["average_rating"], row["ratings"]) for row in series if row.get("ratings")]
+    totals["average_rating"] = (
+        round(sum(a * n for a, n in rated) / sum(n for _a, n in rated), 2) if rated else None
+    )
+    computed = [row["computed_at"] for row in series if row.get("computed_at")]
+    totals["computed_at"] = max(computed) if computed else None
+    return totals
+
+
+def today_live() -> dict[str, Any]:
+    """Today's figures from live queries over today's rows (the only live numbers)."""
+    start, end = day_bounds(today())
+    messages = figures.messages_by_channel(start, end)
+    sent = sum(m["sent"] for m in messages.values())
+    delivered = sum(m["delivered"] for m in messages.values())
+    read = sum(m["read"] for m in messages.values())
+    failed = sum(m["failed"] for m in messages.values())
+    conversions = figures.conversions_by_channel(start, end)
+    people = figures.people_figures(start, end)
+    return {
+        "day": today(),
+        "sent": sent,
+        "delivered": delivered,
+        "read": read,
+        "failed": failed,
+        "delivery_rate": _ratio(delivered, sent),
+        "read_rate": _ratio(read, delivered),
+        "inbound": sum(figures.inbound_by_channel(start, end).values()),
+        "opt_outs": people["opt_outs"],
+        "new_contacts": people["new_contacts"],
+        "conversions": sum(c["conversions"] for c in conversions.values()),
+        "revenue": sum((c["revenue"] for c in conversions.values()), ZERO),
+    }
+
+
+def content_table(date_range: DateRange, *, limit: int = 100) -> list[dict[str, Any]]:
+    """Content items announced in the range, with their delivery and unlock rates."""
+    from messaging.models import ContentItem
+
+    start, end = day_bounds(date_range.first)[0], day_bounds(date_range.last)[1]
+    items = list(
+        ContentItem.objects.filter(
+            Q(send_on__gte=date_range.first, send_on__lte=date_range.last)
+            | Q(distributed_at__gte=start, distributed_at__lt=end)
+        )
+        .order_by("-send_on", "-pk")
+        .values("pk", "title", "state", "send_on", "category")[:limit]
+    )
+    perf = {
+        row["content_item_id"]: row
+        for row in ContentPerformance.objects.filter(
+            content_item_id__in=[i["pk"] for i in items]
+        ).values()
+    }
+    empty = {"announced": 0, "delivered": 0, "read": 0, "unlocked": 0, "link_clicks": 0,
+             "delivery_rate": None, "unlock_rate": None}  # fmt: skip
+    return [{**item, **{k: perf.get(item["pk"], empty).get(k) for k in empty}} for item in items]
+
+
+# --- Campaigns ------------------------------------------------------------------------------------
+
+
+def campaign_totals(date_range: DateRange | None = None):
+    """Whole-life rows of the campaigns active in the range (newest campaigns first)."""
+    rows = CampaignPerformance.objects.filter(day__isnull=True).select_related("campaign")
+    if date_range is not None:
+        active = CampaignPerformance.objects.filter(
+            day__gte=date_range.first, day__lte=date_range.last
+        ).values("campaign_id")
+        rows = rows.filter(campaign_id__in=active)
+    return rows.order_by("-campaign__created_at", "-campaign_id")
+
+
+def campaign_summary(campaign) -> dict[str, Any]:
+    from messaging.error_codes import meaning
+
+    total = CampaignPerformance.objects.filter(campaign=campaign, day__isnull=True).first()
+    days = list(
+        CampaignPerformance.objects.filter(campaign=campaign, day__isnull=False).order_by("day")
+    )
+    hourly = [0] * 24
+    for row in days:
+        for hour, n in enumerate(row.hourly_sent or []):
+            if hour < 24:
+                hourly[hour] += n
+    errors = []
+    if total is not None:
+        for code, n in sorted(total.errors.items(), key=lambda kv: (-kv[1], kv[0])):
+            number = int(code) if str(code).lstrip("-").isdigit() else None
+            errors.append({"code": code, "count": n, "meaning": meaning(number)})
+    funnel = []
+    if total is not None:
+        steps = [
+            ("Targeted", total.targeted),
+            ("Sent", total.sent),
+            ("Delivered", total.delivered),
+            ("Read", total.read),
+            ("Clicked", total.clicked),
+            ("Converted", total.converted),
+        ]
+        funnel = [
+            {"step": name, "count": n, "share": _ratio(n, total.targeted)} for name, n in steps
+        ]
+    return {"total": total, "days": days, "hourly": hourly, "errors": errors, "funnel": funnel}
+
+
+# --- Buttons --------------------------------------------------------------------------------------
+
+
+def button_summary(date_range: DateRange, *, top: int = 8) -> dict[str, Any]:
+    rows = list(
+        ButtonDaily.objects.filter(day__gte=date_range.first, day__lte=date_range.last).order_by(
+            "day", "label"
+        )
+    )
+    by_label: dict[str, dict[str, Any]] = {}
+    hourly = [0] * 24
+    buckets: dict[str, int] = dict.fromkeys(ButtonDaily.DELAY_BUCKETS, 0)
+    for row in rows:
+        entry = by_label.setdefault(
+            row.label,
+            {
+                "label": row.label,
+                "clicks": 0,
+                "contacts": 0,
+                "delay_sum": 0.0,
+                "delay_n": 0,
+                "days": defaultdict(int),
+            },
+        )
+        entry["clicks"] += row.clicks
+        entry["contacts"] += row.contacts
+        entry["days"][row.day] += row.clicks
+        known = row.clicks - (row.delay_buckets or {}).get("unknown", 0)
+        if row.average_delay_seconds is not None and known > 0:
+            entry["delay_sum"] += row.average_delay_seconds * known
+            entry["delay_n"] += known
+        for hour, n in enumerate(row.hourly or []):
+            if hour < 24:
+                hourly[hour] += n
+        for name, n in (row.delay_buckets or {}).items():
+            if name in buckets:
+                buckets[name] += n
+    labels = sorted(by_label.values(), key=lambda e: (-e["clicks"], e["label"]))
+    for entry in labels:
+        entry["average_delay_seconds"] = (
+            entry["delay_sum"] / entry["delay_n"] if entry["delay_n"] else None
+        )
+    return {
+        "labels": labels,
+        "top": labels[:top],
+        "hourly": hourly,
+        "delay_buckets": buckets,
+        "total": sum(e["clicks"] for e in labels),
+        "rows": rows,
+    }
+
+
+# --- Conversations -------------------------------------------------------------------------------
+
+
+def conversation_summary(date_range: DateRange) -> dict[str, Any]:
+    from messaging.models import Conversation
+
+    series = snapshot_series(date_range)
+    topics: dict[str, int] = defaultdict(int)
+    for row in series:
+        for topic in row.get("topics") or []:
+            topics[topic.get("topic") or "(none)"] += int(topic.get("count") or 0)
+    medians = [
+        row["first_response_median_seconds"]
+        for row in series
+        if row.get("first_response_median_seconds") is not None
+    ]
+    return {
+        "series": series,
+        "totals": kpis(series),
+        "active": Conversation.objects.filter(is_open=True).count(),
+        "topics": sorted(topics.items(), key=lambda kv: (-kv[1], kv[0])),
+        "median_of_days": sorted(medians)[len(medians) // 2] if medians else None,
+    }
+
+
+# --- Customers ------------------------------------------------------------------------------------
+
+
+def customer_summary(*, limit: int = 20) -> dict[str, Any]:
+    state = RollupState.objects.filter(name="customers").first()
+    summary = state.summary if state else {}
+    metrics = CustomerMetrics.objects.select_related("contact")
+    return {
+        "computed_at": state.computed_at if state else None,
+        "customers": summary.get("customers", 0),
+        "segments": [
+            (value, label, (summary.get("segments") or {}).get(value, 0))
+            for value, label in RfmSegment.choices
+        ],
+        "tiers": summary.get("tiers") or {},
+        "churn": summary.get("churn") or {},
+        "at_risk": list(
+            metrics.filter(segment=RfmSegment.AT_RISK).order_by("-lifetime_value", "contact_id")[
+                :limit
+            ]
+        ),
+        "top": list(metrics.filter(orders__gt=0).order_by("-lifetime_value", "contact_id")[:limit]),
+    }
+
+
+# --- Revenue --------------------------------------------------------------------------------------
+
+
+def revenue_summary(date_range: DateRange, *, top: int = 10) -> dict[str, Any]:
+    series = snapshot_series(date_range)
+    totals = kpis(series)
+    top_campaigns = list(
+        CampaignPerformance.objects.filter(day__gte=date_range.first, day__lte=date_range.last)
+        .values("campaign_id", "campaign__name")
+        .annotate(revenue=Sum("revenue"), cost=Sum("cost"), conversions=Sum("conversions"))
+        .filter(revenue__gt=0)
+        .order_by("-revenue", "campaign_id")[:top]
+    )
+    for row in top_campaigns:
+        row["roi"] = figures.roi(Decimal(row["revenue"] or 0), Decimal(row["cost"] or 0))
+    return {"series": series, "totals": totals, "top_campaigns": top_campaigns}
+
+
+def rollup_last_run():
+    from analytics.ops.jobs import job_last_runs
+    from analytics.registry import ROLLUP_JOB
+
+    return job_last_runs([ROLLUP_JOB])[ROLLUP_JOB]

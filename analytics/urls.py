@@ -1,0 +1,17 @@
+"""Dashboards, mounted at /staff/analytics/ with the `analytics` namespace."""
+
+from django.urls import path
+
+from analytics import views
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("today/", views.today_partial, name="today"),
+    path("campaigns/", views.campaigns, name="campaigns"),
+    path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),
+    path("buttons/", views.buttons, name="buttons"),
+    path("conversations/", views.conversations, name="conversations"),
+    path("customers/", views.customers, name="customers"),
+    path("revenue/", views.revenue, name="revenue"),
+    path("export/<slug:table>/", views.export, name="export"),
+]
