@@ -32,6 +32,7 @@ REQUESTED_INDEXES = [
     ("message_read_at", "read_at", "read_at IS NOT NULL"),
     ("message_failed_at", "failed_at", "failed_at IS NOT NULL"),
     ("message_inbound_received", "received_at", "direction = 'in'"),
+    ("message_campaign_recent", "campaign_id, created_at DESC", "campaign_id IS NOT NULL"),
 ]
 
 
