@@ -58,7 +58,9 @@ def _touches(now):
 
     since = now - timedelta(days=DAYS)
     delivered = Message.objects.filter(
-        direction=Direction.OUTBOUND, status__in=[Status.DELIVERED, Status.READ], created_at__gte=since
+        direction=Direction.OUTBOUND,
+        status__in=[Status.DELIVERED, Status.READ],
+        created_at__gte=since,
     ).filter(Q(delivered_at__isnull=False) | Q(read_at__isnull=False))
     content_ids = ContentDelivery.objects.filter(message__isnull=False).values("message_id")
     notification_ids = Notification.objects.filter(message__isnull=False).values("message_id")
@@ -183,9 +185,7 @@ def _rollup(now) -> dict:
 
     since = local_day(now) - timedelta(days=DAYS - 1)
     try:
-        run = job_run_now(
-            name=ROLLUP_JOB, arguments={"since": since, "customers": True}
-        )
+        run = job_run_now(name=ROLLUP_JOB, arguments={"since": since, "customers": True})
     except JobAlreadyRunning as exc:
         logger.warning("demo rollup skipped: %s", exc.message)
         return {"skipped": exc.message}

@@ -12,10 +12,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.utils.dateparse import parse_date
 
 from analytics.days import day_bounds, days_between, today
+from analytics.db import analytics_queries
 from analytics.models import (
     ButtonDaily,
     CampaignPerformance,
@@ -132,24 +135,30 @@ def kpis(series: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def today_live() -> dict[str, Any]:
-    """Today's figures from live queries over today's rows (the only live numbers)."""
-    start, end = day_bounds(today())
-    messages = figures.messages_by_channel(start, end)
-    sent = sum(m["sent"] for m in messages.values())
-    delivered = sum(m["delivered"] for m in messages.values())
-    read = sum(m["read"] for m in messages.values())
-    failed = sum(m["failed"] for m in messages.values())
-    conversions = figures.conversions_by_channel(start, end)
-    people = figures.people_figures(start, end)
+    """Today's figures from live queries over today's rows (the only live numbers), kept for
+    ANALYTICS_TODAY_CACHE_SECONDS so that many open dashboards cost one computation."""
+    day = today()
+    key = f"analytics:today:{day.isoformat()}"
+    figures_today = cache.get(key)
+    if figures_today is None:
+        figures_today = _today_compute(day)
+        cache.set(key, figures_today, timeout=max(0, settings.ANALYTICS_TODAY_CACHE_SECONDS))
+    return figures_today
+
+
+def _today_compute(day: date) -> dict[str, Any]:
+    start, end = day_bounds(day)
+    with analytics_queries():
+        messages = figures.message_counts(start, end)
+        conversions = figures.conversions_by_channel(start, end)
+        people = figures.people_figures(start, end)
+        inbound = sum(figures.inbound_by_channel(start, end).values())
     return {
-        "day": today(),
-        "sent": sent,
-        "delivered": delivered,
-        "read": read,
-        "failed": failed,
-        "delivery_rate": _ratio(delivered, sent),
-        "read_rate": _ratio(read, delivered),
-        "inbound": sum(figures.inbound_by_channel(start, end).values()),
+        "day": day,
+        **messages,
+        "delivery_rate": _ratio(messages["delivered"], messages["sent"]),
+        "read_rate": _ratio(messages["read"], messages["delivered"]),
+        "inbound": inbound,
         "opt_outs": people["opt_outs"],
         "new_contacts": people["new_contacts"],
         "conversions": sum(c["conversions"] for c in conversions.values()),

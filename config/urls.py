@@ -29,3 +29,8 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+# The API answers in its own error envelope even when no view was reached (an id that does
+# not fit the route, an unhandled crash); other pages get Django's templates.
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

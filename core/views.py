@@ -1,10 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.health import health_report
+from core.logging import request_id_var
 from core.permissions import staff_permission_required
 
 
@@ -21,6 +23,30 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+@require_GET
 @staff_permission_required("core.access_staff")
 def staff_home(request):
     return render(request, "staff/home.html", {"report": health_report()})
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def page_not_found(request, exception):
+    if _is_api(request):
+        return JsonResponse(
+            {"error": {"code": "not_found", "message": "Not found.", "details": {}}}, status=404
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        body = {
+            "code": "server_error",
+            "message": "Something went wrong on our side; the request id helps us find it.",
+            "details": {"request_id": request_id_var.get()},
+        }
+        return JsonResponse({"error": body}, status=500)
+    return defaults.server_error(request)

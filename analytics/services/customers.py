@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from analytics.db import analytics_queries
 from analytics.models import ConversionEvent, CustomerMetrics, RollupState
 from analytics.services.conversions import revenue_types
 
@@ -150,7 +151,7 @@ def customers_rollup(*, now: datetime | None = None, dry_run: bool = False) -> i
     now = now or timezone.now()
     watermark = ConversionEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     sql, params = customers_sql(now=now)
-    with transaction.atomic():
+    with analytics_queries():
         CustomerMetrics.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

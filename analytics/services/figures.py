@@ -24,6 +24,8 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Max,
+    Min,
     OuterRef,
     Q,
     Sum,
@@ -104,6 +106,22 @@ def messages_by_channel(start: datetime, end: datetime) -> dict[int, dict[str, i
         )
     )
     return {row.pop("channel_id"): row for row in rows}
+
+
+def message_counts(start: datetime, end: datetime) -> dict[str, int]:
+    """Sent, delivered, read and failed over all channels (today's live tile)."""
+    from messaging.models import Direction, Message, Status
+
+    return (
+        Message.objects.filter(direction=Direction.OUTBOUND)
+        .filter(touching(start, end))
+        .aggregate(
+            sent=Count("pk", filter=_between(SENT_TIME, start, end)),
+            delivered=Count("pk", filter=_between(DELIVERED_TIME, start, end)),
+            read=Count("pk", filter=_in("read_at", start, end)),
+            failed=Count("pk", filter=Q(status=Status.FAILED) & _in("failed_at", start, end)),
+        )
+    )
 
 
 def contacts_reached(start: datetime, end: datetime) -> int:
@@ -273,10 +291,16 @@ def campaigns_info(ids) -> dict[int, dict[str, Any]]:
     }
 
 
-def _campaign_messages():
+def _campaign_messages(campaign_ids=None):
+    """Outbound messages of these campaigns; without ids, every outbound message (a day's
+    queries group by campaign and drop the rows without one: a "campaign IS NOT NULL" filter
+    would lead PostgreSQL to walk the whole campaign index instead of the day's timestamps)."""
     from messaging.models import Direction, Message
 
-    return Message.objects.filter(campaign__isnull=False, direction=Direction.OUTBOUND).order_by()
+    messages = Message.objects.filter(direction=Direction.OUTBOUND).order_by()
+    if campaign_ids is not None:
+        messages = messages.filter(campaign_id__in=list(campaign_ids))
+    return messages
 
 
 def campaign_status_figures(
@@ -286,9 +310,7 @@ def campaign_status_figures(
     and (for a day) sends by local hour. With `start`/`end`: that day; else whole campaigns."""
     from messaging.models import Status
 
-    messages = _campaign_messages()
-    if campaign_ids is not None:
-        messages = messages.filter(campaign_id__in=list(campaign_ids))
+    messages = _campaign_messages(campaign_ids)
     if start is not None:
         messages = messages.filter(touching(start, end) | _in("created_at", start, end))
         targeted = _in("created_at", start, end)
@@ -312,7 +334,8 @@ def campaign_status_figures(
         billable_sent=Count("pk", filter=sent & ~Q(billable=False)),
     ):
         campaign_id = row.pop("campaign_id")
-        out[campaign_id] = {**row, "errors": {}, "hourly_sent": [0] * 24}
+        if campaign_id is not None:
+            out[campaign_id] = {**row, "errors": {}, "hourly_sent": [0] * 24}
     for campaign_id, code, n in (
         messages.filter(failed).values_list("campaign_id", "error_code").annotate(n=Count("pk"))
     ):
@@ -339,20 +362,29 @@ def campaign_replies(
     from messaging.models import Direction, Message, MessageType
 
     window = timedelta(hours=settings.ANALYTICS_REPLY_WINDOW_HOURS)
-    messages = _campaign_messages()
-    if campaign_ids is not None:
-        messages = messages.filter(campaign_id__in=list(campaign_ids))
+    messages = _campaign_messages(campaign_ids)
     inbound = Message.objects.filter(
         direction=Direction.INBOUND, contact_id=OuterRef("contact_id")
     ).exclude(type__in=[MessageType.REACTION, MessageType.SYSTEM])
     if start is not None:
         lookback = start - window
+        inbound = inbound.filter(received_at__gte=start, received_at__lt=end)
+        writers = Message.objects.filter(
+            direction=Direction.INBOUND, received_at__gte=start, received_at__lt=end
+        ).values("contact_id")
         messages = messages.filter(
             _in("sent_at", lookback, end)
             | _in("delivered_at", lookback, end)
             | _in("read_at", lookback, end)
+        ).filter(contact_id__in=writers)
+    else:
+        # Only inbound messages from the campaigns' first send to a window after the last.
+        span = messages.aggregate(first=Min(SENT_TIME), last=Max(SENT_TIME))
+        if span["first"] is None:
+            return {}
+        inbound = inbound.filter(
+            received_at__gte=span["first"], received_at__lt=span["last"] + window
         )
-        inbound = inbound.filter(received_at__gte=start, received_at__lt=end)
     messages = messages.annotate(sent_time=SENT_TIME).filter(sent_time__isnull=False)
     inbound = inbound.filter(
         received_at__gte=OuterRef("sent_time"),
@@ -360,11 +392,12 @@ def campaign_replies(
             OuterRef("sent_time") + Value(window), output_field=DateTimeField()
         ),
     )
-    return dict(
+    rows = (
         messages.filter(Exists(inbound))
         .values_list("campaign_id")
         .annotate(n=Count("contact_id", distinct=True))
     )
+    return {campaign_id: n for campaign_id, n in rows if campaign_id is not None}
 
 
 def campaign_clicks(

@@ -24,11 +24,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from analytics.days import day_bounds, days_between, range_bounds, today
+from analytics.db import analytics_queries
 from analytics.models import (
     ButtonDaily,
     CampaignPerformance,
@@ -311,7 +312,7 @@ def rollup_day(day: date, *, dry_run: bool = False) -> dict[str, Any]:
     its button rows, written in one transaction."""
     start, end = day_bounds(day)
     now = timezone.now()
-    with transaction.atomic():
+    with analytics_queries():
         if not dry_run:
             conversions_attribute(
                 ConversionEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
@@ -381,11 +382,11 @@ def campaign_totals_rollup(*, campaign_ids: Iterable[int], dry_run: bool = False
     ids = sorted(set(campaign_ids))
     if not ids:
         return 0
-    totals = figures.campaign_figures(campaign_ids=ids)
-    if dry_run:
-        return len(totals)
     now = timezone.now()
-    with transaction.atomic():
+    with analytics_queries():
+        totals = figures.campaign_figures(campaign_ids=ids)
+        if dry_run:
+            return len(totals)
         CampaignPerformance.objects.filter(day__isnull=True, campaign_id__in=ids).delete()
         CampaignPerformance.objects.bulk_create(
             [
@@ -412,11 +413,11 @@ def content_rollup(*, first: date, last: date, dry_run: bool = False) -> int:
     )
     if not ids:
         return 0
-    rows = figures.content_item_figures(ids)
-    if dry_run:
-        return len(rows)
     now = timezone.now()
-    with transaction.atomic():
+    with analytics_queries():
+        rows = figures.content_item_figures(ids)
+        if dry_run:
+            return len(rows)
         ContentPerformance.objects.filter(content_item_id__in=ids).delete()
         ContentPerformance.objects.bulk_create(
             [

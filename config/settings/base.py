@@ -456,3 +456,5 @@ CHURN_DEFAULT_GAP_DAYS = env.int("CHURN_DEFAULT_GAP_DAYS", default=30)
 ANALYTICS_POLL_SECONDS = env.int("ANALYTICS_POLL_SECONDS", default=30)
 # A rollup run holds a lock this long at most (it is released when the run ends).
 ANALYTICS_ROLLUP_LOCK_SECONDS = env.int("ANALYTICS_ROLLUP_LOCK_SECONDS", default=1800)
+# Today's live figures are computed at most this often (seconds), however many dashboards poll.
+ANALYTICS_TODAY_CACHE_SECONDS = env.int("ANALYTICS_TODAY_CACHE_SECONDS", default=10)

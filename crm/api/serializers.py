@@ -98,7 +98,9 @@ class SegmentSerializer(serializers.ModelSerializer):
 
 class AdvisorSerializer(serializers.ModelSerializer):
     contact = ContactSerializer(read_only=True)
-    disabled_by = serializers.CharField(source="disabled_by.username", default=None)
+    disabled_by = serializers.CharField(
+        source="disabled_by.username", default=None, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = Advisor

@@ -152,7 +152,7 @@ class ContactViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
         return Response(self._out(contact))
 
     @extend_schema(responses=ConsentEventSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="consent-history")
+    @action(detail=True, methods=["get"], url_path="consent-history", pagination_class=None)
     def consent_history(self, request, pk=None):
         contact = self.get_object()
         events = selectors.contact_consent_history(contact, limit=200)

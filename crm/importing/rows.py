@@ -10,6 +10,7 @@ An empty cell changes nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,9 @@ ALIASES = {
 ADVISOR_COLUMNS = ("firm", "region", "tier", "content_preferences", "onboarded_on")
 ATTR_PREFIX = "attr:"
 VALUE_MAX = 200
+# C0 control characters (but tab and line breaks, which are whitespace) and DEL: invisible in
+# a spreadsheet, harmful in a terminal or a log line, never part of a name.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(slots=True)
@@ -112,7 +116,7 @@ class RowParser:
             if value is None:
                 continue
             if type(value) is str:
-                value = value.strip()
+                value = CONTROL.sub("", value).strip()
                 if not value:
                     continue
             try:

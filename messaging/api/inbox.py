@@ -70,7 +70,7 @@ class AutomatedAnswerSerializer(serializers.ModelSerializer):
 
 
 class ThreadMessageSerializer(MessageSerializer):
-    sent_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    sent_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     automated_answer = serializers.SerializerMethodField()
 
     class Meta(MessageSerializer.Meta):

@@ -75,7 +75,8 @@ class NotificationFilter(django_filters.FilterSet):
     event_type = django_filters.CharFilter(field_name="event_type__code")
     reference_id = django_filters.CharFilter()
     phone = django_filters.CharFilter(field_name="contact__phone")
-    contact = django_filters.NumberFilter(field_name="contact_id")
+    # Bounded so that an id no database column can hold is a 400, not a crash.
+    contact = django_filters.NumberFilter(field_name="contact_id", min_value=1, max_value=2**63 - 1)
     status = django_filters.CharFilter(method="filter_status")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")

@@ -20,7 +20,8 @@ from messaging.services.sending import message_send
 class MessageFilter(django_filters.FilterSet):
     status = django_filters.CharFilter(method="filter_status")
     channel = django_filters.CharFilter(field_name="channel__phone_number_id")
-    contact = django_filters.NumberFilter(field_name="contact_id")
+    # Bounded so that an id no database column can hold is a 400, not a crash.
+    contact = django_filters.NumberFilter(field_name="contact_id", min_value=1, max_value=2**63 - 1)
     phone = django_filters.CharFilter(field_name="contact__phone")
     direction = django_filters.CharFilter()
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
 from core.permissions import staff_permission_required
@@ -16,6 +16,7 @@ from messaging.services import campaigns as svc
 EDITABLE = (CampaignState.DRAFT, CampaignState.SCHEDULED)
 
 
+@require_GET
 @staff_permission_required("messaging.view_campaign")
 def campaign_index(request):
     campaigns = campaign_list()
@@ -85,6 +86,7 @@ def campaign_mapping(request, pk):
     )
 
 
+@require_GET
 @staff_permission_required("messaging.view_campaign")
 def campaign_detail(request, pk):
     campaign = get_object_or_404(campaign_list(), pk=pk)
@@ -107,6 +109,7 @@ def campaign_detail(request, pk):
     return render(request, "messaging/campaigns/detail.html", context)
 
 
+@require_GET
 @staff_permission_required("messaging.view_campaign")
 def campaign_progress_partial(request, pk):
     campaign = get_object_or_404(campaign_list(), pk=pk)

@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
 from core.permissions import staff_permission_required
@@ -28,6 +28,7 @@ ACTIONS = {
 }
 
 
+@require_GET
 @staff_permission_required("messaging.view_contentitem")
 def content_index(request):
     items = content_item_list()
@@ -76,6 +77,7 @@ def content_edit(request, pk):
     return render(request, "messaging/content/form.html", {"form": form, "item": item})
 
 
+@require_GET
 @staff_permission_required("messaging.view_contentitem")
 def content_detail(request, pk):
     item = get_object_or_404(content_item_list(), pk=pk)
@@ -95,6 +97,7 @@ def content_detail(request, pk):
     return render(request, "messaging/content/detail.html", context)
 
 
+@require_GET
 @staff_permission_required("messaging.review_contentitem")
 def content_review(request):
     items = list(content_review_queue())

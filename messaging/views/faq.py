@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from core.permissions import staff_permission_required
 from messaging.inbox_forms import FaqEntryForm, FaqTryForm
@@ -13,6 +13,7 @@ from messaging.models import FaqEntry
 from messaging.responders.faq import FaqResponder, faq_best_match
 
 
+@require_GET
 @staff_permission_required("messaging.view_faqentry")
 def faq_list(request):
     entries = FaqEntry.objects.all()

@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
 from core.permissions import staff_permission_required
@@ -27,6 +27,7 @@ from messaging.services.notifications import (
 )
 
 
+@require_GET
 @staff_permission_required("messaging.view_notification")
 def notification_index(request):
     notifications = notification_list()

@@ -8,7 +8,7 @@ Day D is 2026-03-10 (UTC; the tests travel to D+2 10:00). What happens:
 | m3 | K | c3 | A | failed 09:02 (131026), never sent | failed | - |
 | m4 | - | c4 | B | sent 12:00, delivered 12:01 (a free service reply) | delivered | no |
 | m5 | notification | c4 | A | sent 13:00, delivered 13:00:30 | delivered | unknown |
-| m6 | content announcement | c1 | A | sent D-1 23:59, read D 00:30, no delivery receipt | read | yes |
+| m6 | content | c1 | A | sent D-1 23:59, read D 00:30, no delivery receipt | read | yes |
 
 Inbound: i1 text from c1 at 10:05, i4 a button reply from c1 at 10:06 to m1 ("Buy now"), i3 a
 reaction from c4 on B (not counted), i2 text from c2 at D+1 08:30. A tracked link of K is
@@ -107,14 +107,18 @@ def build_world() -> World:
         delivered_at=at(12, 1), billable=False, created_at=at(12))  # fmt: skip
     m5 = out("m5", c4, status=Status.DELIVERED, sent_at=at(13), delivered_at=at(13, 0, 30),
              created_at=at(13))  # fmt: skip
-    m6 = out("m6", c1, status=Status.READ, sent_at=at(23, 59, day=D - timedelta(days=1)),
-             read_at=at(0, 30), billable=True, created_at=at(23, 58, day=D - timedelta(days=1)))  # fmt: skip
+    eve = D - timedelta(days=1)
+    m6 = out("m6", c1, status=Status.READ, sent_at=at(23, 59, day=eve), read_at=at(0, 30),
+             billable=True, created_at=at(23, 58, day=eve))  # fmt: skip
     w.notification = Notification.objects.create(
         event_type=_notification_type(), contact=c4, reference_id="ORD-1", message=m5
     )
     w.content_item = ContentItemFactory(send_on=D - timedelta(days=1))
     ContentDelivery.objects.create(
-        content_item=w.content_item, contact=c1, message=m6, created_at=at(23, 58, day=D - timedelta(days=1))
+        content_item=w.content_item,
+        contact=c1,
+        message=m6,
+        created_at=at(23, 58, day=D - timedelta(days=1)),
     )
 
     def inbound(name, contact, when, channel=None, **fields):

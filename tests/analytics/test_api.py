@@ -96,7 +96,11 @@ def test_by_contact_id_and_page_views(admin_api):
         ({"phone": None, "contact": None}, "invalid", "phone"),
         ({"reference_id": ""}, "invalid", "reference_id"),
         ({"type": "page_view"}, "invalid_conversion", "page_name"),
-        ({"occurred_at": (NOW + timedelta(days=2)).isoformat()}, "invalid_conversion", "occurred_at"),
+        (
+            {"occurred_at": (NOW + timedelta(days=2)).isoformat()},
+            "invalid_conversion",
+            "occurred_at",
+        ),
         ({"currency": "XYZ"}, "unsupported_currency", "currency"),
     ],
 )

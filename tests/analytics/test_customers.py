@@ -89,7 +89,9 @@ def test_scores_and_segments_follow_the_documented_rules():
 
 def test_single_orders_share_the_lowest_frequency_and_recency_orders_the_rest():
     contacts = [ContactFactory() for _ in range(5)]
-    for age, value, contact in zip([50, 40, 30, 20, 10], [10, 20, 30, 40, 50], contacts, strict=True):
+    for age, value, contact in zip(
+        [50, 40, 30, 20, 10], [10, 20, 30, 40, 50], contacts, strict=True
+    ):
         order(contact, age, value)
     customers_rollup()
     got = [

@@ -235,9 +235,7 @@ def test_the_command_dry_run(world):
 def test_the_job_is_registered_and_scheduled():
     definition = job_get("rollup_analytics")
     assert definition.permission == "analytics.change_dailysnapshot"
-    schedules = {
-        t.name: t for t in PeriodicTask.objects.filter(task="analytics.job_scheduled")
-    }
+    schedules = {t.name: t for t in PeriodicTask.objects.filter(task="analytics.job_scheduled")}
     frequent = schedules["analytics: roll up today every 5 minutes"]
     nightly = schedules["analytics: nightly rollup"]
     assert json.loads(frequent.kwargs) == {"name": "rollup_analytics"}

@@ -28,11 +28,17 @@ def _snapshots(days: int = 90) -> None:
     DailySnapshot.objects.bulk_create(
         [
             DailySnapshot(
-                day=today - timedelta(days=n), sent=1000 + 10 * n, delivered=950 + 9 * n,
-                read=600 + 5 * n, failed=20 + n % 7, opt_ins=n % 5, opt_outs=n % 3,
-                conversations_opened=30 + n % 11, revenue=Decimal(5000 + 50 * n),
+                day=today - timedelta(days=n),
+                sent=1000 + 10 * n,
+                delivered=950 + 9 * n,
+                read=600 + 5 * n,
+                failed=20 + n % 7,
+                opt_ins=n % 5,
+                opt_outs=n % 3,
+                conversations_opened=30 + n % 11,
+                revenue=Decimal(5000 + 50 * n),
                 cost=Decimal(120 + n),
-            )  # fmt: skip
+            )
             for n in range(days)
         ]
     )
@@ -49,9 +55,11 @@ def test_the_overview_draws_its_charts_and_the_period_filter_redraws_them(
     problems = []
     page.on(
         "console",
-        lambda msg: problems.append(msg.text)
-        if msg.type == "error" and "favicon" not in (msg.location or {}).get("url", "")
-        else None,
+        lambda msg: (
+            problems.append(msg.text)
+            if msg.type == "error" and "favicon" not in (msg.location or {}).get("url", "")
+            else None
+        ),
     )
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     login(make_user("Analyst").username)

@@ -55,32 +55,45 @@ def campaign_setup(*, sim_url: str) -> int:
     from messaging.services.templates import templates_sync
 
     channel = Channel.objects.create(
-        name="Main number", provider="meta_cloud", phone_number_id="200000000000001",
-        waba_id="100000000000001", display_phone_number="15550001111", base_url=sim_url,
+        name="Main number",
+        provider="meta_cloud",
+        phone_number_id="200000000000001",
+        waba_id="100000000000001",
+        display_phone_number="15550001111",
+        base_url=sim_url,
         throughput_mps=100,
-    )  # fmt: skip
+    )
     result = templates_sync(channel=channel)
     if result.errors:
         raise RuntimeError(f"template sync failed: {result.errors}")
     now = timezone.now()
     contacts = Contact.objects.bulk_create(
         Contact(
-            phone=phone(i), wa_id=phone(i).lstrip("+"), name=f"Person {i}", consent="opted_in",
-            last_inbound_at=now, blocked=i in BLOCKED, undeliverable=i in UNDELIVERABLE,
-        )  # fmt: skip
+            phone=phone(i),
+            wa_id=phone(i).lstrip("+"),
+            name=f"Person {i}",
+            consent="opted_in",
+            last_inbound_at=now,
+            blocked=i in BLOCKED,
+            undeliverable=i in UNDELIVERABLE,
+        )
         for i in range(N)
     )
     tag = Tag.objects.create(name="embedded-vs-postgresql")
     tag.contacts.add(*contacts)
     campaign = Campaign.objects.create(
-        name="Same everywhere", channel=channel, throttle_mps=50,
+        name="Same everywhere",
+        channel=channel,
+        throttle_mps=50,
         template=MessageTemplate.objects.get(channel=channel, name="delivery_delayed"),
-        parameter_mapping={"body": [
-            {"source": "field", "value": "name"},
-            {"source": "constant", "value": "#7"},
-            {"source": "constant", "value": "Friday"},
-        ]},
-    )  # fmt: skip
+        parameter_mapping={
+            "body": [
+                {"source": "field", "value": "name"},
+                {"source": "constant", "value": "#7"},
+                {"source": "constant", "value": "Friday"},
+            ]
+        },
+    )
     campaign.tags.add(tag)
     campaign_launch(campaign=campaign)
     return campaign.pk

@@ -2,7 +2,7 @@
 embedded-versus-PostgreSQL scenario, with the file cache in the test's own folder so that a
 `make run` on the same machine shares nothing with it."""
 
-from config.settings.local import *
+from config.settings.local import *  # noqa: F403
 from config.settings.local import env
 
 CACHES = {

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -57,9 +58,7 @@ class _Pair:
         self.swallowing = False
         self.closed = False
         for source, sink, outbound in ((client, upstream, True), (upstream, client, False)):
-            threading.Thread(
-                target=self._pump, args=(source, sink, outbound), daemon=True
-            ).start()
+            threading.Thread(target=self._pump, args=(source, sink, outbound), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, outbound: bool) -> None:
         try:
@@ -178,13 +177,27 @@ class WebProcess:
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4",
-                "--timeout", "30", "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "--threads",
+                "4",
+                "--timeout",
+                "30",
+                "--log-level",
+                "warning",
             ],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -220,15 +233,17 @@ def proxied_database_url(proxy: TcpProxy) -> str:
 # --- Campaigns and the beat loop ----------------------------------------------------------------
 
 
-def contacts_bulk(
-    n: int, *, prefix: str = "+91970", start: int = 0, **fields
-) -> list[Contact]:
+def contacts_bulk(n: int, *, prefix: str = "+91970", start: int = 0, **fields) -> list[Contact]:
     now = timezone.now()
     rows = [
         Contact(
-            phone=f"{prefix}{i:07d}", wa_id=f"{prefix.lstrip('+')}{i:07d}", name=f"Person {i}",
-            consent="opted_in", last_inbound_at=now, **fields,
-        )  # fmt: skip
+            phone=f"{prefix}{i:07d}",
+            wa_id=f"{prefix.lstrip('+')}{i:07d}",
+            name=f"Person {i}",
+            consent="opted_in",
+            last_inbound_at=now,
+            **fields,
+        )
         for i in range(start, start + n)
     ]
     return Contact.objects.bulk_create(rows, batch_size=1000)
@@ -284,7 +299,7 @@ def gaps_by_recipient(attempts: list[dict]) -> dict[str, list[tuple[str, float]]
         items.sort(key=lambda a: a["time"])
         gaps[to] = [
             (first["outcome"], second["time"] - first["time"])
-            for first, second in zip(items, items[1:], strict=False)
+            for first, second in itertools.pairwise(items)
         ]
     return gaps
 

@@ -34,8 +34,12 @@ def embedded_env(tmp_path) -> dict[str, str]:
 def run(env: dict[str, str], *args: str) -> dict:
     result = subprocess.run(
         [sys.executable, "-m", "tests.integration.embedded_campaign", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -49,18 +53,41 @@ def test_embedded_mode_and_postgresql_end_every_contact_the_same_way(
     env = embedded_env(tmp_path)
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     simulator.configure(spec.simulator_config(), error_storm=spec.STORM)
     campaign_id = run(env, "setup", "--sim", simulator.url)["campaign"]
     log = (artifacts_dir() / "embedded-worker.log").open("w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q",
-         "send,webhooks,default,analytics", "-c", "2", "-n", "embedded@integration",
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "send,webhooks,default,analytics",
+            "-c",
+            "2",
+            "-n",
+            "embedded@integration",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while run(env, "state", "--campaign", str(campaign_id))["state"] != "completed":

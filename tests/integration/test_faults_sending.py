@@ -71,9 +71,7 @@ def test_a_storm_of_throttling_and_server_errors_slows_the_campaign_which_then_f
     campaign's throttle; every contact is accepted exactly once."""
     channel = sim_channel(simulator)
     throttle = 100
-    campaign = campaign_build(
-        channel, contacts_bulk(300), name="storm", throttle_mps=throttle
-    )
+    campaign = campaign_build(channel, contacts_bulk(300), name="storm", throttle_mps=throttle)
     simulator.configure(error_storm={"code": 130429, "count": 60})
     celery_worker("send-storm", queues="send", concurrency=2, SEND_RETRY_BASE_SECONDS=0.5)
     started = time.monotonic()
@@ -165,8 +163,9 @@ def test_a_worker_killed_mid_campaign_then_restarted_leaves_no_duplicate(
     settings.SEND_CLAIM_STALE_SECONDS = 2
     channel = sim_channel(simulator)
     n = 2000
-    campaign = campaign_build(channel, contacts_bulk(n, prefix="+91972"), name="kill",
-                              throttle_mps=250)  # fmt: skip
+    campaign = campaign_build(
+        channel, contacts_bulk(n, prefix="+91972"), name="kill", throttle_mps=250
+    )
     env = {"SEND_CLAIM_STALE_SECONDS": 2}
     victim = celery_worker("send-victim", queues="send", concurrency=2, **env)
     campaign_launch(campaign=campaign)
@@ -194,8 +193,10 @@ def test_a_worker_killed_mid_campaign_then_restarted_leaves_no_duplicate(
     # The ambiguous window: what the killed worker had claimed. Some of it reached the
     # provider before the kill (counted once), the rest never left.
     reached = len(unknown & set(counts))
-    print(f"\nkill: {sent_at_kill} sent before, {len(unknown)} unknown ({reached} had reached "
-          f"the provider), {len(accepted)} accepted")  # fmt: skip
+    print(
+        f"\nkill: {sent_at_kill} sent before, {len(unknown)} unknown ({reached} had reached "
+        f"the provider), {len(accepted)} accepted"
+    )
 
 
 # --- Scenario 8: Redis flushed in the middle of a campaign -------------------------------------
@@ -209,8 +210,9 @@ def test_redis_flushed_mid_campaign_the_sweeper_redrives_from_the_database(
     (`send_sweep`) re-drives from the database; the campaign completes, nobody twice."""
     channel = sim_channel(simulator)
     n = 600
-    campaign = campaign_build(channel, contacts_bulk(n, prefix="+91973"), name="flush",
-                              throttle_mps=100)  # fmt: skip
+    campaign = campaign_build(
+        channel, contacts_bulk(n, prefix="+91973"), name="flush", throttle_mps=100
+    )
     celery_worker("send-flush", queues="send", concurrency=2)
     campaign_launch(campaign=campaign)
     wait_for(lambda: sum(simulator.counts().values()) >= 150, timeout=20, interval=0.05)
@@ -224,5 +226,7 @@ def test_redis_flushed_mid_campaign_the_sweeper_redrives_from_the_database(
     counts = simulator.counts()
     assert len(counts) == n and set(counts.values()) == {1}
     assert by_status(campaign) == {"Accepted": n}
-    print(f"\nflush: {flushed_at} sent at the flush, {before_sweep} before the first sweep, "
-          f"completed {took:.1f}s after the sweeper started")  # fmt: skip
+    print(
+        f"\nflush: {flushed_at} sent at the flush, {before_sweep} before the first sweep, "
+        f"completed {took:.1f}s after the sweeper started"
+    )

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from django.conf import settings
 from django.utils import timezone
 
 from messaging.models import (
@@ -130,11 +129,21 @@ def status_item(wamid: str, callback: str, step, category: str, index: int) -> d
         "biz_opaque_callback_data": callback,
     }
     if code:
-        item["errors"] = [{"code": code, "title": f"Error {code}", "message": f"Error {code}",
-                           "error_data": {"details": f"details of {code}"}}]  # fmt: skip
+        item["errors"] = [
+            {
+                "code": code,
+                "title": f"Error {code}",
+                "message": f"Error {code}",
+                "error_data": {"details": f"details of {code}"},
+            }
+        ]
     else:
-        item["pricing"] = {"billable": True, "pricing_model": "PMP", "category": category,
-                           "type": "regular"}  # fmt: skip
+        item["pricing"] = {
+            "billable": True,
+            "pricing_model": "PMP",
+            "category": category,
+            "type": "regular",
+        }
         item["conversation"] = {"id": f"conv-{index}", "origin": {"type": category}}
         if name == "sent":
             item["conversation"]["expiration_timestamp"] = str(ts + 86400)
@@ -148,11 +157,15 @@ def messages_for_run(channel, run: int, plans: list[dict]) -> list[Message]:
         ambiguous = plan["ambiguous"]
         messages.append(
             Message.objects.create(
-                channel=channel, contact=contact, direction="out", type="text",
+                channel=channel,
+                contact=contact,
+                direction="out",
+                type="text",
                 content={"body": "hi"},
                 status=Status.UNKNOWN if ambiguous else Status.ACCEPTED,
-                wamid=None if ambiguous else f"wamid.R{run}.{i}", attempts=1,
-            )  # fmt: skip
+                wamid=None if ambiguous else f"wamid.R{run}.{i}",
+                attempts=1,
+            )
         )
     return messages
 
@@ -167,10 +180,16 @@ def outcome(messages: list[Message]) -> list[tuple]:
                 i,
                 Status(m.status).label,
                 m.wamid.rsplit(".", 1)[-1] if m.wamid else None,
-                m.sent_at, m.delivered_at, m.read_at, m.failed_at, m.error_code,
-                m.pricing_category, m.billable, json.dumps(m.conversation_info, sort_keys=True),
+                m.sent_at,
+                m.delivered_at,
+                m.read_at,
+                m.failed_at,
+                m.error_code,
+                m.pricing_category,
+                m.billable,
+                json.dumps(m.conversation_info, sort_keys=True),
                 m.contact.undeliverable,
-            )  # fmt: skip
+            )
         )
     return rows
 
@@ -200,9 +219,10 @@ def test_statuses_in_any_order_and_repeated_end_in_the_same_state(
     # Reference: in order, one at a time, in process.
     for item in sorted(items(0), key=lambda it: int(it["timestamp"])):
         event = WebhookEvent.objects.create(
-            provider="meta_cloud", body=json.dumps(envelope(channel, [item])),
+            provider="meta_cloud",
+            body=json.dumps(envelope(channel, [item])),
             body_sha256=uuid.uuid4().hex,
-        )  # fmt: skip
+        )
         webhook_event_process(event_id=event.pk)
     reference = outcome(per_run[0])
     assert {row[1] for row in reference} >= {"Sent", "Delivered", "Read", "Failed"}
@@ -222,8 +242,10 @@ def test_statuses_in_any_order_and_repeated_end_in_the_same_state(
         assert set(codes) == {200}, codes
 
     drive(
-        lambda: not WebhookEvent.objects.filter(state=WebhookState.PENDING).exists()
-        and not MessageStatusEvent.objects.filter(applied=False).exists(),
+        lambda: (
+            not WebhookEvent.objects.filter(state=WebhookState.PENDING).exists()
+            and not MessageStatusEvent.objects.filter(applied=False).exists()
+        ),
         timeout=40,
         tick=1.0,
         sweep=webhook_sweep,
@@ -261,15 +283,25 @@ def test_database_outage_during_intake_answers_503_then_the_retry_is_processed_o
         contact = ContactFactory()
         cut_msg, lost_msg = (
             Message.objects.create(
-                channel=channel, contact=contact, direction="out", type="text",
-                content={"body": "hi"}, status=Status.ACCEPTED, wamid=wamid, attempts=1,
-            )  # fmt: skip
+                channel=channel,
+                contact=contact,
+                direction="out",
+                type="text",
+                content={"body": "hi"},
+                status=Status.ACCEPTED,
+                wamid=wamid,
+                attempts=1,
+            )
             for wamid in ("wamid.OUTAGE.CUT", "wamid.OUTAGE.LOST")
         )
 
         def body(wamid: str) -> bytes:
-            item = {"id": wamid, "status": "delivered", "timestamp": str(BASE_TS + 5),
-                    "recipient_id": contact.wa_id}  # fmt: skip
+            item = {
+                "id": wamid,
+                "status": "delivered",
+                "timestamp": str(BASE_TS + 5),
+                "recipient_id": contact.wa_id,
+            }
             return json.dumps(envelope(channel, [item])).encode()
 
         assert signed_post(url, body("wamid.WARMUP")).status_code == 200  # path is healthy
@@ -334,19 +366,28 @@ def test_a_hung_send_becomes_unknown_is_not_resent_and_the_webhook_settles_it(
     sim = SimulatorServer(
         port=0,
         config={
-            "app_secret": APP_SECRET, "access_token": TOKEN, "webhook_url": webhook_target,
-            "hang_seconds": 4.0, "delays": {"sent": 2.5, "delivered": 0.3, "read": 0.3},
+            "app_secret": APP_SECRET,
+            "access_token": TOKEN,
+            "webhook_url": webhook_target,
+            "hang_seconds": 4.0,
+            "delays": {"sent": 2.5, "delivered": 0.3, "read": 0.3},
         },
-    ).start()  # fmt: skip
+    ).start()
     try:
         channel = ChannelFactory(base_url=sim.url, throughput_mps=50)
         contact = ContactFactory(last_inbound_at=timezone.now())
         sim.configure(hang_numbers=[contact.wa_id])
-        celery_worker("send-hang", queues="send", concurrency=1, PROVIDER_READ_TIMEOUT=1,
-                      WHATSAPP_API_TOKEN=TOKEN)  # fmt: skip
+        celery_worker(
+            "send-hang",
+            queues="send",
+            concurrency=1,
+            PROVIDER_READ_TIMEOUT=1,
+            WHATSAPP_API_TOKEN=TOKEN,
+        )
         celery_worker("hooks-hang", queues="webhooks", concurrency=1)
-        message = message_send(channel=channel, contact=contact, type="text",
-                               content={"body": "Your order shipped"})  # fmt: skip
+        message = message_send(
+            channel=channel, contact=contact, type="text", content={"body": "Your order shipped"}
+        )
 
         seen = []
 
@@ -393,8 +434,13 @@ def test_oversized_values_fail_their_item_not_the_event_on_postgresql(transactio
     Processing never raises (a raise would retry the whole body for hours)."""
     channel = ChannelFactory()
     long = "9" * 300
-    good = {"from": "919812345678", "id": "wamid.GOOD", "timestamp": str(BASE_TS), "type": "text",
-            "text": {"body": "hello"}}  # fmt: skip
+    good = {
+        "from": "919812345678",
+        "id": "wamid.GOOD",
+        "timestamp": str(BASE_TS),
+        "type": "text",
+        "text": {"body": "hello"},
+    }
     items = [
         good,
         {**good, "id": "wamid." + "L" * 300},  # wamid longer than the column
@@ -405,17 +451,44 @@ def test_oversized_values_fail_their_item_not_the_event_on_postgresql(transactio
     value = body["entry"][0]["changes"][0]["value"]
     value["messages"] = items
     value["contacts"] = [{"wa_id": "919812345678", "profile": {"name": "N" * 5000}}]
-    value["statuses"] = [{"id": "wamid.S", "status": "x" * 100, "timestamp": str(BASE_TS),
-                          "biz_opaque_callback_data": "c" * 5000}]  # fmt: skip
-    body["entry"].append({"id": channel.waba_id, "changes": [
-        {"field": "message_template_status_update", "value": {
-            "event": "APPROVED" * 50, "message_template_name": "t" * 600,
-            "message_template_language": "l" * 100, "reason": "r" * 5000}},
-        {"field": "user_preferences", "value": {
-            "metadata": {"phone_number_id": channel.phone_number_id},
-            "user_preferences": [{"wa_id": long, "category": "marketing_messages",
-                                  "value": "stop", "timestamp": BASE_TS}]}},
-    ]})  # fmt: skip
+    value["statuses"] = [
+        {
+            "id": "wamid.S",
+            "status": "x" * 100,
+            "timestamp": str(BASE_TS),
+            "biz_opaque_callback_data": "c" * 5000,
+        }
+    ]
+    body["entry"].append(
+        {
+            "id": channel.waba_id,
+            "changes": [
+                {
+                    "field": "message_template_status_update",
+                    "value": {
+                        "event": "APPROVED" * 50,
+                        "message_template_name": "t" * 600,
+                        "message_template_language": "l" * 100,
+                        "reason": "r" * 5000,
+                    },
+                },
+                {
+                    "field": "user_preferences",
+                    "value": {
+                        "metadata": {"phone_number_id": channel.phone_number_id},
+                        "user_preferences": [
+                            {
+                                "wa_id": long,
+                                "category": "marketing_messages",
+                                "value": "stop",
+                                "timestamp": BASE_TS,
+                            }
+                        ],
+                    },
+                },
+            ],
+        }
+    )
     event = WebhookEvent.objects.create(
         provider="meta_cloud", body=json.dumps(body), body_sha256=uuid.uuid4().hex
     )

@@ -38,15 +38,61 @@ def _no_broker(monkeypatch):
 
 
 KEYS = [
-    "object", "entry", "id", "changes", "field", "value", "messaging_product", "metadata",
-    "phone_number_id", "display_phone_number", "contacts", "profile", "name", "wa_id",
-    "user_id", "messages", "from", "timestamp", "type", "text", "body", "button", "payload",
-    "interactive", "button_reply", "list_reply", "title", "context", "statuses", "status",
-    "recipient_id", "biz_opaque_callback_data", "conversation", "pricing", "errors", "code",
-    "message", "error_data", "details", "user_preferences", "category", "event",
-    "message_template_name", "message_template_language", "reason", "image", "mime_type",
-    "caption", "location", "latitude", "longitude", "reaction", "emoji", "message_id",
-]  # fmt: skip
+    "object",
+    "entry",
+    "id",
+    "changes",
+    "field",
+    "value",
+    "messaging_product",
+    "metadata",
+    "phone_number_id",
+    "display_phone_number",
+    "contacts",
+    "profile",
+    "name",
+    "wa_id",
+    "user_id",
+    "messages",
+    "from",
+    "timestamp",
+    "type",
+    "text",
+    "body",
+    "button",
+    "payload",
+    "interactive",
+    "button_reply",
+    "list_reply",
+    "title",
+    "context",
+    "statuses",
+    "status",
+    "recipient_id",
+    "biz_opaque_callback_data",
+    "conversation",
+    "pricing",
+    "errors",
+    "code",
+    "message",
+    "error_data",
+    "details",
+    "user_preferences",
+    "category",
+    "event",
+    "message_template_name",
+    "message_template_language",
+    "reason",
+    "image",
+    "mime_type",
+    "caption",
+    "location",
+    "latitude",
+    "longitude",
+    "reaction",
+    "emoji",
+    "message_id",
+]
 HUGE = "x" * 200_000
 
 scalars = st.one_of(
@@ -55,19 +101,42 @@ scalars = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=40),
-    st.sampled_from(["", "0", "-1", "1e400", "9" * 30, "sent", "delivered", "read", "failed",
-                     "text", "button", "interactive", "image", "STOP", "START", "messages",
-                     PHONE_NUMBER_ID, WABA_ID, "919812345678", "wamid.FUZZ", HUGE]),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "-1",
+            "1e400",
+            "9" * 30,
+            "sent",
+            "delivered",
+            "read",
+            "failed",
+            "text",
+            "button",
+            "interactive",
+            "image",
+            "STOP",
+            "START",
+            "messages",
+            PHONE_NUMBER_ID,
+            WABA_ID,
+            "919812345678",
+            "wamid.FUZZ",
+            HUGE,
+        ]
+    ),
+)
 json_values = st.recursive(
     scalars,
     lambda children: st.one_of(
         st.lists(children, max_size=4),
-        st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=8)), children,
-                        max_size=5),
+        st.dictionaries(
+            st.one_of(st.sampled_from(KEYS), st.text(max_size=8)), children, max_size=5
+        ),
     ),
     max_leaves=25,
-)  # fmt: skip
+)
 
 
 def maybe(value):
@@ -94,8 +163,21 @@ message_items = st.fixed_dictionaries(
         "from": maybe("919812345678"),
         "id": st.one_of(st.builds(lambda n: f"wamid.IN{n}", st.integers(0, 10**6)), scalars),
         "timestamp": st.one_of(st.just("1767225705"), scalars),
-        "type": st.one_of(st.sampled_from(["text", "button", "interactive", "image", "location",
-                                           "reaction", "contacts", "unknown_kind"]), scalars),
+        "type": st.one_of(
+            st.sampled_from(
+                [
+                    "text",
+                    "button",
+                    "interactive",
+                    "image",
+                    "location",
+                    "reaction",
+                    "contacts",
+                    "unknown_kind",
+                ]
+            ),
+            scalars,
+        ),
     },
     optional={
         "text": st.one_of(st.fixed_dictionaries({"body": scalars}), json_values),
@@ -105,7 +187,7 @@ message_items = st.fixed_dictionaries(
         "context": json_values,
         "errors": json_values,
     },
-)  # fmt: skip
+)
 values = st.fixed_dictionaries(
     {"metadata": st.one_of(st.just({"phone_number_id": PHONE_NUMBER_ID}), json_values)},
     optional={
@@ -134,8 +216,10 @@ bodies = st.fixed_dictionaries(
         "entry": st.one_of(
             st.lists(
                 st.fixed_dictionaries(
-                    {"id": maybe(WABA_ID), "changes": st.one_of(st.lists(changes, max_size=3),
-                                                                json_values)}
+                    {
+                        "id": maybe(WABA_ID),
+                        "changes": st.one_of(st.lists(changes, max_size=3), json_values),
+                    }
                 ),
                 max_size=3,
             ),
@@ -143,7 +227,7 @@ bodies = st.fixed_dictionaries(
         ),
     },
     optional={"extra": json_values},
-)  # fmt: skip
+)
 
 
 def post_and_process(client, raw: bytes) -> None:
@@ -164,9 +248,12 @@ def post_and_process(client, raw: bytes) -> None:
 @settings(
     max_examples=150,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
-)  # fmt: skip
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(body=bodies)
 def test_meta_shaped_junk_is_stored_and_never_breaks_processing(client, body):
     post_and_process(client, json.dumps(body).encode())
@@ -212,17 +299,41 @@ def test_deep_but_decodable_nesting_inside_real_items_is_processed_or_failed(cli
     junk = nested(depth, "x")
     body = {
         "object": "whatsapp_business_account",
-        "entry": [{"id": WABA_ID, "changes": [{"field": "messages", "value": {
-            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
-            "contacts": [{"wa_id": "919812345678", "profile": junk}],
-            "messages": [{"from": "919812345678", "id": f"wamid.DEEP{depth}",
-                          "timestamp": "1767225705", "type": "text", "text": junk,
-                          "context": junk}],
-            "statuses": [{"id": "wamid.DEEPSTATUS", "status": "sent",
-                          "timestamp": "1767225705", "errors": [junk], "pricing": junk,
-                          "conversation": junk}],
-        }}]}],
-    }  # fmt: skip
+        "entry": [
+            {
+                "id": WABA_ID,
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+                            "contacts": [{"wa_id": "919812345678", "profile": junk}],
+                            "messages": [
+                                {
+                                    "from": "919812345678",
+                                    "id": f"wamid.DEEP{depth}",
+                                    "timestamp": "1767225705",
+                                    "type": "text",
+                                    "text": junk,
+                                    "context": junk,
+                                }
+                            ],
+                            "statuses": [
+                                {
+                                    "id": "wamid.DEEPSTATUS",
+                                    "status": "sent",
+                                    "timestamp": "1767225705",
+                                    "errors": [junk],
+                                    "pricing": junk,
+                                    "conversation": junk,
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
     post_and_process(client, json.dumps(body).encode())
 
 
