@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 
 from messaging.models import Channel, MessageTemplate
 from messaging.services.dispatch import channel_resume
@@ -50,6 +51,11 @@ class ChannelAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs.setdefault("assume_scheme", "https")  # Django 6's default, without a warning
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(description="secrets set in the environment")
     def secrets_configured(self, obj: Channel) -> str:

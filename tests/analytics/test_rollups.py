@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django_celery_beat.models import PeriodicTask
 
 from analytics.models import (
@@ -23,6 +24,7 @@ from analytics.ops.jobs import job_get
 from analytics.receivers import on_message_status_changed
 from analytics.services import events
 from analytics.services.rollups import (
+    LOCK_KEY,
     RollupBusy,
     analytics_rollup,
     rollup_days_due,
@@ -205,10 +207,21 @@ def test_recent_days_get_one_pass_after_they_ended(world, _clock):
 
 
 def test_runs_never_overlap(world):
-    with rollup_lock() as acquired:
-        assert acquired
-        with pytest.raises(RollupBusy):
-            analytics_rollup(days=[D])
+    if connection.vendor == "postgresql":
+        # Advisory locks belong to a session: another run means another connection.
+        other = connections.create_connection(DEFAULT_DB_ALIAS)
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+        try:
+            with pytest.raises(RollupBusy):
+                analytics_rollup(days=[D])
+        finally:
+            other.close()  # ends the session, which releases its lock
+    else:
+        with rollup_lock() as acquired:
+            assert acquired
+            with pytest.raises(RollupBusy):
+                analytics_rollup(days=[D])
     analytics_rollup(days=[D])  # the lock is released
 
 
@@ -261,3 +274,14 @@ def test_failed_messages_requeued_are_not_counted_sent(world):
     message.save(update_fields=["status"])
     analytics_rollup(days=[D])
     assert snapshot(D).failed == 0
+
+
+def test_days_are_cut_in_the_analytics_time_zone(settings):
+    from tests.factories import MessageFactory
+
+    settings.ANALYTICS_TIME_ZONE = "Asia/Kolkata"  # UTC+05:30
+    late = at(20, 0)  # 01:30 on D+1 in Kolkata
+    MessageFactory(status=Status.SENT, sent_at=late)
+    MessageFactory(status=Status.SENT, sent_at=at(18, 0))  # 23:30 on D in Kolkata
+    analytics_rollup(days=[D, D1])
+    assert (snapshot(D).sent, snapshot(D1).sent) == (1, 1)

@@ -105,9 +105,16 @@ def test_a_storm_of_throttling_and_server_errors_slows_the_campaign_which_then_f
     # Jitter: retries of one storm are spread out, not synchronised.
     assert max(after_429) - min(after_429) > 0.05, after_429
     assert statistics.pstdev(after_503) > 0.02, after_503
-    # Retries share the campaign's budget: no burst above the throttle.
-    assert max_per_second([a["time"] for a in attempts]) <= throttle * 1.2 + 5
+    # Retries share the campaign's budget: no burst above the throttle (a worker that fell
+    # behind its booked slots may catch up within the next second, hence the margin).
+    busiest = max_per_second([a["time"] for a in attempts])
+    assert busiest <= throttle * 1.5
     assert elapsed > 300 / throttle + 1.0  # slower than an undisturbed run
+    print(
+        f"\nstorm: {len(attempts)} requests, at most {busiest} in one second, "
+        f"retry gaps 130429 {min(after_429):.2f}-{max(after_429):.2f}s, "
+        f"5xx {min(after_503):.2f}-{max(after_503):.2f}s, done in {elapsed:.1f}s"
+    )
 
 
 # --- Scenario 5: connection refused before sending ----------------------------------------------
