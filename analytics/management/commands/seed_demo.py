@@ -11,6 +11,7 @@ import random
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from analytics.demo import seed_analytics
 from crm.demo import seed_crm
 from crm.models import Contact
 from messaging.demo import seed_messaging
@@ -43,12 +44,7 @@ class Command(BaseCommand):
             ("Campaigns", lambda: seed_campaigns(rng=rng, channel=channel, contacts=contacts)),
             ("Content", lambda: seed_content(rng=rng, channel=channel)),
             ("Inbox", lambda: seed_inbox(rng=rng, channel=channel)),
+            ("Analytics", lambda: seed_analytics(rng=rng)),
         ]
-        try:
-            from analytics.demo import seed_analytics
-        except ImportError:  # the analytics rollups are added with the dashboards
-            seed_analytics = None
-        if seed_analytics is not None:
-            steps.append(("Analytics", lambda: seed_analytics(rng=rng)))
         for name, step in steps:
             self.stdout.write(f"{name}: {step()}")
