@@ -89,8 +89,8 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
 @contextlib.contextmanager
 def process(args: list[str], *, env: dict | None = None, log: str | None = None):
     """Run a helper process for the duration of the block, then stop it."""
-    out = open(ROOT / "var" / f"bench-{log}.log", "w") if log else subprocess.DEVNULL  # noqa: SIM115
     (ROOT / "var").mkdir(exist_ok=True)
+    out = open(ROOT / "var" / f"bench-{log}.log", "w") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         args,
         cwd=ROOT,
@@ -185,3 +185,11 @@ def table(rows: list[tuple], header: tuple) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def wait_workers(app, count: int, timeout: float = 60.0) -> None:
+    """Block until `count` Celery workers answer a ping."""
+    deadline = time.monotonic() + timeout
+    while len(app.control.ping(timeout=0.5) or []) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{count} worker(s) did not start within {timeout:.0f} s")

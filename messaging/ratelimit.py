@@ -18,6 +18,8 @@ from functools import cache
 from django.conf import settings
 from django.db import transaction
 
+from core.redis import redis_client
+
 _GCRA = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
@@ -53,9 +55,7 @@ return granted
 
 @cache
 def _redis():
-    import redis
-
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    client = redis_client()
     return client, client.register_script(_GCRA), client.register_script(_GAPS)
 
 

@@ -5,6 +5,14 @@ from core.roles import ROLE_NAMES
 from tests.factories import UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _webhook_nudge_flag():
+    """The intake's "drain requested" flag lives in the cache, which outlives a test."""
+    from messaging.services.webhooks import webhook_drain_nudge_clear
+
+    webhook_drain_nudge_clear()
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: str | None = None, **kwargs):

@@ -18,7 +18,6 @@ queries, not a few per status.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import uuid
 from collections import defaultdict
@@ -30,6 +29,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from core.bulk import insert_ignoring_conflicts, update_from_values
 from crm.models import Contact
 from messaging.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
 from messaging.providers import StatusUpdate
@@ -78,6 +78,36 @@ _MESSAGE_FIELDS = (
     "billable",
     "conversation_info",
 )
+_EVENT_FIELDS = (
+    "wamid",
+    "status",
+    "timestamp",
+    "callback_data",
+    "errors",
+    "raw",
+    "applied",
+    "message",
+    "created_at",
+)
+_SIGNAL_FIELDS = (
+    "uuid",
+    "channel_id",
+    "contact_id",
+    "campaign_id",
+    "conversation_id",
+    "direction",
+    "type",
+    "status",
+    "wamid",
+    "is_marketing",
+    "is_automated",
+    "created_at",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failed_at",
+    "error_code",
+)
 _ROW_FIELDS = ("pk", "wamid", "status", "timestamp", "callback_data", "errors", "raw")
 
 
@@ -101,34 +131,49 @@ def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
+def status_problem(update: StatusUpdate) -> str | None:
+    """Why a status cannot be recorded at all, or None."""
+    if not update.wamid or len(update.wamid) > MAX_WAMID or not update.status:
+        return f"status without a usable id/status: {update.raw!r:.200}"
+    return None
+
+
 def statuses_apply(*, updates: list[StatusUpdate]) -> StatusesResult:
-    """Record and apply a batch of provider statuses. Idempotent; order does not matter."""
+    """Record and apply a batch of provider statuses. Idempotent; order does not matter.
+
+    Concurrent batches (several webhook workers) take their locks in one order: status rows
+    are inserted sorted by (wamid, status) and messages locked sorted by wamid, so two
+    batches that share messages wait for each other instead of deadlocking.
+    """
     result = StatusesResult(received=len(updates))
     now = timezone.now()
-    rows: list[MessageStatusEvent] = []
+    rows: list[dict[str, Any]] = []
     extras: dict[tuple[str, str], StatusUpdate] = {}
-    for update in updates:
-        if not update.wamid or len(update.wamid) > MAX_WAMID or not update.status:
-            result.rejected.append(f"status without a usable id/status: {update.raw!r:.200}")
+    for update in sorted(updates, key=lambda u: (u.wamid or "", u.status or "")):
+        problem = status_problem(update)
+        if problem:
+            result.rejected.append(problem)
             continue
         status = update.status[:20]
-        raw = update.raw if isinstance(update.raw, dict) else {"value": update.raw}
         rows.append(
-            MessageStatusEvent(
-                wamid=update.wamid,
-                status=status,
-                timestamp=update.timestamp or now,
-                callback_data=(update.callback_data or "")[:512],
-                errors=update.errors,
-                raw=raw,
-            )
+            {
+                "wamid": update.wamid,
+                "status": status,
+                "timestamp": update.timestamp or now,
+                "callback_data": (update.callback_data or "")[:512],
+                "errors": update.errors if update.errors is not None else [],
+                "raw": update.raw if isinstance(update.raw, dict) else {"value": update.raw},
+                "applied": False,
+                "message": None,
+                "created_at": now,
+            }
         )
         extras[(update.wamid, status)] = update
     if not rows:
         return result
     with transaction.atomic():
-        MessageStatusEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=CHUNK)
-        _apply(_unapplied({row.wamid for row in rows}), result, extras)
+        insert_ignoring_conflicts(MessageStatusEvent, rows, fields=_EVENT_FIELDS)
+        _apply(_unapplied({row["wamid"] for row in rows}), result, extras)
     return result
 
 
@@ -175,9 +220,12 @@ def _unapplied(wamids: set[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def _lock_messages(**lookup: Any) -> list[dict[str, Any]]:
+def _lock_messages(order: str, **lookup: Any) -> list[dict[str, Any]]:
     return list(
-        Message.objects.select_for_update().filter(**lookup).order_by("pk").values(*_MESSAGE_FIELDS)
+        Message.objects.select_for_update()
+        .filter(**lookup)
+        .order_by(order)
+        .values(*_MESSAGE_FIELDS)
     )
 
 
@@ -185,7 +233,7 @@ def _match(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Messages by wamid, locked; settles ambiguous sends through the callback data."""
     messages: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(sorted({row["wamid"] for row in rows})):
-        for message in _lock_messages(wamid__in=chunk):
+        for message in _lock_messages("wamid", wamid__in=chunk):
             messages[message["wamid"]] = message
     wamid_for_uuid: dict[uuid.UUID, str] = {}
     for row in rows:
@@ -198,6 +246,7 @@ def _match(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         wamid_for_uuid.setdefault(key, row["wamid"])
     if wamid_for_uuid:
         candidates = _lock_messages(
+            "pk",
             uuid__in=list(wamid_for_uuid),
             status__in=[Status.SENDING, Status.UNKNOWN],
             wamid__isnull=True,
@@ -252,21 +301,22 @@ def _apply(
     if not applied_ids:
         return
 
-    message_for_wamid = Message.objects.filter(wamid=OuterRef("wamid")).values("pk")[:1]
-    for chunk in _chunks(applied_ids):
-        MessageStatusEvent.objects.filter(pk__in=chunk).update(
-            applied=True, message=Subquery(message_for_wamid)
-        )
+    update_from_values(
+        MessageStatusEvent,
+        [
+            (row["pk"], {"applied": True, "message": messages[wamid]["pk"]})
+            for wamid, rows_ in by_wamid.items()
+            for row in rows_
+        ],
+        fields=("applied", "message"),
+    )
 
-    fill: dict[int, list[int]] = defaultdict(list)  # rank -> ids with an empty timestamp
-    moves: dict[int, list[int]] = defaultdict(list)  # final rank -> ids
+    changes: dict[int, dict[str, Any]] = {}  # message pk -> the columns it gets
     failures: dict[tuple[int | None, str, str], list[int]] = defaultdict(list)
     transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]] = {}
-    # Pricing and conversation objects: grouped by value, or (conversations differ per
-    # recipient) copied in SQL from the earliest status that carried one; never row by row.
-    pricing_groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
+    # Conversation objects differ per status of one message (only `sent` has the expiry):
+    # these messages copy theirs in SQL from the earliest status that carried one.
     conversation_from_history: list[int] = []  # ids
-    conversation_groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
     for wamid, message_rows in by_wamid.items():
         message = messages[wamid]
         rows_by_rank: dict[int, dict[str, Any]] = {}
@@ -283,22 +333,30 @@ def _apply(
             pricing = row_pricing if isinstance(row_pricing, dict) and row_pricing else pricing
             if conversation is None and isinstance(row_conversation, dict) and row_conversation:
                 conversation = (row_conversation, row)
+        change: dict[str, Any] = {}
         previous = current = message["status"]
         changed_by: dict[str, Any] | None = None
         for rank in FORWARD_RANKS:
             if rank in rows_by_rank:
                 if message[TIMESTAMP_FIELDS[rank]] is None:
-                    fill[rank].append(message["pk"])
+                    change[TIMESTAMP_FIELDS[rank]] = rows_by_rank[rank]["timestamp"]
                 if current < rank:
                     current, changed_by = rank, rows_by_rank[rank]
         failed = rows_by_rank.get(Status.FAILED)
         if failed is not None and current < Status.DELIVERED:
             current, changed_by = Status.FAILED, failed
-            failures[_failure(failed)].append(message["pk"])
-        elif current != previous:
-            moves[current].append(message["pk"])
-        if changed_by is not None and current != previous:
-            transitions[message["pk"]] = (previous, current, changed_by["timestamp"], message)
+            code, title, detail = _failure(failed)
+            failures[(code, title, detail)].append(message["pk"])
+            change.update(
+                failed_at=failed["timestamp"],
+                error_code=code,
+                error_title=title,
+                error_detail=detail,
+            )
+        if current != previous:
+            change["status"] = current
+            if changed_by is not None:
+                transitions[message["pk"]] = (previous, current, changed_by["timestamp"], message)
         if pricing:
             category, billable = _pricing_fields(pricing)
             new = {
@@ -307,50 +365,18 @@ def _apply(
                 "billable": billable if billable is not None else message["billable"],
             }
             if any(new[key] != message[key] for key in new):
-                key = json.dumps(new, sort_keys=True, default=str)
-                pricing_groups.setdefault(key, (new, []))[1].append(message["pk"])
+                change.update(new)
         if conversation is not None and conversation[0] != message["conversation_info"]:
             value, row = conversation
             raw = row["raw"] if isinstance(row["raw"], dict) else {}
             if raw.get("conversation") == value:
-                # Statuses of one message may carry different conversation objects (only
-                # `sent` has the expiry): keep the earliest status's, whatever arrived first.
                 conversation_from_history.append(message["pk"])
             elif not message["conversation_info"]:
-                key = json.dumps(value, sort_keys=True, default=str)
-                conversation_groups.setdefault(key, (value, []))[1].append(message["pk"])
+                change["conversation_info"] = value
+        if change:
+            changes[message["pk"]] = change
 
-    for rank, ids in fill.items():
-        column = TIMESTAMP_FIELDS[rank]
-        first_time = (
-            MessageStatusEvent.objects.filter(
-                wamid=OuterRef("wamid"), status__in=STATUS_NAMES[rank]
-            )
-            .order_by("timestamp")
-            .values("timestamp")[:1]
-        )
-        for chunk in _chunks(ids):
-            Message.objects.filter(pk__in=chunk, **{f"{column}__isnull": True}).update(
-                **{column: Subquery(first_time)}
-            )
-    for rank, ids in moves.items():
-        for chunk in _chunks(ids):
-            Message.objects.filter(pk__in=chunk, status__lt=rank).update(status=rank)
-    failed_time = MessageStatusEvent.objects.filter(
-        wamid=OuterRef("wamid"), status="failed"
-    ).values("timestamp")[:1]
-    for (code, title, detail), ids in failures.items():
-        for chunk in _chunks(ids):
-            Message.objects.filter(pk__in=chunk, status__lt=Status.DELIVERED).update(
-                status=Status.FAILED,
-                failed_at=Subquery(failed_time),
-                error_code=code,
-                error_title=title,
-                error_detail=detail,
-            )
-    for values, ids in pricing_groups.values():
-        for chunk in _chunks(ids):
-            Message.objects.filter(pk__in=chunk).update(**values)
+    _messages_write(changes)
     if conversation_from_history:
         earliest = (
             MessageStatusEvent.objects.filter(wamid=OuterRef("wamid"), raw__has_key="conversation")
@@ -359,14 +385,37 @@ def _apply(
         )
         for chunk in _chunks(conversation_from_history):
             Message.objects.filter(pk__in=chunk).update(conversation_info=Subquery(earliest))
-    for value, ids in conversation_groups.values():
-        for chunk in _chunks(ids):
-            Message.objects.filter(pk__in=chunk).update(conversation_info=value)
     if failures:
         _failure_rules(failures, transitions)
     result.changed.update({pk: (t[0], t[1]) for pk, t in transitions.items()})
     if transitions and message_status_changed.has_listeners(Message):
         _signal_on_commit(transitions)
+
+
+# How each column combines with the row's current value, inside the UPDATE itself: statuses
+# only move forward (failed only before delivered), each timestamp is written once.
+_FORWARD_SQL = {
+    "status": (
+        f"CASE WHEN {{new}} = {Status.FAILED} THEN "
+        f"(CASE WHEN {{old}} < {Status.DELIVERED} THEN {{new}} ELSE {{old}} END) "
+        "WHEN {new} > {old} THEN {new} ELSE {old} END"
+    ),
+    **dict.fromkeys(("sent_at", "delivered_at", "read_at"), "COALESCE({old}, {new})"),
+    **dict.fromkeys(
+        ("failed_at", "error_code", "error_title", "error_detail"),
+        f"CASE WHEN m.status < {Status.DELIVERED} THEN {{new}} ELSE {{old}} END",
+    ),
+}
+
+
+def _messages_write(changes: dict[int, dict[str, Any]]) -> None:
+    """Write every message's new columns: one `UPDATE ... FROM (VALUES ...)` per set of
+    columns (a batch has a handful: sent with pricing, delivered, read, failed...)."""
+    by_columns: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for pk, change in changes.items():
+        by_columns[tuple(sorted(change))].append((pk, change))
+    for columns, rows in by_columns.items():
+        update_from_values(Message, rows, fields=columns, expressions=_FORWARD_SQL)
 
 
 def _failure_rules(
@@ -413,7 +462,10 @@ def _failure_rules(
 
 def _signal_on_commit(transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]]) -> None:
     # Load after the updates so receivers see the final row (a re-queued failure is queued).
-    current = {m.pk: m for m in Message.objects.filter(pk__in=list(transitions))}
+    # The columns receivers use; the rest (content, pricing objects...) load on access.
+    current = {
+        m.pk: m for m in Message.objects.filter(pk__in=list(transitions)).only(*_SIGNAL_FIELDS)
+    }
 
     def send() -> None:
         for pk, (previous, _status, at, _message) in transitions.items():

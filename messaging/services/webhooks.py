@@ -1,14 +1,17 @@
 """Webhook events: store the raw body, process it once, replay it, purge it.
 
 The intake (`webhook_event_store`) does one INSERT and nothing else, so Meta gets its 200 at
-once; a worker then calls `webhook_event_process`, which turns the body into neutral events
-(the provider's parser) and hands them to `statuses` and `inbound`. Processing is idempotent
-(every write is keyed on a unique wamid or (wamid, status)), so duplicates, redeliveries,
-replays and a sweeper racing a worker all end in the same state.
+once, and nudges a worker (at most one broker message per burst, see `webhook_drain_nudge`).
+Workers drain pending events in batches (`webhook_events_drain`): each batch is claimed with
+SKIP LOCKED, turned into neutral events by the provider's parser, and handed to `statuses`
+(all statuses of the batch at once) and `inbound`, in one transaction. Processing is
+idempotent (every write is keyed on a unique wamid or (wamid, status)), so duplicates,
+redeliveries, replays and a sweeper racing a worker all end in the same state.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -18,9 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, DataError, transaction
+from django.core.cache import cache
+from django.db import DatabaseError, DataError, connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from core.redis import redis_client
 from messaging.models import Channel, MessageStatusEvent, Provider, WebhookEvent, WebhookState
 from messaging.providers import (
     InboundMessage,
@@ -34,6 +40,7 @@ from messaging.providers import (
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 4000
+NUDGE_KEY = "parley:webhooks:drain-requested"
 PURGE_BATCH = 2000
 
 _INSERT_SQL = (
@@ -47,9 +54,8 @@ def body_sha256(raw_body: bytes) -> str:
     return hashlib.sha256(raw_body).hexdigest()
 
 
+@functools.cache
 def _insert_sql() -> str:
-    from django.db import connections
-
     quote = connections[WebhookEvent.objects.db].ops.quote_name
     meta = WebhookEvent._meta
     return _INSERT_SQL.format(
@@ -69,28 +75,61 @@ def webhook_event_store(*, provider: str, raw_body: bytes, text: str) -> int | N
     """Store a verified webhook body; return the new event's id, or None for a duplicate.
 
     One statement, `INSERT ... ON CONFLICT DO NOTHING RETURNING id` (PostgreSQL and SQLite
-    3.35+): concurrent identical posts produce exactly one row, none of them raises, and
-    only the one that inserted gets an id to enqueue. Processing is enqueued after commit.
+    3.35+): concurrent identical posts produce exactly one row and none of them raises. After
+    commit, a worker is nudged to drain (usually a no-op: one is already on its way).
     A DatabaseError propagates (the view answers 503 so that Meta retries).
     """
     params = (provider, text, body_sha256(raw_body), timezone.now(), WebhookState.PENDING)
-    rows = list(WebhookEvent.objects.raw(_insert_sql(), params))
-    if not rows:
+    with connections[WebhookEvent.objects.db].cursor() as cursor:
+        cursor.execute(_insert_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
         return None
-    event_id = rows[0].pk
-    transaction.on_commit(lambda: webhook_process_enqueue(event_id))
-    return event_id
+    transaction.on_commit(webhook_drain_nudge)
+    return row[0]
 
 
-def webhook_process_enqueue(event_id: int) -> None:
-    """Nudge a worker; never raises. A lost nudge is picked up by the sweeper."""
-    from messaging.tasks.webhooks import webhook_process
+def webhook_drain_nudge() -> None:
+    """Ask a worker to drain pending events, unless a request is already queued; never raises.
+
+    Workers claim pending rows themselves, so a burst of webhooks needs one broker message,
+    not one per webhook: a flag set only if absent (one Redis round trip, far cheaper than a
+    publish) lets the first caller publish. The drain task clears the flag as it starts,
+    before its first claim, so an event committed after that publishes a new request, and one
+    committed before it is claimed by that drain. The flag expires after
+    WEBHOOK_NUDGE_SECONDS in case a request is lost, and the sweeper covers the rest.
+    """
+    from messaging.tasks.webhooks import webhook_drain
 
     try:
-        # No publish retries: the HTTP request must not wait for a broker that is down.
-        webhook_process.apply_async((event_id,), retry=False)
+        if not _nudge_flag_set():
+            return
     except Exception:
-        logger.warning("could not enqueue webhook event %s; the sweeper will", event_id)
+        logger.warning("webhook nudge flag unavailable; publishing anyway")
+    try:
+        # No publish retries: the HTTP request must not wait for a broker that is down.
+        webhook_drain.apply_async(retry=False)
+    except Exception:
+        logger.warning("could not enqueue webhook processing; the sweeper will")
+
+
+def webhook_drain_nudge_clear() -> None:
+    """Called by the drain task as it starts: the next stored event publishes again."""
+    try:
+        if settings.REDIS_URL:
+            redis_client().delete(NUDGE_KEY)
+        else:
+            cache.delete(NUDGE_KEY)
+    except Exception:
+        logger.warning("webhook nudge flag unavailable")
+
+
+def _nudge_flag_set() -> bool:
+    """Set the flag if it is absent; True when this call set it."""
+    ttl = settings.WEBHOOK_NUDGE_SECONDS
+    if settings.REDIS_URL:  # straight to Redis: this runs on every stored webhook
+        return bool(redis_client().set(NUDGE_KEY, 1, nx=True, px=int(ttl * 1000)))
+    return cache.add(NUDGE_KEY, 1, timeout=ttl)
 
 
 # --- Processing -------------------------------------------------------------------------------
@@ -136,57 +175,200 @@ class _Router:
 
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
-    """Process a pending event; a no-op for events processed (or being processed) elsewhere.
+    """Process one pending event; a no-op for events processed (or being processed) elsewhere."""
+    events = webhook_events_process(event_ids=[event_id], limit=1)
+    return events[0] if events else None
 
-    Bad data never raises: each item that cannot be applied adds a line to `error` and the
-    event ends `failed` (replay it once the cause is fixed; everything already applied is
-    skipped). Database errors propagate so that the task retries the whole event, whose
-    writes were rolled back together.
+
+def webhook_events_process(
+    *,
+    limit: int,
+    event_ids: Iterable[int] | None = None,
+    received_before: datetime | None = None,
+    claimed: list[int] | None = None,
+) -> list[WebhookEvent]:
+    """Claim up to `limit` pending events (oldest first) and process them in one transaction.
+
+    Claiming uses SKIP LOCKED, so several workers drain side by side without waiting on each
+    other. The statuses of the whole batch are applied together (`statuses_apply` is
+    set-based: a handful of statements for hundreds of statuses), and the outcome of every
+    event is written in one UPDATE, so a batch costs one commit rather than one per event.
+
+    Bad data never raises: each item that cannot be applied adds a line to its event's
+    `error` and that event ends `failed` (replay it once the cause is fixed; everything
+    already applied is skipped), while the rest of the batch applies. A database error
+    propagates with the whole batch rolled back; `claimed` (when given) then holds the ids
+    that were claimed, for the caller to retry one by one (`webhook_events_drain`).
     """
     with transaction.atomic():
+        pending = WebhookEvent.objects.select_for_update(skip_locked=True).filter(
+            state=WebhookState.PENDING
+        )
+        if event_ids is not None:
+            pending = pending.filter(pk__in=list(event_ids))
+        if received_before is not None:
+            pending = pending.filter(received_at__lt=received_before)
+        events = list(pending.order_by("pk")[:limit])
+        if claimed is not None:
+            claimed[:] = [event.pk for event in events]
+        if not events:
+            return []
+        errors = _process_batch(events)
+        _record_outcomes(events, errors)
+    for event in events:
+        if event.state == WebhookState.FAILED:
+            logger.warning("webhook event %s failed: %s", event.pk, event.error[:300])
+    return events
+
+
+def webhook_events_drain(
+    *,
+    batch_size: int | None = None,
+    budget_seconds: float | None = None,
+    received_before: datetime | None = None,
+) -> int:
+    """Process pending events batch after batch until none is left or the budget is spent.
+
+    A batch that hits a database error is rolled back and its events retried one at a time,
+    so one event the database keeps refusing cannot hold the others back: it gets an attempt
+    recorded (failed after WEBHOOK_MAX_ATTEMPTS) and the error is re-raised once the others
+    are done, for the caller to retry later with backoff. While full batches keep coming,
+    another worker is nudged to join. Returns how many events were processed.
+    """
+    size = batch_size or settings.WEBHOOK_BATCH_SIZE
+    budget = settings.WEBHOOK_DRAIN_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
+    done = 0
+    while True:
+        claimed: list[int] = []
+        try:
+            events = webhook_events_process(
+                limit=size, received_before=received_before, claimed=claimed
+            )
+        except DatabaseError:
+            if not claimed:
+                raise
+            done += _process_one_by_one(claimed)
+            continue
+        done += len(events)
+        if len(events) < size:
+            return done
+        if time.monotonic() > deadline:
+            webhook_drain_nudge()  # hand the rest to a fresh task
+            return done
+        if received_before is None:
+            webhook_drain_nudge()  # more than one batch waiting: let another worker help
+
+
+def _process_one_by_one(event_ids: list[int]) -> int:
+    done = 0
+    first_error: DatabaseError | None = None
+    for event_id in event_ids:
+        try:
+            done += bool(webhook_event_process(event_id=event_id))
+        except DatabaseError as exc:
+            _attempt_record(event_id, exc)
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
+    return done
+
+
+def _attempt_record(event_id: int, exc: DatabaseError) -> None:
+    """Count a failed attempt on one event, and give up on it after WEBHOOK_MAX_ATTEMPTS."""
+    error = f"database error: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+    with transaction.atomic():
         event = (
-            WebhookEvent.objects.select_for_update(skip_locked=True)
+            WebhookEvent.objects.select_for_update()
             .filter(pk=event_id, state=WebhookState.PENDING)
             .first()
         )
         if event is None:
-            return None
-        errors = _process_body(event)
-        event.state = WebhookState.FAILED if errors else WebhookState.PROCESSED
-        event.error = "\n".join(errors)[:MAX_ERROR_CHARS]
-        event.processed_at = timezone.now()
-        event.attempts += 1  # exact: the row is locked
-        event.save(update_fields=["state", "error", "processed_at", "attempts"])
-    if errors:
-        logger.warning("webhook event %s failed: %s", event.pk, event.error[:300])
-    return event
+            return
+        event.attempts += 1
+        event.error = error
+        fields = ["attempts", "error"]
+        if event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            event.state, event.processed_at = WebhookState.FAILED, timezone.now()
+            event.error = f"gave up after {event.attempts} attempts: {error}"[:MAX_ERROR_CHARS]
+            fields += ["state", "processed_at"]
+            logger.error("webhook event %s failed for good: %s", event_id, error[:300])
+        event.save(update_fields=fields)
 
 
-def _process_body(event: WebhookEvent) -> list[str]:
+def _record_outcomes(events: list[WebhookEvent], errors: dict[int, list[str]]) -> None:
+    now = timezone.now()
+    processed = []
+    for event in events:
+        problems = errors.get(event.pk)
+        event.state = WebhookState.FAILED if problems else WebhookState.PROCESSED
+        event.error = "\n".join(problems or ())[:MAX_ERROR_CHARS]
+        event.processed_at = now
+        event.attempts += 1  # exact: the rows are locked
+        if problems:
+            event.save(update_fields=["state", "error", "processed_at", "attempts"])
+        else:
+            processed.append(event.pk)
+    if processed:
+        WebhookEvent.objects.filter(pk__in=processed).update(
+            state=WebhookState.PROCESSED, error="", processed_at=now, attempts=F("attempts") + 1
+        )
+
+
+def _parse(event: WebhookEvent, errors: list[str]) -> list:
     try:
         payload = json.loads(event.body)
     except (ValueError, RecursionError) as exc:
-        return [f"body is not JSON: {type(exc).__name__}: {exc}"]
+        errors.append(f"body is not JSON: {type(exc).__name__}: {exc}")
+        return []
     try:
-        events = _parser(event.provider)(payload)
+        return _parser(event.provider)(payload)
     except Exception as exc:  # a parser bug: keep the event for a replay once it is fixed
         logger.exception("webhook event %s could not be parsed", event.pk)
-        return [f"body could not be parsed: {type(exc).__name__}: {exc}"]
-    router = _Router(event.provider, events)
-    errors: list[str] = []
-    statuses: list[StatusUpdate] = []
+        errors.append(f"body could not be parsed: {type(exc).__name__}: {exc}")
+        return []
+
+
+def _process_batch(events: list[WebhookEvent]) -> dict[int, list[str]]:
+    """Apply every item of every event; returns each event's problems (none: processed).
+
+    Items other than statuses (inbound messages, preferences, template states) are rare
+    beside statuses and apply one at a time, each in a savepoint; statuses are collected
+    from the whole batch and applied together.
+    """
+    errors: dict[int, list[str]] = {event.pk: [] for event in events}
+    parsed = [(event, _parse(event, errors[event.pk])) for event in events]
+    routers: dict[str, _Router] = {}
+    for provider in {event.provider for event in events}:
+        items = [item for event, items in parsed if event.provider == provider for item in items]
+        routers[provider] = _Router(provider, items)
+    statuses: list[tuple[StatusUpdate, list[str]]] = []
+    for event, items in parsed:
+        _route(items, routers[event.provider], errors[event.pk], statuses)
+    if statuses:
+        _statuses_apply(statuses)
+    return {pk: problems for pk, problems in errors.items() if problems}
+
+
+def _route(
+    items: list,
+    router: _Router,
+    errors: list[str],
+    statuses: list[tuple[StatusUpdate, list[str]]],
+) -> None:
+    """One event's items: apply all but statuses, collect statuses with the event's errors."""
     unknown_numbers: dict[str | None, list[str]] = {}
 
     def unknown(item) -> None:
         what = getattr(item, "wamid", "") or type(item).__name__
         unknown_numbers.setdefault(item.channel_key, []).append(what)
 
-    for item in events:
+    for item in items:
         if isinstance(item, StatusUpdate):
             if router.channel(item.channel_key) is None:
                 unknown(item)
             else:
-                statuses.append(item)
+                statuses.append((item, errors))
         elif isinstance(item, InboundMessage):
             channel = router.channel(item.channel_key)
             if channel is None:
@@ -211,20 +393,17 @@ def _process_body(event: WebhookEvent) -> list[str]:
             logger.warning("provider reported errors for %s: %s", item.channel_key, item.errors[:5])
         elif isinstance(item, UnhandledChange):
             logger.debug("webhook change %s not handled", item.field)
-    if statuses:
-        _guarded(errors, "statuses", _statuses_apply, statuses, errors)
-    for key, items in unknown_numbers.items():
-        listed = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+    for key, found in unknown_numbers.items():
+        listed = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         errors.insert(0, f"unknown phone_number_id {key!r}: {listed}")
-    return errors
 
 
-def _guarded(errors: list[str], what: str, fn: Callable, *args: Any) -> None:
+def _guarded(errors: list[str], what: str, fn: Callable, *args: Any) -> bool:
     """Run one item in a savepoint; bad data is recorded, database errors propagate.
 
     A value the database refuses (longer than its column, out of range: DataError) is bad
     data too: the savepoint undoes that item alone and the rest of the body still applies,
-    instead of the whole event being retried for hours.
+    instead of the whole event being retried for hours. Returns whether it applied.
     """
     try:
         with transaction.atomic():
@@ -232,11 +411,14 @@ def _guarded(errors: list[str], what: str, fn: Callable, *args: Any) -> None:
     except DataError as exc:
         logger.warning("webhook %s refused by the database: %s", what, exc)
         errors.append(f"{what}: {type(exc).__name__}: {exc}")
+        return False
     except DatabaseError:
         raise
     except Exception as exc:
         logger.exception("webhook %s could not be applied", what)
         errors.append(f"{what}: {type(exc).__name__}: {exc}")
+        return False
+    return True
 
 
 def _inbound_apply(item: InboundMessage, channel: Channel) -> None:
@@ -257,10 +439,30 @@ def _template_apply(item: TemplateStatusUpdate, channels: list[Channel]) -> None
     template_status_apply(update=item, channels=channels)
 
 
-def _statuses_apply(items: list[StatusUpdate], errors: list[str]) -> None:
+def _statuses_apply(statuses: list[tuple[StatusUpdate, list[str]]]) -> None:
+    """The batch's statuses in one `statuses_apply`; should that fail on bad data, each
+    event's statuses again on their own, so that only the event carrying it fails."""
+    from messaging.services.statuses import status_problem
+
+    by_event: dict[int, tuple[list[str], list[StatusUpdate]]] = {}
+    for update, errors in statuses:
+        problem = status_problem(update)
+        if problem:
+            errors.append(problem)
+        else:
+            by_event.setdefault(id(errors), (errors, []))[1].append(update)
+    if not by_event:
+        return
+    batch = [update for _errors, updates in by_event.values() for update in updates]
+    if len(by_event) == 1 or not _guarded([], "statuses", _statuses_apply_all, batch):
+        for errors, updates in by_event.values():
+            _guarded(errors, "statuses", _statuses_apply_all, updates)
+
+
+def _statuses_apply_all(updates: list[StatusUpdate]) -> None:
     from messaging.services.statuses import statuses_apply
 
-    errors.extend(statuses_apply(updates=items).rejected)
+    statuses_apply(updates=updates)
 
 
 def webhook_event_mark_failed(*, event_id: int, error: str) -> None:
@@ -275,7 +477,7 @@ def webhook_event_mark_failed(*, event_id: int, error: str) -> None:
 
 def webhook_events_replay(*, event_ids: Iterable[int], enqueue: bool = True) -> int:
     """Put events back to pending and (unless `enqueue` is false, for a caller that processes
-    them itself) enqueue them; returns how many are pending.
+    them itself) nudge a worker to drain them; returns how many are pending.
 
     Safe for processed events too: processing skips whatever was already applied.
     """
@@ -291,15 +493,11 @@ def webhook_events_replay(*, event_ids: Iterable[int], enqueue: bool = True) -> 
         WebhookEvent.objects.filter(pk__in=replayed).update(
             state=WebhookState.PENDING, error="", processed_at=None
         )
-        pending = list(
-            WebhookEvent.objects.filter(pk__in=ids, state=WebhookState.PENDING).values_list(
-                "pk", flat=True
-            )
-        )
-        for event_id in pending if enqueue else ():
-            transaction.on_commit(lambda event_id=event_id: webhook_process_enqueue(event_id))
-    logger.info("replaying %s webhook events", len(pending))
-    return len(pending)
+        pending = WebhookEvent.objects.filter(pk__in=ids, state=WebhookState.PENDING).count()
+        if pending and enqueue:
+            transaction.on_commit(webhook_drain_nudge)
+    logger.info("replaying %s webhook events", pending)
+    return pending
 
 
 def webhook_events_select(*, since: datetime | None = None, failed_only: bool = False):
@@ -315,24 +513,14 @@ def webhook_events_select(*, since: datetime | None = None, failed_only: bool = 
 def webhook_events_sweep(*, older_than: float | None = None, budget_seconds: float = 8.0) -> int:
     """Process pending events that a lost broker message left behind, oldest first.
 
-    Runs them here rather than enqueueing again, so a backlog is not multiplied; a worker
-    processing the same event at the same time makes this a no-op (row lock, state check).
-    Stops after `budget_seconds`. Returns how many it processed.
+    Drains them here rather than enqueueing again, so a backlog is not multiplied; workers
+    draining at the same time skip the rows this claimed (and this theirs). Stops after
+    `budget_seconds`. Returns how many it processed.
     """
     age = settings.WEBHOOK_SWEEP_AFTER_SECONDS if older_than is None else older_than
-    cutoff = timezone.now() - timedelta(seconds=age)
-    deadline = time.monotonic() + budget_seconds
-    done = 0
-    ids = list(
-        WebhookEvent.objects.filter(state=WebhookState.PENDING, received_at__lt=cutoff)
-        .order_by("received_at")
-        .values_list("pk", flat=True)[:500]
+    done = webhook_events_drain(
+        received_before=timezone.now() - timedelta(seconds=age), budget_seconds=budget_seconds
     )
-    for event_id in ids:
-        if time.monotonic() > deadline:
-            break
-        if webhook_event_process(event_id=event_id) is not None:
-            done += 1
     if done:
         logger.info("sweeper processed %s pending webhook events", done)
     return done

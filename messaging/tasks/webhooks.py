@@ -17,13 +17,21 @@ from messaging.providers import TemporaryError
 from messaging.services.inbound import media_error_record, message_media_fetch
 from messaging.services.statuses import statuses_apply_parked_older
 from messaging.services.webhooks import (
+    webhook_drain_nudge_clear,
     webhook_event_mark_failed,
     webhook_event_process,
+    webhook_events_drain,
     webhook_events_purge,
     webhook_events_sweep,
 )
 
-__all__ = ["webhook_fetch_media", "webhook_process", "webhook_purge", "webhook_sweep"]
+__all__ = [
+    "webhook_drain",
+    "webhook_fetch_media",
+    "webhook_process",
+    "webhook_purge",
+    "webhook_sweep",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +57,26 @@ def _single_run(name: str, timeout: int) -> Iterator[bool]:
 
 
 @shared_task(
+    name="messaging.webhook_drain",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=PROCESS_MAX_RETRIES,
+)
+def webhook_drain(self) -> int:
+    """Drain pending webhook events in batches (the intake's nudge). A database error is
+    retried with backoff; events it leaves pending are the sweeper's after that."""
+    if not self.request.retries:
+        webhook_drain_nudge_clear()  # before the first claim: see webhook_drain_nudge
+    try:
+        return webhook_events_drain()
+    except DatabaseError as exc:
+        if self.request.retries >= self.max_retries:
+            raise
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(
     name="messaging.webhook_process",
     bind=True,
     acks_late=True,
@@ -56,9 +84,10 @@ def _single_run(name: str, timeout: int) -> Iterator[bool]:
     max_retries=PROCESS_MAX_RETRIES,
 )
 def webhook_process(self, event_id: int) -> None:
-    """Process one stored webhook. Bad data marks the event failed inside the service; a
-    database error is retried with backoff, and after the last retry the event is marked
-    failed (visible in the admin, replayable) instead of being swept forever."""
+    """Process one stored webhook by id (the intake uses `webhook_drain`). Bad data marks the
+    event failed inside the service; a database error is retried with backoff, and after the
+    last retry the event is marked failed (visible in the admin, replayable) instead of being
+    swept forever."""
     try:
         webhook_event_process(event_id=event_id)
     except DatabaseError as exc:

@@ -102,11 +102,9 @@ def test_failed_message_list_queries_are_bounded(ops_client, django_assert_max_n
 def no_enqueue(monkeypatch):
     from messaging.services import webhooks
 
-    queued = []
-    monkeypatch.setattr(
-        webhooks, "webhook_process_enqueue", lambda event_id: queued.append(event_id)
-    )
-    return queued
+    nudges = []
+    monkeypatch.setattr(webhooks, "webhook_drain_nudge", lambda: nudges.append("drain"))
+    return nudges
 
 
 def test_failed_webhooks_are_listed_with_their_payload_and_can_be_replayed(
@@ -141,7 +139,7 @@ def test_failed_webhooks_are_listed_with_their_payload_and_can_be_replayed(
         response = ops_client.post(reverse("ops:webhook_replay", args=[event.pk]), {"next": back})
     assert response["Location"] == back
     assert WebhookEvent.objects.get(pk=event.pk).state == "pending"
-    assert no_enqueue == [event.pk]
+    assert no_enqueue == ["drain"]
 
 
 def test_replay_never_redirects_off_site(ops_client, no_enqueue):

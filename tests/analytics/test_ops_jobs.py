@@ -323,7 +323,7 @@ def test_retry_failed_messages_filters_by_code_and_since(enqueued):
 def test_replay_failed_webhooks_uses_the_messaging_replay(enqueued, monkeypatch):
     from messaging.services import webhooks
 
-    monkeypatch.setattr(webhooks, "webhook_process_enqueue", lambda event_id: None)
+    monkeypatch.setattr(webhooks, "webhook_drain_nudge", lambda: None)
     failed = [OpsWebhookEventFactory(state="failed", error="boom") for _ in range(3)]
     OpsWebhookEventFactory(state="processed")
     run = job_run_now(name="replay_failed_webhooks", arguments={"limit": "2"})

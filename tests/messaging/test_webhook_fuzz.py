@@ -34,7 +34,7 @@ def webhook_settings(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
     # The intake enqueues after commit; the test processes in-line instead.
-    monkeypatch.setattr("messaging.services.webhooks.webhook_process_enqueue", lambda _id: None)
+    monkeypatch.setattr("messaging.services.webhooks.webhook_drain_nudge", lambda: None)
 
 
 KEYS = [

@@ -11,12 +11,14 @@ from django_celery_beat.models import PeriodicTask
 
 from messaging.models import Message, MessageStatusEvent, Status, WebhookEvent, WebhookState
 from messaging.services.webhooks import (
+    webhook_drain_nudge_clear,
     webhook_event_process,
+    webhook_events_drain,
     webhook_events_purge,
     webhook_events_replay,
     webhook_events_sweep,
 )
-from messaging.tasks.webhooks import webhook_process, webhook_purge, webhook_sweep
+from messaging.tasks.webhooks import webhook_drain, webhook_process, webhook_purge, webhook_sweep
 from tests.factories import ChannelFactory, MessageFactory
 from tests.messaging.webhook_support import (
     fixture,
@@ -44,7 +46,7 @@ def eager_retries(monkeypatch):
 
 @pytest.fixture
 def enqueued():
-    with mock.patch.object(webhook_process, "apply_async") as apply_async:
+    with mock.patch.object(webhook_drain, "apply_async") as apply_async:
         yield apply_async
 
 
@@ -172,7 +174,7 @@ def test_replay_resets_and_enqueues_after_commit(wa_channel, enqueued,
         assert webhook_events_replay(event_ids=[failed.pk, done.pk]) == 2
     failed.refresh_from_db()
     assert (failed.state, failed.error, failed.processed_at) == (WebhookState.PENDING, "", None)
-    assert sorted(c.args[0][0] for c in enqueued.call_args_list) == sorted([failed.pk, done.pk])
+    enqueued.assert_called_once_with(retry=False)  # one drain request for both
 
 
 def test_the_replay_command(wa_channel, enqueued, django_capture_on_commit_callbacks):
@@ -180,11 +182,14 @@ def test_the_replay_command(wa_channel, enqueued, django_capture_on_commit_callb
     done = process(fixture("text_message.json"))
     with django_capture_on_commit_callbacks(execute=True):
         call_command("replay_webhooks", "--all-failed")
-    assert [c.args[0] for c in enqueued.call_args_list] == [(failed.pk,)]
-    enqueued.reset_mock()
+    assert enqueued.call_count == 1
+    assert WebhookEvent.objects.get(pk=failed.pk).state == WebhookState.PENDING
+    assert WebhookEvent.objects.get(pk=done.pk).state == WebhookState.PROCESSED
+    webhook_drain_nudge_clear()  # as the drain task would
     with django_capture_on_commit_callbacks(execute=True):
         call_command("replay_webhooks", "--id", str(done.pk))
-    assert [c.args[0] for c in enqueued.call_args_list] == [(done.pk,)]
+    assert enqueued.call_count == 2
+    assert WebhookEvent.objects.get(pk=done.pk).state == WebhookState.PENDING
 
 
 def test_the_replay_command_since_and_sync(wa_channel, capsys):
@@ -239,7 +244,7 @@ def test_admin_replay_action(client, admin_user, wa_channel, enqueued,
     assert response.status_code == 302
     failed.refresh_from_db()
     assert failed.state == WebhookState.PENDING
-    enqueued.assert_called_once_with((failed.pk,), retry=False)
+    enqueued.assert_called_once_with(retry=False)
 
 
 def test_replay_needs_its_own_permission(client, make_user, wa_channel, enqueued):
@@ -307,3 +312,122 @@ def test_myoperator_events_become_the_same_statuses_and_messages(db):
     assert inbound.channel == channel and inbound.direction == "in"
     assert inbound.content == {"body": "Hello"}
     assert inbound.contact.phone == "+919812345679"
+
+
+# --- Batches ----------------------------------------------------------------------------------
+
+
+def test_a_batch_applies_the_statuses_of_many_events_together(wa_channel):
+    messages = [
+        MessageFactory(channel=wa_channel, wamid=f"wamid.B{i}", status=Status.ACCEPTED)
+        for i in range(3)
+    ]
+    # Each message's statuses arrive in separate webhooks, newest first.
+    events = [
+        store(statuses_payload(status(f"wamid.B{i}", name, 1767225700 + offset)))
+        for offset, name in reversed(list(enumerate(["sent", "delivered", "read"])))
+        for i in range(3)
+    ]
+    assert webhook_events_drain() == len(events)
+    assert set(WebhookEvent.objects.values_list("state", flat=True)) == {WebhookState.PROCESSED}
+    assert set(WebhookEvent.objects.values_list("attempts", flat=True)) == {1}
+    for message in messages:
+        message.refresh_from_db()
+        assert message.status == Status.READ
+        assert message.sent_at < message.delivered_at < message.read_at
+
+
+def test_bad_data_fails_only_the_event_that_carries_it(wa_channel):
+    MessageFactory(channel=wa_channel, wamid="wamid.G", status=Status.ACCEPTED)
+    good = store(statuses_payload(status("wamid.G", "delivered", 1767225700)))
+    bad = store(statuses_payload(status("x" * 300, "delivered", 1767225700)))
+    unknown = store(statuses_payload(status("wamid.G", "read", 1767225701), phone_number_id="999"))
+    assert webhook_events_drain() == 3
+    states = {e.pk: e for e in WebhookEvent.objects.all()}
+    assert states[good.pk].state == WebhookState.PROCESSED
+    assert states[bad.pk].state == WebhookState.FAILED
+    assert "usable id" in states[bad.pk].error
+    assert states[unknown.pk].state == WebhookState.FAILED
+    assert "unknown phone_number_id '999'" in states[unknown.pk].error
+    assert Message.objects.get(wamid="wamid.G").status == Status.DELIVERED
+
+
+def test_a_status_the_batch_cannot_apply_is_retried_event_by_event(wa_channel):
+    from messaging.services import statuses as statuses_service
+
+    MessageFactory(channel=wa_channel, wamid="wamid.OK", status=Status.ACCEPTED)
+    ok = store(statuses_payload(status("wamid.OK", "sent", 1767225700)))
+    poison = store(statuses_payload(status("wamid.POISON", "sent", 1767225700)))
+    real = statuses_service.statuses_apply
+
+    def refuse_poison(*, updates):
+        if any(u.wamid == "wamid.POISON" for u in updates):
+            raise ValueError("cannot apply")
+        return real(updates=updates)
+
+    with mock.patch.object(statuses_service, "statuses_apply", side_effect=refuse_poison):
+        assert webhook_events_drain() == 2
+    ok.refresh_from_db()
+    poison.refresh_from_db()
+    assert ok.state == WebhookState.PROCESSED
+    assert poison.state == WebhookState.FAILED and "cannot apply" in poison.error
+    assert Message.objects.get(wamid="wamid.OK").status == Status.SENT
+
+
+def test_a_database_error_in_one_event_does_not_hold_the_batch_back(wa_channel, settings):
+    settings.WEBHOOK_MAX_ATTEMPTS = 2
+    fine = store(fixture("text_message.json"))
+    poison = store(statuses_payload(status("wamid.DB", "sent", 1767225700)))
+    with mock.patch(
+        "messaging.services.statuses.statuses_apply", side_effect=OperationalError("deadlock")
+    ):
+        with pytest.raises(OperationalError):
+            webhook_events_drain()
+        fine.refresh_from_db()
+        poison.refresh_from_db()
+        assert fine.state == WebhookState.PROCESSED  # processed on its own after the rollback
+        assert (poison.state, poison.attempts) == (WebhookState.PENDING, 1)
+        assert "deadlock" in poison.error
+        with pytest.raises(OperationalError):
+            webhook_events_drain()
+    poison.refresh_from_db()
+    assert (poison.state, poison.attempts) == (WebhookState.FAILED, 2)
+    assert poison.error.startswith("gave up after 2 attempts")
+
+
+def test_the_drain_claims_in_batches_and_asks_for_help_while_they_are_full(
+    wa_channel, enqueued, django_capture_on_commit_callbacks
+):
+    for i in range(5):
+        store(statuses_payload(status(f"wamid.N{i}", "sent", 1767225700)))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhook_events_drain(batch_size=2) == 5
+    assert enqueued.call_count == 1  # one request while a batch was full; the flag held it
+    assert not WebhookEvent.objects.filter(state=WebhookState.PENDING).exists()
+
+
+def test_the_drain_task_clears_the_flag_and_drains(wa_channel, enqueued):
+    from messaging.services.webhooks import webhook_drain_nudge
+
+    webhook_drain_nudge()
+    webhook_drain_nudge()
+    assert enqueued.call_count == 1
+    store(fixture("text_message.json"))
+    assert webhook_drain.apply().get() == 1
+    webhook_drain_nudge()
+    assert enqueued.call_count == 2  # the flag was cleared as the drain started
+
+
+def test_the_drain_task_retries_database_errors(wa_channel, eager_retries):
+    store(fixture("text_message.json"))
+    with (
+        mock.patch(
+            "messaging.tasks.webhooks.webhook_events_drain",
+            side_effect=OperationalError("database is down"),
+        ) as run,
+        mock.patch("messaging.tasks.webhooks._backoff", return_value=0),
+    ):
+        result = webhook_drain.apply()
+    assert result.failed()
+    assert run.call_count == webhook_drain.max_retries + 1
+    assert WebhookEvent.objects.get().state == WebhookState.PENDING  # the sweeper's now

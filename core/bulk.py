@@ -1,0 +1,164 @@
+"""Set-based writes of many rows in one statement, for the hot paths.
+
+`update_from_values` replaces Django's `bulk_update`, which writes
+`CASE WHEN pk = 1 THEN ... WHEN pk = 2 ...` for every column: the database evaluates that
+branch by branch for every row (O(n²) comparisons per column for n rows) and its SQL grows
+with n times the columns. Joining the table to the list of (pk, new values) instead costs one
+index lookup per row. `insert_ignoring_conflicts` is `bulk_create(ignore_conflicts=True)`
+without building model instances.
+
+On PostgreSQL each column travels as one binary array parameter (`unnest(%b::type[], ...)`)
+through a server-side binding cursor. Django's default client-side binding quotes every value
+into the SQL text in Python, and psycopg's text format escapes every array element with a
+regular expression; at a few thousand rows either costs more than the statement itself.
+SQLite (3.33+) gets the same statements with a VALUES list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from django.db import connections, models
+
+SQLITE_CHUNK = 500  # rows per statement, under SQLite's limit on parameters
+POSTGRES_CHUNK = 5000
+
+
+@contextlib.contextmanager
+def _server_binding_cursor(connection) -> Iterator[Any]:
+    """A cursor of Django's connection (same transaction, same error translation) that
+    sends parameters apart from the SQL."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    raw = ServerBindingCursor(connection.connection)
+    cursor = (
+        connection.make_debug_cursor(raw)
+        if connection.queries_logged
+        else connection.make_cursor(raw)
+    )
+    try:
+        yield cursor
+    finally:
+        raw.close()
+
+
+def _columns(connection, fields: Sequence[models.Field]) -> tuple[str, list[str]]:
+    """The quoted column list, and how each value is read (array element or placeholder)."""
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in fields)
+    if connection.vendor == "postgresql":
+        return names, [f"%b::{field.cast_db_type(connection)}[]" for field in fields]
+    return names, ["%s"] * len(fields)
+
+
+def _statements(
+    connection, fields: Sequence[models.Field], rows: Sequence[Sequence[Any]]
+) -> Iterator[tuple[str, str, list[Any]]]:
+    """(prefix, row source, params) per chunk, the source naming its columns like `fields`:
+    `unnest(...) AS v (cols)` on PostgreSQL; elsewhere a `WITH v (cols) AS (VALUES ...)`
+    prefix and `v`. `rows` hold prepared values in `fields` order."""
+    names, slots = _columns(connection, fields)
+    if connection.vendor == "postgresql":
+        for start in range(0, len(rows), POSTGRES_CHUNK):
+            chunk = rows[start : start + POSTGRES_CHUNK]
+            params = [[row[i] for row in chunk] for i in range(len(fields))]
+            yield "", f"unnest({', '.join(slots)}) AS v ({names})", params
+        return
+    one = f"({', '.join(slots)})"
+    for start in range(0, len(rows), SQLITE_CHUNK):
+        chunk = rows[start : start + SQLITE_CHUNK]
+        params = [value for row in chunk for value in row]
+        yield f"WITH v ({names}) AS (VALUES {', '.join([one] * len(chunk))}) ", "v", params
+
+
+@contextlib.contextmanager
+def _cursor(connection) -> Iterator[Any]:
+    if connection.vendor == "postgresql":
+        with _server_binding_cursor(connection) as cursor:
+            yield cursor
+    else:
+        with connection.cursor() as cursor:
+            yield cursor
+
+
+def update_from_values(
+    model: type[models.Model],
+    rows: Sequence[tuple[Any, Mapping[str, Any]]],
+    *,
+    fields: Sequence[str],
+    expressions: Mapping[str, str] | None = None,
+    using: str = "default",
+) -> int:
+    """Set `fields` of each row `(pk, {field: value})`; returns how many rows changed.
+
+    Every row names every field. `expressions` maps a field to SQL using `{old}` (the
+    column's current value) and `{new}` (the row's value); fields not in it take `{new}`.
+    The table is aliased `m`, so an expression may read another column's current value
+    (`m.status`); the SET expressions all see the row as it was before the statement.
+    """
+    if not rows:
+        return 0
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    templates = expressions or {}
+    assignments = ", ".join(
+        "{} = {}".format(
+            quote(field.column),
+            templates.get(field.name, "{new}").format(
+                old=f"m.{quote(field.column)}", new=f"v.{quote(field.column)}"
+            ),
+        )
+        for field in columns[1:]
+    )
+    prepared = [
+        [meta.pk.get_db_prep_save(key, connection)]
+        + [field.get_db_prep_save(row[field.name], connection) for field in columns[1:]]
+        for key, row in rows
+    ]
+    pk = quote(meta.pk.column)
+    changed = 0
+    with _cursor(connection) as cursor:
+        for prefix, source, params in _statements(connection, columns, prepared):
+            cursor.execute(
+                f"{prefix}UPDATE {quote(meta.db_table)} AS m SET {assignments} "  # noqa: S608
+                f"FROM {source} WHERE m.{pk} = v.{pk}",
+                params,
+            )
+            changed += cursor.rowcount
+    return changed
+
+
+def insert_ignoring_conflicts(
+    model: type[models.Model],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    fields: Sequence[str],
+    using: str = "default",
+) -> int:
+    """Insert rows `{field: value}` (every row names every field), skipping any that would
+    break a unique constraint; returns how many were inserted."""
+    if not rows:
+        return 0
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    prepared = [
+        [field.get_db_prep_save(row[field.name], connection) for field in columns] for row in rows
+    ]
+    names = ", ".join(quote(field.column) for field in columns)
+    inserted = 0
+    with _cursor(connection) as cursor:
+        for prefix, source, params in _statements(connection, columns, prepared):
+            cursor.execute(
+                f"{prefix}INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608
+                f"SELECT * FROM {source} WHERE true ON CONFLICT DO NOTHING",
+                params,
+            )
+            inserted += cursor.rowcount
+    return inserted
