@@ -325,6 +325,9 @@ WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=500)
 WEBHOOK_DRAIN_SECONDS = env.float("WEBHOOK_DRAIN_SECONDS", default=30.0)
 # Intake publishes at most one drain request per this many seconds while one is queued.
 WEBHOOK_NUDGE_SECONDS = env.float("WEBHOOK_NUDGE_SECONDS", default=10.0)
+# A drain task keeps claiming at least this long, so web processes can skip the "drain
+# requested" check for half of it after seeing the flag set (see webhook_drain_nudge).
+WEBHOOK_DRAIN_LINGER_SECONDS = env.float("WEBHOOK_DRAIN_LINGER_SECONDS", default=0.3)
 # An event whose processing hit a database error this many times is marked failed.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Inbound text equal to one of these (case and spacing ignored) changes marketing consent.

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 4000
 NUDGE_KEY = "parley:webhooks:drain-requested"
+_flag_seen_at = float("-inf")  # when this process last saw the flag set (monotonic)
 PURGE_BATCH = 2000
 
 _INSERT_SQL = (
@@ -93,16 +94,27 @@ def webhook_drain_nudge() -> None:
     """Ask a worker to drain pending events, unless a request is already queued; never raises.
 
     Workers claim pending rows themselves, so a burst of webhooks needs one broker message,
-    not one per webhook: a flag set only if absent (one Redis round trip, far cheaper than a
-    publish) lets the first caller publish. The drain task clears the flag as it starts,
-    before its first claim, so an event committed after that publishes a new request, and one
-    committed before it is claimed by that drain. The flag expires after
-    WEBHOOK_NUDGE_SECONDS in case a request is lost, and the sweeper covers the rest.
+    not one per webhook. A flag in Redis, set only if absent, lets the first caller publish;
+    the drain task clears it as it starts, before its first claim, so an event committed
+    after that publishes a new request and one committed before it is claimed by that drain.
+
+    Even the flag check is a round trip that costs the intake about a quarter of its rate,
+    so a process that saw the flag set skips the check for the next half of
+    WEBHOOK_DRAIN_LINGER_SECONDS: every drain task keeps claiming for at least that long
+    after clearing the flag (`webhook_drain`), so an event committed meanwhile is still
+    claimed. The flag expires after WEBHOOK_NUDGE_SECONDS in case a request is lost, and the
+    sweeper covers the rest.
     """
     from messaging.tasks.webhooks import webhook_drain
 
+    global _flag_seen_at
+    now = time.monotonic()
+    if now - _flag_seen_at < settings.WEBHOOK_DRAIN_LINGER_SECONDS / 2:
+        return
     try:
-        if not _nudge_flag_set():
+        requested = _nudge_flag_set()
+        _flag_seen_at = now  # the flag was set at some moment after `now`
+        if not requested:
             return
     except Exception:
         logger.warning("webhook nudge flag unavailable; publishing anyway")
@@ -115,6 +127,8 @@ def webhook_drain_nudge() -> None:
 
 def webhook_drain_nudge_clear() -> None:
     """Called by the drain task as it starts: the next stored event publishes again."""
+    global _flag_seen_at
+    _flag_seen_at = float("-inf")
     try:
         if settings.REDIS_URL:
             redis_client().delete(NUDGE_KEY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -68,8 +69,16 @@ def webhook_drain(self) -> int:
     retried with backoff; events it leaves pending are the sweeper's after that."""
     if not self.request.retries:
         webhook_drain_nudge_clear()  # before the first claim: see webhook_drain_nudge
+    cleared = time.monotonic()
     try:
-        return webhook_events_drain()
+        done = webhook_events_drain()
+        # Web processes that saw the flag just before it was cleared may store events for a
+        # moment without checking it again: claim once more after that moment has passed.
+        linger = cleared + settings.WEBHOOK_DRAIN_LINGER_SECONDS - time.monotonic()
+        if linger > 0:
+            time.sleep(linger)
+            done += webhook_events_drain()
+        return done
     except DatabaseError as exc:
         if self.request.retries >= self.max_retries:
             raise

@@ -431,3 +431,34 @@ def test_the_drain_task_retries_database_errors(wa_channel, eager_retries):
     assert result.failed()
     assert run.call_count == webhook_drain.max_retries + 1
     assert WebhookEvent.objects.get().state == WebhookState.PENDING  # the sweeper's now
+
+
+def test_a_process_that_saw_the_flag_skips_the_check_briefly(enqueued, settings):
+    from django.core.cache import cache
+
+    from messaging.services import webhooks
+
+    settings.WEBHOOK_DRAIN_LINGER_SECONDS = 0.2
+    webhooks.webhook_drain_nudge()
+    assert enqueued.call_count == 1
+    cache.delete(webhooks.NUDGE_KEY)  # a drain started in another process
+    webhooks.webhook_drain_nudge()
+    assert enqueued.call_count == 1  # within half the linger: that drain will still claim
+    webhooks._flag_seen_at -= 0.1
+    webhooks.webhook_drain_nudge()
+    assert enqueued.call_count == 2
+
+
+def test_the_drain_task_claims_again_after_its_linger(wa_channel, enqueued, settings):
+    """An event stored by a process that skipped the flag check while the drain ran."""
+    settings.WEBHOOK_DRAIN_LINGER_SECONDS = 0.2
+    late = []
+
+    def store_meanwhile(seconds):
+        assert 0 < seconds <= 0.2
+        late.append(store(fixture("text_message.json")))
+
+    with mock.patch("messaging.tasks.webhooks.time.sleep", side_effect=store_meanwhile):
+        assert webhook_drain.apply().get() == 1
+    late[0].refresh_from_db()
+    assert late[0].state == WebhookState.PROCESSED
