@@ -90,6 +90,7 @@ def update_from_values(
     *,
     fields: Sequence[str],
     expressions: Mapping[str, str] | None = None,
+    where: str = "",
     using: str = "default",
 ) -> int:
     """Set `fields` of each row `(pk, {field: value})`; returns how many rows changed.
@@ -98,6 +99,7 @@ def update_from_values(
     column's current value) and `{new}` (the row's value); fields not in it take `{new}`.
     The table is aliased `m`, so an expression may read another column's current value
     (`m.status`); the SET expressions all see the row as it was before the statement.
+    `where` is an extra SQL condition on `m` (no parameters), e.g. `m.status = 20`.
     """
     if not rows:
         return 0
@@ -126,7 +128,7 @@ def update_from_values(
         for prefix, source, params in _statements(connection, columns, prepared):
             cursor.execute(
                 f"{prefix}UPDATE {quote(meta.db_table)} AS m SET {assignments} "  # noqa: S608
-                f"FROM {source} WHERE m.{pk} = v.{pk}",
+                f"FROM {source} WHERE m.{pk} = v.{pk}{f' AND ({where})' if where else ''}",
                 params,
             )
             changed += cursor.rowcount

@@ -1,8 +1,12 @@
 """HTTP plumbing shared by the providers.
 
-One pooled `requests.Session` per thread (a Celery prefork child gets fresh ones after the
-fork), no urllib3 retries (retrying is the send pipeline's decision, not the socket's), a
-timeout on every call, and transport failures mapped to our error classes:
+JSON calls (every send) go straight to one shared urllib3 pool manager: `requests` costs
+about twice the CPU per call on top of it (hooks, cookies, a `stat` of the CA bundle per
+request), and at a thousand sends per second that CPU is the limit. Streamed downloads,
+multipart uploads and proxied hosts use a pooled `requests.Session` per thread. Both are
+rebuilt in a forked child (Celery prefork), neither retries (retrying is the send pipeline's
+decision, not the socket's), every call has a timeout, and transport failures map to our
+error classes:
 
 * the request never left (connection refused, DNS, connect timeout, TLS handshake)
   -> `TemporaryError`;
@@ -15,6 +19,7 @@ headers are never logged unredacted.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -24,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
@@ -33,11 +39,14 @@ POOL_CONNECTIONS = 16
 POOL_MAXSIZE = 64
 
 _local = threading.local()
+_pool_lock = threading.Lock()
+_pool: urllib3.PoolManager | None = None
 
 
 def _forget_sessions_after_fork() -> None:
-    global _local
+    global _local, _pool
     _local = threading.local()
+    _pool = None
 
 
 os.register_at_fork(after_in_child=_forget_sessions_after_fork)
@@ -54,7 +63,7 @@ def session() -> requests.Session:
     if current is None:
         current = requests.Session()
         current.trust_env = False
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        bundle = _ca_bundle()
         if bundle:
             current.verify = bundle
         adapter = HTTPAdapter(
@@ -64,6 +73,46 @@ def session() -> requests.Session:
         current.mount("http://", adapter)
         _local.session = current
     return current
+
+
+def _ca_bundle() -> str | None:
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+
+
+def pool() -> urllib3.PoolManager:
+    """The process's pool manager for JSON calls (thread-safe, keep-alive per host)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                import certifi
+
+                _pool = urllib3.PoolManager(
+                    num_pools=POOL_CONNECTIONS,
+                    maxsize=POOL_MAXSIZE,
+                    retries=False,
+                    cert_reqs="CERT_REQUIRED",
+                    ca_certs=_ca_bundle() or certifi.where(),
+                )
+    return _pool
+
+
+class Response:
+    """What the providers read of a response; the same names as `requests.Response`."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status_code: int, content: bytes, headers: Mapping[str, str]) -> None:
+        self.status_code = status_code
+        self.content = content
+        self.headers = headers
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
 _PROXIES: dict[str, dict[str, str]] = {}
@@ -122,12 +171,17 @@ def call(
     headers: Mapping[str, str] | None = None,
     idempotent: bool | None = None,
     **kwargs: Any,
-) -> requests.Response:
+) -> Response | requests.Response:
     """Perform one HTTP call, mapping transport failures to provider errors."""
     if idempotent is None:
         idempotent = method.upper() in ("GET", "HEAD")
     safe_url = redact_url(url)
     started = time.monotonic()
+    if set(kwargs) <= {"data", "params"} and not _proxies_for(url):
+        return _call_direct(
+            method, url, logger=logger, timeout=timeout, headers=headers,
+            idempotent=idempotent, safe_url=safe_url, started=started, **kwargs,
+        )  # fmt: skip
     try:
         response = session().request(
             method,
@@ -178,3 +232,65 @@ def call(
         (time.monotonic() - started) * 1000,
     )
     return response
+
+
+USER_AGENT = "Parley"
+
+
+def _call_direct(
+    method: str,
+    url: str,
+    *,
+    logger: logging.Logger,
+    timeout: float | tuple[float, float],
+    headers: Mapping[str, str] | None,
+    idempotent: bool,
+    safe_url: str,
+    started: float,
+    data: bytes | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Response:
+    """`call` through the shared urllib3 pool: same errors, same logging."""
+    if params:
+        url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params, doseq=True)
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    try:
+        raw = pool().request(
+            method,
+            url,
+            body=data,
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip", **(headers or {})},
+            timeout=urllib3.Timeout(connect=connect, read=read),
+            retries=False,
+            redirect=False,
+        )
+    except urllib3.exceptions.SSLError as exc:
+        logger.warning("%s %s: TLS error %s", method, safe_url, type(exc).__name__)
+        raise TemporaryError(f"TLS error talking to {safe_url}") from exc
+    except (NewConnectionError, ConnectTimeoutError) as exc:  # nothing was written
+        elapsed = (time.monotonic() - started) * 1000
+        logger.warning("%s %s: not connected after %.0f ms", method, safe_url, elapsed)
+        raise TemporaryError(f"could not connect to {safe_url}") from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:  # the request was written
+        logger.warning("%s %s: no response within %s s", method, safe_url, timeout)
+        if idempotent:
+            raise TemporaryError(f"no response from {safe_url} in time") from exc
+        raise AmbiguousError(
+            f"no response from {safe_url} in time; the request may have been accepted"
+        ) from exc
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as exc:
+        elapsed = (time.monotonic() - started) * 1000
+        reason = f"connection lost ({type(exc).__name__})"
+        logger.warning("%s %s: %s after %.0f ms", method, safe_url, reason, elapsed)
+        if idempotent:
+            raise TemporaryError(f"{reason} from {safe_url}") from exc
+        raise AmbiguousError(
+            f"{reason} from {safe_url}; the request may have been accepted"
+        ) from exc
+    except (urllib3.exceptions.HTTPError, ValueError) as exc:  # bad URL, bad arguments
+        logger.error("%s %s: %s", method, safe_url, type(exc).__name__)
+        raise PermanentError(f"cannot call {safe_url}: {type(exc).__name__}") from exc
+    logger.debug(
+        "%s %s -> %s in %.0f ms", method, safe_url, raw.status, (time.monotonic() - started) * 1000
+    )
+    return Response(raw.status, raw.data, raw.headers)

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
+from core.bulk import update_from_values
 from crm.models import Contact
 from messaging import ratelimit
 from messaging.models import Campaign, CampaignState, Channel, Lane, Message, Status
@@ -284,20 +285,42 @@ def _error_fields(message: Message, exc: Exception) -> None:
     message.error_detail = (getattr(exc, "detail", None) or str(exc))[:2000]
 
 
+_SENDING = f"m.status = {Status.SENDING}"
+
+
+def _write(messages: list[Message], fields: list[str], **kwargs) -> None:
+    """Write `fields` of in-memory messages in one statement (see `core.bulk`)."""
+    update_from_values(
+        Message, [(m.pk, {name: getattr(m, name) for name in fields}) for m in messages],
+        fields=fields, **kwargs,
+    )  # fmt: skip
+
+
 def _record_cancelled(refused: list[tuple[Message, str]]) -> None:
     now = timezone.now()
     for message, reason in refused:
         message.status = Status.CANCELLED
         message.error_title = reason
         message.failed_at = now
-    Message.objects.filter(status=Status.SENDING).bulk_update(
-        [m for m, _ in refused], ["status", "error_title", "failed_at"]
-    )
+    _write([m for m, _ in refused], ["status", "error_title", "failed_at"], where=_SENDING)
+
+
+# A status webhook may have matched an accepted message by our UUID and recorded its wamid
+# (and moved it on) before this worker records the acceptance: such a row keeps what the
+# webhook wrote, and a status only moves from `sending` to `accepted`.
+_ACCEPTED_SQL = {
+    "wamid": "COALESCE({old}, {new})",
+    **dict.fromkeys(
+        ("wa_id", "accepted_at", "attempts"), "CASE WHEN m.wamid IS NULL THEN {new} ELSE {old} END"
+    ),
+    "status": f"CASE WHEN {_SENDING} THEN {{new}} ELSE {{old}} END",
+}
 
 
 def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
+    """Record a batch's outcomes: one UPDATE per kind of outcome, each guarded so that it
+    only changes messages still `sending` (a sweeper or webhook may have moved one on)."""
     now = timezone.now()
-    sending = Message.objects.filter(status=Status.SENDING)
 
     if outcomes.accepted:
         rows = []
@@ -306,13 +329,11 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
             message.wa_id = result.wa_id or ""
             message.accepted_at = now
             message.attempts += 1
+            message.status = Status.ACCEPTED
             rows.append(message)
-        # A status webhook may have matched a message by our UUID and moved it on already:
-        # its wamid is then set, and its status must not go back to `accepted`.
-        Message.objects.filter(wamid__isnull=True).bulk_update(
-            rows, ["wamid", "wa_id", "accepted_at", "attempts"]
+        _write(
+            rows, ["wamid", "wa_id", "accepted_at", "attempts", "status"], expressions=_ACCEPTED_SQL
         )
-        sending.filter(pk__in=[m.pk for m in rows]).update(status=Status.ACCEPTED)
         Contact.objects.filter(pk__in={m.contact_id for m in rows}).update(last_outbound_at=now)
         _apply_parked([m.wamid for m in rows])
 
@@ -330,9 +351,10 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
                     message.attempts, retry_after=exc.retry_after
                 )
             rows.append(message)
-        sending.bulk_update(
+        _write(
             rows,
             ["status", "attempts", "next_attempt_at", "failed_at", *ERROR_FIELDS],
+            where=_SENDING,
         )
 
     if outcomes.permanent:
@@ -343,7 +365,7 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
             message.failed_at = now
             _error_fields(message, exc)
             rows.append(message)
-        sending.bulk_update(rows, ["status", "attempts", "failed_at", *ERROR_FIELDS])
+        _write(rows, ["status", "attempts", "failed_at", *ERROR_FIELDS], where=_SENDING)
         failure_side_effects(messages=rows)
         campaign_ids = {m.campaign_id for m in rows if m.campaign_id}
         if campaign_ids:
@@ -358,7 +380,7 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
             message.status = Status.UNKNOWN
             _error_fields(message, exc)
             rows.append(message)
-        sending.bulk_update(rows, ["status", "attempts", *ERROR_FIELDS])
+        _write(rows, ["status", "attempts", *ERROR_FIELDS], where=_SENDING)
         logger.warning(
             "%d message(s) on channel %s in unknown state (request may have arrived)",
             len(rows),
@@ -368,7 +390,9 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
     if outcomes.auth:
         _, exc = outcomes.auth[0]
         channel_pause(channel=channel, reason=f"Provider refused our credentials: {exc}")
-        sending.filter(pk__in=[m.pk for m, _ in outcomes.auth]).update(status=Status.QUEUED)
+        Message.objects.filter(
+            pk__in=[m.pk for m, _ in outcomes.auth], status=Status.SENDING
+        ).update(status=Status.QUEUED)
 
 
 def _apply_parked(wamids: list[str]) -> None:
