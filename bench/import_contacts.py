@@ -164,7 +164,7 @@ def main() -> int:
     load = os.getloadavg()[0]
     note = (
         f"`manage.py import_contacts FILE` in a child process against PostgreSQL: batches of "
-        f"{os.environ.get('IMPORT_BATCH_SIZE', '1000')} rows, each one transaction (rows COPYed "
+        f"{os.environ.get('IMPORT_BATCH_SIZE', '5000')} rows, each one transaction (rows COPYed "
         f"into a staging table, one `INSERT ... ON CONFLICT (phone) DO UPDATE`, tag links, "
         f"consent events, error rows, the checkpoint); the next batch is read and validated "
         f"in a helper thread meanwhile. {args.bad_share:.0%} bad rows. `import s` is the "
