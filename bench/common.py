@@ -8,6 +8,7 @@ alone (`.venv/bin/python bench/send_throughput.py`) or through `make bench`.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import re
@@ -168,17 +169,33 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
 
 
-def write_section(title: str, body: str) -> None:
-    """Replace (or add) the `## title` section of bench/README.md."""
+def write_section(title: str, body: str, *, first: bool = False) -> None:
+    """Replace (or add: at the end, or before every other section when `first`) the
+    `## title` section of bench/README.md."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = f"## {title}\n\nMeasured {stamp} on {machine()}.\n\n{body.strip()}\n"
     text = README.read_text() if README.exists() else "# Benchmarks\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
-        text = pattern.sub(section + "\n", text)
+        text = pattern.sub(lambda _: section + "\n", text)
+    elif first and "\n## " in text:
+        head, rest = text.split("\n## ", 1)
+        text = f"{head.rstrip()}\n\n{section}\n## {rest}"
     else:
         text = text.rstrip() + "\n\n" + section
     README.write_text(text)
+
+
+RESULTS = ROOT / "var" / "bench-results"
+
+
+def summary(name: str, rows: list[dict]) -> None:
+    """Record a benchmark's headline figures for the table `make bench` prints.
+
+    Each row: `path`, `measured`, `baseline`, `target` (text) and `met` (True, False, or
+    None for a figure without a target)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(rows, indent=2))
 
 
 def table(rows: list[tuple], header: tuple) -> str:

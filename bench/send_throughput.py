@@ -177,6 +177,19 @@ def main() -> dict:
         f"\n\n{accepted:,} of {args.messages:,} messages accepted in {seconds:.1f} s "
         f"({result['workers']}); recipients that got a message twice: {duplicates}.\n"
     )
+    common.summary(
+        "send_throughput",
+        [
+            {
+                "path": f"send, queued -> accepted ({args.messages:,} messages)",
+                "measured": f"{result['pipeline_mps']:,} msg/s",
+                "baseline": f"bare `requests` loop {result['bare_loop_mps']:,} req/s; simulator "
+                f"alone {result['simulator_4_clients_rps']:,} req/s",
+                "target": ">= 1,000 msg/s and >= bare loop",
+                "met": rate >= 1000 and rate >= bare and accepted == args.messages,
+            }
+        ],
+    )
     common.write_section("Send throughput", body)
     return result
 

@@ -227,6 +227,27 @@ def main() -> dict:
         "`http.client` on the same 2 cores. Processing is timed from the drain request to the "
         "last event processed, with the worker already running.\n"
     )
+    common.summary(
+        "webhook_ingest",
+        [
+            {
+                "path": "webhook intake, gunicorn 2 workers",
+                "measured": f"{intake['rps']:,} req/s, p99 {intake['p99_ms']} ms",
+                "baseline": f"empty view {empty['rps']:,} req/s; one-row insert view "
+                f"{insert['rps']:,} req/s",
+                "target": ">= half the empty view, p99 < 25 ms",
+                "met": intake["rps"] >= empty["rps"] / 2 and intake["p99_ms"] < 25,
+            },
+            {
+                "path": "webhook processing, 1 worker x 2 processes",
+                "measured": f"{result['statuses_per_second']:,} statuses/s",
+                "baseline": f"intake {intake['rps']:,} req/s",
+                "target": ">= 3,000/s, faster than intake",
+                "met": result["statuses_per_second"] >= max(3000, intake["rps"])
+                and not failed_events,
+            },
+        ],
+    )
     common.write_section("Webhook intake and processing", body)
     return result
 
