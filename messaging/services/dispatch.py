@@ -102,10 +102,12 @@ def messages_claim(*, channel_id: int, lane: int, limit: int) -> list[Message]:
         Message.objects.filter(id__in=ids, status=Status.QUEUED).update(
             status=Status.SENDING, claimed_at=now
         )
+    # Sent in the order they fell due: retries of one storm carry jittered due times, and
+    # sending a batch of them in id order would line them up again.
     return list(
         Message.objects.filter(id__in=ids, status=Status.SENDING, claimed_at=now)
         .select_related("contact")
-        .order_by("id")
+        .order_by("next_attempt_at", "id")
     )
 
 
