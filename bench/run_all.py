@@ -44,7 +44,7 @@ def summary_write(failed: list[str]) -> str:
     body = (
         "Every figure from the last `make bench`, beside its baseline (measured in the same "
         "run) and its target; each section below has the details and the method. Where a "
-        "target is missed, \"Where the targets stand\" says what stands in the way.\n\n" + table
+        'target is missed, "Where the targets stand" says what stands in the way.\n\n' + table
     )
     if failed:
         body += f"\n\nThese benchmarks failed and left no figures: {', '.join(failed)}.\n"

@@ -123,16 +123,11 @@ def update_from_values(
         for key, row in rows
     ]
     pk = quote(meta.pk.column)
-    changed = 0
-    with _cursor(connection) as cursor:
-        for prefix, source, params in _statements(connection, columns, prepared):
-            cursor.execute(
-                f"{prefix}UPDATE {quote(meta.db_table)} AS m SET {assignments} "  # noqa: S608
-                f"FROM {source} WHERE m.{pk} = v.{pk}{f' AND ({where})' if where else ''}",
-                params,
-            )
-            changed += cursor.rowcount
-    return changed
+    return _run(
+        connection, columns, prepared,
+        f"{{prefix}}UPDATE {quote(meta.db_table)} AS m SET {assignments} "  # noqa: S608
+        f"FROM {{source}} WHERE m.{pk} = v.{pk}{f' AND ({where})' if where else ''}",
+    )  # fmt: skip
 
 
 def insert_ignoring_conflicts(
@@ -154,13 +149,20 @@ def insert_ignoring_conflicts(
         [field.get_db_prep_save(row[field.name], connection) for field in columns] for row in rows
     ]
     names = ", ".join(quote(field.column) for field in columns)
-    inserted = 0
+    return _run(
+        connection, columns, prepared,
+        f"{{prefix}}INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608
+        "SELECT * FROM {source} WHERE true ON CONFLICT DO NOTHING",
+    )  # fmt: skip
+
+
+def _run(connection, fields: Sequence[models.Field], rows: list[list[Any]], template: str) -> int:
+    """Execute `template` (with `{prefix}` and `{source}` for the rows) chunk by chunk;
+    returns the rows affected. Identifiers in it come from model metadata, quoted; every
+    value is a parameter."""
+    affected = 0
     with _cursor(connection) as cursor:
-        for prefix, source, params in _statements(connection, columns, prepared):
-            cursor.execute(
-                f"{prefix}INSERT INTO {quote(meta.db_table)} ({names}) "  # noqa: S608
-                f"SELECT * FROM {source} WHERE true ON CONFLICT DO NOTHING",
-                params,
-            )
-            inserted += cursor.rowcount
-    return inserted
+        for prefix, source, params in _statements(connection, fields, rows):
+            cursor.execute(template.format(prefix=prefix, source=source), params)
+            affected += cursor.rowcount
+    return affected

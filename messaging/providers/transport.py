@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -162,6 +163,64 @@ def _never_sent(error: requests.exceptions.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
+@dataclass
+class _Failures:
+    """The error (logged once) for each way one call can fail; shared by both clients."""
+
+    method: str
+    safe_url: str
+    logger: logging.Logger
+    timeout: float | tuple[float, float]
+    idempotent: bool
+    started: float
+
+    def _elapsed(self) -> float:
+        return (time.monotonic() - self.started) * 1000
+
+    def _maybe_arrived(self, text: str) -> Exception:
+        if self.idempotent:
+            return TemporaryError(text)
+        return AmbiguousError(f"{text}; the request may have been accepted")
+
+    def tls(self, exc: Exception) -> Exception:
+        self.logger.warning("%s %s: TLS error %s", self.method, self.safe_url, type(exc).__name__)
+        return TemporaryError(f"TLS error talking to {self.safe_url}")
+
+    def not_connected(self) -> Exception:
+        self.logger.warning(
+            "%s %s: not connected after %.0f ms", self.method, self.safe_url, self._elapsed()
+        )
+        return TemporaryError(f"could not connect to {self.safe_url}")
+
+    def lost(self, exc: Exception) -> Exception:
+        reason = f"connection lost ({type(exc).__name__})"
+        self.logger.warning(
+            "%s %s: %s after %.0f ms", self.method, self.safe_url, reason, self._elapsed()
+        )
+        return self._maybe_arrived(f"{reason} from {self.safe_url}")
+
+    def no_response(self) -> Exception:
+        self.logger.warning(
+            "%s %s: no response within %s s", self.method, self.safe_url, self.timeout
+        )
+        return self._maybe_arrived(f"no response from {self.safe_url} in time")
+
+    def cut_short(self, exc: Exception) -> Exception:
+        self.logger.warning(
+            "%s %s: response cut short (%s)", self.method, self.safe_url, type(exc).__name__
+        )
+        return self._maybe_arrived(f"incomplete response from {self.safe_url}")
+
+    def unusable(self, exc: Exception) -> Exception:  # bad URL, bad arguments
+        self.logger.error("%s %s: %s", self.method, self.safe_url, type(exc).__name__)
+        return PermanentError(f"cannot call {self.safe_url}: {type(exc).__name__}")
+
+    def done(self, status: int) -> None:
+        self.logger.debug(
+            "%s %s -> %s in %.0f ms", self.method, self.safe_url, status, self._elapsed()
+        )
+
+
 def call(
     method: str,
     url: str,
@@ -175,13 +234,9 @@ def call(
     """Perform one HTTP call, mapping transport failures to provider errors."""
     if idempotent is None:
         idempotent = method.upper() in ("GET", "HEAD")
-    safe_url = redact_url(url)
-    started = time.monotonic()
+    fail = _Failures(method, redact_url(url), logger, timeout, idempotent, time.monotonic())
     if set(kwargs) <= {"data", "params"} and not _proxies_for(url):
-        return _call_direct(
-            method, url, logger=logger, timeout=timeout, headers=headers,
-            idempotent=idempotent, safe_url=safe_url, started=started, **kwargs,
-        )  # fmt: skip
+        return _call_direct(method, url, fail, timeout=timeout, headers=headers, **kwargs)
     try:
         response = session().request(
             method,
@@ -192,45 +247,19 @@ def call(
             **kwargs,
         )
     except requests.exceptions.SSLError as exc:
-        logger.warning("%s %s: TLS error %s", method, safe_url, type(exc).__name__)
-        raise TemporaryError(f"TLS error talking to {safe_url}") from exc
+        raise fail.tls(exc) from exc
     except requests.exceptions.ConnectionError as exc:
-        elapsed = (time.monotonic() - started) * 1000
-        if _never_sent(exc):
-            logger.warning("%s %s: not connected after %.0f ms", method, safe_url, elapsed)
-            raise TemporaryError(f"could not connect to {safe_url}") from exc
-        reason = f"connection lost ({type(exc).__name__})"
-        logger.warning("%s %s: %s after %.0f ms", method, safe_url, reason, elapsed)
-        if idempotent:
-            raise TemporaryError(f"{reason} from {safe_url}") from exc
-        raise AmbiguousError(
-            f"{reason} from {safe_url}; the request may have been accepted"
-        ) from exc
+        raise (fail.not_connected() if _never_sent(exc) else fail.lost(exc)) from exc
     except requests.exceptions.Timeout as exc:  # ReadTimeout: the request was written
-        logger.warning("%s %s: no response within %s s", method, safe_url, timeout)
-        if idempotent:
-            raise TemporaryError(f"no response from {safe_url} in time") from exc
-        raise AmbiguousError(
-            f"no response from {safe_url} in time; the request may have been accepted"
-        ) from exc
+        raise fail.no_response() from exc
     except (
         requests.exceptions.ChunkedEncodingError,
         requests.exceptions.ContentDecodingError,
     ) as exc:
-        logger.warning("%s %s: response cut short (%s)", method, safe_url, type(exc).__name__)
-        if idempotent:
-            raise TemporaryError(f"incomplete response from {safe_url}") from exc
-        raise AmbiguousError(f"incomplete response from {safe_url}") from exc
-    except requests.exceptions.RequestException as exc:  # bad URL, bad arguments
-        logger.error("%s %s: %s", method, safe_url, type(exc).__name__)
-        raise PermanentError(f"cannot call {safe_url}: {type(exc).__name__}") from exc
-    logger.debug(
-        "%s %s -> %s in %.0f ms",
-        method,
-        safe_url,
-        response.status_code,
-        (time.monotonic() - started) * 1000,
-    )
+        raise fail.cut_short(exc) from exc
+    except requests.exceptions.RequestException as exc:
+        raise fail.unusable(exc) from exc
+    fail.done(response.status_code)
     return response
 
 
@@ -240,13 +269,10 @@ USER_AGENT = "Parley"
 def _call_direct(
     method: str,
     url: str,
+    fail: _Failures,
     *,
-    logger: logging.Logger,
     timeout: float | tuple[float, float],
     headers: Mapping[str, str] | None,
-    idempotent: bool,
-    safe_url: str,
-    started: float,
     data: bytes | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> Response:
@@ -265,32 +291,16 @@ def _call_direct(
             redirect=False,
         )
     except urllib3.exceptions.SSLError as exc:
-        logger.warning("%s %s: TLS error %s", method, safe_url, type(exc).__name__)
-        raise TemporaryError(f"TLS error talking to {safe_url}") from exc
+        raise fail.tls(exc) from exc
     except (NewConnectionError, ConnectTimeoutError) as exc:  # nothing was written
-        elapsed = (time.monotonic() - started) * 1000
-        logger.warning("%s %s: not connected after %.0f ms", method, safe_url, elapsed)
-        raise TemporaryError(f"could not connect to {safe_url}") from exc
+        raise fail.not_connected() from exc
     except urllib3.exceptions.ReadTimeoutError as exc:  # the request was written
-        logger.warning("%s %s: no response within %s s", method, safe_url, timeout)
-        if idempotent:
-            raise TemporaryError(f"no response from {safe_url} in time") from exc
-        raise AmbiguousError(
-            f"no response from {safe_url} in time; the request may have been accepted"
-        ) from exc
-    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as exc:
-        elapsed = (time.monotonic() - started) * 1000
-        reason = f"connection lost ({type(exc).__name__})"
-        logger.warning("%s %s: %s after %.0f ms", method, safe_url, reason, elapsed)
-        if idempotent:
-            raise TemporaryError(f"{reason} from {safe_url}") from exc
-        raise AmbiguousError(
-            f"{reason} from {safe_url}; the request may have been accepted"
-        ) from exc
-    except (urllib3.exceptions.HTTPError, ValueError) as exc:  # bad URL, bad arguments
-        logger.error("%s %s: %s", method, safe_url, type(exc).__name__)
-        raise PermanentError(f"cannot call {safe_url}: {type(exc).__name__}") from exc
-    logger.debug(
-        "%s %s -> %s in %.0f ms", method, safe_url, raw.status, (time.monotonic() - started) * 1000
-    )
+        raise fail.no_response() from exc
+    except urllib3.exceptions.ProtocolError as exc:
+        raise fail.lost(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise fail.cut_short(exc) from exc
+    except (urllib3.exceptions.HTTPError, ValueError) as exc:
+        raise fail.unusable(exc) from exc
+    fail.done(raw.status)
     return Response(raw.status, raw.data, raw.headers)
