@@ -24,7 +24,9 @@ def _config() -> dict:
 
     broker_url = settings.CELERY_BROKER_URL
     transport_options: dict = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT}
+    transport = None
     if broker_url.startswith("filesystem://"):
+        transport = "core.broker:Transport"  # kombu's, with atomic writes
         folder = settings.CELERY_BROKER_FOLDER
         for sub in ("out", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -42,6 +44,7 @@ def _config() -> dict:
     ]
     return {
         "broker_url": broker_url,
+        "broker_transport": transport,
         "broker_transport_options": transport_options,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": 3,
