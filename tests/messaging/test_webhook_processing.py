@@ -1,5 +1,6 @@
 """Processing stored events: failures, retries, the sweeper, purge, replay, admin, command."""
 
+import json
 from datetime import timedelta
 from unittest import mock
 
@@ -462,3 +463,15 @@ def test_the_drain_task_claims_again_after_its_linger(wa_channel, enqueued, sett
         assert webhook_drain.apply().get() == 1
     late[0].refresh_from_db()
     assert late[0].state == WebhookState.PROCESSED
+
+
+def test_a_status_delivered_twice_in_one_batch_is_recorded_once(wa_channel):
+    message = MessageFactory(channel=wa_channel, wamid="wamid.TWICE", status=Status.ACCEPTED)
+    payload = statuses_payload(status("wamid.TWICE", "delivered", 1767225700))
+    store(payload)
+    store(json.dumps(payload, indent=1))  # the same status, another body (a redelivery)
+    assert webhook_events_drain() == 2
+    assert set(WebhookEvent.objects.values_list("state", flat=True)) == {WebhookState.PROCESSED}
+    assert MessageStatusEvent.objects.filter(wamid="wamid.TWICE").count() == 1
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
