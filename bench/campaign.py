@@ -95,7 +95,9 @@ def main() -> dict:
         with common.workers(
             count=args.workers, concurrency=args.concurrency, queues="send,default", **env
         ):
-            time.sleep(3)
+            from config.celery import app
+
+            common.wait_workers(app, args.workers)
             started = time.perf_counter()
             campaign_launch(campaign=campaign)
             launch_seconds = time.perf_counter() - started

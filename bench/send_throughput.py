@@ -153,7 +153,9 @@ def main() -> dict:
             "WHATSAPP_API_TOKEN": "simulator-token",
         }
         with common.workers(count=args.workers, concurrency=args.concurrency, queues="send", **env):
-            time.sleep(3)  # let the workers connect
+            from config.celery import app
+
+            common.wait_workers(app, args.workers)
             send_enqueue(channel_id=channel.pk, fanout=args.workers * args.concurrency)
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
