@@ -7,10 +7,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 
+from messaging.channels.rendering import template_render
 from messaging.inbox_selectors import ASSIGNED_FILTERS, STATE_FILTERS
 from messaging.models import FaqEntry, MessageTemplate
 from messaging.services.inbox import LINK_TYPES
-from messaging.templates_render import template_render
 
 MEDIA_HEADERS = ("IMAGE", "VIDEO", "DOCUMENT")
 

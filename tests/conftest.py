@@ -60,7 +60,7 @@ def simulator():
 @pytest.fixture
 def channel(db, simulator, settings):
     """The Meta channel pointed at the simulator, with the simulator's templates synced."""
-    from messaging.services.templates import templates_sync
+    from messaging.channels.templates import templates_sync
     from tests.factories import ChannelFactory
 
     settings.WHATSAPP_API_TOKEN = "simulator-token"

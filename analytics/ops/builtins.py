@@ -13,7 +13,7 @@ from analytics.ops.jobs import JobArgument, JobContext, job_register
 
 
 def sync_templates_job(ctx: JobContext) -> dict:
-    from messaging.services.templates import templates_sync_all
+    from messaging.channels.templates import templates_sync_all
 
     results = templates_sync_all()
     for channel, summary in results.items():

@@ -1,1 +1,2 @@
-from messaging.admin import automation, channels, content, messages, webhooks  # noqa: F401
+from messaging.admin import automation, content, messages, webhooks  # noqa: F401
+from messaging.channels import admin as channels  # noqa: F401

@@ -582,7 +582,7 @@ def _describe(rule: AutoReplyRule) -> str:
     if rule.action == AutoReplyAction.SEND_TEXT:
         return rule.text
     if rule.action == AutoReplyAction.SEND_TEMPLATE and rule.template is not None:
-        from messaging.templates_render import template_render
+        from messaging.channels.rendering import template_render
 
         values = rule.template_parameters or {}
         content = template_content_build(

@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from core.bulk import update_from_values
 from crm.models import Contact
-from messaging import ratelimit
+from messaging.channels import ratelimit
+from messaging.channels.clients import provider_for_channel
 from messaging.models import Campaign, CampaignState, Channel, Lane, Message, Status
 from messaging.providers import (
     AmbiguousError,
@@ -39,7 +40,6 @@ from messaging.providers import (
     SendResult,
     TemporaryError,
 )
-from messaging.providers.registry import provider_for_channel
 from messaging.services.failures import failure_side_effects
 from messaging.services.retry import next_attempt_time
 from messaging.services.sending import SendRequest, contact_refusal, outbound_for

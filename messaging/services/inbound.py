@@ -388,7 +388,7 @@ def message_media_fetch(*, message_id: int) -> bool:
     A temporary provider error propagates (the task retries); any other failure is recorded
     in `media_error` and never touches the webhook that brought the message.
     """
-    from messaging.providers.registry import provider_for_channel
+    from messaging.channels.clients import provider_for_channel
 
     message = Message.objects.select_related("channel").filter(pk=message_id).first()
     if message is None or not message.media_id or message.media_file:

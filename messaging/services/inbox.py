@@ -285,7 +285,7 @@ def conversation_reply_media_upload(
 ) -> Message:
     """Media from the agent's computer: checked (type, size), uploaded to the provider and
     sent by media id (WhatsApp's recommended way); the file is kept under MEDIA_ROOT."""
-    from messaging.providers.registry import provider_for_channel
+    from messaging.channels.clients import provider_for_channel
 
     name = PurePath(upload.name or "upload").name[-100:]
     head = upload.read(16)
@@ -439,9 +439,9 @@ def _mark_read_enqueue(channel_id: int, wamid: str) -> None:
 
 def provider_mark_read(*, channel_id: int, wamid: str) -> bool:
     """Tell the provider that `wamid` was read. Temporary errors propagate (the task retries)."""
+    from messaging.channels.clients import provider_for_channel
     from messaging.models import Channel
     from messaging.providers import PermanentError
-    from messaging.providers.registry import provider_for_channel
 
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is None:

@@ -18,7 +18,7 @@ def send_sweep_task() -> dict:
 
 @shared_task(name="messaging.sync_templates", ignore_result=True)
 def sync_templates() -> dict:
-    from messaging.services.templates import templates_sync_all
+    from messaging.channels.templates import templates_sync_all
 
     return templates_sync_all()
 

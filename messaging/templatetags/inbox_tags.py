@@ -9,9 +9,9 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
 
+from messaging.channels.rendering import template_render
 from messaging.error_codes import meaning
 from messaging.models import Status
-from messaging.templates_render import template_render
 
 register = template.Library()
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from analytics.models import AppError
 from core.services import api_token_create
+from messaging.channels.templates import templates_sync
 from messaging.models import Channel
 from messaging.providers import OutboundMessage, build_provider
 from messaging.providers.meta_cloud import signature_for
@@ -26,7 +27,6 @@ from messaging.providers.simulator import SimulatorServer
 from messaging.responders.ai import AiResponder
 from messaging.services.dispatch import send_batch_run
 from messaging.services.sending import message_send
-from messaging.services.templates import templates_sync
 from tests.core.test_access_matrix import World, api_methods, routes
 from tests.factories import ChannelFactory, ContactFactory
 from tests.messaging.providers.support import Loopback, json_answer

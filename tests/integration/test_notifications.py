@@ -26,7 +26,7 @@ ORDER = {"order_id": "#9", "amount": "₹10", "delivery_date": "Friday", "tracki
 
 @pytest.fixture
 def synced_channel(transactional_db, simulator, settings):
-    from messaging.services.templates import templates_sync
+    from messaging.channels.templates import templates_sync
 
     settings.WHATSAPP_API_TOKEN = "simulator-token"
     # Transactional tests flush the tables between tests; put the seeded types back.

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from messaging.channels.clients import provider_for_channel
 from messaging.models import (
     Direction,
     Message,
@@ -20,7 +21,6 @@ from messaging.models import (
 )
 from messaging.providers import OutboundMessage
 from messaging.providers.meta_cloud import signature_for
-from messaging.providers.registry import provider_for_channel
 from messaging.providers.simulator import SimulatorServer
 from tests.factories import ChannelFactory, ContactFactory, MessageFactory
 from tests.integration.conftest import wait_for

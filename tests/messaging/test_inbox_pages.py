@@ -459,7 +459,7 @@ def test_media_upload_goes_to_the_provider_and_is_sent_by_id(agent_client, chann
 )
 def test_uploads_are_checked_before_anything_leaves(agent_client, wa_channel, name, content, code):
     conversation = conversation_with_window(wa_channel)
-    with mock.patch("messaging.providers.registry.provider_for_channel") as provider:
+    with mock.patch("messaging.channels.clients.provider_for_channel") as provider:
         response = agent_client.post(
             f"/staff/inbox/{conversation.pk}/reply/media/",
             {"file": SimpleUploadedFile(name, content)},
@@ -479,7 +479,7 @@ def test_uploads_over_the_limit_are_refused(agent_client, wa_channel, settings):
 
 def test_upload_outside_the_window_is_refused_before_the_provider(agent_client, wa_channel):
     conversation = conversation_with_window(wa_channel, hours_ago=30)
-    with mock.patch("messaging.providers.registry.provider_for_channel") as provider:
+    with mock.patch("messaging.channels.clients.provider_for_channel") as provider:
         response = agent_client.post(
             f"/staff/inbox/{conversation.pk}/reply/media/",
             {"file": SimpleUploadedFile("a.pdf", b"%PDF-1.4 x")},

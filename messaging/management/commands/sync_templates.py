@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from messaging.channels.templates import templates_sync
 from messaging.models import Channel
-from messaging.services.templates import templates_sync
 
 
 class Command(BaseCommand):

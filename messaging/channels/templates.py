@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from messaging.channels.clients import provider_for_channel
 from messaging.models import Channel, MessageTemplate, TemplateStatus
 from messaging.providers import ProviderError
-from messaging.providers.registry import provider_for_channel
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 from django.contrib import admin, messages
 from django.db import models
 
+from messaging.channels.templates import templates_sync
 from messaging.models import Channel, MessageTemplate
 from messaging.services.dispatch import channel_resume
-from messaging.services.templates import templates_sync
 
 
 @admin.register(Channel)
