@@ -26,7 +26,7 @@ from messaging.models import (
     MessageType,
     Status,
 )
-from messaging.services.sending import SendRefused, message_send, template_content_build
+from messaging.sending.send import SendRefused, message_send, template_content_build
 
 DEMO_MARKER = "demo"
 

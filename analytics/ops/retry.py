@@ -69,7 +69,7 @@ def failed_messages_retry(
 ) -> dict[str, int]:
     """Queue matching failed messages again; returns counts. `report(done, total)` is called
     after each batch (the job uses it for progress)."""
-    from messaging.services.dispatch import send_enqueue
+    from messaging.sending.dispatch import send_enqueue
 
     skipped = 0
     if code in NEVER_RETRY_CODES:

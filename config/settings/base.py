@@ -236,7 +236,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "SendTypeEnum": "messaging.services.sending.SENDABLE_TYPE_CHOICES",
+        "SendTypeEnum": "messaging.sending.send.SENDABLE_TYPE_CHOICES",
         "MessageTypeEnum": "messaging.models.MessageType",
         "DirectionEnum": "messaging.models.Direction",
         "ConsentEnum": "crm.models.Consent",

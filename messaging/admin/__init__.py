@@ -1,2 +1,3 @@
-from messaging.admin import automation, content, messages, webhooks  # noqa: F401
+from messaging.admin import automation, content, webhooks  # noqa: F401
 from messaging.channels import admin as channels  # noqa: F401
+from messaging.sending import admin as messages  # noqa: F401

@@ -10,7 +10,7 @@ from core.api.idempotency import idempotent
 from core.errors import DomainError
 from crm.models import Segment, Tag
 from messaging.models import Campaign, CampaignState, Channel, MessageTemplate
-from messaging.selectors import campaign_list
+from messaging.sending.selectors import campaign_list
 from messaging.services import campaigns as svc
 from messaging.services.bulk import MAX_RECIPIENTS, bulk_send_create
 

@@ -12,11 +12,11 @@ from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
 from core.errors import DomainError
-from messaging.api.serializers import MessageSerializer
 from messaging.inbox_selectors import ASSIGNED_FILTERS, STATE_FILTERS, inbox_conversations
 from messaging.models import AutomatedAnswer, Conversation, Message, MessageType
+from messaging.sending.send import SENDABLE_TYPE_CHOICES
+from messaging.sending.serializers import MessageSerializer
 from messaging.services import inbox as svc
-from messaging.services.sending import SENDABLE_TYPE_CHOICES
 
 VIEW = ["messaging.view_conversation"]
 CHANGE = ["messaging.view_conversation", "messaging.change_conversation"]

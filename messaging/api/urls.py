@@ -1,6 +1,7 @@
 from django.urls import path
 
-from messaging.api import campaigns, views
+from messaging.api import campaigns
+from messaging.sending import api as views
 
 ACTIONS = ["launch", "schedule", "unschedule", "pause", "resume", "cancel"]
 

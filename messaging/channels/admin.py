@@ -3,7 +3,7 @@ from django.db import models
 
 from messaging.channels.templates import templates_sync
 from messaging.models import Channel, MessageTemplate
-from messaging.services.dispatch import channel_resume
+from messaging.sending.dispatch import channel_resume
 
 
 @admin.register(Channel)

@@ -49,11 +49,11 @@ from messaging.models import (
 )
 from messaging.office_hours import OfficeHoursInvalid, within_office_hours
 from messaging.responders import Answer, Responder, responders_active
+from messaging.sending.send import SendRefused, message_send, template_content_build
 from messaging.services.inbox import (
     conversation_assign,
     conversation_outbound_record,
 )
-from messaging.services.sending import SendRefused, message_send, template_content_build
 
 logger = logging.getLogger(__name__)
 

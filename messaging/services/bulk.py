@@ -29,7 +29,7 @@ from messaging.models import (
     MessageType,
     TemplateCategory,
 )
-from messaging.services.sending import (
+from messaging.sending.send import (
     SendRefused,
     SendRequest,
     contact_refusal,
@@ -98,7 +98,7 @@ def bulk_send_create(
     throttle_mps: int | None = None,
 ) -> BulkResult:
     """Check every recipient, create an ad-hoc running campaign and queue the accepted ones."""
-    from messaging.services.dispatch import send_enqueue_on_commit
+    from messaging.sending.dispatch import send_enqueue_on_commit
 
     if not recipients:
         raise DomainError("Give at least one recipient.", code="invalid")

@@ -38,8 +38,8 @@ from messaging.models import (
     TemplateCategory,
     TemplateStatus,
 )
+from messaging.sending.send import template_content_build
 from messaging.services.links import TrackedLinkBatch
-from messaging.services.sending import template_content_build
 
 logger = logging.getLogger(__name__)
 
@@ -344,7 +344,7 @@ def campaign_launch(*, campaign: Campaign, launched_by=None) -> Campaign:
 
     Raises CampaignNotReady (nothing written) when pre-flight finds a problem.
     """
-    from messaging.services.dispatch import send_enqueue_on_commit
+    from messaging.sending.dispatch import send_enqueue_on_commit
 
     preflight = campaign_preflight(campaign)
     if not preflight.ok:
@@ -564,7 +564,7 @@ def campaign_pause(*, campaign: Campaign, actor=None, reason: str = "", auto=Fal
 
 def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
     """Continue exactly where it stopped: paused rows are queued again, nothing else."""
-    from messaging.services.dispatch import send_enqueue_on_commit
+    from messaging.sending.dispatch import send_enqueue_on_commit
 
     with transaction.atomic():
         locked = _transition(campaign, CampaignState.RUNNING, actor=actor, note="resumed")

@@ -31,6 +31,7 @@ from messaging.models import (
     MessageType,
     TemplateCategory,
 )
+from messaging.sending.send import template_content_build
 from messaging.services.content import (
     DUE,
     NAME_KEYS,
@@ -44,7 +45,6 @@ from messaging.services.content import (
     text_summary,
     unlock_buttons_clean,
 )
-from messaging.services.sending import template_content_build
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def content_distribute(*, day: date | None = None, actor=None) -> DistributionRe
 
 def content_item_distribute(*, item: ContentItem, actor=None) -> ItemDistribution:
     """Announce one approved or scheduled item now; it becomes distributed."""
-    from messaging.services.dispatch import send_enqueue_on_commit
+    from messaging.sending.dispatch import send_enqueue_on_commit
 
     outcome = ItemDistribution(item=item.pk, title=item.title)
     problems = content_problems(item)

@@ -24,6 +24,7 @@ from messaging.models import (
     Message,
     UnlockKind,
 )
+from messaging.sending.send import SendRefused, message_send
 from messaging.services.content import (
     SHARE_SUMMARY_CHARS,
     S,
@@ -37,7 +38,6 @@ from messaging.services.links import (
     links_wrap_text,
     short_links_in,
 )
-from messaging.services.sending import SendRefused, message_send
 from messaging.signals import content_unlocked
 
 logger = logging.getLogger(__name__)

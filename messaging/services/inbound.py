@@ -304,7 +304,7 @@ def _confirmation_reply(
     contact: Contact, consent: str, channel: Channel, message: Message | None
 ) -> None:
     """Acknowledge STOP/START with a text inside the 24-hour window (priority lane)."""
-    from messaging.services.sending import SendRefused, message_send
+    from messaging.sending.send import SendRefused, message_send
 
     text = (
         settings.OPT_OUT_CONFIRMATION_TEXT

@@ -35,7 +35,7 @@ from messaging.models import (
     MessageType,
 )
 from messaging.providers import ProviderError
-from messaging.services.sending import (
+from messaging.sending.send import (
     SendRefused,
     contact_refusal,
     message_send,

@@ -31,7 +31,7 @@ from messaging.models import (
     NotificationPreferenceSource,
     NotificationType,
 )
-from messaging.services.sending import (
+from messaging.sending.send import (
     SendRefused,
     message_send,
     template_content_build,

@@ -456,7 +456,7 @@ def _template_apply(item: TemplateStatusUpdate, channels: list[Channel]) -> None
 def _statuses_apply(statuses: list[tuple[StatusUpdate, list[str]]]) -> None:
     """The batch's statuses in one `statuses_apply`; should that fail on bad data, each
     event's statuses again on their own, so that only the event carrying it fails."""
-    from messaging.services.statuses import status_problem
+    from messaging.sending.statuses import status_problem
 
     by_event: dict[int, tuple[list[str], list[StatusUpdate]]] = {}
     for update, errors in statuses:
@@ -474,7 +474,7 @@ def _statuses_apply(statuses: list[tuple[StatusUpdate, list[str]]]) -> None:
 
 
 def _statuses_apply_all(updates: list[StatusUpdate]) -> None:
-    from messaging.services.statuses import statuses_apply
+    from messaging.sending.statuses import statuses_apply
 
     statuses_apply(updates=updates)
 

@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 from messaging.providers import TemporaryError
+from messaging.sending.statuses import statuses_apply_parked_older
 from messaging.services.inbound import media_error_record, message_media_fetch
-from messaging.services.statuses import statuses_apply_parked_older
 from messaging.services.webhooks import (
     webhook_drain_nudge_clear,
     webhook_event_mark_failed,

@@ -10,7 +10,7 @@ from core.errors import DomainError
 from core.permissions import staff_permission_required
 from messaging.forms import CampaignForm, ParameterMappingForm, ScheduleForm
 from messaging.models import CampaignState
-from messaging.selectors import campaign_list
+from messaging.sending.selectors import campaign_list
 from messaging.services import campaigns as svc
 
 EDITABLE = (CampaignState.DRAFT, CampaignState.SCHEDULED)

@@ -258,7 +258,7 @@ def test_run_job_list_and_enqueue(enqueued, capsys):
 def test_retry_failed_messages_requeues_only_retryable_outbound(
     enqueued, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from messaging.services import dispatch
+    from messaging.sending import dispatch
 
     nudged = []
     monkeypatch.setattr(dispatch, "send_enqueue", lambda channel_id: nudged.append(channel_id))

@@ -25,8 +25,8 @@ from messaging.providers import OutboundMessage, build_provider
 from messaging.providers.meta_cloud import signature_for
 from messaging.providers.simulator import SimulatorServer
 from messaging.responders.ai import AiResponder
-from messaging.services.dispatch import send_batch_run
-from messaging.services.sending import message_send
+from messaging.sending.dispatch import send_batch_run
+from messaging.sending.send import message_send
 from tests.core.test_access_matrix import World, api_methods, routes
 from tests.factories import ChannelFactory, ContactFactory
 from tests.messaging.providers.support import Loopback, json_answer

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from messaging.services.dispatch import send_sweep
+from messaging.sending.dispatch import send_sweep
 from tests.integration import embedded_campaign as spec
 from tests.integration.conftest import ROOT
 from tests.integration.faults import artifacts_dir, drive

@@ -17,9 +17,9 @@ from django.db.models import Count
 from messaging.channels.templates import templates_sync
 from messaging.models import Campaign, CampaignState, Message, Status
 from messaging.providers.simulator import SimulatorServer
+from messaging.sending.dispatch import send_sweep
+from messaging.sending.send import message_send
 from messaging.services.campaigns import campaign_launch
-from messaging.services.dispatch import send_sweep
-from messaging.services.sending import message_send
 from tests.factories import ChannelFactory
 from tests.integration.conftest import wait_for
 from tests.integration.faults import (

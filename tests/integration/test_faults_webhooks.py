@@ -26,9 +26,9 @@ from messaging.models import (
 )
 from messaging.providers.meta_cloud import signature_for
 from messaging.providers.simulator import SimulatorServer
-from messaging.services.dispatch import send_sweep
-from messaging.services.sending import message_send
-from messaging.services.statuses import statuses_apply_parked_older
+from messaging.sending.dispatch import send_sweep
+from messaging.sending.send import message_send
+from messaging.sending.statuses import statuses_apply_parked_older
 from messaging.services.webhooks import webhook_event_process, webhook_events_sweep
 from tests.factories import ChannelFactory, ContactFactory
 from tests.integration.conftest import wait_for

@@ -7,8 +7,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from messaging.models import Message, Status
-from messaging.services.dispatch import send_sweep
-from messaging.services.sending import message_send
+from messaging.sending.dispatch import send_sweep
+from messaging.sending.send import message_send
 from tests.factories import ChannelFactory, ContactFactory
 from tests.integration.conftest import wait_for
 

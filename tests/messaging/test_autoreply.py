@@ -427,7 +427,7 @@ def test_unlock_payloads_call_content_unlock_inside_the_window(wa_channel, monke
     calls = []
 
     def fake_unlock(*, payload, contact, context_wamid):
-        from messaging.services.sending import message_send
+        from messaging.sending.send import message_send
 
         calls.append((payload, contact.pk, context_wamid))
         return message_send(

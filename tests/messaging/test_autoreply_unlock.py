@@ -19,7 +19,7 @@ from messaging.models import (
     Status,
     WebhookEvent,
 )
-from messaging.services.dispatch import send_batch_run
+from messaging.sending.dispatch import send_batch_run
 from messaging.services.webhooks import webhook_event_process
 from messaging.tasks.inbox import autoreply_run
 from tests.factories import AdvisorFactory, ContactFactory, ContentItemFactory

@@ -8,6 +8,7 @@ from django.utils import timezone
 from core.errors import InvalidTransition
 from crm.models import Segment, Tag
 from messaging.models import Campaign, CampaignState, Message, MessageTemplate, Status
+from messaging.sending.dispatch import send_batch_run
 from messaging.services.campaigns import (
     CampaignNotReady,
     campaign_cancel,
@@ -22,7 +23,6 @@ from messaging.services.campaigns import (
     campaigns_complete_finished,
     campaigns_launch_due,
 )
-from messaging.services.dispatch import send_batch_run
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db

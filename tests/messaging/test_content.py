@@ -23,6 +23,7 @@ from messaging.models import (
     Status,
     TrackedLink,
 )
+from messaging.sending.dispatch import send_batch_run
 from messaging.services.content import (
     ContentNotReady,
     SelfApproval,
@@ -43,7 +44,6 @@ from messaging.services.content_distribution import (
 )
 from messaging.services.content_feed import content_feed_import
 from messaging.services.content_unlock import content_payload_parse, content_unlock
-from messaging.services.dispatch import send_batch_run
 from messaging.signals import content_unlocked
 from tests.factories import AdvisorFactory, ContactFactory, ContentItemFactory
 

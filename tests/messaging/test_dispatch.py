@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from messaging.models import Lane, Message, Status
-from messaging.services.dispatch import messages_claim, send_batch_run, send_sweep
-from messaging.services.sending import message_send
+from messaging.sending.dispatch import messages_claim, send_batch_run, send_sweep
+from messaging.sending.send import message_send
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +154,7 @@ def test_bad_credentials_pause_the_channel_and_keep_the_messages(channel, simula
     # Nothing is sent while paused.
     settings.WHATSAPP_API_TOKEN = "simulator-token"
     assert send_batch_run(channel_id=channel.pk, max_seconds=1)["accepted"] == 0
-    from messaging.services.dispatch import channel_resume
+    from messaging.sending.dispatch import channel_resume
 
     channel_resume(channel=channel)
     assert send_batch_run(channel_id=channel.pk, max_seconds=5)["accepted"] == 2

@@ -11,7 +11,7 @@ from messaging.models import (
     Status,
 )
 from messaging.providers.simulator.templates import DEFAULT_TEMPLATES
-from messaging.services.dispatch import send_batch_run
+from messaging.sending.dispatch import send_batch_run
 from messaging.services.notifications import (
     notification_preference_set,
     notification_required_variables,

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from messaging.models import Message, Status
-from messaging.services.sending import SendRefused, message_send, template_content_build
+from messaging.sending.send import SendRefused, message_send, template_content_build
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db

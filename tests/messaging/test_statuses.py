@@ -10,7 +10,7 @@ from django.utils import timezone
 from crm.models import ConsentEvent
 from messaging.models import Message, MessageStatusEvent, Status, WebhookState
 from messaging.providers import StatusUpdate
-from messaging.services.statuses import (
+from messaging.sending.statuses import (
     statuses_apply,
     statuses_apply_parked,
     statuses_apply_parked_older,

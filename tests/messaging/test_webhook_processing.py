@@ -354,7 +354,7 @@ def test_bad_data_fails_only_the_event_that_carries_it(wa_channel):
 
 
 def test_a_status_the_batch_cannot_apply_is_retried_event_by_event(wa_channel):
-    from messaging.services import statuses as statuses_service
+    from messaging.sending import statuses as statuses_service
 
     MessageFactory(channel=wa_channel, wamid="wamid.OK", status=Status.ACCEPTED)
     ok = store(statuses_payload(status("wamid.OK", "sent", 1767225700)))
@@ -380,7 +380,7 @@ def test_a_database_error_in_one_event_does_not_hold_the_batch_back(wa_channel, 
     fine = store(fixture("text_message.json"))
     poison = store(statuses_payload(status("wamid.DB", "sent", 1767225700)))
     with mock.patch(
-        "messaging.services.statuses.statuses_apply", side_effect=OperationalError("deadlock")
+        "messaging.sending.statuses.statuses_apply", side_effect=OperationalError("deadlock")
     ):
         with pytest.raises(OperationalError):
             webhook_events_drain()

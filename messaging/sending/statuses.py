@@ -33,14 +33,14 @@ from core.bulk import insert_ignoring_conflicts, update_from_values
 from crm.models import Contact
 from messaging.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
 from messaging.providers import StatusUpdate
-from messaging.services.failures import (
+from messaging.sending.failures import (
     MARKETING_STOPPED,
     UNDELIVERABLE,
     WINDOW_CLOSED,
     WINDOW_CLOSED_TITLE,
     failure_side_effects,
 )
-from messaging.services.retry import messages_requeue
+from messaging.sending.retry import messages_requeue
 from messaging.signals import message_status_changed
 
 logger = logging.getLogger(__name__)

@@ -285,7 +285,7 @@ def message_send(
     with transaction.atomic():
         message.save()
         message_conversation_touch(message)
-        from messaging.services.dispatch import send_enqueue_on_commit
+        from messaging.sending.dispatch import send_enqueue_on_commit
 
         send_enqueue_on_commit(channel_id=channel.pk)
     return message

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from messaging.services.dispatch import send_batch_run, send_sweep
+from messaging.sending.dispatch import send_batch_run, send_sweep
 
 __all__ = ["campaigns_tick", "send_batch", "send_sweep_task", "sync_templates"]
 

@@ -7,14 +7,14 @@ from core.api.idempotency import idempotent
 from core.errors import DomainError
 from crm.models import Contact
 from crm.services import InvalidPhone, phone_normalize
-from messaging.api.serializers import (
+from messaging.models import Message, Status
+from messaging.sending.selectors import message_list
+from messaging.sending.send import message_send
+from messaging.sending.serializers import (
     MessageDetailSerializer,
     MessageSendSerializer,
     MessageSerializer,
 )
-from messaging.models import Message, Status
-from messaging.selectors import message_list
-from messaging.services.sending import message_send
 
 
 class MessageFilter(django_filters.FilterSet):

@@ -40,9 +40,9 @@ from messaging.providers import (
     SendResult,
     TemporaryError,
 )
-from messaging.services.failures import failure_side_effects
-from messaging.services.retry import next_attempt_time
-from messaging.services.sending import SendRequest, contact_refusal, outbound_for
+from messaging.sending.failures import failure_side_effects
+from messaging.sending.retry import next_attempt_time
+from messaging.sending.send import SendRequest, contact_refusal, outbound_for
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def send_enqueue(*, channel_id: int, countdown: float | None = None, fanout: int
 
     `fanout` > 1 starts several drainers at once (a large campaign), which share the rate.
     """
-    from messaging.tasks.sending import send_batch
+    from messaging.sending.tasks import send_batch
 
     if fanout <= 1 and not cache.add(_pending_key(channel_id), 1, timeout=5):
         return
@@ -399,7 +399,7 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
 
 def _apply_parked(wamids: list[str]) -> None:
     try:
-        from messaging.services.statuses import statuses_apply_parked
+        from messaging.sending.statuses import statuses_apply_parked
     except ImportError:  # the inbound half is not installed
         return
     statuses_apply_parked(wamids=wamids)

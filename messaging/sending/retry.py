@@ -40,7 +40,7 @@ def messages_requeue(*, message_ids: list[int], code: int | None, reason: str) -
     affected channels' drainers are nudged for when the first retry is due.
     Returns how many were re-queued.
     """
-    from messaging.services.dispatch import send_enqueue_on_commit
+    from messaging.sending.dispatch import send_enqueue_on_commit
 
     now = timezone.now()
     settled = [Status.DELIVERED, Status.READ, Status.CANCELLED]

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from crm.models import Contact
 from messaging.models import Channel, Message, MessageStatusEvent, Status
-from messaging.services.sending import SENDABLE_TYPE_CHOICES
+from messaging.sending.send import SENDABLE_TYPE_CHOICES
 
 
 class MessageSendSerializer(serializers.Serializer):
