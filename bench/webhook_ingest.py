@@ -159,7 +159,7 @@ def main() -> dict:
     stored = WebhookEvent.objects.count()
 
     from config.celery import app
-    from messaging.services.webhooks import webhook_drain_nudge, webhook_drain_nudge_clear
+    from messaging.webhooks.services import webhook_drain_nudge, webhook_drain_nudge_clear
 
     app.control.purge()  # the nudge the intake published: the drain is started below
     webhook_drain_nudge_clear()

@@ -8,7 +8,7 @@ from tests.factories import UserFactory
 @pytest.fixture(autouse=True)
 def _webhook_nudge_flag():
     """The intake's "drain requested" flag lives in the cache, which outlives a test."""
-    from messaging.services.webhooks import webhook_drain_nudge_clear
+    from messaging.webhooks.services import webhook_drain_nudge_clear
 
     webhook_drain_nudge_clear()
 

@@ -47,7 +47,7 @@ def retry_failed_messages_job(
 
 
 def replay_failed_webhooks_job(ctx: JobContext, *, since=None, limit=None) -> dict:
-    from messaging.services.webhooks import webhook_events_replay, webhook_events_select
+    from messaging.webhooks.services import webhook_events_replay, webhook_events_select
 
     events = webhook_events_select(since=since, failed_only=True).order_by("id")
     ids = list(events.values_list("pk", flat=True)[: limit or None])

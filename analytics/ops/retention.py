@@ -58,7 +58,7 @@ def app_errors_purge(*, older_than_days: int | None = None) -> int:
 
 def data_purge(*, log: Callable[[str], None] | None = None) -> dict[str, int]:
     """Apply every retention setting; returns rows deleted per kind."""
-    from messaging.services.webhooks import webhook_events_purge
+    from messaging.webhooks.services import webhook_events_purge
 
     say = log or (lambda message: None)
     counts: dict[str, int] = {}

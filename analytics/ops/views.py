@@ -437,7 +437,7 @@ def webhook_event(request, pk: int):
 @staff_permission_required(VIEW, "messaging.replay_webhookevent")
 def webhook_replay(request, pk: int):
     from messaging.models import WebhookEvent
-    from messaging.services.webhooks import webhook_events_replay
+    from messaging.webhooks.services import webhook_events_replay
 
     event = get_object_or_404(WebhookEvent, pk=pk)
     count = webhook_events_replay(event_ids=[event.pk])

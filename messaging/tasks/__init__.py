@@ -7,4 +7,4 @@ By area: `sending` (queue `send`), `webhooks` (queue `webhooks`), `content` and 
 from messaging.sending.tasks import *  # noqa: F403
 from messaging.tasks.content import *  # noqa: F403
 from messaging.tasks.inbox import *  # noqa: F403
-from messaging.tasks.webhooks import *  # noqa: F403
+from messaging.webhooks.tasks import *  # noqa: F403

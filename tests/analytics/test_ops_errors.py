@@ -100,7 +100,7 @@ def test_failed_message_list_queries_are_bounded(ops_client, django_assert_max_n
 
 @pytest.fixture
 def no_enqueue(monkeypatch):
-    from messaging.services import webhooks
+    from messaging.webhooks import services as webhooks
 
     nudges = []
     monkeypatch.setattr(webhooks, "webhook_drain_nudge", lambda: nudges.append("drain"))

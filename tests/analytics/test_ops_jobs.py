@@ -321,7 +321,7 @@ def test_retry_failed_messages_filters_by_code_and_since(enqueued):
 
 
 def test_replay_failed_webhooks_uses_the_messaging_replay(enqueued, monkeypatch):
-    from messaging.services import webhooks
+    from messaging.webhooks import services as webhooks
 
     monkeypatch.setattr(webhooks, "webhook_drain_nudge", lambda: None)
     failed = [OpsWebhookEventFactory(state="failed", error="boom") for _ in range(3)]

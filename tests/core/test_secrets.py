@@ -50,7 +50,7 @@ def secret_settings(settings, tmp_path):
         setattr(settings, name, value)
     settings.MYOPERATOR_COMPANY_ID = "company-1"
     settings.MEDIA_ROOT = tmp_path
-    from messaging.views import webhooks as views
+    from messaging.webhooks import views
 
     views._forget_secrets()
     yield settings

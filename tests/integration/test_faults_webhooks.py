@@ -29,7 +29,7 @@ from messaging.providers.simulator import SimulatorServer
 from messaging.sending.dispatch import send_sweep
 from messaging.sending.send import message_send
 from messaging.sending.statuses import statuses_apply_parked_older
-from messaging.services.webhooks import webhook_event_process, webhook_events_sweep
+from messaging.webhooks.services import webhook_event_process, webhook_events_sweep
 from tests.factories import ChannelFactory, ContactFactory
 from tests.integration.conftest import wait_for
 from tests.integration.faults import TcpProxy, WebProcess, drive, proxied_database_url
@@ -41,7 +41,7 @@ BASE_TS = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 @pytest.fixture
 def webhook_target(live_server, settings):
-    from messaging.views import webhooks as views
+    from messaging.webhooks import views
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     settings.WHATSAPP_API_TOKEN = TOKEN

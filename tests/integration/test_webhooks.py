@@ -31,7 +31,7 @@ TOKEN = "integration-token"
 
 @pytest.fixture
 def webhook_target(live_server, settings):
-    from messaging.views import webhooks as views
+    from messaging.webhooks import views
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     settings.WHATSAPP_API_TOKEN = TOKEN

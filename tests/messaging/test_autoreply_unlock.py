@@ -20,8 +20,8 @@ from messaging.models import (
     WebhookEvent,
 )
 from messaging.sending.dispatch import send_batch_run
-from messaging.services.webhooks import webhook_event_process
 from messaging.tasks.inbox import autoreply_run
+from messaging.webhooks.services import webhook_event_process
 from tests.factories import AdvisorFactory, ContactFactory, ContentItemFactory
 from tests.messaging.webhook_support import messages_payload, post_signed, text_message
 

@@ -17,9 +17,9 @@ from messaging.models import (
     WebhookState,
 )
 from messaging.providers import MediaContent, PermanentError, TemporaryError
-from messaging.services.inbound import message_media_fetch
 from messaging.signals import button_clicked, inbound_message_received
-from messaging.tasks.webhooks import webhook_fetch_media
+from messaging.webhooks.inbound import message_media_fetch
+from messaging.webhooks.tasks import webhook_fetch_media
 from tests.factories import ChannelFactory, ContactFactory, MessageFactory, TemplateFactory
 from tests.messaging.webhook_support import (
     envelope,
@@ -300,7 +300,7 @@ def test_a_batch_with_several_entries_and_changes_is_processed_whole(wa_channel)
 
 
 def test_replaying_after_adding_the_missing_channel_completes_the_event(wa_channel):
-    from messaging.services.webhooks import webhook_event_process, webhook_events_replay
+    from messaging.webhooks.services import webhook_event_process, webhook_events_replay
 
     event = process(fixture("batch_multi.json"))
     assert event.state == WebhookState.FAILED

@@ -229,7 +229,7 @@ def test_every_inbound_type_is_rendered(agent_client, wa_channel):
         wamid="wamid.OUT.campaign",
         status=Status.READ,
     )
-    with mock.patch("messaging.services.inbound.media_fetch_enqueue"):
+    with mock.patch("messaging.webhooks.inbound.media_fetch_enqueue"):
         process(fixture("inbound_types.json"))
     conversation = Conversation.objects.get()
     image = Message.objects.get(wamid="wamid.IN.image")

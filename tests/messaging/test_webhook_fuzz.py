@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messaging.models import WebhookEvent, WebhookState
-from messaging.services.webhooks import body_sha256, webhook_event_process
+from messaging.webhooks.services import body_sha256, webhook_event_process
 from tests.factories import ChannelFactory
 from tests.messaging.webhook_support import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, post_signed
 
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")
 
 @pytest.fixture
 def webhook_settings(settings, tmp_path):
-    from messaging.views import webhooks as views
+    from messaging.webhooks import views
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     settings.MEDIA_ROOT = tmp_path
@@ -34,7 +34,7 @@ def webhook_settings(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
     # The intake enqueues after commit; the test processes in-line instead.
-    monkeypatch.setattr("messaging.services.webhooks.webhook_drain_nudge", lambda: None)
+    monkeypatch.setattr("messaging.webhooks.services.webhook_drain_nudge", lambda: None)
 
 
 KEYS = [

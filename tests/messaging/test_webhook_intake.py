@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from messaging.models import WebhookEvent, WebhookState
-from messaging.tasks.webhooks import webhook_drain
+from messaging.webhooks.tasks import webhook_drain
 from tests.factories import ChannelFactory
 from tests.messaging.webhook_support import (
     APP_SECRET,
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")
 
 @pytest.fixture
 def webhook_settings(settings):
-    from messaging.views import webhooks as views
+    from messaging.webhooks import views
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     settings.WHATSAPP_WEBHOOK_VERIFY_TOKEN = VERIFY_TOKEN
@@ -202,7 +202,7 @@ def test_duplicate_bodies_are_stored_once_and_enqueued_once(
 def test_a_database_failure_is_503_so_meta_retries(client):
     # A statement the database refuses stands in for a full disk or a lost connection.
     with mock.patch(
-        "messaging.services.webhooks._insert_sql", return_value="INSERT INTO no_such_table"
+        "messaging.webhooks.services._insert_sql", return_value="INSERT INTO no_such_table"
     ):
         response = post_signed(client, fixture_bytes("text_message.json"))
     assert response.status_code == 503
@@ -254,8 +254,8 @@ def test_the_webhooks_are_the_only_csrf_exempt_views():
             continue  # DRF exempts its views and enforces CSRF itself for session auth
         exempt.add(f"{callback.__module__}.{callback.__name__}")
     assert exempt == {
-        "messaging.views.webhooks.whatsapp_webhook",
-        "messaging.views.webhooks.myoperator_webhook",
+        "messaging.webhooks.views.whatsapp_webhook",
+        "messaging.webhooks.views.myoperator_webhook",
     }
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from messaging.models import Message, MessageStatusEvent, Status, WebhookEvent, WebhookState
-from messaging.services.webhooks import (
+from messaging.webhooks.services import (
     webhook_drain_nudge_clear,
     webhook_event_process,
     webhook_events_drain,
@@ -19,7 +19,7 @@ from messaging.services.webhooks import (
     webhook_events_replay,
     webhook_events_sweep,
 )
-from messaging.tasks.webhooks import webhook_drain, webhook_process, webhook_purge, webhook_sweep
+from messaging.webhooks.tasks import webhook_drain, webhook_process, webhook_purge, webhook_sweep
 from tests.factories import ChannelFactory, MessageFactory
 from tests.messaging.webhook_support import (
     fixture,
@@ -78,7 +78,7 @@ def test_a_database_error_rolls_back_and_propagates(wa_channel):
     event = store(fixture("text_message.json"))
     with (
         mock.patch(
-            "messaging.services.inbound._contact_touch", side_effect=OperationalError("locked")
+            "messaging.webhooks.inbound._contact_touch", side_effect=OperationalError("locked")
         ),
         pytest.raises(OperationalError),
     ):
@@ -92,10 +92,10 @@ def test_the_task_retries_database_errors_then_marks_the_event_failed(wa_channel
     event = store(fixture("text_message.json"))
     with (
         mock.patch(
-            "messaging.tasks.webhooks.webhook_event_process",
+            "messaging.webhooks.tasks.webhook_event_process",
             side_effect=OperationalError("database is down"),
         ) as run,
-        mock.patch("messaging.tasks.webhooks._backoff", return_value=0),
+        mock.patch("messaging.webhooks.tasks._backoff", return_value=0),
     ):
         result = webhook_process.apply(args=[event.pk])
     assert result.failed()
@@ -408,7 +408,7 @@ def test_the_drain_claims_in_batches_and_asks_for_help_while_they_are_full(
 
 
 def test_the_drain_task_clears_the_flag_and_drains(wa_channel, enqueued):
-    from messaging.services.webhooks import webhook_drain_nudge
+    from messaging.webhooks.services import webhook_drain_nudge
 
     webhook_drain_nudge()
     webhook_drain_nudge()
@@ -423,10 +423,10 @@ def test_the_drain_task_retries_database_errors(wa_channel, eager_retries):
     store(fixture("text_message.json"))
     with (
         mock.patch(
-            "messaging.tasks.webhooks.webhook_events_drain",
+            "messaging.webhooks.tasks.webhook_events_drain",
             side_effect=OperationalError("database is down"),
         ) as run,
-        mock.patch("messaging.tasks.webhooks._backoff", return_value=0),
+        mock.patch("messaging.webhooks.tasks._backoff", return_value=0),
     ):
         result = webhook_drain.apply()
     assert result.failed()
@@ -437,7 +437,7 @@ def test_the_drain_task_retries_database_errors(wa_channel, eager_retries):
 def test_a_process_that_saw_the_flag_skips_the_check_briefly(enqueued, settings):
     from django.core.cache import cache
 
-    from messaging.services import webhooks
+    from messaging.webhooks import services as webhooks
 
     settings.WEBHOOK_DRAIN_LINGER_SECONDS = 0.2
     webhooks.webhook_drain_nudge()
@@ -459,7 +459,7 @@ def test_the_drain_task_claims_again_after_its_linger(wa_channel, enqueued, sett
         assert 0 < seconds <= 0.2
         late.append(store(fixture("text_message.json")))
 
-    with mock.patch("messaging.tasks.webhooks.time.sleep", side_effect=store_meanwhile):
+    with mock.patch("messaging.webhooks.tasks.time.sleep", side_effect=store_meanwhile):
         assert webhook_drain.apply().get() == 1
     late[0].refresh_from_db()
     assert late[0].state == WebhookState.PROCESSED

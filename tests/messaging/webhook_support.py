@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from messaging.models import WebhookEvent
-from messaging.services.webhooks import body_sha256, webhook_event_process
+from messaging.webhooks.services import body_sha256, webhook_event_process
 
 FIXTURES = Path(__file__).parent / "fixtures"
 APP_SECRET = "test-app-secret"

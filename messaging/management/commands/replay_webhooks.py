@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from messaging.services.webhooks import (
+from messaging.webhooks.services import (
     webhook_event_process,
     webhook_events_replay,
     webhook_events_select,

@@ -105,7 +105,7 @@ def webhook_drain_nudge() -> None:
     claimed. The flag expires after WEBHOOK_NUDGE_SECONDS in case a request is lost, and the
     sweeper covers the rest.
     """
-    from messaging.tasks.webhooks import webhook_drain
+    from messaging.webhooks.tasks import webhook_drain
 
     global _flag_seen_at
     now = time.monotonic()
@@ -436,19 +436,19 @@ def _guarded(errors: list[str], what: str, fn: Callable, *args: Any) -> bool:
 
 
 def _inbound_apply(item: InboundMessage, channel: Channel) -> None:
-    from messaging.services.inbound import inbound_message_apply
+    from messaging.webhooks.inbound import inbound_message_apply
 
     inbound_message_apply(inbound=item, channel=channel)
 
 
 def _preference_apply(item: UserPreference) -> None:
-    from messaging.services.inbound import user_preference_apply
+    from messaging.webhooks.inbound import user_preference_apply
 
     user_preference_apply(preference=item)
 
 
 def _template_apply(item: TemplateStatusUpdate, channels: list[Channel]) -> None:
-    from messaging.services.inbound import template_status_apply
+    from messaging.webhooks.inbound import template_status_apply
 
     template_status_apply(update=item, channels=channels)
 

@@ -3,7 +3,7 @@ follow APPEND_SLASH's redirect)."""
 
 from django.urls import re_path
 
-from messaging.views import webhooks
+from messaging.webhooks import views as webhooks
 
 app_name = "webhooks"
 

@@ -366,7 +366,7 @@ def template_status_apply(*, update: TemplateStatusUpdate, channels: list[Channe
 
 
 def media_fetch_enqueue(message_id: int) -> None:
-    from messaging.tasks.webhooks import webhook_fetch_media
+    from messaging.webhooks.tasks import webhook_fetch_media
 
     try:
         webhook_fetch_media.delay(message_id)

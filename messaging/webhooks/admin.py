@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from messaging.models import MessageStatusEvent, WebhookEvent
-from messaging.services.webhooks import webhook_events_replay
+from messaging.webhooks.services import webhook_events_replay
 
 PREVIEW_CHARS = 200_000
 

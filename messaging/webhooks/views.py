@@ -28,7 +28,7 @@ from messaging.providers.base import header_value
 from messaging.providers.meta_cloud import SIGNATURE_HEADER, verify_signature
 from messaging.providers.myoperator import SIGNATURE_HEADER as MYOPERATOR_SIGNATURE_HEADER
 from messaging.providers.myoperator import TOKEN_HEADER as MYOPERATOR_TOKEN_HEADER
-from messaging.services.webhooks import webhook_event_store
+from messaging.webhooks.services import webhook_event_store
 
 logger = logging.getLogger(__name__)
 

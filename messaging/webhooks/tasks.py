@@ -16,8 +16,8 @@ from django.db import DatabaseError
 
 from messaging.providers import TemporaryError
 from messaging.sending.statuses import statuses_apply_parked_older
-from messaging.services.inbound import media_error_record, message_media_fetch
-from messaging.services.webhooks import (
+from messaging.webhooks.inbound import media_error_record, message_media_fetch
+from messaging.webhooks.services import (
     webhook_drain_nudge_clear,
     webhook_event_mark_failed,
     webhook_event_process,
