@@ -56,9 +56,9 @@ def main() -> dict:
     import requests
     from django.db.models import Max, Min
 
+    from messaging.campaigns.services import campaign_launch
     from messaging.channels.templates import templates_sync
     from messaging.models import Campaign, Channel, Message, MessageTemplate, Status
-    from messaging.services.campaigns import campaign_launch
 
     with common.simulator() as sim_url:
         phone_number_id = "200000000000001"

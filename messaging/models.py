@@ -249,7 +249,7 @@ class Campaign(models.Model):
     `{"body": [{"source": "field", "value": "name"}, {"source": "attribute", "value": "city"},
     {"source": "constant", "value": "DIWALI20"}], "header": [...], "buttons": {"0": {...}},
     "header_media_link": "https://..."}`. Named templates use `"name"` keys on each item.
-    State changes only through `messaging.services.campaigns`.
+    State changes only through `messaging.campaigns.services`.
     """
 
     name = models.CharField(max_length=200)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from messaging.views import campaigns
+from messaging.campaigns import views as campaigns
 
 urlpatterns = [
     path("campaigns/", campaigns.campaign_index, name="campaign-list"),

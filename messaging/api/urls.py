@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging.api import campaigns
+from messaging.campaigns import api as campaigns
 from messaging.sending import api as views
 
 ACTIONS = ["launch", "schedule", "unschedule", "pause", "resume", "cancel"]

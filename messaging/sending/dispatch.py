@@ -371,7 +371,7 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
         failure_side_effects(messages=rows)
         campaign_ids = {m.campaign_id for m in rows if m.campaign_id}
         if campaign_ids:
-            from messaging.services.campaigns import campaign_failures_check
+            from messaging.campaigns.services import campaign_failures_check
 
             campaign_failures_check(campaign_ids=campaign_ids)
 
@@ -457,7 +457,7 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
             send_enqueue(channel_id=channel_id)  # budget spent with work left
             return totals
     _schedule_next_retry(channel_id)
-    from messaging.services.campaigns import campaigns_complete_finished
+    from messaging.campaigns.services import campaigns_complete_finished
 
     campaigns_complete_finished()
     return totals

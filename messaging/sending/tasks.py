@@ -26,6 +26,6 @@ def sync_templates() -> dict:
 @shared_task(name="messaging.campaigns_tick", ignore_result=True)
 def campaigns_tick() -> dict:
     """Launch scheduled campaigns that are due; complete those with nothing left to send."""
-    from messaging.services.campaigns import campaigns_complete_finished, campaigns_launch_due
+    from messaging.campaigns.services import campaigns_complete_finished, campaigns_launch_due
 
     return {"launched": campaigns_launch_due(), "completed": campaigns_complete_finished()}

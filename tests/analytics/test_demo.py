@@ -15,7 +15,7 @@ from analytics.models import (
     JobRun,
     QualityRating,
 )
-from messaging.demo_campaigns import seed_campaigns
+from messaging.campaigns.demo import seed_campaigns
 from messaging.demo_content import seed_content
 from messaging.demo_inbox import seed_inbox
 from tests.factories import AdvisorFactory, ContactFactory

@@ -50,9 +50,9 @@ def campaign_setup(*, sim_url: str) -> int:
     from django.utils import timezone
 
     from crm.models import Contact, Tag
+    from messaging.campaigns.services import campaign_launch
     from messaging.channels.templates import templates_sync
     from messaging.models import Campaign, Channel, MessageTemplate
-    from messaging.services.campaigns import campaign_launch
 
     channel = Channel.objects.create(
         name="Main number",

@@ -5,8 +5,8 @@ import time
 from django.utils import timezone
 
 from crm.models import Tag
+from messaging.campaigns.services import campaign_launch, campaign_pause, campaign_resume
 from messaging.models import Campaign, CampaignState, MessageTemplate, Status
-from messaging.services.campaigns import campaign_launch, campaign_pause, campaign_resume
 from tests.factories import ChannelFactory, ContactFactory
 from tests.integration.conftest import wait_for
 
@@ -70,9 +70,9 @@ def test_pause_stops_within_a_second_and_resume_after_a_restart_is_exact(
 def test_sql_and_python_materialisation_render_the_same(transactional_db, simulator, settings):
     """PostgreSQL renders parameters in SQL; the result must equal the Python renderer's."""
     from crm.models import AttributeDefinition
+    from messaging.campaigns.services import _materialise_in_python, _materialise_in_sql
     from messaging.channels.templates import templates_sync
     from messaging.models import Message
-    from messaging.services.campaigns import _materialise_in_python, _materialise_in_sql
 
     channel = ChannelFactory(base_url=simulator.url)
     templates_sync(channel=channel)
@@ -117,8 +117,8 @@ def test_autopause_reads_the_latest_results_on_postgresql(transactional_db, simu
     message (whose failed_at is empty)."""
     from datetime import timedelta
 
+    from messaging.campaigns.services import campaign_failures_check
     from messaging.channels.templates import templates_sync
-    from messaging.services.campaigns import campaign_failures_check
 
     channel = ChannelFactory(base_url=simulator.url)
     templates_sync(channel=channel)

@@ -14,12 +14,12 @@ import redis
 from django.conf import settings
 from django.db.models import Count
 
+from messaging.campaigns.services import campaign_launch
 from messaging.channels.templates import templates_sync
 from messaging.models import Campaign, CampaignState, Message, Status
 from messaging.providers.simulator import SimulatorServer
 from messaging.sending.dispatch import send_sweep
 from messaging.sending.send import message_send
-from messaging.services.campaigns import campaign_launch
 from tests.factories import ChannelFactory
 from tests.integration.conftest import wait_for
 from tests.integration.faults import (

@@ -7,9 +7,7 @@ from django.utils import timezone
 
 from core.errors import InvalidTransition
 from crm.models import Segment, Tag
-from messaging.models import Campaign, CampaignState, Message, MessageTemplate, Status
-from messaging.sending.dispatch import send_batch_run
-from messaging.services.campaigns import (
+from messaging.campaigns.services import (
     CampaignNotReady,
     campaign_cancel,
     campaign_content,
@@ -23,6 +21,8 @@ from messaging.services.campaigns import (
     campaigns_complete_finished,
     campaigns_launch_due,
 )
+from messaging.models import Campaign, CampaignState, Message, MessageTemplate, Status
+from messaging.sending.dispatch import send_batch_run
 from tests.factories import ContactFactory
 
 pytestmark = pytest.mark.django_db
@@ -143,7 +143,7 @@ def test_launch_materialises_one_message_per_contact(
 
 
 def test_launch_is_not_repeated_and_materialising_again_adds_nothing(channel, tag):
-    from messaging.services.campaigns import campaign_materialise
+    from messaging.campaigns.services import campaign_materialise
 
     audience(tag, 4)
     campaign = campaign_launch(campaign=make_campaign(channel, tag))

@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand
 from analytics.demo import seed_analytics
 from crm.demo import seed_crm
 from crm.models import Contact
+from messaging.campaigns.demo import seed_campaigns
 from messaging.demo import seed_messaging
-from messaging.demo_campaigns import seed_campaigns
 from messaging.demo_content import seed_content
 from messaging.demo_inbox import seed_inbox
 from messaging.models import Channel

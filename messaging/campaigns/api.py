@@ -9,10 +9,10 @@ from rest_framework.views import APIView
 from core.api.idempotency import idempotent
 from core.errors import DomainError
 from crm.models import Segment, Tag
+from messaging.campaigns import services as svc
+from messaging.campaigns.bulk import MAX_RECIPIENTS, bulk_send_create
 from messaging.models import Campaign, CampaignState, Channel, MessageTemplate
 from messaging.sending.selectors import campaign_list
-from messaging.services import campaigns as svc
-from messaging.services.bulk import MAX_RECIPIENTS, bulk_send_create
 
 
 class CampaignInputSerializer(serializers.ModelSerializer):

@@ -4,8 +4,8 @@ from django import forms
 from django.utils import timezone
 
 from crm.models import Segment, Tag
+from messaging.campaigns.services import CONTACT_FIELDS
 from messaging.models import Campaign, Channel, MessageTemplate, TemplateStatus
-from messaging.services.campaigns import CONTACT_FIELDS
 
 SOURCES = [("field", "Contact field"), ("attribute", "Contact attribute"), ("constant", "Text")]
 TIMEZONES = sorted(available_timezones())

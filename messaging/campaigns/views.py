@@ -8,10 +8,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
 from core.permissions import staff_permission_required
-from messaging.forms import CampaignForm, ParameterMappingForm, ScheduleForm
+from messaging.campaigns import services as svc
+from messaging.campaigns.forms import CampaignForm, ParameterMappingForm, ScheduleForm
 from messaging.models import CampaignState
 from messaging.sending.selectors import campaign_list
-from messaging.services import campaigns as svc
 
 EDITABLE = (CampaignState.DRAFT, CampaignState.SCHEDULED)
 

@@ -9,6 +9,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact, Tag
+from messaging.campaigns.services import (
+    CampaignNotReady,
+    campaign_content,
+    campaign_launch,
+    campaign_schedule,
+)
 from messaging.models import (
     Campaign,
     CampaignState,
@@ -18,12 +24,6 @@ from messaging.models import (
     Message,
     MessageTemplate,
     Status,
-)
-from messaging.services.campaigns import (
-    CampaignNotReady,
-    campaign_content,
-    campaign_launch,
-    campaign_schedule,
 )
 
 DELAY_MAPPING = {
