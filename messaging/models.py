@@ -549,7 +549,7 @@ class ContentItem(models.Model):
 
     `unlock_buttons` maps the announcement template's quick-reply buttons, in order, to what
     they unlock: `[{"kind": "UNLOCK_CONTENT", "title": "Unlock content"}, ...]`. State changes
-    only through `messaging.services.content`.
+    only through `messaging.content.services`.
     """
 
     title = models.CharField(max_length=200)

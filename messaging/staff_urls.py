@@ -19,7 +19,8 @@ urlpatterns = [
 ]
 
 # --- Content for advisors and transactional notifications ---------------------------------------
-from messaging.views import content, notifications  # noqa: E402
+from messaging.content import views as content  # noqa: E402
+from messaging.views import notifications  # noqa: E402
 
 urlpatterns += [
     path("content/", content.content_index, name="content-list"),

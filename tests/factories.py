@@ -160,7 +160,7 @@ class OpsWebhookEventFactory(factory.django.DjangoModelFactory):
 
 
 def _content_today():
-    from messaging.services.content import content_today
+    from messaging.content.services import content_today
 
     return content_today()
 

@@ -74,7 +74,7 @@ def backup_job(ctx: JobContext) -> dict:
 
 
 def distribute_content_job(ctx: JobContext, *, day=None) -> dict:
-    from messaging.services.content_distribution import content_distribute
+    from messaging.content.distribution import content_distribute
 
     result = content_distribute(day=day, actor=ctx.job_run.started_by)
     ctx.log(result.summary())
@@ -82,7 +82,7 @@ def distribute_content_job(ctx: JobContext, *, day=None) -> dict:
 
 
 def import_content_feed_job(ctx: JobContext) -> dict:
-    from messaging.services.content_feed import content_feed_import
+    from messaging.content.feed import content_feed_import
 
     result = content_feed_import()
     ctx.log(f"{result.created} new draft(s), {result.skipped} already known")

@@ -121,8 +121,8 @@ def button_click_record(*, message, payload: str, title: str, replied_to=None) -
 
 
 def _content_item_from_payload(payload: str, contact_id: int) -> int | None:
+    from messaging.content.unlock import content_payload_parse
     from messaging.models import ContentDelivery
-    from messaging.services.content_unlock import content_payload_parse
 
     _kind, delivery_id = content_payload_parse(payload or "")
     if delivery_id is None:

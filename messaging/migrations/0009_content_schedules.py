@@ -4,7 +4,7 @@ CONTENT_TIME_ZONE) and the hourly feed import (a no-op while CONTENT_FEED_URL is
 from django.db import migrations
 
 from core.schedules import schedule_remove
-from messaging.content_schedules import DISTRIBUTION, FEED_IMPORT, content_schedules_ensure
+from messaging.content.schedules import DISTRIBUTION, FEED_IMPORT, content_schedules_ensure
 
 
 def create(apps, schema_editor):

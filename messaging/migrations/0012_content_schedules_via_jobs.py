@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from messaging.content_schedules import content_schedules_ensure
+from messaging.content.schedules import content_schedules_ensure
 
 
 def update(apps, schema_editor):

@@ -4,7 +4,7 @@ For each inbound message (never inside the webhook request), in this order:
 
 1. the built-in Click-to-Unlock rule: a button payload starting with UNLOCK_CONTENT,
    UNLOCK_IMAGES, UNLOCK_UPDATES, RETRIEVE_CONTENT or SHARE_WITH_CLIENTS is answered by
-   `messaging.services.content.content_unlock`, inside the window the tap just opened;
+   `messaging.content.services.content_unlock`, inside the window the tap just opened;
 2. the enabled `AutoReplyRule`s by `order`: every rule whose trigger matches acts, until one
    with `stop_processing`;
 3. if nothing replied and no matching rule stopped the evaluation, the responders (FAQ, then
@@ -351,10 +351,10 @@ def _send(message: Message, type_: str, content: dict[str, Any]) -> Message:
 def _content_unlock_function():
     """The content module's `content_unlock`, or None while content items are not installed."""
     try:
-        from messaging.services.content_unlock import content_unlock
+        from messaging.content.unlock import content_unlock
     except ImportError:
         try:
-            from messaging.services.content import content_unlock
+            from messaging.content.services import content_unlock
         except ImportError:
             return None
     return content_unlock

@@ -4,7 +4,7 @@ By area: `sending` (queue `send`), `webhooks` (queue `webhooks`), `content` and 
 (queue `default`).
 """
 
+from messaging.content.tasks import *  # noqa: F403
 from messaging.sending.tasks import *  # noqa: F403
-from messaging.tasks.content import *  # noqa: F403
 from messaging.tasks.inbox import *  # noqa: F403
 from messaging.webhooks.tasks import *  # noqa: F403

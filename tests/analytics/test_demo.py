@@ -16,7 +16,7 @@ from analytics.models import (
     QualityRating,
 )
 from messaging.campaigns.demo import seed_campaigns
-from messaging.demo_content import seed_content
+from messaging.content.demo import seed_content
 from messaging.demo_inbox import seed_inbox
 from tests.factories import AdvisorFactory, ContactFactory
 

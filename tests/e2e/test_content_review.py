@@ -2,8 +2,8 @@
 
 import pytest
 
+from messaging.content.services import content_submit
 from messaging.models import ContentItem
-from messaging.services.content import content_submit
 from tests.factories import ContentItemFactory, TemplateFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def announced(channel, make_user, settings):
     """An approved content item announced to one advisor through the simulator."""
-    from messaging.services.content import content_approve, content_submit
-    from messaging.services.content_distribution import content_distribute
+    from messaging.content.distribution import content_distribute
+    from messaging.content.services import content_approve, content_submit
 
     settings.MEDIA_URL_ALLOW_PRIVATE = True
     settings.SEND_RECIPIENT_MIN_GAP_SECONDS = 0

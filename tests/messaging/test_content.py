@@ -13,18 +13,14 @@ from django_celery_beat.models import PeriodicTask
 
 from core.errors import InvalidTransition
 from crm.models import Segment
-from messaging.content_schedules import DISTRIBUTION, FEED_IMPORT
-from messaging.models import (
-    ContentDelivery,
-    ContentItem,
-    ContentUnlock,
-    Message,
-    MessageTemplate,
-    Status,
-    TrackedLink,
+from messaging.content.distribution import (
+    content_announcement,
+    content_distribute,
+    content_materialise,
 )
-from messaging.sending.dispatch import send_batch_run
-from messaging.services.content import (
+from messaging.content.feed import content_feed_import
+from messaging.content.schedules import DISTRIBUTION, FEED_IMPORT
+from messaging.content.services import (
     ContentNotReady,
     SelfApproval,
     content_approve,
@@ -37,13 +33,17 @@ from messaging.services.content import (
     content_update,
     content_withdraw,
 )
-from messaging.services.content_distribution import (
-    content_announcement,
-    content_distribute,
-    content_materialise,
+from messaging.content.unlock import content_payload_parse, content_unlock
+from messaging.models import (
+    ContentDelivery,
+    ContentItem,
+    ContentUnlock,
+    Message,
+    MessageTemplate,
+    Status,
+    TrackedLink,
 )
-from messaging.services.content_feed import content_feed_import
-from messaging.services.content_unlock import content_payload_parse, content_unlock
+from messaging.sending.dispatch import send_batch_run
 from messaging.signals import content_unlocked
 from tests.factories import AdvisorFactory, ContactFactory, ContentItemFactory
 
@@ -481,7 +481,7 @@ def test_beat_rows_exist_at_the_configured_local_time(settings):
 
 
 def test_the_task_runs_the_distribution(template, author, reviewer):
-    from messaging.tasks.content import content_distribute_task
+    from messaging.content.tasks import content_distribute_task
 
     advisors(1)
     approved_item(template, author, reviewer)

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from messaging.demo_content import seed_content
+from messaging.content.demo import seed_content
 from messaging.models import ContentDelivery, ContentItem, LinkClick, Notification
 from tests.factories import AdvisorFactory, ContactFactory
 

@@ -15,8 +15,8 @@ from analytics.demo import seed_analytics
 from crm.demo import seed_crm
 from crm.models import Contact
 from messaging.campaigns.demo import seed_campaigns
+from messaging.content.demo import seed_content
 from messaging.demo import seed_messaging
-from messaging.demo_content import seed_content
 from messaging.demo_inbox import seed_inbox
 from messaging.models import Channel
 

@@ -4,7 +4,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.services.content_distribution import content_distribute
+from messaging.content.distribution import content_distribute
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         if reschedule:
             from django.apps import apps
 
-            from messaging.content_schedules import content_schedules_ensure
+            from messaging.content.schedules import content_schedules_ensure
 
             content_schedules_ensure(apps)
             self.stdout.write("Content schedules updated from the settings.")

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from messaging.services.content_feed import content_feed_import
+from messaging.content.feed import content_feed_import
 
 
 class Command(BaseCommand):

@@ -21,18 +21,7 @@ from django.utils import timezone
 
 from crm.models import Advisor, Consent
 from crm.selectors import segment_contacts
-from messaging.models import (
-    ContentDelivery,
-    ContentItem,
-    ContentTarget,
-    Direction,
-    Lane,
-    Message,
-    MessageType,
-    TemplateCategory,
-)
-from messaging.sending.send import template_content_build
-from messaging.services.content import (
+from messaging.content.services import (
     DUE,
     NAME_KEYS,
     TITLE_KEYS,
@@ -45,6 +34,17 @@ from messaging.services.content import (
     text_summary,
     unlock_buttons_clean,
 )
+from messaging.models import (
+    ContentDelivery,
+    ContentItem,
+    ContentTarget,
+    Direction,
+    Lane,
+    Message,
+    MessageType,
+    TemplateCategory,
+)
+from messaging.sending.send import template_content_build
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from core.errors import DomainError
-from messaging.content_forms import media_url_field
+from messaging.content import services as content_svc
+from messaging.content.forms import media_url_field
 from messaging.models import (
     ContentDelivery,
     ContentItem,
@@ -18,7 +19,6 @@ from messaging.models import (
     NotificationType,
     TrackedLink,
 )
-from messaging.services import content as content_svc
 from messaging.services.notifications import notification_required_variables
 
 # --- Content -----------------------------------------------------------------------------------

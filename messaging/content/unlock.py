@@ -16,6 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact
+from messaging.content.services import (
+    SHARE_SUMMARY_CHARS,
+    S,
+    quick_reply_buttons,
+    text_summary,
+    unlock_buttons_clean,
+)
 from messaging.models import (
     ContentDelivery,
     ContentItem,
@@ -25,13 +32,6 @@ from messaging.models import (
     UnlockKind,
 )
 from messaging.sending.send import SendRefused, message_send
-from messaging.services.content import (
-    SHARE_SUMMARY_CHARS,
-    S,
-    quick_reply_buttons,
-    text_summary,
-    unlock_buttons_clean,
-)
 from messaging.services.links import (
     URL_RE,
     links_attach_message,

@@ -16,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Advisor, Contact
+from messaging.content.distribution import content_announcement
+from messaging.content.services import content_today, quick_reply_buttons
 from messaging.models import (
     Channel,
     ContentDelivery,
@@ -36,8 +38,6 @@ from messaging.models import (
     TrackedLink,
     UnlockKind,
 )
-from messaging.services.content import content_today, quick_reply_buttons
-from messaging.services.content_distribution import content_announcement
 from messaging.services.links import ip_hash, link_token
 from messaging.services.notifications import notification_content
 

@@ -32,7 +32,7 @@ def content_distribute_task(day: str | None = None) -> dict:
     """Announce the day's approved content (default today in CONTENT_TIME_ZONE)."""
     from datetime import date
 
-    from messaging.services.content_distribution import content_distribute
+    from messaging.content.distribution import content_distribute
 
     with _single_run("messaging.content_distribute", timeout=900) as acquired:
         if not acquired:
@@ -44,7 +44,7 @@ def content_distribute_task(day: str | None = None) -> dict:
 @shared_task(name="messaging.content_feed_import", ignore_result=True)
 def content_feed_import_task() -> dict:
     """Turn new CONTENT_FEED_URL entries into drafts (nothing to do while it is empty)."""
-    from messaging.services.content_feed import content_feed_import
+    from messaging.content.feed import content_feed_import
 
     with _single_run("messaging.content_feed_import", timeout=300) as acquired:
         if not acquired:

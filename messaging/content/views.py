@@ -11,11 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
 from core.permissions import staff_permission_required
-from messaging.content_forms import ContentItemForm, ReviewForm
-from messaging.content_selectors import content_item_list, content_review_queue
+from messaging.content import services as svc
+from messaging.content.distribution import content_distribute
+from messaging.content.forms import ContentItemForm, ReviewForm
+from messaging.content.selectors import content_item_list, content_review_queue
 from messaging.models import ContentState
-from messaging.services import content as svc
-from messaging.services.content_distribution import content_distribute
 
 # action -> (permission, service call)
 ACTIONS = {

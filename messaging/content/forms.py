@@ -4,8 +4,8 @@ from django import forms
 
 from core.ssrf import UnsafeUrl, url_check_public
 from crm.models import AdvisorTier, Segment
+from messaging.content.services import quick_reply_buttons
 from messaging.models import ContentItem, ContentTarget, MessageTemplate, TemplateStatus, UnlockKind
-from messaging.services.content import quick_reply_buttons
 
 BUTTON_SLOTS = 3
 KIND_CHOICES = [("", "—"), *UnlockKind.choices]
