@@ -20,7 +20,7 @@ urlpatterns = [
 
 # --- Content for advisors and transactional notifications ---------------------------------------
 from messaging.content import views as content  # noqa: E402
-from messaging.views import notifications  # noqa: E402
+from messaging.notifications import views as notifications  # noqa: E402
 
 urlpatterns += [
     path("content/", content.content_index, name="content-list"),

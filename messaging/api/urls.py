@@ -32,7 +32,7 @@ urlpatterns = [
 ]
 
 # --- Transactional notifications -------------------------------------------------------------
-from messaging.api import notifications  # noqa: E402
+from messaging.notifications import api as notifications  # noqa: E402
 
 urlpatterns += [
     path(

@@ -19,7 +19,7 @@ from messaging.models import (
     NotificationType,
     TrackedLink,
 )
-from messaging.services.notifications import notification_required_variables
+from messaging.notifications.services import notification_required_variables
 
 # --- Content -----------------------------------------------------------------------------------
 

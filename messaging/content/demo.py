@@ -38,8 +38,8 @@ from messaging.models import (
     TrackedLink,
     UnlockKind,
 )
+from messaging.notifications.services import notification_content
 from messaging.services.links import ip_hash, link_token
-from messaging.services.notifications import notification_content
 
 BUTTONS = [
     {"kind": UnlockKind.UNLOCK_CONTENT, "title": "Unlock content"},

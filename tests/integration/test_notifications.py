@@ -17,7 +17,7 @@ from django.db import connection
 
 from core.services import api_token_create
 from messaging.models import Message, Notification
-from messaging.services import notifications as svc
+from messaging.notifications import services as svc
 from tests.factories import ChannelFactory, ContactFactory, UserFactory
 
 THREADS = 8

@@ -10,14 +10,14 @@ from messaging.models import (
     NotificationType,
     Status,
 )
-from messaging.providers.simulator.templates import DEFAULT_TEMPLATES
-from messaging.sending.dispatch import send_batch_run
-from messaging.services.notifications import (
+from messaging.notifications.services import (
     notification_preference_set,
     notification_required_variables,
     notification_resend,
     notification_send,
 )
+from messaging.providers.simulator.templates import DEFAULT_TEMPLATES
+from messaging.sending.dispatch import send_batch_run
 from tests.factories import ContactFactory, NotificationFactory
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from messaging.models import (
     NotificationPreferenceSource,
     NotificationType,
 )
-from messaging.notification_selectors import notification_list, notifications_with_status
-from messaging.services.notifications import (
+from messaging.notifications.selectors import notification_list, notifications_with_status
+from messaging.notifications.services import (
     notification_preference_set,
     notification_preferences,
     notification_refusal,

@@ -12,14 +12,14 @@ from core.errors import DomainError
 from core.permissions import staff_permission_required
 from crm.models import Contact
 from messaging.models import NotificationPreferenceSource, NotificationType
-from messaging.notification_selectors import (
+from messaging.notifications.selectors import (
     STATUS_CHOICES,
     notification_list,
     notification_preference_history,
     notification_search,
     notifications_with_status,
 )
-from messaging.services.notifications import (
+from messaging.notifications.services import (
     RESENDABLE,
     notification_preference_set,
     notification_preferences,
