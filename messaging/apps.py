@@ -9,7 +9,7 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from core.navigation import NavItem, nav_register
-        from messaging import inbox_receivers
+        from messaging.inbox import receivers as inbox_receivers
 
         nav_register(
             NavItem("Inbox", "messaging:inbox", "messaging.view_conversation", "Inbox", 150),

@@ -200,7 +200,7 @@ class Conversation(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     first_inbound_at = models.DateTimeField(null=True, blank=True)
     # The first reply (human or automated) to the current cycle's first inbound message, set
-    # by `messaging.services.inbox.conversation_outbound_record` and cleared when a new cycle
+    # by `messaging.inbox.services.conversation_outbound_record` and cleared when a new cycle
     # opens; every cycle's is kept in ConversationEvent (kind first_response).
     first_response_at = models.DateTimeField(null=True, blank=True)
     first_response_automated = models.BooleanField(default=False)

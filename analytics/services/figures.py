@@ -263,8 +263,8 @@ def quality_figures(start: datetime, end: datetime) -> dict[str, Any]:
 
 
 def inbox_figures(day: date) -> dict[str, Any]:
-    """The inbox engineer's day figures (messaging.inbox_selectors.inbox_metrics)."""
-    from messaging.inbox_selectors import inbox_metrics
+    """The inbox engineer's day figures (messaging.inbox.selectors.inbox_metrics)."""
+    from messaging.inbox.selectors import inbox_metrics
 
     metrics = inbox_metrics(day=day, tz=settings.ANALYTICS_TIME_ZONE)
     return {

@@ -63,7 +63,7 @@ urlpatterns += [
 ]
 
 # --- Inbox and automation ------------------------------------------------------------------------
-from messaging.api import inbox  # noqa: E402
+from messaging.inbox import api as inbox  # noqa: E402
 
 urlpatterns += [
     path("conversations/", inbox.ConversationListView.as_view(), name="conversation-list"),

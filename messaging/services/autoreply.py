@@ -34,6 +34,10 @@ from django.utils import timezone
 from core.errors import DomainError
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
+from messaging.inbox.services import (
+    conversation_assign,
+    conversation_outbound_record,
+)
 from messaging.models import (
     AutomatedAnswer,
     AutoReplyAction,
@@ -50,10 +54,6 @@ from messaging.models import (
 from messaging.office_hours import OfficeHoursInvalid, within_office_hours
 from messaging.responders import Answer, Responder, responders_active
 from messaging.sending.send import SendRefused, message_send, template_content_build
-from messaging.services.inbox import (
-    conversation_assign,
-    conversation_outbound_record,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -515,7 +515,7 @@ def autoreply_process(*, message_id: int) -> list[AutoReplyRun]:
 
 
 def autoreply_enqueue(message_id: int) -> None:
-    from messaging.tasks.inbox import autoreply_run
+    from messaging.inbox.tasks import autoreply_run
 
     try:
         autoreply_run.delay(message_id)

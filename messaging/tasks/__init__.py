@@ -5,6 +5,6 @@ By area: `sending` (queue `send`), `webhooks` (queue `webhooks`), `content` and 
 """
 
 from messaging.content.tasks import *  # noqa: F403
+from messaging.inbox.tasks import *  # noqa: F403
 from messaging.sending.tasks import *  # noqa: F403
-from messaging.tasks.inbox import *  # noqa: F403
 from messaging.webhooks.tasks import *  # noqa: F403

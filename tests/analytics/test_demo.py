@@ -17,7 +17,7 @@ from analytics.models import (
 )
 from messaging.campaigns.demo import seed_campaigns
 from messaging.content.demo import seed_content
-from messaging.demo_inbox import seed_inbox
+from messaging.inbox.demo import seed_inbox
 from tests.factories import AdvisorFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db

@@ -108,7 +108,7 @@ def test_a_failing_handler_never_breaks_the_sender(caplog):
 
 
 def test_a_rating_is_recorded(django_capture_on_commit_callbacks, make_user):
-    from messaging.services.inbox import answer_rate
+    from messaging.inbox.services import answer_rate
 
     reply = MessageFactory(is_automated=True, status=Status.DELIVERED)
     answer = AutomatedAnswer.objects.create(message=reply, responder="faq", topic="delivery")

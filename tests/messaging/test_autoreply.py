@@ -9,6 +9,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from crm.models import ConsentEvent, Contact, Tag
+from messaging.inbox.tasks import autoreply_run
 from messaging.models import (
     AutomatedAnswer,
     AutoReplyRule,
@@ -28,7 +29,6 @@ from messaging.services.autoreply import (
     rule_matches,
     rule_problems,
 )
-from messaging.tasks.inbox import autoreply_run
 from tests.factories import AutoReplyRuleFactory, ChannelFactory, FaqEntryFactory, UserFactory
 from tests.messaging.inbox_support import button_tap, inbound
 

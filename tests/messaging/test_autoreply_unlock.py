@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 
+from messaging.inbox.tasks import autoreply_run
 from messaging.models import (
     AutoReplyRun,
     ContentDelivery,
@@ -20,7 +21,6 @@ from messaging.models import (
     WebhookEvent,
 )
 from messaging.sending.dispatch import send_batch_run
-from messaging.tasks.inbox import autoreply_run
 from messaging.webhooks.services import webhook_event_process
 from tests.factories import AdvisorFactory, ContactFactory, ContentItemFactory
 from tests.messaging.webhook_support import messages_payload, post_signed, text_message

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from messaging.demo_inbox import seed_inbox
-from messaging.inbox_selectors import inbox_metrics
+from messaging.inbox.demo import seed_inbox
+from messaging.inbox.selectors import inbox_metrics
 from messaging.models import (
     AutomatedAnswer,
     AutoReplyRule,

@@ -6,14 +6,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from messaging.inbox_selectors import inbox_metrics
-from messaging.models import (
-    AutomatedAnswer,
-    Conversation,
-    ConversationEvent,
-)
-from messaging.services.autoreply import autoreply_process
-from messaging.services.inbox import (
+from messaging.inbox.selectors import inbox_metrics
+from messaging.inbox.services import (
     UploadRefused,
     answer_rate,
     conversation_close,
@@ -23,6 +17,12 @@ from messaging.services.inbox import (
     conversation_reply_text,
     upload_check,
 )
+from messaging.models import (
+    AutomatedAnswer,
+    Conversation,
+    ConversationEvent,
+)
+from messaging.services.autoreply import autoreply_process
 from messaging.signals import answer_rated, conversation_closed
 from tests.factories import (
     AutoReplyRuleFactory,

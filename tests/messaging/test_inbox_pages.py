@@ -513,7 +513,7 @@ def test_mark_as_read_clears_the_badge_and_tells_whatsapp_in_the_background(
     message = inbound(body="hello")
     conversation = message.conversation
     assert Contact.objects.get(pk=message.contact_id).unread_count == 1
-    from messaging.tasks.inbox import inbox_mark_read
+    from messaging.inbox.tasks import inbox_mark_read
 
     with (
         mock.patch.object(inbox_mark_read, "delay") as delay,
@@ -526,7 +526,7 @@ def test_mark_as_read_clears_the_badge_and_tells_whatsapp_in_the_background(
 
 
 def test_the_read_task_calls_the_provider(channel, simulator):
-    from messaging.tasks.inbox import inbox_mark_read
+    from messaging.inbox.tasks import inbox_mark_read
 
     assert inbox_mark_read.apply(args=[channel.pk, "wamid.IN.read-me"]).get() is True
     assert list(simulator.state.read_marks) == ["wamid.IN.read-me"]

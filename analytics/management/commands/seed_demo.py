@@ -17,7 +17,7 @@ from crm.models import Contact
 from messaging.campaigns.demo import seed_campaigns
 from messaging.content.demo import seed_content
 from messaging.demo import seed_messaging
-from messaging.demo_inbox import seed_inbox
+from messaging.inbox.demo import seed_inbox
 from messaging.models import Channel
 
 

@@ -1,5 +1,5 @@
 """Inbox API: conversations, their messages, replies, assignment, close/reopen, read marks,
-and ratings of automated answers. Writes call `messaging.services.inbox`."""
+and ratings of automated answers. Writes call `messaging.inbox.services`."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
 from core.errors import DomainError
-from messaging.inbox_selectors import ASSIGNED_FILTERS, STATE_FILTERS, inbox_conversations
+from messaging.inbox import services as svc
+from messaging.inbox.selectors import ASSIGNED_FILTERS, STATE_FILTERS, inbox_conversations
 from messaging.models import AutomatedAnswer, Conversation, Message, MessageType
 from messaging.sending.send import SENDABLE_TYPE_CHOICES
 from messaging.sending.serializers import MessageSerializer
-from messaging.services import inbox as svc
 
 VIEW = ["messaging.view_conversation"]
 CHANGE = ["messaging.view_conversation", "messaging.change_conversation"]

@@ -8,9 +8,9 @@ from django.contrib.auth.models import Permission
 from django.db.models import Q
 
 from messaging.channels.rendering import template_render
-from messaging.inbox_selectors import ASSIGNED_FILTERS, STATE_FILTERS
+from messaging.inbox.selectors import ASSIGNED_FILTERS, STATE_FILTERS
+from messaging.inbox.services import LINK_TYPES
 from messaging.models import FaqEntry, MessageTemplate
-from messaging.services.inbox import LINK_TYPES
 
 MEDIA_HEADERS = ("IMAGE", "VIDEO", "DOCUMENT")
 

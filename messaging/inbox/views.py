@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import DomainError
 from core.permissions import staff_permission_required
 from crm.services import contact_block, contact_update
-from messaging.inbox_forms import (
+from messaging.inbox import services as svc
+from messaging.inbox.forms import (
     AssignForm,
     InboxFilterForm,
     MediaLinkForm,
@@ -29,7 +30,7 @@ from messaging.inbox_forms import (
     ReplyTextForm,
     TemplateReplyForm,
 )
-from messaging.inbox_selectors import (
+from messaging.inbox.selectors import (
     THREAD_LIMIT,
     THREAD_MAX_LIMIT,
     inbox_conversation,
@@ -45,7 +46,6 @@ from messaging.models import (
     MessageTemplate,
     TemplateStatus,
 )
-from messaging.services import inbox as svc
 
 PAGE_SIZE = 50
 VIEW = "messaging.view_conversation"

@@ -38,7 +38,7 @@ def autoreply_run(self, message_id: int) -> int:
 )
 def inbox_mark_read(self, channel_id: int, wamid: str) -> bool:
     """Tell WhatsApp an inbound message was read (blue ticks); cosmetic, so few retries."""
-    from messaging.services.inbox import provider_mark_read
+    from messaging.inbox.services import provider_mark_read
 
     try:
         return provider_mark_read(channel_id=channel_id, wamid=wamid)

@@ -429,7 +429,7 @@ def conversation_mark_read(*, conversation: Conversation) -> str | None:
 
 
 def _mark_read_enqueue(channel_id: int, wamid: str) -> None:
-    from messaging.tasks.inbox import inbox_mark_read
+    from messaging.inbox.tasks import inbox_mark_read
 
     try:
         inbox_mark_read.delay(channel_id, wamid)
