@@ -992,7 +992,7 @@ class AutoReplyRule(models.Model):
     def clean(self):
         from django.core.exceptions import ValidationError
 
-        from messaging.services.autoreply import rule_problems
+        from messaging.automation.services import rule_problems
 
         problems = rule_problems(self)
         if problems:

@@ -44,8 +44,8 @@ urlpatterns += [
 ]
 
 # --- Inbox and automation ------------------------------------------------------------------------
+from messaging.automation import views as faq  # noqa: E402
 from messaging.inbox import views as inbox  # noqa: E402
-from messaging.views import faq  # noqa: E402
 
 urlpatterns += [
     path("inbox/", inbox.inbox, name="inbox"),

@@ -1,4 +1,4 @@
-from messaging.admin import automation  # noqa: F401
+from messaging.automation import admin as automation  # noqa: F401
 from messaging.channels import admin as channels  # noqa: F401
 from messaging.content import admin as content  # noqa: F401
 from messaging.sending import admin as messages  # noqa: F401

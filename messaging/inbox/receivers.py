@@ -15,8 +15,8 @@ logger = logging.getLogger(__name__)
 
 
 def on_inbound_message(sender, message, contact, **kwargs) -> None:
+    from messaging.automation.services import autoreply_enqueue
     from messaging.inbox.services import conversation_opened_record
-    from messaging.services.autoreply import autoreply_enqueue
 
     try:
         if message.conversation_id:

@@ -25,7 +25,7 @@ def _backoff(retries: int, cap: float = 60.0) -> float:
 )
 def autoreply_run(self, message_id: int) -> int:
     """Evaluate the auto-reply rules and responders for one inbound message (idempotent)."""
-    from messaging.services.autoreply import autoreply_process
+    from messaging.automation.services import autoreply_process
 
     try:
         return len(autoreply_process(message_id=message_id))

@@ -19,12 +19,12 @@ from django.utils import timezone
 
 from analytics.models import AppError
 from core.services import api_token_create
+from messaging.automation.responders.ai import AiResponder
 from messaging.channels.templates import templates_sync
 from messaging.models import Channel
 from messaging.providers import OutboundMessage, build_provider
 from messaging.providers.meta_cloud import signature_for
 from messaging.providers.simulator import SimulatorServer
-from messaging.responders.ai import AiResponder
 from messaging.sending.dispatch import send_batch_run
 from messaging.sending.send import message_send
 from tests.core.test_access_matrix import World, api_methods, routes

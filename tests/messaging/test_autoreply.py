@@ -9,6 +9,19 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from crm.models import ConsentEvent, Contact, Tag
+from messaging.automation.office_hours import (
+    OfficeHoursInvalid,
+    office_hours_parse,
+    within_office_hours,
+)
+from messaging.automation.services import (
+    Inbound,
+    autoreply_plan,
+    autoreply_preview,
+    autoreply_process,
+    rule_matches,
+    rule_problems,
+)
 from messaging.inbox.tasks import autoreply_run
 from messaging.models import (
     AutomatedAnswer,
@@ -19,15 +32,6 @@ from messaging.models import (
     Direction,
     Message,
     MessageTemplate,
-)
-from messaging.office_hours import OfficeHoursInvalid, office_hours_parse, within_office_hours
-from messaging.services.autoreply import (
-    Inbound,
-    autoreply_plan,
-    autoreply_preview,
-    autoreply_process,
-    rule_matches,
-    rule_problems,
 )
 from tests.factories import AutoReplyRuleFactory, ChannelFactory, FaqEntryFactory, UserFactory
 from tests.messaging.inbox_support import button_tap, inbound
@@ -413,7 +417,7 @@ def test_the_webhook_request_itself_never_runs_rules(client, settings, wa_channe
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     rule(trigger="keyword", trigger_value="HI")
-    with mock.patch("messaging.services.autoreply.autoreply_process") as process:
+    with mock.patch("messaging.automation.services.autoreply_process") as process:
         response = post_signed(client, messages_payload(text_message("wamid.w", "hi", 1767225600)))
     assert response.status_code == 200
     process.assert_not_called()

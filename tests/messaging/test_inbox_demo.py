@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from messaging.automation.responders.faq import FaqResponder
 from messaging.inbox.demo import seed_inbox
 from messaging.inbox.selectors import inbox_metrics
 from messaging.models import (
@@ -14,7 +15,6 @@ from messaging.models import (
     FaqEntry,
     Message,
 )
-from messaging.responders.faq import FaqResponder
 from tests.factories import ChannelFactory, ContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

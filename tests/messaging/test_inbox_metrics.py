@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from messaging.automation.services import autoreply_process
 from messaging.inbox.selectors import inbox_metrics
 from messaging.inbox.services import (
     UploadRefused,
@@ -22,7 +23,6 @@ from messaging.models import (
     Conversation,
     ConversationEvent,
 )
-from messaging.services.autoreply import autoreply_process
 from messaging.signals import answer_rated, conversation_closed
 from tests.factories import (
     AutoReplyRuleFactory,

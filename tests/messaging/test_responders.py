@@ -9,10 +9,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from messaging.responders import Answer, responders_active
-from messaging.responders.ai import AiResponder
-from messaging.responders.faq import FaqResponder, entry_score, faq_best_match, stem, tokens
-from messaging.services.autoreply import autoreply_process
+from messaging.automation.responders import Answer, responders_active
+from messaging.automation.responders.ai import AiResponder
+from messaging.automation.responders.faq import (
+    FaqResponder,
+    entry_score,
+    faq_best_match,
+    stem,
+    tokens,
+)
+from messaging.automation.services import autoreply_process
 from tests.factories import ChannelFactory, FaqEntryFactory
 from tests.messaging.inbox_support import inbound
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from messaging.responders.base import Answer, Responder
+from messaging.automation.responders.base import Answer, Responder
 
 STOPWORDS = frozenset(
     """a an the and or but if then so to of in on at by for with from into about as is are was

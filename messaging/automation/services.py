@@ -34,6 +34,8 @@ from django.utils import timezone
 from core.errors import DomainError
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
+from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
+from messaging.automation.responders import Answer, Responder, responders_active
 from messaging.inbox.services import (
     conversation_assign,
     conversation_outbound_record,
@@ -51,8 +53,6 @@ from messaging.models import (
     MessageType,
     TemplateStatus,
 )
-from messaging.office_hours import OfficeHoursInvalid, within_office_hours
-from messaging.responders import Answer, Responder, responders_active
 from messaging.sending.send import SendRefused, message_send, template_content_build
 
 logger = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def rule_problems(rule: AutoReplyRule) -> dict[str, str]:
         if not value:
             problems["trigger_value"] = "Give a regular expression."
     elif rule.trigger == AutoReplyTrigger.OUTSIDE_OFFICE_HOURS:
-        from messaging.office_hours import office_hours_parse
+        from messaging.automation.office_hours import office_hours_parse
 
         try:
             office_hours_parse(settings.OFFICE_HOURS)

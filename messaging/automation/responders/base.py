@@ -30,8 +30,8 @@ class Responder(abc.ABC):
 
 def responders_active() -> list[Responder]:
     """The FAQ responder, then the AI responder when AI_RESPONDER_ENABLED."""
-    from messaging.responders.ai import AiResponder
-    from messaging.responders.faq import FaqResponder
+    from messaging.automation.responders.ai import AiResponder
+    from messaging.automation.responders.faq import FaqResponder
 
     responders: list[Responder] = [FaqResponder()]
     if settings.AI_RESPONDER_ENABLED:

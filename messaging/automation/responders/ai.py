@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-from messaging.responders.base import Answer, Responder
+from messaging.automation.responders.base import Answer, Responder
 
 logger = logging.getLogger(__name__)
 

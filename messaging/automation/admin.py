@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from messaging.automation.office_hours import office_hours_describe
 from messaging.models import (
     AutomatedAnswer,
     AutoReplyRule,
@@ -18,7 +19,6 @@ from messaging.models import (
     MessageTemplate,
     TemplateStatus,
 )
-from messaging.office_hours import office_hours_describe
 
 
 class AutoReplyTestForm(forms.Form):
@@ -125,7 +125,7 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
     def test_view(self, request):
         """Type a sample inbound message and see which rules fire and what they would send.
         Nothing is sent and nothing is written."""
-        from messaging.services.autoreply import autoreply_preview
+        from messaging.automation.services import autoreply_preview
 
         if not self.has_view_permission(request):
             raise PermissionDenied
