@@ -20,7 +20,7 @@ urlpatterns = [
     path("staff/", include(("messaging.staff_urls", "messaging"), namespace="messaging")),
     path("admin/", admin.site.urls),
     path("webhooks/", include("messaging.webhooks.urls")),
-    path("l/", include(("messaging.link_urls", "links"), namespace="links")),
+    path("l/", include(("messaging.links.urls", "links"), namespace="links")),
     path("api/v1/", include(("config.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

@@ -26,6 +26,7 @@ from core.errors import DomainError, InvalidTransition
 from crm.models import Consent, Contact
 from crm.selectors import segment_contacts
 from messaging.error_codes import QUALITY_CODES, meaning
+from messaging.links.services import TrackedLinkBatch
 from messaging.models import (
     Campaign,
     CampaignState,
@@ -39,7 +40,6 @@ from messaging.models import (
     TemplateStatus,
 )
 from messaging.sending.send import template_content_build
-from messaging.services.links import TrackedLinkBatch
 
 logger = logging.getLogger(__name__)
 

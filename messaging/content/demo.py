@@ -18,6 +18,7 @@ from django.utils import timezone
 from crm.models import Advisor, Contact
 from messaging.content.distribution import content_announcement
 from messaging.content.services import content_today, quick_reply_buttons
+from messaging.links.services import ip_hash, link_token
 from messaging.models import (
     Channel,
     ContentDelivery,
@@ -39,7 +40,6 @@ from messaging.models import (
     UnlockKind,
 )
 from messaging.notifications.services import notification_content
-from messaging.services.links import ip_hash, link_token
 
 BUTTONS = [
     {"kind": UnlockKind.UNLOCK_CONTENT, "title": "Unlock content"},

@@ -23,6 +23,12 @@ from messaging.content.services import (
     text_summary,
     unlock_buttons_clean,
 )
+from messaging.links.services import (
+    URL_RE,
+    links_attach_message,
+    links_wrap_text,
+    short_links_in,
+)
 from messaging.models import (
     ContentDelivery,
     ContentItem,
@@ -32,12 +38,6 @@ from messaging.models import (
     UnlockKind,
 )
 from messaging.sending.send import SendRefused, message_send
-from messaging.services.links import (
-    URL_RE,
-    links_attach_message,
-    links_wrap_text,
-    short_links_in,
-)
 from messaging.signals import content_unlocked
 
 logger = logging.getLogger(__name__)

@@ -136,8 +136,8 @@ class World:
     def __init__(self, settings, tmp_path):
         from analytics.models import JobRun
         from crm.models import AttributeDefinition, ImportJob
+        from messaging.links.services import link_wrap
         from messaging.models import AutomatedAnswer, Campaign
-        from messaging.services.links import link_wrap
         from tests.factories import (
             AdvisorFactory,
             ChannelFactory,

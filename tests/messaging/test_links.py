@@ -2,13 +2,13 @@
 
 import pytest
 
-from messaging.models import LinkClick, TrackedLink
-from messaging.services.links import (
+from messaging.links.services import (
     InvalidLink,
     TrackedLinkBatch,
     link_wrap,
     links_wrap_text,
 )
+from messaging.models import LinkClick, TrackedLink
 from messaging.signals import link_clicked
 from tests.factories import ContactFactory, ContentItemFactory
 

@@ -4,7 +4,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from messaging.services.links import link_click_record
+from messaging.links.services import link_click_record
 
 
 @never_cache

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from messaging.views.links import tracked_link_redirect
+from messaging.links.views import tracked_link_redirect
 
 urlpatterns = [
     path("<slug:token>", tracked_link_redirect, name="tracked-link"),
