@@ -10,6 +10,7 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from core.navigation import NavItem, nav_register
         from messaging import inbox_receivers
+        from messaging.crm_extension import crm_extension_register
 
         nav_register(
             NavItem("Inbox", "messaging:inbox", "messaging.view_conversation", "Inbox", 150),
@@ -43,3 +44,4 @@ class MessagingConfig(AppConfig):
             ),
         )
         inbox_receivers.connect()
+        crm_extension_register()
