@@ -16,7 +16,8 @@
 
 Every part is optional; parts combine with AND; an empty filter matches every contact.
 Attribute operators: `eq` (any type), `contains` (text, case-insensitive), `gt` / `lt`
-(numbers and dates). `channel` is a channel id: contacts with at least one message on it.
+(numbers and dates). `channel` is a channel id: contacts with at least one message on it,
+as the registered `crm.extensions.ContactMessaging` tells (refused when nothing can).
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from crm.extensions import contact_messaging
 from crm.models import AdvisorTier, AttributeDefinition, AttributeType, Consent, Contact
 
 OPERATORS = {
@@ -175,7 +177,7 @@ def segment_filter_clean(data: Any, *, definitions: dict | None = None) -> dict:
             channel = int(channel)
         if isinstance(channel, bool) or not isinstance(channel, int) or channel < 1:
             fail("channel", "A channel id.")
-        elif _message_model() is None:
+        elif contact_messaging().channel_q(channel) is None:
             fail("channel", "Messages are not installed; cannot filter by channel.")
         else:
             clean["channel"] = channel
@@ -183,14 +185,6 @@ def segment_filter_clean(data: Any, *, definitions: dict | None = None) -> dict:
     if errors:
         raise ValidationError(dict(errors))
     return clean
-
-
-def _message_model():
-    """The model behind `Contact.messages`, found without importing messaging."""
-    try:
-        return Contact._meta.get_field("messages").related_model
-    except FieldDoesNotExist:
-        return None
 
 
 def _attribute_q(condition: dict) -> Q:
@@ -228,14 +222,9 @@ def segment_filter_q(clean: dict) -> Q:
         if clean.get("advisor_regions"):
             q &= Q(advisor__region__in=clean["advisor_regions"])
     if clean.get("channel"):
-        message_model = _message_model()
-        q &= Q(
-            Exists(
-                message_model._base_manager.filter(
-                    contact=OuterRef("pk"), channel_id=clean["channel"]
-                )
-            )
-        )
+        channel_q = contact_messaging().channel_q(clean["channel"])
+        # A filter saved while messaging was installed matches nobody without it.
+        q &= Q(pk__in=[]) if channel_q is None else channel_q
     return q
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, Q, QuerySet
 
+from crm.extensions import MessageRow, contact_messaging
 from crm.models import (
     Advisor,
     AttributeDefinition,
@@ -20,10 +20,6 @@ from crm.models import (
 from crm.segment_filters import segment_filter_q
 
 WINDOW = timedelta(hours=24)
-# Message types that mean the contact tapped something we sent (values of messaging's
-# MessageType, named here as strings because crm does not import messaging).
-CLICK_TYPES = ("button", "interactive_reply")
-OUTBOUND, INBOUND = "out", "in"
 
 
 def window_expires_at(contact: Contact):
@@ -85,31 +81,13 @@ def contact_consent_history(contact: Contact, *, limit: int = 50) -> QuerySet[Co
     return contact.consent_events.select_related("actor").order_by("-created_at", "-id")[:limit]
 
 
-def _has_messages() -> bool:
-    try:
-        Contact._meta.get_field("messages")
-    except FieldDoesNotExist:
-        return False
-    return True
-
-
-def contact_recent_messages(contact: Contact, *, limit: int = 30) -> list:
+def contact_recent_messages(contact: Contact, *, limit: int = 30) -> list[MessageRow]:
     """The latest messages with this contact, newest first (empty without messaging)."""
-    if not _has_messages():
-        return []
-    return list(
-        contact.messages.only(
-            "id", "direction", "type", "content", "status", "created_at", "contact_id"
-        ).order_by("-created_at", "-id")[:limit]
-    )
+    return contact_messaging().recent_messages(contact, limit=limit)
 
 
 def contact_conversation_count(contact: Contact) -> int:
-    try:
-        Contact._meta.get_field("conversations")
-    except FieldDoesNotExist:
-        return 0
-    return contact.conversations.count()
+    return contact_messaging().conversation_count(contact)
 
 
 def tag_list() -> QuerySet[Tag]:
@@ -193,35 +171,19 @@ def advisor_detail(pk: int) -> Advisor:
     return Advisor.objects.select_related("contact", "disabled_by").get(pk=pk)
 
 
-def advisor_received(advisor: Advisor, *, limit: int = 50) -> list:
-    """Outbound messages the advisor was sent (content, campaigns, replies), newest first."""
-    if not _has_messages():
-        return []
-    return list(
-        advisor.contact.messages.filter(direction=OUTBOUND)
-        .only("id", "type", "content", "status", "created_at", "contact_id")
-        .order_by("-created_at", "-id")[:limit]
-    )
+def advisor_received(advisor: Advisor, *, limit: int = 50) -> list[MessageRow]:
+    """Messages the advisor was sent (content, campaigns, replies), newest first."""
+    return contact_messaging().sent_messages(advisor.contact, limit=limit)
 
 
-def advisor_clicked(advisor: Advisor, *, limit: int = 50) -> list:
+def advisor_clicked(advisor: Advisor, *, limit: int = 50) -> list[MessageRow]:
     """Button taps and interactive replies from the advisor, newest first."""
-    if not _has_messages():
-        return []
-    return list(
-        advisor.contact.messages.filter(direction=INBOUND, type__in=CLICK_TYPES)
-        .only("id", "type", "content", "created_at", "contact_id")
-        .order_by("-created_at", "-id")[:limit]
-    )
+    return contact_messaging().clicks(advisor.contact, limit=limit)
 
 
 def advisor_activity_counts(advisor: Advisor) -> dict[str, int]:
-    if not _has_messages():
-        return {"received": 0, "clicked": 0}
-    return advisor.contact.messages.aggregate(
-        received=Count("pk", filter=Q(direction=OUTBOUND)),
-        clicked=Count("pk", filter=Q(direction=INBOUND, type__in=CLICK_TYPES)),
-    )
+    activity = contact_messaging().activity(advisor.contact)
+    return {"received": activity.received, "clicked": activity.clicked}
 
 
 # --- Imports --------------------------------------------------------------------------------
@@ -236,14 +198,5 @@ def import_job_errors(job: ImportJob) -> QuerySet[ImportRowError]:
 
 
 def channel_choices() -> list[tuple[int, str]]:
-    """(id, name) of the channels messages go out on, found through `Contact.messages`
-    without importing messaging (empty when messaging is not installed)."""
-    try:
-        channel_model = (
-            Contact._meta.get_field("messages")
-            .related_model._meta.get_field("channel")
-            .related_model
-        )
-    except FieldDoesNotExist:
-        return []
-    return [(c.pk, str(c)) for c in channel_model._base_manager.order_by("pk")[:100]]
+    """(id, label) of the channels a segment can filter by (empty without messaging)."""
+    return contact_messaging().channel_choices()

@@ -1,27 +1,8 @@
-"""Display helpers for crm pages (messages are shown without importing messaging)."""
+"""Display helpers for crm pages."""
 
 from django import template
 
 register = template.Library()
-
-
-@register.filter
-def message_summary(message) -> str:
-    """One line for a message's content, whatever its type."""
-    content = getattr(message, "content", None) or {}
-    if not isinstance(content, dict):
-        return str(content)[:200]
-    for key in ("body", "text", "title", "caption"):
-        value = content.get(key)
-        if isinstance(value, str) and value:
-            return value[:200]
-        if isinstance(value, dict) and isinstance(value.get("body"), str):
-            return value["body"][:200]
-    if content.get("name"):  # a template
-        return f"Template {content['name']}"
-    if content.get("payload"):
-        return f"Payload {content['payload']}"[:200]
-    return getattr(message, "type", "")
 
 
 @register.filter
