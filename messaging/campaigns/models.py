@@ -1,0 +1,95 @@
+"""Campaigns and their transition history."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from messaging.channels.models import Channel, MessageTemplate
+
+
+class CampaignState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Scheduled"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Campaign(models.Model):
+    """A template sent to an audience, once per contact, at a throttle.
+
+    `parameter_mapping` says where each template parameter comes from:
+    `{"body": [{"source": "field", "value": "name"}, {"source": "attribute", "value": "city"},
+    {"source": "constant", "value": "DIWALI20"}], "header": [...], "buttons": {"0": {...}},
+    "header_media_link": "https://..."}`. Named templates use `"name"` keys on each item.
+    State changes only through `messaging.campaigns.services`.
+    """
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="campaigns")
+    template = models.ForeignKey(
+        MessageTemplate, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    parameter_mapping = models.JSONField(default=dict, blank=True)
+    segment = models.ForeignKey(
+        "crm.Segment", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tags = models.ManyToManyField("crm.Tag", blank=True, related_name="+")
+    tags_match = models.CharField(
+        max_length=3, choices=[("any", "Any tag"), ("all", "All tags")], default="any"
+    )
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    schedule_timezone = models.CharField(max_length=64, default="Asia/Kolkata")
+    throttle_mps = models.PositiveIntegerField(
+        "throttle (messages/second)", null=True, blank=True,
+        help_text="At most the channel's throughput; empty uses the channel's bulk share.",
+    )  # fmt: skip
+    cost_per_message = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    currency = models.CharField(max_length=3, default="INR")
+    state = models.CharField(
+        max_length=12, choices=CampaignState.choices, default=CampaignState.DRAFT, db_index=True
+    )
+    is_adhoc = models.BooleanField(default=False, help_text="Created by the bulk send API.")
+    audience_size = models.PositiveIntegerField(default=0)
+    excluded = models.JSONField(default=dict, blank=True)
+    pause_reason = models.CharField(max_length=300, blank=True)
+    auto_paused = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("launch_campaign", "Can launch, pause, resume and cancel campaigns")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignTransition(models.Model):
+    """Who moved a campaign from one state to another, when, and why."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=12)
+    to_state = models.CharField(max_length=12)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.from_state} -> {self.to_state}"
