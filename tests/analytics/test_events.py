@@ -26,7 +26,7 @@ from tests.factories import (
     InboundMessageFactory,
     MessageFactory,
 )
-from tests.messaging.webhook_support import messages_payload, process
+from tests.messaging.webhooks.support import messages_payload, process
 
 pytestmark = pytest.mark.django_db
 

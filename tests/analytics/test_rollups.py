@@ -138,7 +138,7 @@ def test_a_dry_run_writes_nothing(world):
 def test_a_late_status_webhook_marks_its_day_and_the_next_run_picks_it_up(
     world, django_capture_on_commit_callbacks, _clock
 ):
-    from tests.messaging.webhook_support import process, status, statuses_payload
+    from tests.messaging.webhooks.support import process, status, statuses_payload
 
     analytics_rollup(days=[D, D1])
     RollupDirtyDay.objects.all().delete()

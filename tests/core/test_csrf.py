@@ -4,7 +4,7 @@ Every non-GET method of every URL in README's access matrix is sent as a signed-
 (who may do everything, so only CSRF can refuse it) without a token: 403, and nothing runs.
 The same request with the token gets past the check, so the 403 was CSRF's doing. The
 session-authenticated API is held to the same rule by DRF. The webhooks, the only
-CSRF-exempt views (tests/messaging/test_webhook_intake.py scans every view for
+CSRF-exempt views (tests/messaging/webhooks/test_webhook_intake.py scans every view for
 `csrf_exempt`), authenticate by signature instead (tests/core/test_access_matrix.py).
 """
 

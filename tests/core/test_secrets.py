@@ -29,8 +29,8 @@ from messaging.sending.dispatch import send_batch_run
 from messaging.sending.send import message_send
 from tests.core.test_access_matrix import World, api_methods, routes
 from tests.factories import ChannelFactory, ContactFactory
+from tests.messaging.automation.test_responders import FakeAi
 from tests.messaging.providers.support import Loopback, json_answer
-from tests.messaging.test_responders import FakeAi
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from messaging.signals import button_clicked, inbound_message_received
 from messaging.webhooks.inbound import message_media_fetch
 from messaging.webhooks.tasks import webhook_fetch_media
 from tests.factories import ChannelFactory, ContactFactory, MessageFactory, TemplateFactory
-from tests.messaging.webhook_support import (
+from tests.messaging.webhooks.support import (
     envelope,
     fixture,
     messages_payload,

@@ -20,7 +20,7 @@ from messaging.automation.responders.faq import (
 )
 from messaging.automation.services import autoreply_process
 from tests.factories import ChannelFactory, FaqEntryFactory
-from tests.messaging.inbox_support import inbound
+from tests.messaging.inbox.support import inbound
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from messaging.sending.statuses import (
 )
 from messaging.signals import message_status_changed
 from tests.factories import ChannelFactory, ContactFactory, MessageFactory
-from tests.messaging.webhook_support import (
+from tests.messaging.webhooks.support import (
     failed,
     fixture,
     process,

@@ -32,7 +32,7 @@ from tests.factories import (
     MessageFactory,
     UserFactory,
 )
-from tests.messaging.inbox_support import inbound, now_ts
+from tests.messaging.inbox.support import inbound, now_ts
 
 pytestmark = pytest.mark.django_db
 

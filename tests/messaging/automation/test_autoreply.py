@@ -34,7 +34,7 @@ from messaging.models import (
     MessageTemplate,
 )
 from tests.factories import AutoReplyRuleFactory, ChannelFactory, FaqEntryFactory, UserFactory
-from tests.messaging.inbox_support import button_tap, inbound
+from tests.messaging.inbox.support import button_tap, inbound
 
 pytestmark = pytest.mark.django_db
 
@@ -408,7 +408,7 @@ def test_the_task_runs_the_service_and_is_named_for_the_default_queue(wa_channel
 
 
 def test_the_webhook_request_itself_never_runs_rules(client, settings, wa_channel, autoreply_queue):
-    from tests.messaging.webhook_support import (
+    from tests.messaging.webhooks.support import (
         APP_SECRET,
         messages_payload,
         post_signed,

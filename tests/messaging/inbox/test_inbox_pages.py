@@ -29,8 +29,8 @@ from tests.factories import (
     TemplateFactory,
     UserFactory,
 )
-from tests.messaging.inbox_support import inbound
-from tests.messaging.webhook_support import fixture, process
+from tests.messaging.inbox.support import inbound
+from tests.messaging.webhooks.support import fixture, process
 
 pytestmark = pytest.mark.django_db
 

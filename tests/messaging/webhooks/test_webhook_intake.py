@@ -12,7 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from messaging.models import WebhookEvent, WebhookState
 from messaging.webhooks.tasks import webhook_drain
 from tests.factories import ChannelFactory
-from tests.messaging.webhook_support import (
+from tests.messaging.webhooks.support import (
     APP_SECRET,
     VERIFY_TOKEN,
     fixture,

@@ -21,7 +21,7 @@ from messaging.webhooks.services import (
 )
 from messaging.webhooks.tasks import webhook_drain, webhook_process, webhook_purge, webhook_sweep
 from tests.factories import ChannelFactory, MessageFactory
-from tests.messaging.webhook_support import (
+from tests.messaging.webhooks.support import (
     fixture,
     process,
     status,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from messaging.models import WebhookEvent, WebhookState
 from messaging.webhooks.services import body_sha256, webhook_event_process
 from tests.factories import ChannelFactory
-from tests.messaging.webhook_support import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, post_signed
+from tests.messaging.webhooks.support import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, post_signed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")]
 

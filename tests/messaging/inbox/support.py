@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from messaging.models import Message
-from tests.messaging.webhook_support import messages_payload, process, text_message
+from tests.messaging.webhooks.support import messages_payload, process, text_message
 
 WA_ID = "919812345678"
 

@@ -23,7 +23,7 @@ from messaging.models import (
 from messaging.sending.dispatch import send_batch_run
 from messaging.webhooks.services import webhook_event_process
 from tests.factories import AdvisorFactory, ContactFactory, ContentItemFactory
-from tests.messaging.webhook_support import messages_payload, post_signed, text_message
+from tests.messaging.webhooks.support import messages_payload, post_signed, text_message
 
 pytestmark = pytest.mark.django_db
 
