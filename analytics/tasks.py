@@ -2,44 +2,28 @@
 
 Names are stable (beat rows and queued messages refer to them). `analytics.*` tasks go to the
 `analytics` queue, except job runs, which go to `default` with the other background work.
+The ones beat runs are `core.periodic.periodic_task`s: one run at a time, a pause after failures.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import uuid
-from collections.abc import Iterator
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
+
+from core.periodic import periodic_task
 
 logger = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def _single_run(name: str, timeout: int) -> Iterator[bool]:
-    """A lock in the shared cache so that runs of a periodic task never overlap."""
-    key, token = f"task-lock:{name}", uuid.uuid4().hex
-    acquired = cache.add(key, token, timeout=timeout)
-    try:
-        yield acquired
-    finally:
-        if acquired and cache.get(key) == token:
-            cache.delete(key)
-
-
-@shared_task(name="analytics.health_sample", ignore_result=True, expires=55)
+@periodic_task(name="analytics.health_sample", lock_timeout=120, expires=55)
 def health_sample() -> dict:
     """Every minute: record a HealthSample (uptime and sparklines on the operations page)."""
     from analytics.ops.health import health_sample_record
 
-    with _single_run("analytics.health_sample", timeout=120) as acquired:
-        if not acquired:
-            return {"skipped": True}
-        sample = health_sample_record()
-        return {"sample": sample.pk, "ok": sample.ok}
+    sample = health_sample_record()
+    return {"sample": sample.pk, "ok": sample.ok}
 
 
 @shared_task(
@@ -57,7 +41,14 @@ def job_run(job_run_id: int) -> str | None:
     return run.state if run else None
 
 
-@shared_task(name="analytics.job_scheduled", ignore_result=True)
+@periodic_task(
+    name="analytics.job_scheduled",
+    lock_timeout=60,
+    backoff_min=300,  # the most frequent schedule (rollups) is every 5 minutes
+    # Beat starts different jobs through this task, some in the same minute (03:30: the purge
+    # and a rollup): one lock and one backoff per job, so that none skips another.
+    scope=lambda name, arguments=None: name,
+)
 def job_scheduled(name: str, arguments: dict | None = None) -> int | None:
     """Beat's way to start a registered job (kwargs: {"name": ..., "arguments": {...}})."""
     from analytics.models import JobTrigger
@@ -70,7 +61,7 @@ def job_scheduled(name: str, arguments: dict | None = None) -> int | None:
         return None
 
 
-@shared_task(name="analytics.jobs_sweep", ignore_result=True, expires=55)
+@periodic_task(name="analytics.jobs_sweep", lock_timeout=120, expires=55)
 def jobs_sweep() -> dict:
     """Every minute: fail jobs whose worker died, re-enqueue runs whose message was lost."""
     from analytics.ops.jobs import jobs_sweep as sweep

@@ -5,6 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from core.periodic import periodic_task
+
 __all__ = ["import_resume_stale", "import_run"]
 
 
@@ -16,7 +18,7 @@ def import_run(job_id: int) -> None:
     import_job_run(job_id=job_id, max_seconds=settings.IMPORT_TASK_MAX_SECONDS)
 
 
-@shared_task(name="crm.import_resume_stale", ignore_result=True, expires=50)
+@periodic_task(name="crm.import_resume_stale", lock_timeout=120, expires=50)
 def import_resume_stale() -> list[int]:
     """Every minute: queue again the imports a killed worker or a lost message left."""
     from crm.services.imports import import_jobs_resume_stale

@@ -127,6 +127,9 @@ CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", default=10.0)
 WORKER_HEARTBEAT_STALE_SECONDS = env.float("WORKER_HEARTBEAT_STALE_SECONDS", default=45.0)
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=0) or None
+# A periodic task that fails pauses for its beat interval, doubled per failure in a row up to
+# this (s; 0: no pause), so a broken one neither floods the log nor hammers what is failing.
+PERIODIC_TASK_BACKOFF_MAX_SECONDS = env.int("PERIODIC_TASK_BACKOFF_MAX_SECONDS", default=600)
 
 # --- Auth --------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

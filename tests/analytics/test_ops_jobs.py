@@ -208,6 +208,20 @@ def test_beat_starts_jobs_as_schedule_runs_and_skips_a_running_one(enqueued):
     assert job_scheduled("purge_data") is None
 
 
+def test_beat_locks_each_scheduled_job_apart(enqueued):
+    """Two jobs due in the same minute (03:30: the purge and a rollup) never skip each other."""
+    from django.core.cache import cache
+
+    from analytics.tasks import job_scheduled
+
+    cache.add("task-lock:analytics.job_scheduled:rollup_analytics", "another run", timeout=60)
+    try:
+        assert job_scheduled(name="rollup_analytics") == {"skipped": "already running"}
+        assert JobRun.objects.get(pk=job_scheduled(name="purge_data")).name == "purge_data"
+    finally:
+        cache.delete("task-lock:analytics.job_scheduled:rollup_analytics")
+
+
 def test_the_task_is_routed_to_the_default_queue():
     from analytics.tasks import job_run
     from config.celery import app
