@@ -5,6 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("core.api.urls")),
     path("", include("crm.api.urls")),
-    path("", include("messaging.api.urls")),
+    path("", include("messaging.api_urls")),
     path("", include("analytics.api_urls")),
 ]

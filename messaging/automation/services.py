@@ -515,7 +515,7 @@ def autoreply_process(*, message_id: int) -> list[AutoReplyRun]:
 
 
 def autoreply_enqueue(message_id: int) -> None:
-    from messaging.inbox.tasks import autoreply_run
+    from messaging.automation.tasks import autoreply_run
 
     try:
         autoreply_run.delay(message_id)

@@ -11,8 +11,8 @@ from core.errors import DomainError
 from crm.models import Segment, Tag
 from messaging.campaigns import services as svc
 from messaging.campaigns.bulk import MAX_RECIPIENTS, bulk_send_create
+from messaging.campaigns.selectors import campaign_list
 from messaging.models import Campaign, CampaignState, Channel, MessageTemplate
-from messaging.sending.selectors import campaign_list
 
 
 class CampaignInputSerializer(serializers.ModelSerializer):

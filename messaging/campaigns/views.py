@@ -10,8 +10,8 @@ from core.errors import DomainError
 from core.permissions import staff_permission_required
 from messaging.campaigns import services as svc
 from messaging.campaigns.forms import CampaignForm, ParameterMappingForm, ScheduleForm
+from messaging.campaigns.selectors import campaign_list
 from messaging.models import CampaignState
-from messaging.sending.selectors import campaign_list
 
 EDITABLE = (CampaignState.DRAFT, CampaignState.SCHEDULED)
 

@@ -3,9 +3,7 @@ preference audit, and tracked links. Imported by `MessagingConfig.ready`."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
 
 from core.errors import DomainError
 from messaging.content import services as content_svc
@@ -14,12 +12,7 @@ from messaging.models import (
     ContentDelivery,
     ContentItem,
     ContentTransition,
-    Notification,
-    NotificationPreferenceEvent,
-    NotificationType,
-    TrackedLink,
 )
-from messaging.notifications.services import notification_required_variables
 
 # --- Content -----------------------------------------------------------------------------------
 
@@ -159,90 +152,4 @@ class ContentDeliveryAdmin(admin.ModelAdmin):
 # --- Notifications -----------------------------------------------------------------------------
 
 
-@admin.register(NotificationType)
-class NotificationTypeAdmin(admin.ModelAdmin):
-    """Map each event type to a template (by name and language) and switch it on or off."""
-
-    list_display = ["code", "name", "template_name", "template_language", "enabled", "needs"]
-    list_editable = ["enabled"]
-    list_filter = ["enabled"]
-    search_fields = ["code", "name", "template_name"]
-    actions = ["enable", "disable"]
-    readonly_fields = ["created_at", "updated_at"]
-
-    @admin.display(description="variables needed")
-    def needs(self, event_type):
-        return ", ".join(notification_required_variables(event_type)) or "—"
-
-    @admin.action(description="Enable selected types", permissions=["change"])
-    def enable(self, request, queryset):
-        self.message_user(request, f"Enabled {queryset.update(enabled=True)} type(s).")
-
-    @admin.action(description="Disable selected types", permissions=["change"])
-    def disable(self, request, queryset):
-        self.message_user(request, f"Disabled {queryset.update(enabled=False)} type(s).")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    list_display = [
-        "reference_id",
-        "event_type",
-        "contact",
-        "attempt",
-        "shown_status",
-        "created_at",
-    ]
-    list_filter = ["event_type", "refusal_code", "created_at"]
-    search_fields = ["=reference_id", "contact__phone", "contact__name"]
-    list_select_related = ["event_type", "contact", "message"]
-    date_hierarchy = "created_at"
-    show_full_result_count = False
-
-    @admin.display(description="status")
-    def shown_status(self, notification):
-        return notification.status
-
-
-@admin.register(NotificationPreferenceEvent)
-class NotificationPreferenceEventAdmin(ReadOnlyAdmin):
-    list_display = ["contact", "event_type", "opted_out", "source", "actor", "created_at"]
-    list_filter = ["source", "opted_out", "event_type"]
-    search_fields = ["contact__phone", "contact__name"]
-    list_select_related = ["contact", "event_type", "actor"]
-
-
 # --- Tracked links -----------------------------------------------------------------------------
-
-
-@admin.register(TrackedLink)
-class TrackedLinkAdmin(ReadOnlyAdmin):
-    list_display = ["token", "target", "contact", "campaign", "content_item", "click_count"]
-    search_fields = ["=token", "url", "contact__phone"]
-    list_select_related = ["contact", "campaign", "content_item"]
-    show_full_result_count = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(click_count=Count("clicks"))
-
-    @admin.display(description="clicks", ordering="click_count")
-    def click_count(self, link):
-        return link.click_count
-
-    @admin.display(description="URL")
-    def target(self, link):
-        return format_html('<a href="{}" rel="noopener noreferrer">{}</a>', link.url, link.url[:80])

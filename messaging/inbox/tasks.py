@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import logging
-import random
 
 from celery import shared_task
-from django.db import DatabaseError
 
+from core.retrying import retry_countdown
 from messaging.providers import TemporaryError
 
-__all__ = ["autoreply_run", "inbox_mark_read"]
+__all__ = ["inbox_mark_read"]
 
 logger = logging.getLogger(__name__)
-
-
-def _backoff(retries: int, cap: float = 60.0) -> float:
-    ceiling = min(cap, 2.0 ** (retries + 1))
-    return random.uniform(ceiling / 2, ceiling)
-
-
-@shared_task(
-    name="messaging.autoreply_run", bind=True, acks_late=True, ignore_result=True, max_retries=5
-)
-def autoreply_run(self, message_id: int) -> int:
-    """Evaluate the auto-reply rules and responders for one inbound message (idempotent)."""
-    from messaging.automation.services import autoreply_process
-
-    try:
-        return len(autoreply_process(message_id=message_id))
-    except DatabaseError as exc:
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
 
 @shared_task(
@@ -46,7 +27,7 @@ def inbox_mark_read(self, channel_id: int, wamid: str) -> bool:
         if self.request.retries >= self.max_retries:
             logger.warning("read mark of %s given up: %s", wamid, exc)
             return False
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, cap=30)) from exc
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries, cap=30)) from exc
     except Exception as exc:  # auth errors and the like: the badge is cleared anyway
         logger.warning("read mark of %s failed: %s", wamid, exc)
         return False

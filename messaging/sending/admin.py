@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from messaging.models import Conversation, Message, MessageStatusEvent
+from messaging.models import Message, MessageStatusEvent
 
 
 class StatusEventInline(admin.TabularInline):
@@ -42,10 +42,15 @@ class MessageAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ["contact", "channel", "is_open", "assignee", "last_activity_at"]
-    list_filter = ["is_open", "channel"]
-    search_fields = ["contact__name", "contact__phone"]
-    list_select_related = ["contact", "channel", "assignee"]
-    raw_id_fields = ["contact"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

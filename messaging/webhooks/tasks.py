@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 
+from core.retrying import retry_countdown
 from messaging.providers import TemporaryError
 from messaging.sending.statuses import statuses_apply_parked_older
 from messaging.webhooks.inbound import media_error_record, message_media_fetch
@@ -38,11 +38,6 @@ logger = logging.getLogger(__name__)
 
 PROCESS_MAX_RETRIES = 8
 MEDIA_MAX_RETRIES = 4
-
-
-def _backoff(retries: int, cap: float = 60.0) -> float:
-    ceiling = min(cap, 2.0 ** (retries + 1))
-    return random.uniform(ceiling / 2, ceiling)
 
 
 @contextlib.contextmanager
@@ -82,7 +77,7 @@ def webhook_drain(self) -> int:
     except DatabaseError as exc:
         if self.request.retries >= self.max_retries:
             raise
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
 
 
 @shared_task(
@@ -107,7 +102,7 @@ def webhook_process(self, event_id: int) -> None:
                     error=f"gave up after {self.request.retries + 1} attempts: {exc}",
                 )
             raise
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
 
 
 @shared_task(name="messaging.webhook_sweep", ignore_result=True, expires=30)
@@ -147,7 +142,7 @@ def webhook_fetch_media(self, message_id: int) -> bool:
         if self.request.retries >= self.max_retries:
             media_error_record(message_id=message_id, error=str(exc))
             return False
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries, cap=300)) from exc
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries, cap=300)) from exc
     except DatabaseError:
         raise
     except Exception as exc:

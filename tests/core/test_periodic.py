@@ -119,7 +119,7 @@ def test_runs_never_overlap():
 def test_a_run_is_skipped_while_another_holds_the_lock_and_leaves_it_alone():
     cache.add(LOCK, "another run", timeout=60)
     assert probe("x") == {"skipped": ALREADY_RUNNING}
-    assert probe.apply(args=["x"]).get() == {"skipped": ALREADY_RUNNING}  # the worker's path
+    assert probe.apply(args=["x"]).result == {"skipped": ALREADY_RUNNING}  # the worker's path
     assert BODY.calls == []
     assert cache.get(LOCK) == "another run"
     assert cache.get(BACKOFF) is None  # skipping is not failing

@@ -22,7 +22,7 @@ from messaging.automation.services import (
     rule_matches,
     rule_problems,
 )
-from messaging.inbox.tasks import autoreply_run
+from messaging.automation.tasks import autoreply_run
 from messaging.models import (
     AutomatedAnswer,
     AutoReplyRule,

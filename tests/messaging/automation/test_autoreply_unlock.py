@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 
-from messaging.inbox.tasks import autoreply_run
+from messaging.automation.tasks import autoreply_run
 from messaging.models import (
     AutoReplyRun,
     ContentDelivery,

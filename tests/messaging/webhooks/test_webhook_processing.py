@@ -95,7 +95,7 @@ def test_the_task_retries_database_errors_then_marks_the_event_failed(wa_channel
             "messaging.webhooks.tasks.webhook_event_process",
             side_effect=OperationalError("database is down"),
         ) as run,
-        mock.patch("messaging.webhooks.tasks._backoff", return_value=0),
+        mock.patch("messaging.webhooks.tasks.retry_countdown", return_value=0),
     ):
         result = webhook_process.apply(args=[event.pk])
     assert result.failed()
@@ -426,7 +426,7 @@ def test_the_drain_task_retries_database_errors(wa_channel, eager_retries):
             "messaging.webhooks.tasks.webhook_events_drain",
             side_effect=OperationalError("database is down"),
         ) as run,
-        mock.patch("messaging.webhooks.tasks._backoff", return_value=0),
+        mock.patch("messaging.webhooks.tasks.retry_countdown", return_value=0),
     ):
         result = webhook_drain.apply()
     assert result.failed()

@@ -1,0 +1,12 @@
+"""Messaging's REST API, under /api/v1/, from each domain's api_urls.
+
+`messages/bulk/` (campaigns) comes before `messages/<uuid:id>/` (sending) only for
+readability: a UUID never matches "bulk".
+"""
+
+from messaging.campaigns.api_urls import urlpatterns as campaigns
+from messaging.inbox.api_urls import urlpatterns as inbox
+from messaging.notifications.api_urls import urlpatterns as notifications
+from messaging.sending.api_urls import urlpatterns as sending
+
+urlpatterns = [*sending, *campaigns, *notifications, *inbox]

@@ -1,0 +1,19 @@
+"""Staff pages of campaigns (namespace `messaging`)."""
+
+from django.urls import path
+
+from messaging.campaigns import views as campaigns
+
+urlpatterns = [
+    path("campaigns/", campaigns.campaign_index, name="campaign-list"),
+    path("campaigns/new/", campaigns.campaign_create, name="campaign-create"),
+    path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign-edit"),
+    path("campaigns/<int:pk>/mapping/", campaigns.campaign_mapping, name="campaign-mapping"),
+    path(
+        "campaigns/<int:pk>/progress/",
+        campaigns.campaign_progress_partial,
+        name="campaign-progress",
+    ),
+    path("campaigns/<int:pk>/<str:action>/", campaigns.campaign_action, name="campaign-action"),
+]

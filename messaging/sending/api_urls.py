@@ -1,0 +1,10 @@
+"""API of messages: send one, list them, read one."""
+
+from django.urls import path
+
+from messaging.sending import api
+
+urlpatterns = [
+    path("messages/", api.MessageListCreateView.as_view(), name="message-list"),
+    path("messages/<uuid:id>/", api.MessageDetailView.as_view(), name="message-detail"),
+]
