@@ -4,11 +4,8 @@ from `rollup_analytics`), each with filters and a formula-safe CSV export action
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import StreamingHttpResponse
-from django.utils import timezone
 
 from analytics.models import (
-    AppError,
     ButtonClick,
     ButtonDaily,
     CampaignPerformance,
@@ -16,47 +13,15 @@ from analytics.models import (
     ConversionEvent,
     CustomerMetrics,
     DailySnapshot,
-    HealthSample,
-    JobRun,
     QualityRating,
     RollupDirtyDay,
     RollupState,
 )
-from core.csv_safe import csv_stream
-
-
-@admin.action(description="Export selected rows as CSV")
-def export_csv(modeladmin, request, queryset):
-    fields = list(queryset.model._meta.concrete_fields)
-    header = [f.attname for f in fields]
-    rows = ([getattr(obj, f.attname) for f in fields] for obj in queryset.order_by("pk").iterator())
-    name = queryset.model._meta.model_name
-    response = StreamingHttpResponse(csv_stream(header, rows), content_type="text/csv")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{name}-{timezone.now():%Y%m%d-%H%M}.csv"'
-    )
-    return response
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    actions = [export_csv]
-    show_full_result_count = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from core.admin import ReadOnlyExportAdmin
 
 
 @admin.register(ButtonClick)
-class ButtonClickAdmin(ReadOnlyAdmin):
+class ButtonClickAdmin(ReadOnlyExportAdmin):
     list_display = ["clicked_at", "label", "payload", "contact", "campaign", "content_item",
                     "delay_seconds"]  # fmt: skip
     list_filter = ["kind", "clicked_at", "campaign"]
@@ -67,7 +32,7 @@ class ButtonClickAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ConversionEvent)
-class ConversionEventAdmin(ReadOnlyAdmin):
+class ConversionEventAdmin(ReadOnlyExportAdmin):
     list_display = ["occurred_at", "reference_id", "type", "value", "currency", "contact",
                     "attribution_source", "attributed_campaign"]  # fmt: skip
     list_filter = ["type", "attribution_source", "currency", "occurred_at"]
@@ -77,7 +42,7 @@ class ConversionEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(QualityRating)
-class QualityRatingAdmin(ReadOnlyAdmin):
+class QualityRatingAdmin(ReadOnlyExportAdmin):
     list_display = ["rated_at", "answer", "rating", "previous", "responder", "topic", "rated_by"]
     list_filter = ["rating", "responder", "rated_at"]
     search_fields = ["topic"]
@@ -85,7 +50,7 @@ class QualityRatingAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailySnapshot)
-class DailySnapshotAdmin(ReadOnlyAdmin):
+class DailySnapshotAdmin(ReadOnlyExportAdmin):
     list_display = ["day", "channel", "sent", "delivered", "read", "failed", "inbound",
                     "conversions", "revenue", "cost", "computed_at"]  # fmt: skip
     list_filter = ["channel", "day"]
@@ -94,7 +59,7 @@ class DailySnapshotAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CampaignPerformance)
-class CampaignPerformanceAdmin(ReadOnlyAdmin):
+class CampaignPerformanceAdmin(ReadOnlyExportAdmin):
     list_display = ["campaign", "day", "targeted", "sent", "delivered", "read", "failed",
                     "replied", "clicked", "converted", "revenue", "cost", "roi"]  # fmt: skip
     list_filter = [("day", admin.EmptyFieldListFilter), "day", "campaign"]
@@ -103,7 +68,7 @@ class CampaignPerformanceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ButtonDaily)
-class ButtonDailyAdmin(ReadOnlyAdmin):
+class ButtonDailyAdmin(ReadOnlyExportAdmin):
     list_display = ["day", "label", "clicks", "contacts", "average_delay_seconds"]
     list_filter = ["day"]
     search_fields = ["label"]
@@ -111,7 +76,7 @@ class ButtonDailyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ContentPerformance)
-class ContentPerformanceAdmin(ReadOnlyAdmin):
+class ContentPerformanceAdmin(ReadOnlyExportAdmin):
     list_display = ["content_item", "announced", "delivered", "read", "unlocked", "link_clicks",
                     "delivery_rate", "unlock_rate", "computed_at"]  # fmt: skip
     list_select_related = ["content_item"]
@@ -120,7 +85,7 @@ class ContentPerformanceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CustomerMetrics)
-class CustomerMetricsAdmin(ReadOnlyAdmin):
+class CustomerMetricsAdmin(ReadOnlyExportAdmin):
     list_display = ["contact", "lifetime_value", "orders", "last_order_at", "recency_score",
                     "frequency_score", "monetary_score", "segment", "churn_risk", "tier",
                     "read_rate"]  # fmt: skip
@@ -131,32 +96,16 @@ class CustomerMetricsAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RollupDirtyDay)
-class RollupDirtyDayAdmin(ReadOnlyAdmin):
+class RollupDirtyDayAdmin(ReadOnlyExportAdmin):
     list_display = ["day", "marked_at"]
     list_filter = ["marked_at"]
 
 
 @admin.register(RollupState)
-class RollupStateAdmin(ReadOnlyAdmin):
+class RollupStateAdmin(ReadOnlyExportAdmin):
     list_display = ["name", "computed_at", "watermark"]
     list_filter = ["name"]
 
 
-@admin.register(JobRun)
-class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ["name", "state", "trigger", "started_by", "created_at", "finished_at"]
-    list_filter = ["name", "state", "trigger", "created_at"]
-    list_select_related = ["started_by"]
-
-
-@admin.register(AppError)
-class AppErrorAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "level", "logger", "message", "request_id"]
-    list_filter = ["level", "created_at"]
-    search_fields = ["message", "logger", "request_id"]
-
-
-@admin.register(HealthSample)
-class HealthSampleAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "ok"]
-    list_filter = ["ok", "created_at"]
+# The operations centre's tables register themselves.
+from analytics.ops import admin as ops_admin  # noqa: E402, F401

@@ -1,8 +1,43 @@
 from django.contrib import admin, messages
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from core.csv_safe import csv_stream
 from core.models import ApiToken, WorkerHeartbeat
 from core.services import api_token_create, api_token_revoke
+
+
+@admin.action(description="Export selected rows as CSV")
+def export_csv(modeladmin, request, queryset):
+    """Every concrete column of the selected rows, streamed and safe from spreadsheet formulas."""
+    fields = list(queryset.model._meta.concrete_fields)
+    header = [f.attname for f in fields]
+    rows = ([getattr(obj, f.attname) for f in fields] for obj in queryset.order_by("pk").iterator())
+    name = queryset.model._meta.model_name
+    response = StreamingHttpResponse(csv_stream(header, rows), content_type="text/csv")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}-{timezone.now():%Y%m%d-%H%M}.csv"'
+    )
+    return response
+
+
+class ReadOnlyExportAdmin(admin.ModelAdmin):
+    """A table written only by the system (events, rollups, logs): browse, filter, export."""
+
+    actions = [export_csv]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ApiToken)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -36,8 +37,7 @@ def check_database() -> dict:
 
 def check_broker() -> dict:
     def probe():
-        from config.celery import app
-
+        app = current_app  # the project's app (config/__init__ loads it); core imports no config
         url = app.conf.broker_url
         if url.startswith("filesystem://"):
             folder = settings.CELERY_BROKER_FOLDER / "out"

@@ -7,15 +7,6 @@ from analytics.models.events import (
     ConversionType,
     QualityRating,
 )
-from analytics.models.operations import (
-    ACTIVE_JOB_STATES,
-    FINISHED_JOB_STATES,
-    AppError,
-    HealthSample,
-    JobRun,
-    JobState,
-    JobTrigger,
-)
 from analytics.models.rollups import (
     ButtonDaily,
     CampaignPerformance,
@@ -27,6 +18,15 @@ from analytics.models.rollups import (
     RfmSegment,
     RollupDirtyDay,
     RollupState,
+)
+from analytics.ops.models import (
+    ACTIVE_JOB_STATES,
+    FINISHED_JOB_STATES,
+    AppError,
+    HealthSample,
+    JobRun,
+    JobState,
+    JobTrigger,
 )
 
 __all__ = [

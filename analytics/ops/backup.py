@@ -521,7 +521,7 @@ def _load_model(
 def _interrupt_active_jobs() -> int:
     """Runs queued or running when the backup was made belong to the old system: never start
     them in the new one (the job sweeper would)."""
-    from analytics.models import ACTIVE_JOB_STATES, JobRun, JobState
+    from analytics.ops.models import ACTIVE_JOB_STATES, JobRun, JobState
 
     return JobRun.objects.filter(state__in=ACTIVE_JOB_STATES).update(
         state=JobState.FAILED,

@@ -276,7 +276,7 @@ def imports_today(day: BoardDay) -> list[BoardRow]:
 
 
 def jobs_today(day: BoardDay) -> list[BoardRow]:
-    from analytics.models import JobRun, JobState
+    from analytics.ops.models import JobRun, JobState
 
     by_state = dict(
         JobRun.objects.filter(created_at__gte=day.start, created_at__lt=day.end)
@@ -296,7 +296,7 @@ def jobs_today(day: BoardDay) -> list[BoardRow]:
 
 
 def app_errors_today(day: BoardDay) -> list[BoardRow]:
-    from analytics.models import AppError
+    from analytics.ops.models import AppError
 
     count = AppError.objects.filter(created_at__gte=day.start, created_at__lt=day.end).count()
     return [

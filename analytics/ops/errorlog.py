@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from analytics.models import AppError, JobRun, JobState
+from analytics.ops.models import AppError, JobRun, JobState
 
 KINDS = {
     "messages": "Failed messages",

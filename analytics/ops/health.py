@@ -31,7 +31,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
-from analytics.models import HealthSample
+from analytics.ops.models import HealthSample
 from analytics.ops.queues import QUEUES, queue_states
 from core.health import check_broker, check_database
 

@@ -46,7 +46,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from analytics.models import ACTIVE_JOB_STATES, JobRun, JobState, JobTrigger
+from analytics.ops.models import ACTIVE_JOB_STATES, JobRun, JobState, JobTrigger
 from core.errors import Conflict, DomainError
 
 logger = logging.getLogger(__name__)
@@ -322,7 +322,7 @@ def _already_running_message(definition: JobDefinition, active: JobRun | None) -
 
 def job_enqueue(job_run_id: int) -> None:
     """Nudge a worker; never raises. A lost nudge is re-sent by `jobs_sweep`."""
-    from analytics.tasks import job_run
+    from analytics.ops.tasks import job_run
 
     try:
         job_run.apply_async(args=[job_run_id], queue="default", retry=False)

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 
 QUEUES = ("send", "webhooks", "default", "analytics")
@@ -49,8 +50,7 @@ class QueueState:
 
 def queue_states(queues: tuple[str, ...] = QUEUES) -> tuple[str, list[QueueState], dict]:
     """(transport, states per queue, broker-wide extras). Never raises."""
-    from config.celery import app
-
+    app = current_app  # the project's app, loaded by config/__init__; analytics imports no config
     url = app.conf.broker_url or ""
     try:
         if url.startswith("filesystem://"):

@@ -19,7 +19,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from analytics.models import FINISHED_JOB_STATES, AppError, HealthSample, JobRun
+from analytics.ops.models import FINISHED_JOB_STATES, AppError, HealthSample, JobRun
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from analytics.models import JobRun, JobState, JobTrigger
 from analytics.ops import errorlog, events
 from analytics.ops.backup import backup_file, backups_list
 from analytics.ops.board import board_build
@@ -41,6 +40,7 @@ from analytics.ops.jobs import (
     jobs_all,
     jobs_for_user,
 )
+from analytics.ops.models import JobRun, JobState, JobTrigger
 from analytics.ops.sparkline import sparkline_svg, uptime_bars_svg
 from core.permissions import staff_permission_required
 

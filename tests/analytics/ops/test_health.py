@@ -270,7 +270,7 @@ def test_last_rollup_and_distribution_are_never_until_they_ran(ops_client, files
 
 
 def test_samples_give_uptime_and_sparklines(ops_client, filesystem_broker, live_worker):
-    from analytics.tasks import health_sample
+    from analytics.ops.tasks import health_sample
 
     health_sample()
     sample = HealthSample.objects.get()

@@ -28,7 +28,7 @@ from tests.analytics.backup_support import assert_same, populate, snapshot
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

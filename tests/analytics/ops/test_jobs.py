@@ -201,7 +201,7 @@ def test_sweeper_requeues_lost_runs_and_fails_stale_ones(enqueued, settings):
 
 
 def test_beat_starts_jobs_as_schedule_runs_and_skips_a_running_one(enqueued):
-    from analytics.tasks import job_scheduled
+    from analytics.ops.tasks import job_scheduled
 
     pk = job_scheduled("purge_data")
     assert JobRun.objects.get(pk=pk).trigger == JobTrigger.SCHEDULE
@@ -212,7 +212,7 @@ def test_beat_locks_each_scheduled_job_apart(enqueued):
     """Two jobs due in the same minute (03:30: the purge and a rollup) never skip each other."""
     from django.core.cache import cache
 
-    from analytics.tasks import job_scheduled
+    from analytics.ops.tasks import job_scheduled
 
     cache.add("task-lock:analytics.job_scheduled:rollup_analytics", "another run", timeout=60)
     try:
@@ -223,7 +223,7 @@ def test_beat_locks_each_scheduled_job_apart(enqueued):
 
 
 def test_the_task_is_routed_to_the_default_queue():
-    from analytics.tasks import job_run
+    from analytics.ops.tasks import job_run
     from config.celery import app
 
     options = app.amqp.router.route(job_run._get_exec_options(), "analytics.job_run")
