@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from core.errors import DomainError
 from crm import selectors
+from crm.importing.jobs import import_job_create, import_job_from_dry_run, import_job_resume
 from crm.models import (
     Advisor,
     AttributeDefinition,
@@ -36,7 +37,6 @@ from crm.services import (
     contact_merge,
     phone_normalize,
 )
-from crm.services.imports import import_job_create, import_job_from_dry_run, import_job_resume
 
 
 @admin.register(Tag)

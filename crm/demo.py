@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from crm.importing.jobs import import_job_create, import_job_run
 from crm.models import (
     Advisor,
     AttributeDefinition,
@@ -23,7 +24,6 @@ from crm.models import (
 )
 from crm.segment_filters import segment_filter_clean
 from crm.services import consent_set, tags_get_or_create
-from crm.services.imports import import_job_create, import_job_run
 
 FIRST_NAMES = [
     "Aarav", "Vivaan", "Aditya", "Arjun", "Sai", "Reyansh", "Krishna", "Ishaan", "Rohan",

@@ -1,9 +1,25 @@
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from crm.attribute_rules import AttributeType, attribute_definition_check
+
+# WhatsApp's customer-service window: free-form messages may go for 24 hours after the
+# contact's own last message (our outbound messages never extend it).
+WINDOW = timedelta(hours=24)
+
+
+def window_expires_at(contact: "Contact"):
+    """When the 24-hour customer-service window closes (None if the contact never wrote)."""
+    if contact.last_inbound_at is None:
+        return None
+    return contact.last_inbound_at + WINDOW
 
 
 class Consent(models.TextChoices):
@@ -90,8 +106,6 @@ class Contact(models.Model):
     @property
     def window_open(self) -> bool:
         """True while WhatsApp's 24-hour customer-service window is open."""
-        from crm.selectors import window_expires_at
-
         expires = window_expires_at(self)
         return expires is not None and expires > timezone.now()
 
@@ -130,14 +144,6 @@ def _import_storage():
 _IMPORT_STORAGE = FileSystemStorage()  # MEDIA_ROOT, read lazily (follows setting changes)
 
 
-class AttributeType(models.TextChoices):
-    TEXT = "text", "Text"
-    NUMBER = "number", "Number"
-    DATE = "date", "Date (YYYY-MM-DD)"
-    BOOLEAN = "boolean", "Yes / no"
-    CHOICE = "choice", "Choice"
-
-
 attribute_key_validator = RegexValidator(
     r"^[a-z][a-z0-9_]{0,49}$",
     "Lower-case letters, digits and underscores, starting with a letter (at most 50).",
@@ -164,10 +170,6 @@ class AttributeDefinition(models.Model):
         return self.label or self.key
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
-        from crm.services.attributes import attribute_definition_check
-
         problems = attribute_definition_check(key=self.key, type=self.type, choices=self.choices)
         if problems:
             raise ValidationError(problems)

@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from crm.attribute_rules import attribute_value_coerce
 from crm.extensions import contact_messaging
 from crm.models import AdvisorTier, AttributeDefinition, AttributeType, Consent, Contact
 
@@ -66,7 +67,6 @@ def segment_filter_clean(data: Any, *, definitions: dict | None = None) -> dict:
     Attribute conditions are typed by their AttributeDefinition: `{"key": "lifetime_orders",
     "op": "gt", "value": "5"}` is stored with the number 5.
     """
-    from crm.services.attributes import attribute_value_coerce
 
     if data in (None, ""):
         return {}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db.models import Count, Q, QuerySet
 
 from crm.extensions import MessageRow, contact_messaging
-from crm.models import (
+from crm.models import (  # noqa: F401 (public here too)
+    WINDOW,
     Advisor,
     AttributeDefinition,
     ConsentEvent,
@@ -16,20 +15,9 @@ from crm.models import (
     ImportRowError,
     Segment,
     Tag,
+    window_expires_at,
 )
 from crm.segment_filters import segment_filter_q
-
-WINDOW = timedelta(hours=24)
-
-
-def window_expires_at(contact: Contact):
-    """When the 24-hour customer-service window closes (None if the contact never wrote).
-
-    Only the user's own messages open the window; our outbound messages never extend it.
-    """
-    if contact.last_inbound_at is None:
-        return None
-    return contact.last_inbound_at + WINDOW
 
 
 def contact_find_by_wa_id(wa_id: str) -> Contact | None:

@@ -48,6 +48,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from analytics.ops.models import ACTIVE_JOB_STATES, JobRun, JobState, JobTrigger
 from core.errors import Conflict, DomainError
+from core.queueing import task
 
 logger = logging.getLogger(__name__)
 
@@ -322,10 +323,8 @@ def _already_running_message(definition: JobDefinition, active: JobRun | None) -
 
 def job_enqueue(job_run_id: int) -> None:
     """Nudge a worker; never raises. A lost nudge is re-sent by `jobs_sweep`."""
-    from analytics.ops.tasks import job_run
-
     try:
-        job_run.apply_async(args=[job_run_id], queue="default", retry=False)
+        task("analytics.job_run").apply_async(args=[job_run_id], queue="default", retry=False)
     except Exception:
         logger.warning("could not enqueue job run %s; the sweeper will retry", job_run_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from crm.attribute_rules import attribute_definition_check
 from crm.models import (
     Advisor,
     AdvisorTier,
@@ -67,7 +68,6 @@ class AttributeDefinitionSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
     def validate(self, attrs):
-        from crm.services.attributes import attribute_definition_check
 
         instance = self.instance
         key = attrs.get("key", getattr(instance, "key", ""))

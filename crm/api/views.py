@@ -36,6 +36,7 @@ from crm.api.serializers import (
     TagInputSerializer,
     TagSerializer,
 )
+from crm.importing.jobs import import_job_create, import_job_resume
 from crm.models import (
     Advisor,
     AdvisorTier,
@@ -61,7 +62,6 @@ from crm.services import (
     tag_names_clean,
     tags_get_or_create,
 )
-from crm.services.imports import import_job_create, import_job_resume
 from crm.views.imports import import_errors_csv_response, upload_too_large
 
 

@@ -1,2 +1,2 @@
 """Contact import machinery: streaming readers (`readers`), row validation (`rows`) and the
-batch writer (`writer`). `crm.services.imports` drives them for an `ImportJob`."""
+batch writer (`writer`). `crm.importing.jobs` drives them for an `ImportJob`."""

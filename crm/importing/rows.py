@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from crm.attribute_rules import attribute_value_coerce
 from crm.models import AttributeDefinition
 from crm.services.advisors import content_preferences_clean, onboarded_on_clean, tier_clean
-from crm.services.attributes import attribute_value_coerce
 from crm.services.contacts import (
     InvalidPhone,
     consent_parse,

@@ -11,8 +11,8 @@ from core.errors import DomainError
 from core.permissions import staff_permission_required
 from crm import selectors
 from crm.forms import ImportForm
+from crm.importing.jobs import import_job_create, import_job_from_dry_run, import_job_resume
 from crm.models import ImportJob
-from crm.services.imports import import_job_create, import_job_from_dry_run, import_job_resume
 from crm.views.common import paginate
 
 FIRST_ERRORS = 20

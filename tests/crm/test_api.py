@@ -3,8 +3,8 @@
 import pytest
 
 from core.services import api_token_create
+from crm.importing.jobs import import_job_run
 from crm.models import Advisor, ConsentEvent, Contact, ImportJob, Tag
-from crm.services.imports import import_job_run
 from tests.crm.conftest import upload
 from tests.factories import AdvisorFactory, ContactFactory, SegmentFactory, TagFactory
 

@@ -6,9 +6,9 @@ from django.urls import reverse
 
 from core.services import api_token_create
 from crm.admin import ContactAdminForm
+from crm.importing.jobs import import_job_create, import_job_run
 from crm.models import ConsentEvent, Contact
 from crm.services import consent_set, contact_create, contact_merge, contact_update
-from crm.services.imports import import_job_create, import_job_run
 from tests.crm.conftest import upload
 from tests.factories import ContactFactory
 

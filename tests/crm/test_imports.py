@@ -7,6 +7,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from crm.importing import writer
+from crm.importing.jobs import (
+    import_job_create,
+    import_job_from_dry_run,
+    import_job_resume,
+    import_job_run,
+    import_jobs_resume_stale,
+)
 from crm.importing.readers import FileRefused
 from crm.models import (
     Advisor,
@@ -17,13 +24,6 @@ from crm.models import (
     ImportStatus,
 )
 from crm.services import consent_set
-from crm.services.imports import (
-    import_job_create,
-    import_job_from_dry_run,
-    import_job_resume,
-    import_job_run,
-    import_jobs_resume_stale,
-)
 from tests.crm.conftest import upload
 from tests.factories import ContactFactory
 
@@ -166,7 +166,7 @@ def test_crash_after_n_batches_then_resume_without_duplicates(definitions, setti
             raise RuntimeError("worker died")
         return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr("crm.services.imports.batch_apply", crashing)
+    monkeypatch.setattr("crm.importing.jobs.batch_apply", crashing)
     with pytest.raises(RuntimeError):
         run(job)
     job.refresh_from_db()
@@ -176,7 +176,7 @@ def test_crash_after_n_batches_then_resume_without_duplicates(definitions, setti
     assert Contact.objects.count() == 27
     assert ImportRowError.objects.filter(job=job).count() == 3
 
-    monkeypatch.setattr("crm.services.imports.batch_apply", real_apply)
+    monkeypatch.setattr("crm.importing.jobs.batch_apply", real_apply)
     job = import_job_resume(job=job)
     job = run(job)
     assert job.status == ImportStatus.COMPLETED

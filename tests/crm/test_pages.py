@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from crm.importing.jobs import import_job_run
 from crm.models import Advisor, Contact, ImportJob, Segment
-from crm.services.imports import import_job_run
 from tests.crm.conftest import upload
 from tests.factories import (
     AdvisorFactory,

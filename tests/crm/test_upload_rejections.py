@@ -15,8 +15,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from core.services import api_token_create
+from crm.importing.jobs import import_job_run
 from crm.models import Contact, ImportJob, ImportRowError, ImportStatus
-from crm.services.imports import import_job_run
 
 pytestmark = pytest.mark.django_db
 

@@ -85,7 +85,7 @@ def test_progress_polls_while_a_worker_advances_the_job(
     may run beside its requests)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from crm.services.imports import import_job_create
+    from crm.importing.jobs import import_job_create
 
     login(make_user("Campaign manager").username)
     job = import_job_create(

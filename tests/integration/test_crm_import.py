@@ -7,8 +7,8 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from crm.importing.jobs import import_job_create, import_jobs_resume_stale
 from crm.models import ConsentEvent, Contact, ImportJob, ImportRowError
-from crm.services.imports import import_job_create, import_jobs_resume_stale
 from tests.integration.conftest import wait_for
 
 ROWS = 20_000

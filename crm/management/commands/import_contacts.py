@@ -11,13 +11,13 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
-from crm.models import ImportJob, ImportStatus
-from crm.selectors import import_job_errors
-from crm.services.imports import (
+from crm.importing.jobs import (
     import_job_create,
     import_job_resume,
     import_job_run,
 )
+from crm.models import ImportJob, ImportStatus
+from crm.selectors import import_job_errors
 
 
 class _Upload(File):

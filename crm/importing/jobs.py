@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from core.errors import DomainError
+from core.queueing import task
 from crm.importing.readers import FileRefused, reader_for, upload_sniff
 from crm.importing.rows import Row, RowParser, RowProblem
 from crm.importing.writer import TagCache, batch_apply
@@ -107,10 +108,10 @@ def import_job_from_dry_run(*, job: ImportJob, actor=None) -> ImportJob:
 
 
 def import_job_enqueue(job: ImportJob) -> None:
-    from crm.tasks import import_run
-
     job_id = job.pk
-    transaction.on_commit(lambda: import_run.apply_async(args=[job_id], queue="default"))
+    transaction.on_commit(
+        lambda: task("crm.import_run").apply_async(args=[job_id], queue="default")
+    )
 
 
 def import_job_resume(*, job: ImportJob, actor=None, enqueue: bool = True) -> ImportJob:
@@ -146,12 +147,10 @@ def import_jobs_resume_stale() -> list[int]:
         & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, created_at__lt=stale))
     ).values_list("pk", flat=True)
     ids = list(stuck[:100])
-    from crm.tasks import import_run
-
     for job_id in ids:
         logger.warning("import job %s looks stuck; queueing it again", job_id)
         transaction.on_commit(
-            lambda job_id=job_id: import_run.apply_async(args=[job_id], queue="default")
+            lambda job_id=job_id: task("crm.import_run").apply_async(args=[job_id], queue="default")
         )
     return ids
 
