@@ -9,6 +9,7 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from core.navigation import NavItem, nav_register
+        from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
         from messaging.inbox import receivers as inbox_receivers
 
@@ -45,3 +46,4 @@ class MessagingConfig(AppConfig):
         )
         inbox_receivers.connect()
         crm_extension_register()
+        campaign_send_hooks_register()

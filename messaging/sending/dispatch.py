@@ -23,14 +23,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Case, Exists, OuterRef, Value, When
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from core.bulk import update_from_values
 from crm.models import Contact
 from messaging.channels import ratelimit
 from messaging.channels.clients import provider_for_channel
-from messaging.models import Campaign, CampaignState, Channel, Lane, Message, Status
+from messaging.models import Channel, Lane, Message, Status
 from messaging.providers import (
     AmbiguousError,
     AuthError,
@@ -40,6 +40,7 @@ from messaging.providers import (
     SendResult,
     TemporaryError,
 )
+from messaging.sending import hooks
 from messaging.sending.failures import failure_side_effects
 from messaging.sending.retry import next_attempt_time
 from messaging.sending.send import SendRequest, contact_refusal, outbound_for
@@ -88,12 +89,11 @@ def messages_claim(*, channel_id: int, lane: int, limit: int) -> list[Message]:
         candidates = Message.objects.filter(
             channel_id=channel_id, status=Status.QUEUED, lane=lane, next_attempt_at__lte=now
         ).order_by("next_attempt_at", "id")
-        if lane == Lane.BULK:
+        held = hooks.held_q() if lane == Lane.BULK else None
+        if held is not None:
             # A paused or cancelled campaign's rows are never claimed, whatever their status
             # says: a worker may put rows back in the queue just as a pause commits.
-            candidates = candidates.exclude(
-                campaign__state__in=[CampaignState.PAUSED, CampaignState.CANCELLED]
-            )
+            candidates = candidates.exclude(held)
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         ids = list(candidates.values_list("id", flat=True)[:limit])
@@ -177,11 +177,11 @@ def _release(messages: list[Message]) -> None:
     """Put claimed messages back in the queue (the rate had no room for them now); rows of a
     campaign paused meanwhile go back as paused."""
     if messages:
-        paused = Campaign.objects.filter(pk=OuterRef("campaign_id"), state=CampaignState.PAUSED)
+        paused = hooks.paused_q()
         Message.objects.filter(pk__in=[m.pk for m in messages], status=Status.SENDING).update(
-            status=Case(
-                When(Exists(paused), then=Value(Status.PAUSED)), default=Value(Status.QUEUED)
-            )
+            status=Case(When(paused, then=Value(Status.PAUSED)), default=Value(Status.QUEUED))
+            if paused is not None
+            else Value(Status.QUEUED)
         )
 
 
@@ -209,11 +209,7 @@ def _book(channel: Channel, messages: list[Message]) -> tuple[list[Message], flo
 
     if messages[0].lane == Lane.BULK:
         campaign_ids = {m.campaign_id for m in messages if m.campaign_id}
-        throttles = dict(
-            Campaign.objects.filter(pk__in=campaign_ids, throttle_mps__gt=0).values_list(
-                "pk", "throttle_mps"
-            )
-        )
+        throttles = hooks.throttles(campaign_ids)
         if throttles:
             groups: dict[int | None, list[Message]] = {}
             for message in messages:
@@ -369,11 +365,7 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
             rows.append(message)
         _write(rows, ["status", "attempts", "failed_at", *ERROR_FIELDS], where=_SENDING)
         failure_side_effects(messages=rows)
-        campaign_ids = {m.campaign_id for m in rows if m.campaign_id}
-        if campaign_ids:
-            from messaging.campaigns.services import campaign_failures_check
-
-            campaign_failures_check(campaign_ids=campaign_ids)
+        hooks.failures_seen({m.campaign_id for m in rows if m.campaign_id})
 
     if outcomes.ambiguous:
         rows = []
@@ -457,9 +449,7 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
             send_enqueue(channel_id=channel_id)  # budget spent with work left
             return totals
     _schedule_next_retry(channel_id)
-    from messaging.campaigns.services import campaigns_complete_finished
-
-    campaigns_complete_finished()
+    hooks.queue_drained()
     return totals
 
 
