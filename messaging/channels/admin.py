@@ -1,9 +1,9 @@
 from django.contrib import admin, messages
 from django.db import models
 
+from messaging.channels.services import channel_resume
 from messaging.channels.templates import templates_sync
 from messaging.models import Channel, MessageTemplate
-from messaging.sending.dispatch import channel_resume
 
 
 @admin.register(Channel)

@@ -27,9 +27,11 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from core.bulk import update_from_values
+from core.queueing import task
 from crm.models import Contact
 from messaging.channels import ratelimit
 from messaging.channels.clients import provider_for_channel
+from messaging.channels.services import channel_pause
 from messaging.models import Channel, Lane, Message, Status
 from messaging.providers import (
     AmbiguousError,
@@ -62,12 +64,10 @@ def send_enqueue(*, channel_id: int, countdown: float | None = None, fanout: int
 
     `fanout` > 1 starts several drainers at once (a large campaign), which share the rate.
     """
-    from messaging.sending.tasks import send_batch
-
     if fanout <= 1 and not cache.add(_pending_key(channel_id), 1, timeout=5):
         return
     for _ in range(max(1, fanout)):
-        send_batch.apply_async(args=[channel_id], countdown=countdown)
+        task("messaging.send_batch").apply_async(args=[channel_id], countdown=countdown)
 
 
 def send_enqueue_on_commit(*, channel_id: int, fanout: int = 1) -> None:
@@ -395,19 +395,6 @@ def _apply_parked(wamids: list[str]) -> None:
     except ImportError:  # the inbound half is not installed
         return
     statuses_apply_parked(wamids=wamids)
-
-
-def channel_pause(*, channel: Channel, reason: str) -> None:
-    """Stop sending on a channel (bad credentials, locked account) until staff resume it."""
-    Channel.objects.filter(pk=channel.pk).update(paused_reason=reason[:300])
-    channel.paused_reason = reason[:300]
-    logger.error("channel %s paused: %s", channel.pk, reason)
-
-
-def channel_resume(*, channel: Channel) -> None:
-    Channel.objects.filter(pk=channel.pk).update(paused_reason="")
-    channel.paused_reason = ""
-    send_enqueue(channel_id=channel.pk)
 
 
 # --- The loop ----------------------------------------------------------------------------------

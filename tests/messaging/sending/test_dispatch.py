@@ -154,7 +154,7 @@ def test_bad_credentials_pause_the_channel_and_keep_the_messages(channel, simula
     # Nothing is sent while paused.
     settings.WHATSAPP_API_TOKEN = "simulator-token"
     assert send_batch_run(channel_id=channel.pk, max_seconds=1)["accepted"] == 0
-    from messaging.sending.dispatch import channel_resume
+    from messaging.channels.services import channel_resume
 
     channel_resume(channel=channel)
     assert send_batch_run(channel_id=channel.pk, max_seconds=5)["accepted"] == 2
