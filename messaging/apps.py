@@ -10,7 +10,6 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from core.navigation import NavItem, nav_register
         from messaging.crm_extension import crm_extension_register
-        from messaging.inbox import receivers as inbox_receivers
 
         nav_register(
             NavItem("Inbox", "messaging:inbox", "messaging.view_conversation", "Inbox", 150),
@@ -43,5 +42,4 @@ class MessagingConfig(AppConfig):
                 220,
             ),
         )
-        inbox_receivers.connect()
         crm_extension_register()

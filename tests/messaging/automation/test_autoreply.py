@@ -1,5 +1,5 @@
 """Auto-reply rules: matching, order, actions, at most one reply, idempotency, the task and
-its receiver, office hours, the admin's ordered list and its test view, Click-to-Unlock."""
+its enqueueing, office hours, the admin's ordered list and its test view, Click-to-Unlock."""
 
 import datetime as dt
 from unittest import mock
