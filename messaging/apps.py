@@ -11,7 +11,6 @@ class MessagingConfig(AppConfig):
         from core.navigation import NavItem, nav_register
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
-        from messaging.inbox import receivers as inbox_receivers
 
         nav_register(
             NavItem("Inbox", "messaging:inbox", "messaging.view_conversation", "Inbox", 150),
@@ -44,6 +43,5 @@ class MessagingConfig(AppConfig):
                 220,
             ),
         )
-        inbox_receivers.connect()
         crm_extension_register()
         campaign_send_hooks_register()

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from messaging.automation.office_hours import office_hours_describe
+from messaging.automation.services import autoreply_preview, autoreply_rules_enable
 from messaging.models import (
     AutomatedAnswer,
     AutoReplyRule,
@@ -104,7 +105,12 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected rules", permissions=["change"])
     def enable_rules(self, request, queryset):
-        self.message_user(request, f"{queryset.update(enabled=True)} rule(s) enabled.")
+        enabled, problems = autoreply_rules_enable(rule_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{enabled} rule(s) enabled.")
+        for name, found in problems.items():
+            self.message_user(
+                request, f"{name} left as it was: {' '.join(found.values())}", messages.WARNING
+            )
 
     @admin.action(description="Disable selected rules", permissions=["change"])
     def disable_rules(self, request, queryset):
@@ -125,8 +131,6 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
     def test_view(self, request):
         """Type a sample inbound message and see which rules fire and what they would send.
         Nothing is sent and nothing is written."""
-        from messaging.automation.services import autoreply_preview
-
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = AutoReplyTestForm(request.POST or None)

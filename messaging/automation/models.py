@@ -1,32 +1,15 @@
 """Auto-reply rules and their runs, the FAQ, and the automated answers staff rate."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from messaging.automation.rules import AutoReplyAction, AutoReplyTrigger, rule_problems
 from messaging.channels.models import MessageTemplate
 from messaging.sending.models import Message
-
-
-class AutoReplyTrigger(models.TextChoices):
-    PAYLOAD = "payload", "Button payload (exact)"
-    PAYLOAD_PREFIX = "payload_prefix", "Button payload (prefix)"
-    INTERACTIVE_ID = "interactive_id", "Interactive reply id"
-    KEYWORD = "keyword", "Keyword in the text"
-    REGEX = "regex", "Regular expression on the text"
-    OUTSIDE_OFFICE_HOURS = "outside_hours", "Any message outside office hours"
-
-
-class AutoReplyAction(models.TextChoices):
-    SEND_CONTENT = "send_content", "Send a content item"
-    SEND_TEXT = "send_text", "Send text"
-    SEND_TEMPLATE = "send_template", "Send a template"
-    OPT_OUT = "opt_out", "Opt out of marketing"
-    OPT_IN = "opt_in", "Opt in to marketing"
-    ASSIGN = "assign", "Assign to a user"
-    ADD_TAG = "add_tag", "Add a tag"
 
 
 class AutoReplyRule(models.Model):
@@ -87,10 +70,6 @@ class AutoReplyRule(models.Model):
         return self.name
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
-        from messaging.automation.services import rule_problems
-
         problems = rule_problems(self)
         if problems:
             raise ValidationError(problems)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
 from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
 from messaging.automation.responders import Answer, Responder, responders_active
+from messaging.automation.rules import MAX_TEXT, rule_problems, text_normalise, trigger_keywords
 from messaging.inbox.services import (
     conversation_assign,
     conversation_outbound_record,
@@ -51,7 +53,6 @@ from messaging.models import (
     Direction,
     Message,
     MessageType,
-    TemplateStatus,
 )
 from messaging.sending.send import SendRefused, message_send, template_content_build
 
@@ -70,7 +71,6 @@ NOT_AUTOMATED = frozenset({MessageType.SYSTEM, MessageType.REACTION})
 REPLY_ACTIONS = frozenset(
     {AutoReplyAction.SEND_CONTENT, AutoReplyAction.SEND_TEXT, AutoReplyAction.SEND_TEMPLATE}
 )
-MAX_TEXT = 4096
 MAX_MATCH_TEXT = 4096  # regexes only ever see this much text
 
 
@@ -110,19 +110,11 @@ class Inbound:
         )
 
 
-def _normalise(text: str) -> str:
-    return " ".join((text or "").split()).upper()
-
-
 def is_consent_keyword(text: str) -> bool:
     """STOP/START and friends: the webhook already handled them (and may have confirmed)."""
-    word = _normalise(text)
+    word = text_normalise(text)
     keywords = [*settings.OPT_OUT_KEYWORDS, *settings.OPT_IN_KEYWORDS]
-    return bool(word) and word in {_normalise(k) for k in keywords}
-
-
-def _keywords(value: str) -> list[str]:
-    return [k for k in (_normalise(part) for part in (value or "").split(",")) if k]
+    return bool(word) and word in {text_normalise(k) for k in keywords}
 
 
 def rule_matches(rule: AutoReplyRule, inbound: Inbound) -> bool:
@@ -135,8 +127,8 @@ def rule_matches(rule: AutoReplyRule, inbound: Inbound) -> bool:
     if trigger == AutoReplyTrigger.INTERACTIVE_ID:
         return bool(inbound.reply_id) and inbound.reply_id.strip() == value
     if trigger == AutoReplyTrigger.KEYWORD:
-        text = f" {re.sub(r'[^0-9A-Z]+', ' ', _normalise(inbound.text))} "
-        for keyword in _keywords(value):
+        text = f" {re.sub(r'[^0-9A-Z]+', ' ', text_normalise(inbound.text))} "
+        for keyword in trigger_keywords(value):
             phrase = re.sub(r"[^0-9A-Z]+", " ", keyword).strip()
             if phrase and f" {phrase} " in text:
                 return True
@@ -159,78 +151,6 @@ def rule_matches(rule: AutoReplyRule, inbound: Inbound) -> bool:
 
 def is_unlock_payload(payload: str) -> bool:
     return bool(payload) and payload.strip().upper().startswith(UNLOCK_PREFIXES)
-
-
-def rule_problems(rule: AutoReplyRule) -> dict[str, str]:
-    """What is wrong with a rule's configuration, by field (empty when it can run)."""
-    problems: dict[str, str] = {}
-    value = (rule.trigger_value or "").strip()
-    if rule.trigger in (
-        AutoReplyTrigger.PAYLOAD,
-        AutoReplyTrigger.PAYLOAD_PREFIX,
-        AutoReplyTrigger.INTERACTIVE_ID,
-    ):
-        if not value:
-            problems["trigger_value"] = "Give the payload, prefix or reply id."
-    elif rule.trigger == AutoReplyTrigger.KEYWORD:
-        if not _keywords(value):
-            problems["trigger_value"] = "Give at least one keyword."
-    elif rule.trigger == AutoReplyTrigger.REGEX:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            problems["trigger_value"] = f"Not a regular expression: {exc}."
-        if not value:
-            problems["trigger_value"] = "Give a regular expression."
-    elif rule.trigger == AutoReplyTrigger.OUTSIDE_OFFICE_HOURS:
-        from messaging.automation.office_hours import office_hours_parse
-
-        try:
-            office_hours_parse(settings.OFFICE_HOURS)
-        except OfficeHoursInvalid as exc:
-            problems["trigger"] = f"OFFICE_HOURS cannot be read: {exc}."
-
-    action = rule.action
-    if action == AutoReplyAction.SEND_TEXT:
-        if not (rule.text or "").strip():
-            problems["text"] = "Write the reply."
-        elif len(rule.text) > MAX_TEXT:
-            problems["text"] = f"At most {MAX_TEXT} characters."
-    elif action == AutoReplyAction.SEND_TEMPLATE:
-        template = rule.template
-        if template is None:
-            problems["template"] = "Choose a template."
-        else:
-            if template.status != TemplateStatus.APPROVED:
-                problems["template"] = f"The template is {template.status}, not APPROVED."
-            problem = _template_parameters_problem(template, rule.template_parameters or {})
-            if problem:
-                problems["template_parameters"] = problem
-    elif action == AutoReplyAction.SEND_CONTENT:
-        if not (rule.content_payload or "").strip():
-            problems["content_payload"] = "Give the content's unlock payload."
-    elif action == AutoReplyAction.ASSIGN:
-        if rule.assign_to_id is None:
-            problems["assign_to"] = "Choose the user."
-    elif action == AutoReplyAction.ADD_TAG and rule.tag_id is None:
-        problems["tag"] = "Choose the tag."
-    return problems
-
-
-def _template_parameters_problem(template, values: dict) -> str:
-    if not isinstance(values, dict):
-        return 'Give an object like {"body": ["value 1", "value 2"]}.'
-    declared = template.parameters or {}
-    for part in ("header", "body"):
-        expected = declared.get(part) or []
-        given = values.get(part) or []
-        if isinstance(given, dict):
-            missing = [name for name in expected if name not in given]
-        else:
-            missing = expected[len(given) :]
-        if missing:
-            return f"{part.title()} needs {len(expected)} value(s): {', '.join(expected)}."
-    return ""
 
 
 # --- The plan ---------------------------------------------------------------------------------
@@ -521,6 +441,28 @@ def autoreply_enqueue(message_id: int) -> None:
         autoreply_run.delay(message_id)
     except Exception:
         logger.warning("could not enqueue the auto-reply of message %s", message_id)
+
+
+# --- Rules ------------------------------------------------------------------------------------
+
+
+def autoreply_rules_enable(*, rule_ids: Iterable[int]) -> tuple[int, dict[str, dict[str, str]]]:
+    """Enable the rules that can run (`rule_problems` finds nothing); the others stay as they
+    were. Returns how many were enabled and the problems of the others, by rule name.
+
+    A rule saved valid may have gone wrong since (its template paused, OFFICE_HOURS edited),
+    and enabling it in bulk would bypass `AutoReplyRule.clean()`.
+    """
+    ready: list[int] = []
+    problems: dict[str, dict[str, str]] = {}
+    for rule in AutoReplyRule.objects.filter(pk__in=list(rule_ids)).select_related("template"):
+        found = rule_problems(rule)
+        if found:
+            problems[rule.name] = found
+        else:
+            ready.append(rule.pk)
+    enabled = AutoReplyRule.objects.filter(pk__in=ready).update(enabled=True) if ready else 0
+    return enabled, problems
 
 
 # --- Preview (the admin's "test" view) ----------------------------------------------------------

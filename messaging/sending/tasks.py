@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from core.periodic import periodic_task
 from messaging.sending.dispatch import send_batch_run, send_sweep
 
 __all__ = ["send_batch", "send_sweep_task"]
@@ -11,6 +12,6 @@ def send_batch(channel_id: int) -> dict:
     return send_batch_run(channel_id=channel_id)
 
 
-@shared_task(name="messaging.send_sweep", ignore_result=True)
+@periodic_task(name="messaging.send_sweep", lock_timeout=120, backoff_min=10)
 def send_sweep_task() -> dict:
     return send_sweep()

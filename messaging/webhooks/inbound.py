@@ -2,8 +2,10 @@
 
 Each inbound message is stored once (the wamid is unique; a redelivery is ignored) with the
 time WhatsApp gave it, not the time it reached us. A new message updates the contact (the
-24-hour window, the unread count), its conversation, and may change consent (STOP/START);
-receivers of `inbound_message_received` and `button_clicked` hear about it after commit.
+24-hour window, the unread count), its conversation, and may change consent (STOP/START).
+After commit, and never inside this processing, it records the opening of its conversation's
+cycle (`messaging.inbox`) and queues its auto-reply (`messaging.automation`), called here
+directly; then `inbound_message_received` and `button_clicked` tell analytics.
 Media is downloaded in the background (`messaging.webhook_fetch_media`).
 """
 
@@ -25,6 +27,8 @@ from django.utils import timezone
 
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set, contact_get_or_create_from_whatsapp
+from messaging.automation.services import autoreply_enqueue
+from messaging.inbox.services import conversation_opened_record
 from messaging.models import (
     Channel,
     Conversation,
@@ -160,6 +164,7 @@ def inbound_message_apply(*, inbound: InboundMessage, channel: Channel) -> Messa
         _consent_from_user(contact, consent, ConsentSource.KEYWORD, received_at, channel, message)
     if media_id:
         transaction.on_commit(lambda: media_fetch_enqueue(message.pk))
+    _inbox_and_automation_on_commit(message_id=message.pk, conversation_id=conversation.pk)
     _signals_on_commit(message, contact)
     return message
 
@@ -233,6 +238,22 @@ def _replied_to(message: Message) -> Message | None:
         .order_by("-created_at", "-pk")
         .first()
     )
+
+
+def _inbox_and_automation_on_commit(*, message_id: int, conversation_id: int) -> None:
+    """After commit: record the opening of the conversation's cycle, queue the auto-reply.
+
+    Neither may break webhook processing: a failure is logged (the enqueue logs its own).
+    """
+
+    def run() -> None:
+        try:
+            conversation_opened_record(conversation_id=conversation_id)
+        except Exception:
+            logger.exception("could not record the opening of conversation %s", conversation_id)
+        autoreply_enqueue(message_id)
+
+    transaction.on_commit(run)
 
 
 def _signals_on_commit(message: Message, contact: Contact) -> None:

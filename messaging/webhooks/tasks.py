@@ -5,14 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
-from collections.abc import Iterator
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError
 
+from core.periodic import periodic_task
 from core.retrying import retry_countdown
 from messaging.providers import TemporaryError
 from messaging.sending.statuses import statuses_apply_parked_older
@@ -38,18 +36,6 @@ logger = logging.getLogger(__name__)
 
 PROCESS_MAX_RETRIES = 8
 MEDIA_MAX_RETRIES = 4
-
-
-@contextlib.contextmanager
-def _single_run(name: str, timeout: int) -> Iterator[bool]:
-    """A lock in the shared cache so that runs of a periodic task never overlap."""
-    key, token = f"task-lock:{name}", uuid.uuid4().hex
-    acquired = cache.add(key, token, timeout=timeout)
-    try:
-        yield acquired
-    finally:
-        if acquired and cache.get(key) == token:
-            cache.delete(key)
 
 
 @shared_task(
@@ -105,26 +91,20 @@ def webhook_process(self, event_id: int) -> None:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
 
 
-@shared_task(name="messaging.webhook_sweep", ignore_result=True, expires=30)
+@periodic_task(name="messaging.webhook_sweep", lock_timeout=120, backoff_min=10, expires=30)
 def webhook_sweep() -> dict:
     """Every few seconds: pending events a lost broker message left behind, and parked
     statuses whose message has its wamid by now."""
-    with _single_run("messaging.webhook_sweep", timeout=120) as acquired:
-        if not acquired:
-            return {"skipped": True}
-        age = settings.WEBHOOK_SWEEP_AFTER_SECONDS
-        events = webhook_events_sweep(older_than=age)
-        statuses = statuses_apply_parked_older(older_than_seconds=age)
-        return {"events": events, "parked_statuses": statuses}
+    age = settings.WEBHOOK_SWEEP_AFTER_SECONDS
+    events = webhook_events_sweep(older_than=age)
+    statuses = statuses_apply_parked_older(older_than_seconds=age)
+    return {"events": events, "parked_statuses": statuses}
 
 
-@shared_task(name="messaging.webhook_purge", ignore_result=True)
+@periodic_task(name="messaging.webhook_purge", lock_timeout=3600)
 def webhook_purge() -> dict:
     """Daily: drop webhook bodies and unmatched statuses past WEBHOOK_RETENTION_DAYS."""
-    with _single_run("messaging.webhook_purge", timeout=3600) as acquired:
-        if not acquired:
-            return {"skipped": True}
-        return webhook_events_purge()
+    return webhook_events_purge()
 
 
 @shared_task(

@@ -1,5 +1,5 @@
 """Auto-reply rules: matching, order, actions, at most one reply, idempotency, the task and
-its receiver, office hours, the admin's ordered list and its test view, Click-to-Unlock."""
+its enqueueing, office hours, the admin's ordered list and its test view, Click-to-Unlock."""
 
 import datetime as dt
 from unittest import mock
@@ -14,13 +14,13 @@ from messaging.automation.office_hours import (
     office_hours_parse,
     within_office_hours,
 )
+from messaging.automation.rules import rule_problems
 from messaging.automation.services import (
     Inbound,
     autoreply_plan,
     autoreply_preview,
     autoreply_process,
     rule_matches,
-    rule_problems,
 )
 from messaging.automation.tasks import autoreply_run
 from messaging.models import (
@@ -476,6 +476,28 @@ def test_admin_list_orders_rules_and_toggles_them(client, admin_user):
     )
     assert response.status_code == 302
     assert not AutoReplyRule.objects.filter(enabled=True).exists()
+
+
+def test_admin_enables_only_the_rules_that_can_run(client, admin_user, wa_channel):
+    paused = MessageTemplate.objects.create(
+        channel=wa_channel, name="paused", language="en", category="UTILITY", status="PAUSED",
+        components=[{"type": "BODY", "text": "Hi"}],
+    )  # fmt: skip
+    ready = rule(name="ready", enabled=False)
+    stale = rule(name="stale", enabled=False, action="send_template", template=paused)
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/messaging/autoreplyrule/",
+        {"action": "enable_rules", "_selected_action": [ready.pk, stale.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert list(AutoReplyRule.objects.filter(enabled=True)) == [ready]
+    notes = [str(m) for m in response.context["messages"]]
+    assert notes == [
+        "1 rule(s) enabled.",
+        "stale left as it was: The template is PAUSED, not APPROVED.",
+    ]
 
 
 def test_admin_test_view_previews_without_sending(client, admin_user, wa_channel):

@@ -67,7 +67,7 @@ def test_a_button_tap_unlocks_the_content_through_the_autoreply_task(
     response = post_signed(client, messages_payload(tap), secret="simulator-app-secret")
     assert response.status_code == 200
 
-    # The webhook worker processes the stored body; the receiver only enqueues automation.
+    # The webhook worker processes the stored body and, on commit, only enqueues automation.
     event = WebhookEvent.objects.get()
     with (
         mock.patch.object(autoreply_run, "delay") as enqueued,

@@ -488,6 +488,19 @@ def test_the_task_runs_the_distribution(template, author, reviewer):
     assert content_distribute_task.apply().get()["sent"] == 1
 
 
+def test_content_task_runs_never_overlap():
+    from django.core.cache import cache
+
+    from messaging.content.tasks import content_distribute_task, content_feed_import_task
+
+    for task in (content_distribute_task, content_feed_import_task):
+        cache.add(f"task-lock:{task.name}", "other", timeout=60)
+        try:
+            assert task.apply().get() == {"skipped": "already running"}
+        finally:
+            cache.delete(f"task-lock:{task.name}")
+
+
 # --- Click-to-Unlock ---------------------------------------------------------------------------
 
 

@@ -5,10 +5,14 @@ import time
 from unittest import mock
 
 import pytest
+from django.db import DatabaseError
 
 from crm.models import ConsentEvent, Contact
+from messaging.automation.tasks import autoreply_run
 from messaging.models import (
     Conversation,
+    ConversationEvent,
+    ConversationEventKind,
     Direction,
     Lane,
     Message,
@@ -19,6 +23,7 @@ from messaging.models import (
 from messaging.providers import MediaContent, PermanentError, TemporaryError
 from messaging.signals import button_clicked, inbound_message_received
 from messaging.webhooks.inbound import message_media_fetch
+from messaging.webhooks.services import webhook_event_process
 from messaging.webhooks.tasks import webhook_fetch_media
 from tests.factories import ChannelFactory, ContactFactory, MessageFactory, TemplateFactory
 from tests.messaging.webhooks.support import (
@@ -26,6 +31,7 @@ from tests.messaging.webhooks.support import (
     fixture,
     messages_payload,
     process,
+    store,
     text_message,
 )
 
@@ -330,6 +336,67 @@ def test_a_message_without_a_sender_is_an_error_and_the_rest_goes_on(wa_channel)
     assert event.state == WebhookState.FAILED
     assert "wamid.ANON" in event.error and "without a sender" in event.error
     assert list(Message.objects.values_list("wamid", flat=True)) == ["wamid.OK"]
+
+
+# --- Inbox and automation, on commit -----------------------------------------------------------
+
+
+@pytest.fixture
+def autoreply_enqueued():
+    """The message ids handed to `messaging.autoreply_run` (nothing runs them)."""
+    with mock.patch.object(autoreply_run, "delay") as delay:
+        yield delay
+
+
+def test_an_inbound_message_enqueues_its_auto_reply_once_on_commit(
+    wa_channel, autoreply_enqueued, django_capture_on_commit_callbacks
+):
+    payload = fixture("text_message.json")
+    with django_capture_on_commit_callbacks() as callbacks:
+        event = process(payload)
+    assert event.state == WebhookState.PROCESSED, event.error
+    message = Message.objects.get()
+    autoreply_enqueued.assert_not_called()  # nothing inside the processing transaction
+    assert not ConversationEvent.objects.exists()
+    for callback in callbacks:
+        callback()
+    autoreply_enqueued.assert_called_once_with(message.pk)
+    assert ConversationEvent.objects.filter(
+        conversation=message.conversation, kind=ConversationEventKind.OPENED
+    ).count() == 1  # fmt: skip
+
+    # A redelivery (another body, the same message) stores nothing and enqueues nothing more.
+    payload["entry"][0]["changes"][0]["value"]["redelivered"] = True
+    with django_capture_on_commit_callbacks(execute=True):
+        process(payload)
+    assert Message.objects.count() == 1
+    autoreply_enqueued.assert_called_once_with(message.pk)
+
+
+def test_no_auto_reply_is_enqueued_when_the_processing_rolls_back(
+    wa_channel, autoreply_enqueued, django_capture_on_commit_callbacks
+):
+    event = store(fixture("text_message.json"))
+    with (
+        mock.patch(
+            "messaging.webhooks.services._record_outcomes", side_effect=DatabaseError("gone")
+        ),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(DatabaseError),
+    ):
+        webhook_event_process(event_id=event.pk)
+    assert callbacks == []
+    autoreply_enqueued.assert_not_called()
+    assert not Message.objects.exists()
+    assert not ConversationEvent.objects.exists()
+
+
+def test_the_inbound_signal_drives_no_automation(wa_channel, autoreply_enqueued):
+    """`inbound_message_received` is analytics' to hear: messaging calls its own code."""
+    message = MessageFactory(channel=wa_channel, direction=Direction.INBOUND)
+    inbound_message_received.send(sender=Message, message=message, contact=message.contact)
+    autoreply_enqueued.assert_not_called()
+    assert not ConversationEvent.objects.exists()
 
 
 # --- Consent ----------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def test_sweep_runs_never_overlap(wa_channel):
 
     cache.add("task-lock:messaging.webhook_sweep", "other", timeout=60)
     try:
-        assert webhook_sweep.apply().get() == {"skipped": True}
+        assert webhook_sweep.apply().get() == {"skipped": "already running"}
     finally:
         cache.delete("task-lock:messaging.webhook_sweep")
 
