@@ -33,6 +33,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import DomainError
+from core.queueing import task
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
 from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
@@ -435,10 +436,8 @@ def autoreply_process(*, message_id: int) -> list[AutoReplyRun]:
 
 
 def autoreply_enqueue(message_id: int) -> None:
-    from messaging.automation.tasks import autoreply_run
-
     try:
-        autoreply_run.delay(message_id)
+        task("messaging.autoreply_run").delay(message_id)
     except Exception:
         logger.warning("could not enqueue the auto-reply of message %s", message_id)
 

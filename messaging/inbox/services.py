@@ -23,6 +23,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
+from core.queueing import task
 from crm.models import Contact
 from messaging.models import (
     AutomatedAnswer,
@@ -429,10 +430,8 @@ def conversation_mark_read(*, conversation: Conversation) -> str | None:
 
 
 def _mark_read_enqueue(channel_id: int, wamid: str) -> None:
-    from messaging.inbox.tasks import inbox_mark_read
-
     try:
-        inbox_mark_read.delay(channel_id, wamid)
+        task("messaging.inbox_mark_read").delay(channel_id, wamid)
     except Exception:  # the broker is down: the badge is cleared; blue ticks are cosmetic
         logger.warning("could not enqueue the read mark of %s", wamid)
 

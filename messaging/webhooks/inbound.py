@@ -25,6 +25,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
+from core.queueing import task
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set, contact_get_or_create_from_whatsapp
 from messaging.automation.services import autoreply_enqueue
@@ -387,10 +388,8 @@ def template_status_apply(*, update: TemplateStatusUpdate, channels: list[Channe
 
 
 def media_fetch_enqueue(message_id: int) -> None:
-    from messaging.webhooks.tasks import webhook_fetch_media
-
     try:
-        webhook_fetch_media.delay(message_id)
+        task("messaging.webhook_fetch_media").delay(message_id)
     except Exception:
         logger.warning("could not enqueue the media download of message %s", message_id)
 

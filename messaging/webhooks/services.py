@@ -26,6 +26,7 @@ from django.db import DatabaseError, DataError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.queueing import task
 from core.redis import redis_client
 from messaging.models import Channel, MessageStatusEvent, Provider, WebhookEvent, WebhookState
 from messaging.providers import (
@@ -105,8 +106,6 @@ def webhook_drain_nudge() -> None:
     claimed. The flag expires after WEBHOOK_NUDGE_SECONDS in case a request is lost, and the
     sweeper covers the rest.
     """
-    from messaging.webhooks.tasks import webhook_drain
-
     global _flag_seen_at
     now = time.monotonic()
     if now - _flag_seen_at < settings.WEBHOOK_DRAIN_LINGER_SECONDS / 2:
@@ -120,7 +119,7 @@ def webhook_drain_nudge() -> None:
         logger.warning("webhook nudge flag unavailable; publishing anyway")
     try:
         # No publish retries: the HTTP request must not wait for a broker that is down.
-        webhook_drain.apply_async(retry=False)
+        task("messaging.webhook_drain").apply_async(retry=False)
     except Exception:
         logger.warning("could not enqueue webhook processing; the sweeper will")
 
