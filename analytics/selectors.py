@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils.dateparse import parse_date
 
 from analytics.days import day_bounds, days_between, today
@@ -29,6 +29,8 @@ from analytics.models import (
     RollupState,
 )
 from analytics.services import figures
+from messaging.error_codes import meaning
+from messaging.models import Campaign, ContentItem, Conversation, Direction, Message
 
 RANGE_CHOICES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"))
 DEFAULT_RANGE = "30"
@@ -168,8 +170,6 @@ def _today_compute(day: date) -> dict[str, Any]:
 
 def content_table(date_range: DateRange, *, limit: int = 100) -> list[dict[str, Any]]:
     """Content items announced in the range, with their delivery and unlock rates."""
-    from messaging.models import ContentItem
-
     start, end = day_bounds(date_range.first)[0], day_bounds(date_range.last)[1]
     items = list(
         ContentItem.objects.filter(
@@ -204,9 +204,12 @@ def campaign_totals(date_range: DateRange | None = None):
     return rows.order_by("-campaign__created_at", "-campaign_id")
 
 
-def campaign_summary(campaign) -> dict[str, Any]:
-    from messaging.error_codes import meaning
+def campaign_report_list() -> QuerySet[Campaign]:
+    """The campaigns a report may be asked for by id; the rollups carry the figures."""
+    return Campaign.objects.all()
 
+
+def campaign_summary(campaign) -> dict[str, Any]:
     total = CampaignPerformance.objects.filter(campaign=campaign, day__isnull=True).first()
     days = list(
         CampaignPerformance.objects.filter(campaign=campaign, day__isnull=False).order_by("day")
@@ -293,8 +296,6 @@ def button_summary(date_range: DateRange, *, top: int = 8) -> dict[str, Any]:
 
 
 def conversation_summary(date_range: DateRange) -> dict[str, Any]:
-    from messaging.models import Conversation
-
     series = snapshot_series(date_range)
     topics: dict[str, int] = defaultdict(int)
     for row in series:
@@ -355,6 +356,50 @@ def revenue_summary(date_range: DateRange, *, top: int = 10) -> dict[str, Any]:
     for row in top_campaigns:
         row["roi"] = figures.roi(Decimal(row["revenue"] or 0), Decimal(row["cost"] or 0))
     return {"series": series, "totals": totals, "top_campaigns": top_campaigns}
+
+
+# --- Message reports (API) ------------------------------------------------------------------------
+
+
+def message_status_report(
+    *,
+    campaign_id: int | None = None,
+    status: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    contact_id: int | None = None,
+) -> QuerySet[Message]:
+    """Outbound messages for delivery tracking, newest first, with their contact.
+
+    Filters combine with AND; `until` is exclusive. A live read over messages, so callers page
+    it (the API reads one page and one row more, never a COUNT).
+    """
+    rows = Message.objects.filter(direction=Direction.OUTBOUND).select_related("contact")
+    if campaign_id is not None:
+        rows = rows.filter(campaign_id=campaign_id)
+    if status is not None:
+        rows = rows.filter(status=status)
+    if since:
+        rows = rows.filter(created_at__gte=since)
+    if until:
+        rows = rows.filter(created_at__lt=until)
+    if contact_id is not None:
+        rows = rows.filter(contact_id=contact_id)
+    return rows.order_by("-created_at", "-id")
+
+
+def inbound_report(
+    *, since: datetime | None = None, type: str = "", contact_id: int | None = None
+) -> QuerySet[Message]:
+    """Inbound messages, newest first, with their contact (paged like the status report)."""
+    rows = Message.objects.filter(direction=Direction.INBOUND).select_related("contact")
+    if since:
+        rows = rows.filter(created_at__gte=since)
+    if type:
+        rows = rows.filter(type=type)
+    if contact_id is not None:
+        rows = rows.filter(contact_id=contact_id)
+    return rows.order_by("-created_at", "-id")
 
 
 def rollup_last_run():

@@ -140,9 +140,7 @@ def campaigns(request):
 @require_GET
 @staff_permission_required(VIEW)
 def campaign_detail(request, pk: int):
-    from messaging.models import Campaign
-
-    campaign = get_object_or_404(Campaign.objects.select_related("channel", "template"), pk=pk)
+    campaign = get_object_or_404(selectors.campaign_report_list(), pk=pk)
     summary = selectors.campaign_summary(campaign)
     days = summary["days"]
     labels = [row.day.strftime("%d %b") for row in days]
@@ -358,9 +356,9 @@ def _campaigns_table(request):
 
 
 def _campaign_rows(request):
-    from messaging.models import Campaign
-
-    campaign = get_object_or_404(Campaign, pk=request.GET.get("campaign") or 0)
+    campaign = get_object_or_404(
+        selectors.campaign_report_list(), pk=request.GET.get("campaign") or 0
+    )
     summary = selectors.campaign_summary(campaign)
     header = ["day", "targeted", "sent", "delivered", "read", "failed", "replied", "clicked",
               "converted", "revenue", "cost", "roi"]  # fmt: skip
@@ -373,9 +371,9 @@ def _campaign_rows(request):
 
 
 def _campaign_errors(request):
-    from messaging.models import Campaign
-
-    campaign = get_object_or_404(Campaign, pk=request.GET.get("campaign") or 0)
+    campaign = get_object_or_404(
+        selectors.campaign_report_list(), pk=request.GET.get("campaign") or 0
+    )
     errors = selectors.campaign_summary(campaign)["errors"]
     return ["error_code", "count", "meaning"], (
         [e["code"], e["count"], e["meaning"]] for e in errors

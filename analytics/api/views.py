@@ -211,29 +211,26 @@ class MessageStatusReportView(ReportingView, generics.GenericAPIView):
     filter_backends: list = []
 
     def get(self, request):
-        from messaging.models import Direction, Message
-
         params = request.query_params
-        messages = Message.objects.filter(direction=Direction.OUTBOUND).select_related("contact")
+        campaign_id = status = None
         if params.get("campaign"):
             if not params["campaign"].isdigit():
                 raise DomainError("campaign is an id.", code="invalid_filter")
-            messages = messages.filter(campaign_id=int(params["campaign"]))
+            campaign_id = int(params["campaign"])
         if params.get("status"):
             if params["status"].lower() not in STATUS_NAMES:
                 raise DomainError(
                     f"status is one of {', '.join(sorted(STATUS_NAMES))}.", code="invalid_filter"
                 )
-            messages = messages.filter(status=STATUS_NAMES[params["status"].lower()])
-        since, until = _moment(params.get("date_from")), _moment(params.get("date_to"), end=True)
-        if since:
-            messages = messages.filter(created_at__gte=since)
-        if until:
-            messages = messages.filter(created_at__lt=until)
-        contact_id = _phone_contact_id(params.get("phone"))
-        if contact_id is not None:
-            messages = messages.filter(contact_id=contact_id)
-        page = self.paginate_queryset(messages.order_by("-created_at", "-id"))
+            status = STATUS_NAMES[params["status"].lower()]
+        messages = selectors.message_status_report(
+            campaign_id=campaign_id,
+            status=status,
+            since=_moment(params.get("date_from")),
+            until=_moment(params.get("date_to"), end=True),
+            contact_id=_phone_contact_id(params.get("phone")),
+        )
+        page = self.paginate_queryset(messages)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -256,19 +253,13 @@ class InboundReportView(ReportingView, generics.GenericAPIView):
     filter_backends: list = []
 
     def get(self, request):
-        from messaging.models import Direction, Message
-
         params = request.query_params
-        messages = Message.objects.filter(direction=Direction.INBOUND).select_related("contact")
-        since = _moment(params.get("since"))
-        if since:
-            messages = messages.filter(created_at__gte=since)
-        if params.get("type"):
-            messages = messages.filter(type=params["type"])
-        contact_id = _phone_contact_id(params.get("phone"))
-        if contact_id is not None:
-            messages = messages.filter(contact_id=contact_id)
-        page = self.paginate_queryset(messages.order_by("-created_at", "-id"))
+        messages = selectors.inbound_report(
+            since=_moment(params.get("since")),
+            type=params.get("type") or "",
+            contact_id=_phone_contact_id(params.get("phone")),
+        )
+        page = self.paginate_queryset(messages)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -278,9 +269,7 @@ class CampaignSummaryView(ReportingView):
 
     @extend_schema(responses=CampaignSummarySerializer)
     def get(self, request, pk: int):
-        from messaging.models import Campaign
-
-        campaign = get_object_or_404(Campaign, pk=pk)
+        campaign = get_object_or_404(selectors.campaign_report_list(), pk=pk)
         summary = selectors.campaign_summary(campaign)
         data = {
             "campaign": {

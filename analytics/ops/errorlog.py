@@ -13,6 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from analytics.ops.models import AppError, JobRun, JobState
+from messaging.models import Channel, Direction, Message, Status, WebhookEvent, WebhookState
 
 KINDS = {
     "messages": "Failed messages",
@@ -45,8 +46,6 @@ class ErrorFilters:
 
 
 def failed_messages(filters: ErrorFilters) -> QuerySet:
-    from messaging.models import Direction, Message, Status
-
     rows = Message.objects.filter(status=Status.FAILED, direction=Direction.OUTBOUND)
     start, end = filters.start(), filters.end()
     if start is not None:
@@ -75,8 +74,6 @@ def failed_message_codes(rows: QuerySet, limit: int = 12) -> list[dict]:
 
 
 def failed_webhooks(filters: ErrorFilters) -> QuerySet:
-    from messaging.models import WebhookEvent, WebhookState
-
     rows = WebhookEvent.objects.filter(state=WebhookState.FAILED)
     start, end = filters.start(), filters.end()
     if start is not None:
@@ -86,6 +83,16 @@ def failed_webhooks(filters: ErrorFilters) -> QuerySet:
     if filters.q:
         rows = rows.filter(Q(error__icontains=filters.q) | Q(body__contains=filters.q))
     return rows.defer("body").order_by("-received_at", "-id")
+
+
+def webhook_event_list() -> QuerySet:
+    """Every stored webhook event, body included: the page of one event and its replay."""
+    return WebhookEvent.objects.all()
+
+
+def channel_filter_choices() -> list[tuple[str, str]]:
+    """(id, name) of every channel, by name, for the failed-message filter."""
+    return [(str(c.pk), str(c)) for c in Channel.objects.order_by("name")]
 
 
 def failed_jobs(filters: ErrorFilters) -> QuerySet:
@@ -125,8 +132,6 @@ def app_errors(filters: ErrorFilters) -> QuerySet:
 
 def error_summary() -> dict[str, int]:
     """Counts for the tabs: failures in the last day."""
-    from messaging.models import Direction, Message, Status, WebhookEvent, WebhookState
-
     day_ago = timezone.now() - timedelta(days=1)
     return {
         "messages": Message.objects.filter(

@@ -43,6 +43,7 @@ from analytics.ops.jobs import (
 from analytics.ops.models import JobRun, JobState, JobTrigger
 from analytics.ops.sparkline import sparkline_svg, uptime_bars_svg
 from core.permissions import staff_permission_required
+from messaging.webhooks.services import webhook_events_replay
 
 VIEW = "core.view_operations"
 RUN = "core.run_jobs"
@@ -342,12 +343,8 @@ class ErrorFilterForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        from messaging.models import Channel
-
         super().__init__(*args, **kwargs)
-        self.fields["channel"].choices = [("", "any channel")] + [
-            (str(c.pk), str(c)) for c in Channel.objects.order_by("name")
-        ]
+        self.fields["channel"].choices = [("", "any channel"), *errorlog.channel_filter_choices()]
         self.fields["name"].choices = [("", "any job")] + [(d.name, d.title) for d in jobs_all()]
 
     def filters(self) -> errorlog.ErrorFilters:
@@ -414,9 +411,7 @@ def errors(request):
 @require_GET
 @staff_permission_required(VIEW)
 def webhook_event(request, pk: int):
-    from messaging.models import WebhookEvent
-
-    event = get_object_or_404(WebhookEvent, pk=pk)
+    event = get_object_or_404(errorlog.webhook_event_list(), pk=pk)
     try:
         pretty = json.dumps(json.loads(event.body), indent=2, ensure_ascii=False)
     except ValueError:
@@ -436,10 +431,7 @@ def webhook_event(request, pk: int):
 @require_POST
 @staff_permission_required(VIEW, "messaging.replay_webhookevent")
 def webhook_replay(request, pk: int):
-    from messaging.models import WebhookEvent
-    from messaging.webhooks.services import webhook_events_replay
-
-    event = get_object_or_404(WebhookEvent, pk=pk)
+    event = get_object_or_404(errorlog.webhook_event_list(), pk=pk)
     count = webhook_events_replay(event_ids=[event.pk])
     if count:
         messages.success(request, f"Webhook event {event.pk} was queued for processing again.")

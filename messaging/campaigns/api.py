@@ -11,11 +11,17 @@ from core.errors import DomainError
 from crm.models import Segment, Tag
 from messaging.campaigns import services as svc
 from messaging.campaigns.bulk import MAX_RECIPIENTS, bulk_send_create
-from messaging.campaigns.selectors import campaign_list
-from messaging.models import Campaign, CampaignState, Channel, MessageTemplate
+from messaging.campaigns.selectors import campaign_list, campaign_preflight, campaign_progress
+from messaging.models import Campaign, Channel, MessageTemplate
 
 
 class CampaignInputSerializer(serializers.ModelSerializer):
+    """Checks a draft's fields; `campaign_create` and `campaign_update` write them.
+
+    A ModelSerializer for the model's field rules only: it never saves (the views pass
+    `validated_data` to the services, which also own the template-and-channel rule).
+    """
+
     channel = serializers.SlugRelatedField(
         slug_field="phone_number_id", queryset=Channel.objects.filter(is_active=True)
     )
@@ -34,12 +40,8 @@ class CampaignInputSerializer(serializers.ModelSerializer):
             "tags_match", "schedule_timezone", "throttle_mps", "cost_per_message", "currency",
         ]  # fmt: skip
 
-    def validate(self, attrs):
-        template = attrs.get("template") or getattr(self.instance, "template", None)
-        channel = attrs.get("channel") or getattr(self.instance, "channel", None)
-        if template and channel and template.channel_id != channel.pk:
-            raise serializers.ValidationError({"template": "The template is from another channel."})
-        return attrs
+    def save(self, **kwargs):
+        raise NotImplementedError("Input only: call campaign_create or campaign_update.")
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -77,7 +79,7 @@ class CampaignListCreateView(generics.ListCreateAPIView):
     def post(self, request, *args, **kwargs):
         serializer = CampaignInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        campaign = serializer.save(created_by=request.user)
+        campaign = svc.campaign_create(created_by=request.user, **serializer.validated_data)
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
 
 
@@ -93,13 +95,12 @@ class CampaignDetailView(generics.RetrieveUpdateAPIView):
     @extend_schema(request=CampaignInputSerializer, responses=CampaignSerializer)
     def patch(self, request, *args, **kwargs):
         campaign = self.get_object()
-        if campaign.state not in (CampaignState.DRAFT, CampaignState.SCHEDULED):
-            raise DomainError(
-                f"A {campaign.state} campaign cannot be edited.", code="invalid_transition"
-            )
-        serializer = CampaignInputSerializer(campaign, data=request.data, partial=True)
+        serializer = CampaignInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        return Response(CampaignSerializer(serializer.save()).data)
+        campaign = svc.campaign_update(
+            campaign=campaign, actor=request.user, **serializer.validated_data
+        )
+        return Response(CampaignSerializer(campaign).data)
 
 
 PreflightSerializer = inline_serializer(
@@ -122,7 +123,7 @@ class CampaignPreflightView(generics.GenericAPIView):
 
     @extend_schema(responses=PreflightSerializer)
     def get(self, request, pk):
-        return Response(svc.campaign_preflight(self.get_object()).as_dict())
+        return Response(campaign_preflight(self.get_object()).as_dict())
 
 
 class CampaignProgressView(generics.GenericAPIView):
@@ -133,7 +134,7 @@ class CampaignProgressView(generics.GenericAPIView):
         responses=inline_serializer("CampaignProgress", {"state": serializers.CharField()})
     )
     def get(self, request, pk):
-        return Response(svc.campaign_progress(self.get_object()))
+        return Response(campaign_progress(self.get_object()))
 
 
 class CampaignActionSerializer(serializers.Serializer):

@@ -29,6 +29,7 @@ from messaging.models import (
     MessageType,
     TemplateCategory,
 )
+from messaging.sending.dispatch import send_enqueue_on_commit
 from messaging.sending.send import (
     SendRefused,
     SendRequest,
@@ -98,8 +99,6 @@ def bulk_send_create(
     throttle_mps: int | None = None,
 ) -> BulkResult:
     """Check every recipient, create an ad-hoc running campaign and queue the accepted ones."""
-    from messaging.sending.dispatch import send_enqueue_on_commit
-
     if not recipients:
         raise DomainError("Give at least one recipient.", code="invalid")
     if len(recipients) > MAX_RECIPIENTS:

@@ -12,6 +12,7 @@ from crm.models import Contact, Tag
 from messaging.campaigns.services import (
     CampaignNotReady,
     campaign_content,
+    campaign_create,
     campaign_launch,
     campaign_schedule,
 )
@@ -122,30 +123,30 @@ def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Conta
         weekend = _tag("weekend-orders", contacts, rng, 0.15)
         _finished(channel, delay, rush, rng, now)
 
-        live = Campaign.objects.create(
+        live = campaign_create(
             name="Order follow-up (live)",
             channel=channel,
             template=order,
             parameter_mapping=ORDER_MAPPING,
             throttle_mps=2,
             cost_per_message="0.12",
+            tags=[weekend],
         )
-        live.tags.add(weekend)
-        scheduled = Campaign.objects.create(
+        scheduled = campaign_create(
             name="Weekend delivery reminder",
             channel=channel,
             template=delay,
             parameter_mapping=DELAY_MAPPING,
             cost_per_message="0.12",
+            tags=[weekend],
         )
-        scheduled.tags.add(weekend)
-        draft = Campaign.objects.create(
+        campaign_create(
             name="New year offer (draft)",
             channel=channel,
             template=order,
             description="Waiting for the offer copy from marketing.",
+            tags=[rush],
         )
-        draft.tags.add(rush)
     result = {"finished": 1, "draft": 1}
     try:
         campaign_launch(campaign=live)

@@ -1,40 +1,48 @@
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from crm.models import Segment, Tag
-from messaging.campaigns.services import CONTACT_FIELDS
+from messaging.campaigns.selectors import CONTACT_FIELDS
 from messaging.models import Campaign, Channel, MessageTemplate, TemplateStatus
 
 SOURCES = [("field", "Contact field"), ("attribute", "Contact attribute"), ("constant", "Text")]
 TIMEZONES = sorted(available_timezones())
 
 
-class CampaignForm(forms.ModelForm):
+def _model_field(name: str, **kwargs) -> forms.Field:
+    """The form field Campaign's model field asks for (label, limits, help text)."""
+    return Campaign._meta.get_field(name).formfield(**kwargs)
+
+
+class CampaignForm(forms.Form):
+    """Checks a campaign's settings; `messaging.campaigns.services` creates and edits it.
+
+    A plain form, not a ModelForm: it never saves, and never touches the campaign it edits.
+    """
+
+    name = _model_field("name")
+    description = _model_field("description", widget=forms.Textarea(attrs={"rows": 3}))
+    channel = _model_field("channel")
+    template = _model_field("template")
+    segment = _model_field("segment")
     tags = forms.ModelMultipleChoiceField(
         queryset=Tag.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
-    schedule_timezone = forms.ChoiceField(choices=[(tz, tz) for tz in TIMEZONES])
+    tags_match = _model_field("tags_match")
+    throttle_mps = _model_field("throttle_mps")
+    cost_per_message = _model_field("cost_per_message")
+    currency = _model_field("currency")
+    schedule_timezone = forms.ChoiceField(
+        choices=[(tz, tz) for tz in TIMEZONES],
+        initial=Campaign._meta.get_field("schedule_timezone").default,
+    )
 
-    class Meta:
-        model = Campaign
-        fields = [
-            "name",
-            "description",
-            "channel",
-            "template",
-            "segment",
-            "tags",
-            "tags_match",
-            "throttle_mps",
-            "cost_per_message",
-            "currency",
-            "schedule_timezone",
-        ]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
-
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, campaign: Campaign | None = None, **kwargs):
+        if campaign is not None:
+            kwargs.setdefault("initial", model_to_dict(campaign, fields=list(self.base_fields)))
         super().__init__(*args, **kwargs)
         self.fields["channel"].queryset = Channel.objects.filter(is_active=True)
         self.fields["template"].queryset = MessageTemplate.objects.filter(
@@ -45,9 +53,6 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        template, channel = data.get("template"), data.get("channel")
-        if template and channel and template.channel_id != channel.pk:
-            self.add_error("template", "This template belongs to another channel.")
         if not data.get("segment") and not data.get("tags"):
             self.add_error("segment", "Choose a segment or at least one tag.")
         return data
@@ -128,8 +133,6 @@ class ScheduleForm(forms.Form):
         self.tz_name = tz_name
 
     def clean_scheduled_at(self):
-        from zoneinfo import ZoneInfo
-
         value = self.cleaned_data["scheduled_at"]
         if timezone.is_aware(value):
             value = timezone.make_naive(value)

@@ -1,4 +1,6 @@
-"""Campaigns: pre-flight, launch (materialise one message per contact), pause, resume, cancel.
+"""Campaigns: create and edit drafts, launch (materialise one message per contact), pause,
+resume, cancel. What a campaign reaches, its pre-flight and its progress are reads, in
+`messaging.campaigns.selectors`.
 
 Every state change takes the campaign's row lock, checks the transition table and records a
 `CampaignTransition`. Launch writes every message row up front, in bulk, guarded by the
@@ -11,34 +13,36 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
-from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
-from crm.models import Consent, Contact
-from crm.selectors import segment_contacts
+from messaging.campaigns.selectors import (
+    CONTACT_FIELDS,
+    campaign_is_editable,
+    campaign_preflight,
+    campaign_sendable,
+)
 from messaging.error_codes import QUALITY_CODES, meaning
 from messaging.links.services import TrackedLinkBatch
 from messaging.models import (
     Campaign,
     CampaignState,
     CampaignTransition,
+    Channel,
     Direction,
     Lane,
     Message,
     MessageType,
     Status,
     TemplateCategory,
-    TemplateStatus,
 )
+from messaging.sending.dispatch import send_enqueue_on_commit
 from messaging.sending.send import template_content_build
 
 logger = logging.getLogger(__name__)
@@ -60,13 +64,6 @@ TRANSITIONS: dict[str, set[str]] = {
     CampaignState.CANCELLED: set(),
 }
 PENDING = [Status.QUEUED, Status.PAUSED, Status.SENDING]
-CONTACT_FIELDS = ("name", "profile_name", "phone", "language", "wa_id")
-EXCLUSION_LABELS = {
-    "blocked": "blocked",
-    "undeliverable": "undeliverable",
-    "no_phone": "no phone number",
-    "no_consent": "no marketing consent",
-}
 
 
 class CampaignNotReady(DomainError):
@@ -74,171 +71,79 @@ class CampaignNotReady(DomainError):
     status_code = 422
 
 
-# --- Audience ----------------------------------------------------------------------------------
+class CampaignNotEditable(InvalidTransition):
+    """An edit of a campaign that has been launched.
+
+    Answered with 400, not InvalidTransition's 409: the API refused such edits with 400 and
+    the code `invalid_transition` before edits became a service, and clients rely on both.
+    """
+
+    status_code = 400
+
+    def __init__(self, state: str):
+        super().__init__(f"A {state} campaign cannot be edited.", details={"state": state})
 
 
-def campaign_audience(campaign: Campaign) -> QuerySet[Contact]:
-    """Everyone the campaign targets, before exclusions."""
-    if campaign.segment_id:
-        return segment_contacts(campaign.segment)
-    tag_ids = list(campaign.tags.values_list("pk", flat=True))
-    if not tag_ids:
-        return Contact.objects.none()
-    if campaign.tags_match == "all":
-        qs = Contact.objects.all()
-        for tag_id in tag_ids:
-            qs = qs.filter(
-                Exists(
-                    Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag_id=tag_id)
-                )
-            )
-        return qs
-    return Contact.objects.filter(
-        Exists(Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag_id__in=tag_ids))
-    )
+# --- Drafts ------------------------------------------------------------------------------------
+
+# What staff and the API may set on a campaign; state, counters and timestamps belong to the
+# transitions below.
+CAMPAIGN_FIELDS = (
+    "name", "description", "channel", "template", "parameter_mapping", "segment", "tags",
+    "tags_match", "schedule_timezone", "throttle_mps", "cost_per_message", "currency",
+)  # fmt: skip
 
 
-def _exclusion_conditions(marketing: bool) -> dict[str, Q]:
-    """Mutually exclusive reasons a targeted contact is not sent to, in order of precedence."""
-    no_address = Q(phone__isnull=True, wa_id__isnull=True, bsuid__isnull=True)
-    ok_so_far = Q(blocked=False, undeliverable=False) & ~no_address
-    reasons = {
-        "blocked": Q(blocked=True),
-        "undeliverable": Q(blocked=False, undeliverable=True),
-        "no_phone": Q(blocked=False, undeliverable=False) & no_address,
-    }
-    if marketing:
-        reasons["no_consent"] = ok_so_far & ~Q(consent=Consent.OPTED_IN)
-    return reasons
+def _fields_check(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(CAMPAIGN_FIELDS)
+    if unknown:
+        raise DomainError(f"Cannot set {', '.join(sorted(unknown))}.", code="invalid")
 
 
-def campaign_sendable(campaign: Campaign, audience: QuerySet[Contact] | None = None):
-    audience = campaign_audience(campaign) if audience is None else audience
-    marketing = bool(campaign.template and campaign.template.category == TemplateCategory.MARKETING)
-    excluded = Q()
-    for condition in _exclusion_conditions(marketing).values():
-        excluded |= condition
-    return audience.exclude(excluded)
+def _template_check(*, channel: Channel, template) -> None:
+    """A campaign sends through its own channel, so its template must be that channel's."""
+    if template is not None and template.channel_id != channel.pk:
+        message = "The template belongs to another channel."
+        raise DomainError(message, code="invalid", details={"template": [message]})
 
 
-# --- Pre-flight --------------------------------------------------------------------------------
-
-
-@dataclass
-class Preflight:
-    ok: bool
-    problems: list[str] = field(default_factory=list)
-    audience: int = 0
-    sendable: int = 0
-    excluded: dict[str, int] = field(default_factory=dict)
-    recipients_last_24h: int = 0
-    unique_recipient_limit: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _mapping_problems(campaign: Campaign) -> list[str]:
-    template = campaign.template
-    if template is None:
-        return ["Choose a template."]
-    problems = []
-    if template.status != TemplateStatus.APPROVED:
-        problems.append(f"Template {template.name} is {template.status}, not APPROVED.")
-    if template.channel_id != campaign.channel_id:
-        problems.append("The template belongs to another channel.")
-    mapping = campaign.parameter_mapping or {}
-    declared = template.parameters or {}
-    for part in ("header", "body"):
-        expected = declared.get(part) or []
-        given = mapping.get(part) or []
-        if len(given) < len(expected) or any(not _valid_source(item) for item in given):
-            problems.append(
-                f"Map every {part} parameter ({len(expected)} needed, {len(given)} mapped)."
-            )
-    for index in declared.get("buttons") or {}:
-        if not _valid_source((mapping.get("buttons") or {}).get(str(index))):
-            problems.append(f"Map the parameter of button {index}.")
-    header = next(
-        (c for c in template.components if str(c.get("type", "")).upper() == "HEADER"), {}
-    )
-    if str(header.get("format", "")).upper() in {"IMAGE", "VIDEO", "DOCUMENT"} and not (
-        mapping.get("header_media_link")
-    ):
-        problems.append("The template's header needs a media link.")
-    return problems
-
-
-def _valid_source(item) -> bool:
-    return (
-        isinstance(item, dict)
-        and item.get("source") in {"field", "attribute", "constant"}
-        and bool(str(item.get("value", "")).strip())
-        and (item["source"] != "field" or item["value"] in CONTACT_FIELDS)
-    )
-
-
-def recipients_last_24h(channel_id: int) -> int:
-    """Unique contacts reached with business-initiated (template) messages in 24 hours."""
-    since = timezone.now() - timedelta(hours=24)
-    return (
-        Message.objects.filter(
-            channel_id=channel_id,
-            direction=Direction.OUTBOUND,
-            type=MessageType.TEMPLATE,
-            created_at__gte=since,
+def campaign_create(*, name: str, channel: Channel, created_by=None, **fields: Any) -> Campaign:
+    """A new draft. `fields` are any other of CAMPAIGN_FIELDS (`tags` an iterable of Tag)."""
+    _fields_check(fields)
+    _template_check(channel=channel, template=fields.get("template"))
+    tags = fields.pop("tags", None)
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            name=name, channel=channel, created_by=created_by, **fields
         )
-        .exclude(status__in=[Status.FAILED, Status.CANCELLED])
-        .values("contact_id")
-        .distinct()
-        .count()
-    )
+        if tags:
+            campaign.tags.set(tags)
+    logger.info("campaign %s created by %s", campaign.pk, getattr(created_by, "pk", None))
+    return campaign
 
 
-def campaign_preflight(campaign: Campaign) -> Preflight:
-    """Everything a launcher should know before pressing the button, in a few queries."""
-    problems = _mapping_problems(campaign)
-    if campaign.state not in (CampaignState.DRAFT, CampaignState.SCHEDULED):
-        problems.append(f"The campaign is {campaign.state}.")
-    if not campaign.channel.is_active or campaign.channel.paused_reason:
-        problems.append(f"Channel {campaign.channel.name} is not sending.")
-    if campaign.throttle_mps and campaign.throttle_mps > campaign.channel.throughput_mps:
-        problems.append(
-            f"Throttle {campaign.throttle_mps}/s is above the channel's "
-            f"{campaign.channel.throughput_mps}/s."
-        )
-    marketing = bool(campaign.template and campaign.template.category == TemplateCategory.MARKETING)
-    audience = campaign_audience(campaign)
-    counts = audience.aggregate(
-        n_total=Count("pk"),
-        **{
-            f"n_{reason}": Count("pk", filter=condition)
-            for reason, condition in _exclusion_conditions(marketing).items()
-        },
-    )
-    total = counts.pop("n_total")
-    excluded = {reason.removeprefix("n_"): n for reason, n in counts.items() if n}
-    sendable = total - sum(excluded.values())
-    if not campaign.segment_id and not campaign.tags.exists():
-        problems.append("Choose an audience: a segment or tags.")
-    elif sendable == 0:
-        problems.append("Nobody in the audience can be sent to.")
-    recent = recipients_last_24h(campaign.channel_id)
-    limit = settings.MESSAGING_UNIQUE_RECIPIENT_LIMIT
-    if limit and recent + sendable > limit:
-        problems.append(
-            f"{recent:,} recipients in the last 24 h plus {sendable:,} would pass the business's "
-            f"limit of {limit:,} unique recipients per 24 hours."
-        )
-    return Preflight(
-        ok=not problems,
-        problems=problems,
-        audience=total,
-        sendable=sendable,
-        excluded=excluded,
-        recipients_last_24h=recent,
-        unique_recipient_limit=limit,
-    )
+def campaign_update(*, campaign: Campaign, actor=None, **fields: Any) -> Campaign:
+    """Change a draft or scheduled campaign (any of CAMPAIGN_FIELDS; only those given change).
+
+    Raises CampaignNotEditable once the campaign has been launched. Edits are not recorded as
+    transitions: the state does not change, and pre-flight checks the result again at launch.
+    """
+    _fields_check(fields)
+    tags = fields.pop("tags", None)
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if not campaign_is_editable(locked):
+            raise CampaignNotEditable(locked.state)
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        if "channel" in fields or "template" in fields:
+            _template_check(channel=locked.channel, template=locked.template)
+        if fields:
+            locked.save(update_fields=list(fields))
+        if tags is not None:
+            locked.tags.set(tags)
+    logger.info("campaign %s edited by %s", locked.pk, getattr(actor, "pk", None))
+    return locked
 
 
 # --- Rendering ---------------------------------------------------------------------------------
@@ -344,8 +249,6 @@ def campaign_launch(*, campaign: Campaign, launched_by=None) -> Campaign:
 
     Raises CampaignNotReady (nothing written) when pre-flight finds a problem.
     """
-    from messaging.sending.dispatch import send_enqueue_on_commit
-
     preflight = campaign_preflight(campaign)
     if not preflight.ok:
         raise CampaignNotReady(
@@ -564,8 +467,6 @@ def campaign_pause(*, campaign: Campaign, actor=None, reason: str = "", auto=Fal
 
 def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
     """Continue exactly where it stopped: paused rows are queued again, nothing else."""
-    from messaging.sending.dispatch import send_enqueue_on_commit
-
     with transaction.atomic():
         locked = _transition(campaign, CampaignState.RUNNING, actor=actor, note="resumed")
         locked.pause_reason = ""
@@ -657,45 +558,3 @@ def campaign_failures_check(*, campaign_ids) -> list[int]:
             except InvalidTransition:
                 continue
     return paused
-
-
-# --- Progress ----------------------------------------------------------------------------------
-
-
-def campaign_progress(campaign: Campaign) -> dict[str, Any]:
-    """Counts by status, current rate, time remaining and the error breakdown."""
-    by_status = dict(
-        Message.objects.filter(campaign=campaign)
-        .values_list("status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    counts = {Status(s).name.lower(): n for s, n in by_status.items()}
-    total = sum(by_status.values())
-    pending = sum(by_status.get(s, 0) for s in (Status.QUEUED, Status.SENDING, Status.PAUSED))
-    minute_ago = timezone.now() - timedelta(seconds=60)
-    last_minute = Message.objects.filter(campaign=campaign, accepted_at__gte=minute_ago).count()
-    rate = last_minute / 60
-    errors = Counter(
-        dict(
-            Message.objects.filter(campaign=campaign, status=Status.FAILED)
-            .values_list("error_code")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-    )
-    delivered = sum(by_status.get(s, 0) for s in (Status.DELIVERED, Status.READ))
-    return {
-        "state": campaign.state,
-        "total": total,
-        "counts": counts,
-        "pending": pending,
-        "done": total - pending,
-        "percent": round(100 * (total - pending) / total, 1) if total else 0.0,
-        "delivered": delivered,
-        "rate_per_second": round(rate, 2),
-        "seconds_remaining": round(pending / rate) if rate and pending else None,
-        "errors": [
-            {"code": code, "meaning": meaning(code), "count": n} for code, n in errors.most_common()
-        ],
-    }

@@ -10,10 +10,16 @@ from core.errors import DomainError
 from core.permissions import staff_permission_required
 from messaging.campaigns import services as svc
 from messaging.campaigns.forms import CampaignForm, ParameterMappingForm, ScheduleForm
-from messaging.campaigns.selectors import campaign_list
+from messaging.campaigns.selectors import (
+    EXCLUSION_LABELS,
+    campaign_is_editable,
+    campaign_list,
+    campaign_preflight,
+    campaign_progress,
+    campaign_sample_contact,
+    campaign_transitions,
+)
 from messaging.models import CampaignState
-
-EDITABLE = (CampaignState.DRAFT, CampaignState.SCHEDULED)
 
 
 @require_GET
@@ -34,49 +40,68 @@ def campaign_index(request):
     )
 
 
+def _refused(request, form, exc: DomainError) -> None:
+    """Show a service's refusal on the fields it names, or above the form."""
+    fields = [name for name in exc.details if name in form.fields]
+    for name in fields:
+        form.add_error(name, exc.message)
+    if not fields:
+        messages.error(request, exc.message)
+
+
 @staff_permission_required("messaging.add_campaign")
 def campaign_create(request):
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        campaign = form.save(commit=False)
-        campaign.created_by = request.user
-        campaign.save()
-        form.save_m2m()
-        messages.success(request, "Draft saved. Now map the template's parameters.")
-        return redirect("messaging:campaign-mapping", pk=campaign.pk)
+        try:
+            campaign = svc.campaign_create(created_by=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            _refused(request, form, exc)
+        else:
+            messages.success(request, "Draft saved. Now map the template's parameters.")
+            return redirect("messaging:campaign-mapping", pk=campaign.pk)
     return render(request, "messaging/campaigns/form.html", {"form": form, "campaign": None})
 
 
 @staff_permission_required("messaging.change_campaign")
 def campaign_edit(request, pk):
     campaign = get_object_or_404(campaign_list(), pk=pk)
-    if campaign.state not in EDITABLE:
-        messages.error(request, f"A {campaign.state} campaign cannot be edited.")
+    if not campaign_is_editable(campaign):
+        messages.error(request, svc.CampaignNotEditable(campaign.state).message)
         return redirect("messaging:campaign-detail", pk=pk)
-    form = CampaignForm(request.POST or None, instance=campaign)
+    form = CampaignForm(request.POST or None, campaign=campaign)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, "Campaign saved.")
-        return redirect("messaging:campaign-mapping", pk=pk)
+        try:
+            svc.campaign_update(campaign=campaign, actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            _refused(request, form, exc)
+        else:
+            messages.success(request, "Campaign saved.")
+            return redirect("messaging:campaign-mapping", pk=pk)
     return render(request, "messaging/campaigns/form.html", {"form": form, "campaign": campaign})
 
 
 @staff_permission_required("messaging.change_campaign")
 def campaign_mapping(request, pk):
     campaign = get_object_or_404(campaign_list(), pk=pk)
-    if campaign.state not in EDITABLE:
+    if not campaign_is_editable(campaign):
         return redirect("messaging:campaign-detail", pk=pk)
     form = ParameterMappingForm(
         request.POST or None, template=campaign.template, mapping=campaign.parameter_mapping
     )
     if request.method == "POST" and form.is_valid():
-        campaign.parameter_mapping = form.mapping()
-        campaign.save(update_fields=["parameter_mapping"])
-        messages.success(request, "Parameters mapped.")
+        try:
+            svc.campaign_update(
+                campaign=campaign, actor=request.user, parameter_mapping=form.mapping()
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Parameters mapped.")
         return redirect("messaging:campaign-detail", pk=pk)
     preview = None
     if campaign.parameter_mapping:
-        sample = svc.campaign_audience(campaign).values("attributes", *svc.CONTACT_FIELDS).first()
+        sample = campaign_sample_contact(campaign)
         if sample:
             preview = svc.campaign_content(campaign, sample)
     return render(
@@ -90,21 +115,20 @@ def campaign_mapping(request, pk):
 @staff_permission_required("messaging.view_campaign")
 def campaign_detail(request, pk):
     campaign = get_object_or_404(campaign_list(), pk=pk)
+    editable = campaign_is_editable(campaign)
     context = {
         "campaign": campaign,
-        "progress": svc.campaign_progress(campaign),
-        "transitions": campaign.transitions.select_related("actor"),
+        "progress": campaign_progress(campaign),
+        "transitions": campaign_transitions(campaign),
         "can_launch": request.user.has_perm("messaging.launch_campaign"),
-        "can_edit": request.user.has_perm("messaging.change_campaign")
-        and campaign.state in EDITABLE,
+        "can_edit": request.user.has_perm("messaging.change_campaign") and editable,
         "schedule_form": ScheduleForm(tz_name=campaign.schedule_timezone),
     }
-    if campaign.state in EDITABLE:
-        preflight = svc.campaign_preflight(campaign)
+    if editable:
+        preflight = campaign_preflight(campaign)
         context["preflight"] = preflight
         context["excluded"] = [
-            (svc.EXCLUSION_LABELS.get(reason, reason), n)
-            for reason, n in preflight.excluded.items()
+            (EXCLUSION_LABELS.get(reason, reason), n) for reason, n in preflight.excluded.items()
         ]
     return render(request, "messaging/campaigns/detail.html", context)
 
@@ -116,7 +140,7 @@ def campaign_progress_partial(request, pk):
     return render(
         request,
         "messaging/campaigns/_progress.html",
-        {"campaign": campaign, "progress": svc.campaign_progress(campaign)},
+        {"campaign": campaign, "progress": campaign_progress(campaign)},
     )
 
 

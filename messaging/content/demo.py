@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from crm.models import Advisor, Contact
 from messaging.content.distribution import content_announcement
-from messaging.content.services import content_today, quick_reply_buttons
+from messaging.content.rules import quick_reply_buttons
+from messaging.content.services import content_today
 from messaging.links.services import ip_hash, link_token
 from messaging.models import (
     Channel,

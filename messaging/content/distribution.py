@@ -21,18 +21,16 @@ from django.utils import timezone
 
 from crm.models import Advisor, Consent
 from crm.selectors import segment_contacts
+from messaging.content.rules import header_format, quick_reply_buttons, unlock_buttons_clean
+from messaging.content.selectors import content_problems
 from messaging.content.services import (
     DUE,
     NAME_KEYS,
     TITLE_KEYS,
     S,
-    content_problems,
     content_today,
     content_transition,
-    header_format,
-    quick_reply_buttons,
     text_summary,
-    unlock_buttons_clean,
 )
 from messaging.models import (
     ContentDelivery,

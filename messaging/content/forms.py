@@ -4,7 +4,7 @@ from django import forms
 
 from core.ssrf import UnsafeUrl, url_check_public
 from crm.models import AdvisorTier, Segment
-from messaging.content.services import quick_reply_buttons
+from messaging.content.rules import quick_reply_buttons
 from messaging.models import ContentItem, ContentTarget, MessageTemplate, TemplateStatus, UnlockKind
 
 BUTTON_SLOTS = 3

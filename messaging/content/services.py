@@ -1,4 +1,6 @@
-"""Content for advisors: the review workflow, readiness rules and figures.
+"""Content for advisors: the review workflow. Readiness and figures are reads, in
+`messaging.content.selectors`; the template and unlock-button rules they share with the
+workflow are in `messaging.content.rules`.
 
 Workflow: `draft -> pending_review -> approved | rejected -> scheduled -> distributed`. Every
 change takes the item's row lock, checks the transition table and records a
@@ -13,29 +15,16 @@ from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
-from core.ssrf import UnsafeUrl, url_check_public
-from messaging.models import (
-    ContentDelivery,
-    ContentItem,
-    ContentState,
-    ContentTarget,
-    ContentTransition,
-    ContentUnlock,
-    LinkClick,
-    MessageTemplate,
-    Status,
-    TemplateStatus,
-    UnlockKind,
-)
+from messaging.content.rules import ContentNotReady, unlock_buttons_clean
+from messaging.content.selectors import content_problems
+from messaging.models import ContentItem, ContentState, ContentTransition
 
 logger = logging.getLogger(__name__)
 
@@ -61,107 +50,9 @@ NAME_KEYS = {"name", "first_name", "advisor", "advisor_name", "customer_name"}
 TITLE_KEYS = {"title", "topic", "headline", "content", "content_title", "insight"}
 
 
-class ContentNotReady(DomainError):
-    code = "content_not_ready"
-    status_code = 422
-
-
 class SelfApproval(DomainError):
     code = "self_approval"
     status_code = 403
-
-
-# --- Readiness ---------------------------------------------------------------------------------
-
-
-def quick_reply_buttons(template: MessageTemplate | None) -> list[tuple[str, str]]:
-    """(index, text) of the template's quick-reply buttons, in order."""
-    if template is None:
-        return []
-    for component in template.components or []:
-        if str(component.get("type", "")).upper() != "BUTTONS":
-            continue
-        return [
-            (str(i), str(button.get("text", "")))
-            for i, button in enumerate(component.get("buttons") or [])
-            if str(button.get("type", "")).upper() == "QUICK_REPLY"
-        ]
-    return []
-
-
-def header_format(template: MessageTemplate) -> str:
-    for component in template.components or []:
-        if str(component.get("type", "")).upper() == "HEADER":
-            return str(component.get("format", "TEXT")).upper()
-    return ""
-
-
-def unlock_buttons_clean(raw: Any) -> list[dict[str, str]]:
-    """`[{"kind": ..., "title": ...}]`; raises ContentNotReady on an unknown kind."""
-    if not raw:
-        return []
-    if not isinstance(raw, list):
-        raise ContentNotReady("Unlock buttons must be a list of {kind, title}.")
-    cleaned = []
-    for item in raw:
-        kind = str((item or {}).get("kind", "")).strip().upper()
-        if kind not in UnlockKind.values:
-            raise ContentNotReady(
-                f"Unknown unlock button kind {kind!r}; use one of {', '.join(UnlockKind.values)}."
-            )
-        cleaned.append({"kind": kind, "title": str(item.get("title") or "").strip()[:20]})
-    return cleaned
-
-
-def content_problems(item: ContentItem) -> list[str]:
-    """What stops `item` from being submitted, approved or distributed (empty: ready)."""
-    problems = []
-    if not item.title.strip() or not item.body.strip():
-        problems.append("Give a title and a body.")
-    if item.send_on is None:
-        problems.append("Choose the date it goes out.")
-    if item.target == ContentTarget.TIER and not item.target_tier:
-        problems.append("Choose the tier.")
-    if item.target == ContentTarget.REGION and not item.target_region.strip():
-        problems.append("Name the region.")
-    if item.target == ContentTarget.SEGMENT and not item.target_segment_id:
-        problems.append("Choose the segment.")
-    if item.media_url:
-        try:
-            url_check_public(item.media_url)
-        except UnsafeUrl as exc:
-            problems.append(f"Media link refused: {exc.message}")
-    template = item.template
-    if template is None:
-        problems.append("Choose the template that announces it.")
-        return problems
-    if template.status != TemplateStatus.APPROVED:
-        problems.append(f"Template {template.name} is {template.status}, not APPROVED.")
-    channel = template.channel
-    if not channel.is_active or channel.paused_reason:
-        problems.append(f"Channel {channel.name} is not sending.")
-    buttons = quick_reply_buttons(template)
-    try:
-        unlock = unlock_buttons_clean(item.unlock_buttons)
-    except ContentNotReady as exc:
-        unlock = []
-        problems.append(exc.message)
-    if not buttons:
-        problems.append(f"Template {template.name} has no quick-reply buttons to unlock with.")
-    elif not unlock:
-        problems.append("Choose what at least one button unlocks.")
-    elif len(unlock) > len(buttons):
-        problems.append(
-            f"Template {template.name} has {len(buttons)} quick-reply button(s), not {len(unlock)}."
-        )
-    if header_format(template) in {"IMAGE", "VIDEO", "DOCUMENT"} and not item.media_url:
-        problems.append(f"Template {template.name} shows media in its header: add a media link.")
-    named = (template.parameter_format or "") == "named"
-    if not named and len((template.parameters or {}).get("body") or []) > 4:
-        problems.append(f"Template {template.name} has more body parameters than Parley fills.")
-    if (template.parameters or {}).get("buttons"):
-        problems.append(f"Template {template.name} has URL buttons with parameters.")
-    return problems
 
 
 # --- Workflow ----------------------------------------------------------------------------------
@@ -313,44 +204,3 @@ def text_summary(text: str, limit: int) -> str:
         return plain
     cut = plain[:limit].rsplit(" ", 1)[0]
     return cut.rstrip(",;:") + "…"
-
-
-# --- Reporting ---------------------------------------------------------------------------------
-
-
-def content_stats(item: ContentItem) -> dict[str, Any]:
-    """Delivery and unlock figures of one item in three queries."""
-    reached = [Status.DELIVERED, Status.READ]
-    figures = ContentDelivery.objects.filter(content_item=item).aggregate(
-        total=Count("pk"),
-        delivered=Count("pk", filter=Q(message__status__in=reached)),
-        read=Count("pk", filter=Q(message__status=Status.READ)),
-        failed=Count("pk", filter=Q(message__status=Status.FAILED)),
-        unlocked=Count("pk", filter=Q(unlocked_at__isnull=False)),
-    )
-    by_kind = dict(
-        ContentUnlock.objects.filter(delivery__content_item=item)
-        .values_list("kind")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    clicks = LinkClick.objects.filter(link__content_item=item, is_bot=False).aggregate(
-        clicks=Count("pk"), clickers=Count("link__contact", distinct=True)
-    )
-    total = figures["total"]
-
-    def rate(n: int) -> float:
-        return round(100 * n / total, 1) if total else 0.0
-
-    return {
-        **figures,
-        **clicks,
-        "delivered_rate": rate(figures["delivered"]),
-        "read_rate": rate(figures["read"]),
-        "unlocked_rate": rate(figures["unlocked"]),
-        "unlocks_by_kind": [
-            {"kind": kind, "label": UnlockKind(kind).label, "count": by_kind[kind]}
-            for kind in UnlockKind.values
-            if kind in by_kind
-        ],
-    }

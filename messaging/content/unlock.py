@@ -16,13 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact
-from messaging.content.services import (
-    SHARE_SUMMARY_CHARS,
-    S,
-    quick_reply_buttons,
-    text_summary,
-    unlock_buttons_clean,
-)
+from messaging.content.rules import quick_reply_buttons, unlock_buttons_clean
+from messaging.content.services import SHARE_SUMMARY_CHARS, S, text_summary
 from messaging.links.services import (
     URL_RE,
     links_attach_message,

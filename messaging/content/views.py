@@ -14,7 +14,12 @@ from core.permissions import staff_permission_required
 from messaging.content import services as svc
 from messaging.content.distribution import content_distribute
 from messaging.content.forms import ContentItemForm, ReviewForm
-from messaging.content.selectors import content_item_list, content_review_queue
+from messaging.content.selectors import (
+    content_item_list,
+    content_problems,
+    content_review_queue,
+    content_stats,
+)
 from messaging.models import ContentState
 
 # action -> (permission, service call)
@@ -85,7 +90,7 @@ def content_detail(request, pk):
     context = {
         "item": item,
         "transitions": item.transitions.select_related("actor"),
-        "stats": svc.content_stats(item),
+        "stats": content_stats(item),
         "can_edit": user.has_perm("messaging.change_contentitem") and item.state in svc.EDITABLE,
         "can_review": user.has_perm("messaging.review_contentitem")
         and item.state == ContentState.PENDING_REVIEW,
@@ -93,7 +98,7 @@ def content_detail(request, pk):
         "review_form": ReviewForm(),
     }
     if item.state in (ContentState.DRAFT, ContentState.REJECTED, ContentState.PENDING_REVIEW):
-        context["problems"] = svc.content_problems(item)
+        context["problems"] = content_problems(item)
     return render(request, "messaging/content/detail.html", context)
 
 
@@ -102,7 +107,7 @@ def content_detail(request, pk):
 def content_review(request):
     items = list(content_review_queue())
     for item in items:
-        item.problems = svc.content_problems(item)
+        item.problems = content_problems(item)
         item.is_own = request.user.pk in {item.created_by_id, item.submitted_by_id}
     return render(
         request, "messaging/content/review.html", {"items": items, "review_form": ReviewForm()}

@@ -16,10 +16,13 @@ from messaging.models import (
     NotificationPreferenceSource,
     NotificationType,
 )
-from messaging.notifications.selectors import notification_list, notifications_with_status
+from messaging.notifications.selectors import (
+    notification_list,
+    notification_preferences,
+    notifications_with_status,
+)
 from messaging.notifications.services import (
     notification_preference_set,
-    notification_preferences,
     notification_refusal,
     notification_required_variables,
     notification_resend,

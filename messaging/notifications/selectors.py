@@ -1,9 +1,18 @@
 """Reads over notifications and notification preferences."""
 
+from typing import Any
+
 from django.db.models import Q, QuerySet
 
 from core.errors import DomainError
-from messaging.models import Notification, NotificationPreferenceEvent, Status
+from crm.models import Contact
+from messaging.models import (
+    Notification,
+    NotificationPreference,
+    NotificationPreferenceEvent,
+    NotificationType,
+    Status,
+)
 
 STATUS_CHOICES = ["refused", *[s.name.lower() for s in Status if s != Status.RECEIVED]]
 
@@ -45,3 +54,18 @@ def notification_preference_history(contact, *, limit: int = 50):
         .select_related("event_type", "actor")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def notification_type_list() -> QuerySet[NotificationType]:
+    """Every event type, by name (filters and preference pages)."""
+    return NotificationType.objects.order_by("name")
+
+
+def notification_preferences(contact: Contact) -> list[dict[str, Any]]:
+    """Every event type with whether `contact` opted out of it (two queries)."""
+    out = set(
+        NotificationPreference.objects.filter(contact=contact, opted_out=True).values_list(
+            "event_type_id", flat=True
+        )
+    )
+    return [{"event_type": t, "opted_out": t.pk in out} for t in notification_type_list()]

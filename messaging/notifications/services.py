@@ -320,19 +320,6 @@ def notification_resend(*, notification: Notification, actor=None) -> Notificati
 # --- Preferences -------------------------------------------------------------------------------
 
 
-def notification_preferences(contact: Contact) -> list[dict[str, Any]]:
-    """Every event type with whether `contact` opted out of it (two queries)."""
-    out = set(
-        NotificationPreference.objects.filter(contact=contact, opted_out=True).values_list(
-            "event_type_id", flat=True
-        )
-    )
-    return [
-        {"event_type": t, "opted_out": t.pk in out}
-        for t in NotificationType.objects.order_by("name")
-    ]
-
-
 def notification_preference_set(
     *,
     contact: Contact,

@@ -10,19 +10,20 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
 from core.permissions import staff_permission_required
-from crm.models import Contact
-from messaging.models import NotificationPreferenceSource, NotificationType
+from crm.selectors import contact_list
+from messaging.models import NotificationPreferenceSource
 from messaging.notifications.selectors import (
     STATUS_CHOICES,
     notification_list,
     notification_preference_history,
+    notification_preferences,
     notification_search,
+    notification_type_list,
     notifications_with_status,
 )
 from messaging.notifications.services import (
     RESENDABLE,
     notification_preference_set,
-    notification_preferences,
     notification_resend,
 )
 
@@ -45,7 +46,7 @@ def notification_index(request):
         "messaging/notifications/list.html",
         {
             "page": page, "statuses": STATUS_CHOICES, "status": status, "q": query,
-            "event_types": NotificationType.objects.order_by("name"), "event_type": event_type,
+            "event_types": notification_type_list(), "event_type": event_type,
             "resendable": RESENDABLE,
             "can_resend": request.user.has_perm("messaging.resend_notification"),
             "can_see_preferences": request.user.has_perm(
@@ -74,7 +75,7 @@ def notification_resend_view(request, pk):
 
 @staff_permission_required("crm.view_contact", "messaging.view_notificationpreference")
 def contact_notification_preferences(request, pk):
-    contact = get_object_or_404(Contact, pk=pk)
+    contact = get_object_or_404(contact_list(), pk=pk)
     preferences = notification_preferences(contact)
     if request.method == "POST":
         if not request.user.has_perm("messaging.change_notificationpreference"):

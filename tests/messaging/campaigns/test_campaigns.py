@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from core.errors import InvalidTransition
 from crm.models import Segment, Tag
+from messaging.campaigns.selectors import campaign_preflight, campaign_progress
 from messaging.campaigns.services import (
     CampaignNotReady,
     campaign_cancel,
@@ -14,8 +15,6 @@ from messaging.campaigns.services import (
     campaign_failures_check,
     campaign_launch,
     campaign_pause,
-    campaign_preflight,
-    campaign_progress,
     campaign_resume,
     campaign_schedule,
     campaigns_complete_finished,

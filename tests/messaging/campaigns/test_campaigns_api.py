@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from crm.models import Tag
 from messaging.models import Campaign, Message, MessageTemplate
-from tests.factories import ContactFactory
+from tests.factories import ChannelFactory, ContactFactory, TemplateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +178,44 @@ def test_actions_need_the_launch_permission(make_user, api_client, manager, chan
     api_client.force_authenticate(make_user("Analyst"))
     response = api_client.post(f"/api/v1/campaigns/{campaign['id']}/launch/")
     assert response.status_code == 403
+
+
+def test_a_template_of_another_channel_is_refused(manager, channel):
+    other = ChannelFactory(phone_number_id="200000000000002", name="Other number")
+    foreign = TemplateFactory(channel=other)
+    body = {"name": "Wrong", "channel": channel.phone_number_id, "template": foreign.pk}
+    response = manager.post("/api/v1/campaigns/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert "template" in response.json()["error"]["details"]
+    assert not Campaign.objects.filter(name="Wrong").exists()
+
+    campaign = draft(manager, channel)
+    url = f"/api/v1/campaigns/{campaign['id']}/"
+    response = manager.patch(url, {"template": foreign.pk}, format="json")
+    assert response.status_code == 400
+    assert Campaign.objects.get(pk=campaign["id"]).template_id == campaign["template"]["id"]
+
+
+def test_patch_writes_only_the_given_fields(manager, channel):
+    Tag.objects.get_or_create(name="new")
+    campaign = draft(manager, channel, description="keep")
+    url = f"/api/v1/campaigns/{campaign['id']}/"
+    body = manager.patch(url, {"name": "Renamed", "tags": ["new"]}, format="json").json()
+    assert (body["name"], body["description"], body["tags"]) == ("Renamed", "keep", ["new"])
+    assert body["parameter_mapping"] == MAPPING
+    assert body["state"] == "draft"
+
+
+def test_a_launched_campaign_refuses_edits_with_the_reason(manager, channel):
+    vip = Tag.objects.get_or_create(name="vip")[0]
+    ContactFactory().tags.add(vip)
+    campaign = draft(manager, channel)
+    url = f"/api/v1/campaigns/{campaign['id']}/"
+    manager.post(url + "launch/")
+    response = manager.patch(url, {"parameter_mapping": {}}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_transition"
+    assert error["message"] == "A running campaign cannot be edited."
+    assert Campaign.objects.get(pk=campaign["id"]).parameter_mapping == MAPPING

@@ -20,6 +20,7 @@ from messaging.content.distribution import (
 )
 from messaging.content.feed import content_feed_import
 from messaging.content.schedules import DISTRIBUTION, FEED_IMPORT
+from messaging.content.selectors import content_stats
 from messaging.content.services import (
     ContentNotReady,
     SelfApproval,
@@ -27,7 +28,6 @@ from messaging.content.services import (
     content_create,
     content_reject,
     content_schedule,
-    content_stats,
     content_submit,
     content_today,
     content_update,
