@@ -36,6 +36,7 @@ from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
 from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
 from messaging.automation.responders import Answer, Responder, responders_active
+from messaging.channels.selectors import template_unsendable_reason
 from messaging.inbox.services import (
     conversation_assign,
     conversation_outbound_record,
@@ -51,7 +52,6 @@ from messaging.models import (
     Direction,
     Message,
     MessageType,
-    TemplateStatus,
 )
 from messaging.sending.send import SendRefused, message_send, template_content_build
 
@@ -201,8 +201,9 @@ def rule_problems(rule: AutoReplyRule) -> dict[str, str]:
         if template is None:
             problems["template"] = "Choose a template."
         else:
-            if template.status != TemplateStatus.APPROVED:
-                problems["template"] = f"The template is {template.status}, not APPROVED."
+            unsendable = template_unsendable_reason(template)
+            if unsendable:
+                problems["template"] = unsendable
             problem = _template_parameters_problem(template, rule.template_parameters or {})
             if problem:
                 problems["template_parameters"] = problem

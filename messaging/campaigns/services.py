@@ -25,6 +25,7 @@ from django.utils import timezone
 from core.errors import DomainError, InvalidTransition
 from crm.models import Consent, Contact
 from crm.selectors import segment_contacts
+from messaging.channels.selectors import template_unsendable_reason
 from messaging.error_codes import QUALITY_CODES, meaning
 from messaging.links.services import TrackedLinkBatch
 from messaging.models import (
@@ -37,7 +38,6 @@ from messaging.models import (
     MessageType,
     Status,
     TemplateCategory,
-    TemplateStatus,
 )
 from messaging.sending.send import template_content_build
 
@@ -143,8 +143,9 @@ def _mapping_problems(campaign: Campaign) -> list[str]:
     if template is None:
         return ["Choose a template."]
     problems = []
-    if template.status != TemplateStatus.APPROVED:
-        problems.append(f"Template {template.name} is {template.status}, not APPROVED.")
+    unsendable = template_unsendable_reason(template)
+    if unsendable:
+        problems.append(unsendable)
     if template.channel_id != campaign.channel_id:
         problems.append("The template belongs to another channel.")
     mapping = campaign.parameter_mapping or {}

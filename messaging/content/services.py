@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
 from core.ssrf import UnsafeUrl, url_check_public
+from messaging.channels.selectors import template_unsendable_reason
 from messaging.models import (
     ContentDelivery,
     ContentItem,
@@ -33,7 +34,6 @@ from messaging.models import (
     LinkClick,
     MessageTemplate,
     Status,
-    TemplateStatus,
     UnlockKind,
 )
 
@@ -135,8 +135,9 @@ def content_problems(item: ContentItem) -> list[str]:
     if template is None:
         problems.append("Choose the template that announces it.")
         return problems
-    if template.status != TemplateStatus.APPROVED:
-        problems.append(f"Template {template.name} is {template.status}, not APPROVED.")
+    unsendable = template_unsendable_reason(template)
+    if unsendable:
+        problems.append(unsendable)
     channel = template.channel
     if not channel.is_active or channel.paused_reason:
         problems.append(f"Channel {channel.name} is not sending.")

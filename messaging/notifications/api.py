@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 from core.errors import DomainError
 from crm.models import Contact
 from crm.services import InvalidPhone, phone_normalize
+from messaging.channels.selectors import channels_active
 from messaging.models import (
-    Channel,
     Notification,
     NotificationPreferenceSource,
     NotificationType,
@@ -40,7 +40,7 @@ class NotificationSendSerializer(serializers.Serializer):
         max_length=200, help_text="Your id for this event; the same id is never sent twice."
     )
     channel = serializers.SlugRelatedField(
-        slug_field="phone_number_id", queryset=Channel.objects.filter(is_active=True),
+        slug_field="phone_number_id", queryset=channels_active(),
         required=False, help_text="phone_number_id; optional with one channel.",
     )  # fmt: skip
 

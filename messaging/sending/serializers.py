@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
 from crm.models import Contact
-from messaging.models import Channel, Message, MessageStatusEvent, Status
+from messaging.channels.selectors import ChannelUnknown, channel_for, channels_active
+from messaging.models import Message, MessageStatusEvent, Status
 from messaging.sending.send import SENDABLE_TYPE_CHOICES
 
 
@@ -17,7 +18,7 @@ class MessageSendSerializer(serializers.Serializer):
     recipient = serializers.CharField(required=False, help_text="BSUID instead of a phone.")
     channel = serializers.SlugRelatedField(
         slug_field="phone_number_id",
-        queryset=Channel.objects.filter(is_active=True),
+        queryset=channels_active(),
         required=False,
         help_text="phone_number_id of the sending number; optional with one channel.",
     )
@@ -44,14 +45,10 @@ class MessageSendSerializer(serializers.Serializer):
         if attrs.get(type_) in (None, {}, []):
             raise serializers.ValidationError({type_: f"A `{type_}` object is required."})
         if attrs.get("channel") is None:
-            channels = list(Channel.objects.filter(is_active=True)[:2])
-            if len(channels) != 1:
-                raise serializers.ValidationError(
-                    {"channel": "Several channels exist: name one by phone_number_id."}
-                    if channels
-                    else {"channel": "No active channel is configured."}
-                )
-            attrs["channel"] = channels[0]
+            try:
+                attrs["channel"] = channel_for()
+            except ChannelUnknown as exc:
+                raise serializers.ValidationError({"channel": exc.message}) from exc
         context = attrs.get("context") or {}
         if context and not isinstance(context.get("message_id"), str):
             raise serializers.ValidationError({"context": "context.message_id must be a wamid."})

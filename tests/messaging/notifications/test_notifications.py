@@ -367,3 +367,15 @@ def test_admin_lists_and_toggles_types(client, make_user):
     assert client.get("/admin/messaging/notification/").status_code == 200
     assert client.get("/admin/messaging/trackedlink/").status_code == 200
     assert client.get("/admin/messaging/notificationpreferenceevent/").status_code == 200
+
+
+def test_without_a_channel_to_choose_the_refusal_is_recorded(integrator, channel):
+    from tests.factories import ChannelFactory
+
+    ChannelFactory(name="Second", phone_number_id="200000000000002")
+    response = post(integrator, **order(ContactFactory(), "CH-1"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "channel_unknown"
+    assert error["message"] == "Several channels exist: name one by phone_number_id."
+    assert Notification.objects.get(reference_id="CH-1").refusal_code == "channel_unknown"

@@ -190,3 +190,17 @@ def test_permissions(make_user, api_client, channel, role, method, allowed):
 
 def test_anonymous_is_401(api_client):
     assert api_client.get("/api/v1/messages/").status_code == 401
+
+
+def test_several_channels_need_a_name(sender, channel):
+    from tests.factories import ChannelFactory
+
+    ChannelFactory(name="Second", phone_number_id="200000000000002")
+    body = {"to": open_contact().phone, "type": "text", "text": {"body": "x"}}
+    response = sender.post("/api/v1/messages/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["channel"] == [
+        "Several channels exist: name one by phone_number_id."
+    ]
+    named = {**body, "channel": channel.phone_number_id}
+    assert sender.post("/api/v1/messages/", named, format="json").status_code == 202
