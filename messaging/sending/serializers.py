@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from crm.models import Contact
 from messaging.channels.selectors import ChannelUnknown, channel_for, channels_active
 from messaging.models import Message, MessageStatusEvent, Status
 from messaging.sending.send import SENDABLE_TYPE_CHOICES
@@ -12,8 +11,10 @@ class MessageSendSerializer(serializers.Serializer):
     there are several numbers and an optional `context.message_id` to reply to."""
 
     to = serializers.CharField(required=False, help_text="E.164 phone or WhatsApp id.")
-    contact = serializers.PrimaryKeyRelatedField(
-        queryset=Contact.objects.all(), required=False, help_text="Contact id instead of `to`."
+    # An id, not a related field: the view resolves every way of naming the contact through
+    # crm.selectors.contact_resolve, so an unknown id answers like an unknown phone.
+    contact = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="Contact id instead of `to`."
     )
     recipient = serializers.CharField(required=False, help_text="BSUID instead of a phone.")
     channel = serializers.SlugRelatedField(

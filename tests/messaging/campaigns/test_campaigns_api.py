@@ -178,3 +178,24 @@ def test_actions_need_the_launch_permission(make_user, api_client, manager, chan
     api_client.force_authenticate(make_user("Analyst"))
     response = api_client.post(f"/api/v1/campaigns/{campaign['id']}/launch/")
     assert response.status_code == 403
+
+
+def test_bulk_send_refuses_like_a_single_send(manager, channel):
+    from tests.factories import ChannelFactory
+
+    recipients = [{"to": "+14155550123", "parameters": named("x")}]
+    response = manager.post("/api/v1/messages/bulk/", bulk_body(recipients), format="json")
+    assert response.json()["refused"] == [
+        {
+            "index": 0,
+            "to": "+14155550123",
+            "code": "contact_unknown",
+            "reason": "No contact with phone +14155550123: create the contact first.",
+        }
+    ]
+    ChannelFactory(name="Second", phone_number_id="200000000000002")
+    response = manager.post("/api/v1/messages/bulk/", bulk_body(recipients), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["channel"] == [
+        "Several channels exist: name one by phone_number_id."
+    ]
