@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from django.db import IntegrityError
 from django.db.models import Count, Q, QuerySet
 
+from core.errors import DomainError
 from crm.extensions import MessageRow, contact_messaging
 from crm.models import (  # noqa: F401 (public here too)
     WINDOW,
@@ -18,10 +22,154 @@ from crm.models import (  # noqa: F401 (public here too)
     window_expires_at,
 )
 from crm.segment_filters import segment_filter_q
+from crm.services.contacts import InvalidPhone, contact_identity_record, phone_normalize
 
 
-def contact_find_by_wa_id(wa_id: str) -> Contact | None:
-    return Contact.objects.filter(wa_id=wa_id).first()
+class ContactUnresolved(DomainError):
+    """A request names no contact (`contact_unknown`), or two (`contact_ambiguous`)."""
+
+    code = "contact_unknown"
+
+
+# Our ids are positive 64-bit integers; anything else names nobody (and must not reach SQL).
+_MAX_ID = 2**63 - 1
+
+
+def contact_resolve(
+    *,
+    phone: str | None = None,
+    wa_id: str | None = None,
+    bsuid: str | None = None,
+    contact_id: int | None = None,
+    create: bool = False,
+    profile_name: str = "",
+) -> Contact:
+    """The contact a request names, however it names them: a phone in any format (read as
+    `phone_normalize` reads it), a WhatsApp id, a BSUID (users who hide their number) or our id.
+
+    Every API body, form and webhook that names a contact comes through here, so they agree on
+    what matches and on the errors: InvalidPhone for a phone that cannot be one, and
+    ContactUnresolved when nobody matches or when two identifiers match two different contacts
+    (a body naming one person by id and another by phone is a mistake to report, not to guess).
+
+    A WhatsApp id is matched as such, then as the phone it spells, because contacts imported by
+    phone have no wa_id until they write.
+
+    `create=True` is for a WhatsApp identity (an inbound message, an API send to a new BSUID):
+    the identifiers are one person's, so the first match wins in the order wa_id, phone, BSUID;
+    the identifiers it lacks are filled in, and nobody matching means a new contact, all
+    written by `crm.services.contact_identity_record`. Safe under concurrent webhooks.
+    """
+    if create and contact_id is not None:
+        raise ValueError("create needs a phone, wa_id or BSUID, not a contact id")
+    wa_id = (wa_id or "").strip() or None
+    bsuid = (bsuid or "").strip() or None
+    spelled = _phone_or_none(wa_id) if wa_id else None
+    if phone is not None:
+        phone = phone_normalize(phone)
+    names = _names(contact_id=contact_id, wa_id=wa_id, spelled=spelled, phone=phone, bsuid=bsuid)
+    phone = phone or spelled
+    if not names:
+        raise ContactUnresolved("Name the contact: a phone, a WhatsApp id, a BSUID or an id.")
+    for attempt in range(2):
+        contact = _contact_named(names, first_wins=create)
+        if not create:
+            if contact is None:
+                raise _unknown(contact_id=contact_id, wa_id=wa_id, phone=phone, bsuid=bsuid)
+            return contact
+        try:
+            return contact_identity_record(
+                contact=contact, wa_id=wa_id, phone=phone, bsuid=bsuid, profile_name=profile_name
+            )
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def contacts_resolve(*, phones: Sequence[str]) -> list[Contact | DomainError]:
+    """`contact_resolve(phone=...)` for many phones in one query (bulk sends): item i is the
+    contact `phones[i]` names, or the error `contact_resolve` would have raised for it."""
+    normalized: list[str | DomainError] = []
+    for raw in phones:
+        try:
+            normalized.append(phone_normalize(raw))
+        except InvalidPhone as exc:
+            normalized.append(exc)
+    wanted = {item for item in normalized if isinstance(item, str)}
+    found = {c.phone: c for c in Contact.objects.filter(phone__in=wanted)} if wanted else {}
+    return [
+        item if isinstance(item, DomainError) else found.get(item) or _unknown(phone=item)
+        for item in normalized
+    ]
+
+
+def _phone_or_none(wa_id: str) -> str | None:
+    try:
+        return phone_normalize(wa_id)
+    except InvalidPhone:
+        return None
+
+
+# (field, value) pairs; each identifier the caller gave is one list, tried in order.
+_Name = list[tuple[str, object]]
+
+
+def _names(*, contact_id, wa_id, spelled, phone, bsuid) -> list[_Name]:
+    names: list[_Name] = []
+    if contact_id is not None:
+        try:
+            pk = int(contact_id)
+        except (TypeError, ValueError):
+            pk = 0
+        names.append([("pk", pk if 0 < pk <= _MAX_ID else None)])
+    if wa_id:
+        names.append([("wa_id", wa_id), ("phone", spelled)])
+    if phone:
+        names.append([("phone", phone)])
+    if bsuid:
+        names.append([("bsuid", bsuid)])
+    return names
+
+
+def _contact_named(names: list[_Name], *, first_wins: bool) -> Contact | None:
+    """The contact the names match, in ONE query: the first match when `first_wins`, else the
+    only one (ContactUnresolved when they match different contacts)."""
+    pairs = [(field, value) for name in names for field, value in name if value is not None]
+    if not pairs:
+        return None
+    query = Q()
+    for field, value in pairs:
+        query |= Q(**{field: value})
+    candidates = list(Contact.objects.filter(query))
+
+    def first(name: _Name) -> Contact | None:
+        for field, value in name:
+            for contact in candidates:
+                if value is not None and getattr(contact, field) == value:
+                    return contact
+        return None
+
+    if first_wins:
+        return next((c for c in map(first, names) if c is not None), None)
+    matched = {c.pk: c for c in map(first, names) if c is not None}
+    if len(matched) > 1:
+        ids = sorted(matched)
+        raise ContactUnresolved(
+            f"The identifiers given name different contacts ({', '.join(map(str, ids))}).",
+            code="contact_ambiguous", details={"contacts": ids},
+        )  # fmt: skip
+    return next(iter(matched.values()), None)
+
+
+def _unknown(*, contact_id=None, wa_id=None, phone=None, bsuid=None) -> ContactUnresolved:
+    named = {"contact": contact_id, "wa_id": wa_id, "phone": phone, "bsuid": bsuid}
+    named = {key: value for key, value in named.items() if value is not None}
+    words = {"contact": "id", "wa_id": "WhatsApp id", "phone": "phone", "bsuid": "BSUID"}
+    described = " or ".join(f"{words[key]} {value}" for key, value in named.items())
+    # An id can only name a contact that exists; the other identifiers may be new people.
+    hint = "." if "contact" in named else ": create the contact first."
+    return ContactUnresolved(f"No contact with {described}{hint}", details=named)
 
 
 def contact_list() -> QuerySet[Contact]:

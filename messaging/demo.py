@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact
+from messaging.channels.selectors import templates_sendable
 from messaging.models import (
     Channel,
     Conversation,
@@ -22,7 +23,6 @@ from messaging.models import (
     Lane,
     Message,
     MessageStatusEvent,
-    MessageTemplate,
     MessageType,
     Status,
 )
@@ -177,7 +177,7 @@ def _history_for(contact: Contact, channel: Channel, templates, rng: random.Rand
 def seed_messaging(*, rng: random.Random, channel: Channel, contacts: list[Contact]) -> dict:
     """Idempotent: history is written once (marked by the demo wamids); live sends each run."""
     now = timezone.now()
-    templates = list(MessageTemplate.objects.filter(channel=channel, status="APPROVED"))
+    templates = list(templates_sendable(channel=channel))
     created = 0
     if templates and not Message.objects.filter(wamid__startswith="wamid.demo").exists():
         with transaction.atomic():
@@ -189,9 +189,9 @@ def seed_messaging(*, rng: random.Random, channel: Channel, contacts: list[Conta
 
 def _live_sends(*, channel: Channel, contacts: list[Contact], rng: random.Random) -> int:
     """A few real sends that the worker delivers through the simulator on start-up."""
-    template = MessageTemplate.objects.filter(
-        channel=channel, name="order_confirmation", language="en", status="APPROVED"
-    ).first()
+    template = (
+        templates_sendable(channel=channel).filter(name="order_confirmation", language="en").first()
+    )
     if template is None:
         return 0
     sent = 0

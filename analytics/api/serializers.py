@@ -5,7 +5,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from analytics.models import CampaignPerformance, ConversionEvent, ConversionType
-from crm.models import Contact
 from messaging.models import Status
 
 STATUS_NAMES = {s.name.lower(): s.value for s in Status}
@@ -19,8 +18,10 @@ class ConversionInputSerializer(serializers.Serializer):
     phone = serializers.CharField(
         required=False, max_length=32, help_text="E.164 phone of an existing contact."
     )
-    contact = serializers.PrimaryKeyRelatedField(
-        queryset=Contact.objects.all(), required=False, help_text="Contact id instead of phone."
+    # An id, not a related field: the view resolves it with the phone through
+    # crm.selectors.contact_resolve, so an unknown id answers like an unknown phone.
+    contact = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="Contact id instead of phone."
     )
     value = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, required=False, default=0,

@@ -31,8 +31,7 @@ from analytics.days import day_bounds
 from analytics.models import ConversionEvent
 from analytics.services.conversions import conversion_record
 from core.errors import DomainError
-from crm.models import Contact
-from crm.services import InvalidPhone, phone_normalize
+from crm.selectors import ContactUnresolved, contact_resolve
 
 REPORTING = ["analytics.view_dashboard"]
 
@@ -76,22 +75,6 @@ class UncountedPagination(LimitOffsetPagination):
         }
 
 
-def _contact(data) -> Contact:
-    if data.get("contact"):
-        return data["contact"]
-    try:
-        phone = phone_normalize(data["phone"])
-    except InvalidPhone as exc:
-        raise DomainError(exc.message, code="invalid_phone") from exc
-    contact = Contact.objects.filter(phone=phone).first()
-    if contact is None:
-        raise DomainError(
-            f"No contact with phone {phone}: create the contact first.",
-            code="contact_unknown", details={"phone": phone},
-        )  # fmt: skip
-    return contact
-
-
 def _moment(raw: str | None, *, end: bool = False):
     """A datetime or a date (a date's start, or with `end` the next day's start)."""
     if not raw:
@@ -112,13 +95,13 @@ def _moment(raw: str | None, *, end: bool = False):
 
 
 def _phone_contact_id(raw: str | None) -> int | None:
+    """The id of the contact a `phone` filter names; 0 (nothing matches) when nobody has it."""
     if not raw:
         return None
     try:
-        phone = phone_normalize(raw)
-    except InvalidPhone as exc:
-        raise DomainError(exc.message, code="invalid_phone") from exc
-    return Contact.objects.filter(phone=phone).values_list("pk", flat=True).first() or 0
+        return contact_resolve(phone=raw).pk
+    except ContactUnresolved:
+        return 0
 
 
 # --- Conversions -------------------------------------------------------------------------------
@@ -154,7 +137,7 @@ class ConversionListCreateView(generics.ListCreateAPIView):
         conversion, created = conversion_record(
             reference_id=data["reference_id"],
             type=data["type"],
-            contact=_contact(data),
+            contact=contact_resolve(contact_id=data.get("contact"), phone=data.get("phone")),
             occurred_at=data.get("occurred_at"),
             value=data.get("value") or 0,
             currency=data.get("currency") or "",

@@ -125,59 +125,47 @@ def phone_normalize(raw: str, *, region: str | None = None) -> str:
     raise InvalidPhone(problem or f"Not a valid phone number: {raw!r}.")
 
 
-def contact_get_or_create_from_whatsapp(
-    *, wa_id: str | None, bsuid: str | None, profile_name: str = ""
-) -> tuple[Contact, bool]:
-    """The contact behind an inbound WhatsApp identity, created on first contact.
+def contact_identity_record(
+    *,
+    contact: Contact | None,
+    wa_id: str | None = None,
+    phone: str | None = None,
+    bsuid: str | None = None,
+    profile_name: str = "",
+) -> Contact:
+    """Create the contact behind a WhatsApp identity (`contact` None), or fill in the
+    identifiers `contact` lacks. Only `crm.selectors.contact_resolve(create=True)` calls it:
+    finding the contact is the selector's rule, writing it is this service's.
 
-    Looks up by wa_id, then by phone, then by BSUID (users who hide their number); fills in
-    whichever identifiers were missing. Safe under concurrent webhooks for the same user.
+    `phone` must already be E.164. Raises IntegrityError when a concurrent request recorded the
+    same phone or BSUID first; the selector then looks again.
     """
     # WhatsApp's display names are short; anything longer is junk that must not stop the
     # message it came with (PostgreSQL enforces the column's length).
     profile_name = (profile_name or "")[: Contact._meta.get_field("profile_name").max_length]
-    phone = None
-    if wa_id:
-        try:
-            phone = phone_normalize(wa_id)
-        except InvalidPhone:
-            phone = None
-    for attempt in range(2):
-        contact = None
-        if wa_id:
-            contact = Contact.objects.filter(wa_id=wa_id).first()
-        if contact is None and phone:
-            contact = Contact.objects.filter(phone=phone).first()
-        if contact is None and bsuid:
-            contact = Contact.objects.filter(bsuid=bsuid).first()
-        if contact is not None:
-            changed = []
-            if wa_id and contact.wa_id != wa_id:
-                contact.wa_id = wa_id
-                changed.append("wa_id")
-            if phone and not contact.phone:
-                contact.phone = phone
-                changed.append("phone")
-            if bsuid and not contact.bsuid:
-                contact.bsuid = bsuid
-                changed.append("bsuid")
-            if profile_name and contact.profile_name != profile_name:
-                contact.profile_name = profile_name
-                changed.append("profile_name")
-            if changed:
-                contact.save(update_fields=[*changed, "updated_at"])
-            return contact, False
-        try:
-            with transaction.atomic():
-                contact = Contact.objects.create(
-                    wa_id=wa_id or None, phone=phone, bsuid=bsuid or None,
-                    profile_name=profile_name or "",
-                )  # fmt: skip
-            return contact, True
-        except IntegrityError:
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    if contact is None:
+        with transaction.atomic():
+            return Contact.objects.create(
+                wa_id=wa_id or (phone.lstrip("+") if phone else None), phone=phone or None,
+                bsuid=bsuid or None, profile_name=profile_name,
+            )  # fmt: skip
+    changed = []
+    if wa_id and contact.wa_id != wa_id:
+        contact.wa_id = wa_id
+        changed.append("wa_id")
+    if phone and not contact.phone:
+        contact.phone = phone
+        changed.append("phone")
+    if bsuid and not contact.bsuid:
+        contact.bsuid = bsuid
+        changed.append("bsuid")
+    if profile_name and contact.profile_name != profile_name:
+        contact.profile_name = profile_name
+        changed.append("profile_name")
+    if changed:
+        with transaction.atomic():
+            contact.save(update_fields=[*changed, "updated_at"])
+    return contact
 
 
 def consent_set(

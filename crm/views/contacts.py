@@ -13,13 +13,11 @@ from crm import selectors
 from crm.forms import ConsentForm, ContactFilterForm, ContactForm, MergeForm
 from crm.models import AttributeDefinition, ConsentSource, Contact
 from crm.services import (
-    InvalidPhone,
     consent_set,
     contact_block,
     contact_create,
     contact_merge,
     contact_update,
-    phone_normalize,
 )
 from crm.views.common import form_error_from, paginate, query_without_page
 
@@ -177,14 +175,16 @@ def contact_block_view(request, pk: int):
 
 
 def _find_duplicate(text: str, keep: Contact) -> Contact | None:
+    """The contact typed into the merge form: a short number is an id, anything else a phone."""
     text = text.strip()
-    if text.isdigit() and len(text) < 10:
-        return Contact.objects.filter(pk=int(text)).exclude(pk=keep.pk).first()
     try:
-        phone = phone_normalize(text)
-    except InvalidPhone:
+        if text.isdigit() and len(text) < 10:
+            duplicate = selectors.contact_resolve(contact_id=int(text))
+        else:
+            duplicate = selectors.contact_resolve(phone=text)
+    except DomainError:  # InvalidPhone or ContactUnresolved: the form says "not found"
         return None
-    return Contact.objects.filter(phone=phone).exclude(pk=keep.pk).first()
+    return None if duplicate.pk == keep.pk else duplicate
 
 
 @require_http_methods(["GET", "POST"])

@@ -12,13 +12,12 @@ from django.urls import path, reverse
 
 from messaging.automation.office_hours import office_hours_describe
 from messaging.automation.services import autoreply_preview, autoreply_rules_enable
+from messaging.channels.selectors import templates_sendable
 from messaging.models import (
     AutomatedAnswer,
     AutoReplyRule,
     AutoReplyRun,
     FaqEntry,
-    MessageTemplate,
-    TemplateStatus,
 )
 
 
@@ -96,9 +95,7 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "template":
-            kwargs["queryset"] = MessageTemplate.objects.filter(
-                status=TemplateStatus.APPROVED
-            ).select_related("channel")
+            kwargs["queryset"] = templates_sendable()
         elif db_field.name == "assign_to":
             kwargs["queryset"] = get_user_model().objects.filter(is_active=True, is_staff=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

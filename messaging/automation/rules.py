@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 
 from messaging.automation.office_hours import OfficeHoursInvalid, office_hours_parse
-from messaging.channels.models import TemplateStatus
+from messaging.channels.selectors import template_unsendable_reason
 
 if TYPE_CHECKING:
     from messaging.automation.models import AutoReplyRule
@@ -97,8 +97,9 @@ def rule_problems(rule: AutoReplyRule, *, office_hours: str | None = None) -> di
         if template is None:
             problems["template"] = "Choose a template."
         else:
-            if template.status != TemplateStatus.APPROVED:
-                problems["template"] = f"The template is {template.status}, not APPROVED."
+            unsendable = template_unsendable_reason(template)
+            if unsendable:
+                problems["template"] = unsendable
             problem = template_parameters_problem(template, rule.template_parameters or {})
             if problem:
                 problems["template_parameters"] = problem

@@ -12,7 +12,8 @@ from crm.models import Segment, Tag
 from messaging.campaigns import services as svc
 from messaging.campaigns.bulk import MAX_RECIPIENTS, bulk_send_create
 from messaging.campaigns.selectors import campaign_list, campaign_preflight, campaign_progress
-from messaging.models import Campaign, Channel, MessageTemplate
+from messaging.channels.selectors import ChannelUnknown, channel_for, channels_active
+from messaging.models import Campaign, MessageTemplate
 
 
 class CampaignInputSerializer(serializers.ModelSerializer):
@@ -22,9 +23,7 @@ class CampaignInputSerializer(serializers.ModelSerializer):
     `validated_data` to the services, which also own the template-and-channel rule).
     """
 
-    channel = serializers.SlugRelatedField(
-        slug_field="phone_number_id", queryset=Channel.objects.filter(is_active=True)
-    )
+    channel = serializers.SlugRelatedField(slug_field="phone_number_id", queryset=channels_active())
     template = serializers.PrimaryKeyRelatedField(queryset=MessageTemplate.objects.all())
     segment = serializers.PrimaryKeyRelatedField(
         queryset=Segment.objects.all(), required=False, allow_null=True
@@ -192,7 +191,7 @@ class BulkRecipientSerializer(serializers.Serializer):
 class BulkSendSerializer(serializers.Serializer):
     channel = serializers.SlugRelatedField(
         slug_field="phone_number_id",
-        queryset=Channel.objects.filter(is_active=True),
+        queryset=channels_active(),
         required=False,
     )
     name = serializers.CharField(required=False, max_length=200)
@@ -209,10 +208,10 @@ class BulkSendSerializer(serializers.Serializer):
         if not attrs.get(attrs["type"]):
             raise serializers.ValidationError({attrs["type"]: "This object is required."})
         if attrs.get("channel") is None:
-            channels = list(Channel.objects.filter(is_active=True)[:2])
-            if len(channels) != 1:
-                raise serializers.ValidationError({"channel": "Name the channel."})
-            attrs["channel"] = channels[0]
+            try:
+                attrs["channel"] = channel_for()
+            except ChannelUnknown as exc:
+                raise serializers.ValidationError({"channel": exc.message}) from exc
         return attrs
 
 

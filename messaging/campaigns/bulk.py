@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from crm.models import Contact
-from crm.services import InvalidPhone, phone_normalize
+from crm.selectors import contacts_resolve
 from messaging.models import (
     Campaign,
     CampaignState,
@@ -110,24 +110,15 @@ def bulk_send_create(
     marketing = bool(template and template.category == TemplateCategory.MARKETING)
 
     refused: list[dict[str, Any]] = []
-    phones: dict[int, str] = {}
-    for index, recipient in enumerate(recipients):
-        try:
-            phones[index] = phone_normalize(str(recipient.get("to", "")))
-        except InvalidPhone as exc:
-            refused.append(
-                {"index": index, "to": recipient.get("to"), "code": exc.code, "reason": exc.message}
-            )
-    contacts = {c.phone: c for c in Contact.objects.filter(phone__in=set(phones.values()))}
+    resolved = contacts_resolve(phones=[str(r.get("to", "")) for r in recipients])
 
     seen: set[int] = set()
     rows: list[tuple[Contact, dict]] = []
-    for index, phone in phones.items():
+    for index, contact in enumerate(resolved):
         recipient = recipients[index]
-        contact = contacts.get(phone)
-        problem: SendRefused | None = None
-        if contact is None:
-            problem = SendRefused(f"No contact with phone {phone}.", code="contact_unknown")
+        problem: DomainError | None = None
+        if isinstance(contact, DomainError):
+            problem = contact
         elif contact.pk in seen:
             problem = SendRefused("This recipient appears twice in the list.", code="duplicate")
         else:

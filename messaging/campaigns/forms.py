@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from crm.models import Segment, Tag
 from messaging.campaigns.selectors import CONTACT_FIELDS
-from messaging.models import Campaign, Channel, MessageTemplate, TemplateStatus
+from messaging.channels.selectors import channels_active, templates_sendable
+from messaging.models import Campaign, MessageTemplate
 
 SOURCES = [("field", "Contact field"), ("attribute", "Contact attribute"), ("constant", "Text")]
 TIMEZONES = sorted(available_timezones())
@@ -44,10 +45,8 @@ class CampaignForm(forms.Form):
         if campaign is not None:
             kwargs.setdefault("initial", model_to_dict(campaign, fields=list(self.base_fields)))
         super().__init__(*args, **kwargs)
-        self.fields["channel"].queryset = Channel.objects.filter(is_active=True)
-        self.fields["template"].queryset = MessageTemplate.objects.filter(
-            status=TemplateStatus.APPROVED
-        ).select_related("channel")
+        self.fields["channel"].queryset = channels_active()
+        self.fields["template"].queryset = templates_sendable()
         self.fields["template"].required = True
         self.fields["segment"].queryset = Segment.objects.all()
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from crm.models import Consent, Contact
 from crm.selectors import segment_contacts
+from messaging.channels.selectors import template_unsendable_reason
 from messaging.error_codes import meaning
 from messaging.models import (
     Campaign,
@@ -26,7 +27,6 @@ from messaging.models import (
     MessageType,
     Status,
     TemplateCategory,
-    TemplateStatus,
 )
 
 # Before launch nothing has been sent, so settings may still change and pre-flight applies.
@@ -42,7 +42,7 @@ EXCLUSION_LABELS = {
 
 def campaign_list() -> QuerySet[Campaign]:
     return (
-        Campaign.objects.select_related("channel", "template", "segment")
+        Campaign.objects.select_related("channel", "template__channel", "segment")
         .prefetch_related("tags")
         .order_by("-created_at")
     )
@@ -143,8 +143,9 @@ def _mapping_problems(campaign: Campaign) -> list[str]:
     if template is None:
         return ["Choose a template."]
     problems = []
-    if template.status != TemplateStatus.APPROVED:
-        problems.append(f"Template {template.name} is {template.status}, not APPROVED.")
+    unsendable = template_unsendable_reason(template)
+    if unsendable:
+        problems.append(unsendable)
     if template.channel_id != campaign.channel_id:
         problems.append("The template belongs to another channel.")
     mapping = campaign.parameter_mapping or {}

@@ -114,10 +114,6 @@ class MessageTemplate(models.Model):
     def __str__(self) -> str:
         return f"{self.name} [{self.language}] {self.status}"
 
-    @property
-    def is_sendable(self) -> bool:
-        return self.status == TemplateStatus.APPROVED
-
 
 class RateLimitState(models.Model):
     """GCRA state of a send-rate key when no Redis is configured (embedded mode)."""

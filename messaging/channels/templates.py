@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from messaging.channels.clients import provider_for_channel
+from messaging.channels.selectors import channels_active
 from messaging.models import Channel, MessageTemplate, TemplateStatus
 from messaging.providers import ProviderError
 
@@ -93,6 +94,5 @@ def templates_sync(*, channel: Channel) -> SyncResult:
 
 def templates_sync_all() -> dict[str, str]:
     return {
-        channel.name: templates_sync(channel=channel).summary()
-        for channel in Channel.objects.filter(is_active=True)
+        channel.name: templates_sync(channel=channel).summary() for channel in channels_active()
     }

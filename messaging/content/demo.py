@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Advisor, Contact
+from messaging.channels.selectors import templates_sendable
 from messaging.content.distribution import content_announcement
 from messaging.content.rules import quick_reply_buttons
 from messaging.content.services import content_today
@@ -36,7 +37,6 @@ from messaging.models import (
     Notification,
     NotificationType,
     Status,
-    TemplateStatus,
     TrackedLink,
     UnlockKind,
 )
@@ -135,12 +135,11 @@ def _status_times(message: Message, status: int, at) -> None:
 
 
 def _announcement_template(channel: Channel) -> MessageTemplate | None:
-    preferred = MessageTemplate.objects.filter(
-        channel=channel, name="advisor_content_ready", status=TemplateStatus.APPROVED
-    ).first()
+    sendable = templates_sendable(channel=channel)
+    preferred = sendable.filter(name="advisor_content_ready").first()
     if preferred:
         return preferred
-    for template in MessageTemplate.objects.filter(channel=channel, status="APPROVED"):
+    for template in sendable:
         if quick_reply_buttons(template) and not (template.parameters or {}).get("buttons"):
             return template
     return None
@@ -270,10 +269,7 @@ def _seed_notifications(*, rng: random.Random, channel: Channel) -> int:
     if not contacts:
         return 0
     types = {t.code: t for t in NotificationType.objects.all()}
-    templates = {
-        (t.name, t.language): t
-        for t in MessageTemplate.objects.filter(channel=channel, status=TemplateStatus.APPROVED)
-    }
+    templates = {(t.name, t.language): t for t in templates_sendable(channel=channel)}
     requester = _user("campaign_manager")
     now = timezone.now()
     weights = {"order_confirmation": 30, "delivery_reminder": 12, "delivery_confirmed": 15,

@@ -4,8 +4,9 @@ from django import forms
 
 from core.ssrf import UnsafeUrl, url_check_public
 from crm.models import AdvisorTier, Segment
+from messaging.channels.selectors import templates_sendable
 from messaging.content.rules import quick_reply_buttons
-from messaging.models import ContentItem, ContentTarget, MessageTemplate, TemplateStatus, UnlockKind
+from messaging.models import ContentItem, ContentTarget, UnlockKind
 
 BUTTON_SLOTS = 3
 KIND_CHOICES = [("", "—"), *UnlockKind.choices]
@@ -13,11 +14,8 @@ KIND_CHOICES = [("", "—"), *UnlockKind.choices]
 
 def announcement_templates():
     """Approved templates with quick-reply buttons (the only ones that can unlock)."""
-    templates = MessageTemplate.objects.filter(status=TemplateStatus.APPROVED).select_related(
-        "channel"
-    )
-    ids = [t.pk for t in templates if quick_reply_buttons(t)]
-    return MessageTemplate.objects.filter(pk__in=ids).select_related("channel")
+    ids = [t.pk for t in templates_sendable() if quick_reply_buttons(t)]
+    return templates_sendable().filter(pk__in=ids)
 
 
 def media_url_field() -> forms.URLField:

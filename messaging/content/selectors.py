@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from core.ssrf import UnsafeUrl, url_check_public
+from messaging.channels.selectors import template_unsendable_reason
 from messaging.content.rules import (
     ContentNotReady,
     header_format,
@@ -21,7 +22,6 @@ from messaging.models import (
     ContentUnlock,
     LinkClick,
     Status,
-    TemplateStatus,
     UnlockKind,
 )
 
@@ -64,8 +64,9 @@ def content_problems(item: ContentItem) -> list[str]:
     if template is None:
         problems.append("Choose the template that announces it.")
         return problems
-    if template.status != TemplateStatus.APPROVED:
-        problems.append(f"Template {template.name} is {template.status}, not APPROVED.")
+    unsendable = template_unsendable_reason(template)
+    if unsendable:
+        problems.append(unsendable)
     channel = template.channel
     if not channel.is_active or channel.paused_reason:
         problems.append(f"Channel {channel.name} is not sending.")

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import DomainError
 from core.permissions import staff_permission_required
 from crm.services import contact_block, contact_update
+from messaging.channels.selectors import templates_sendable
 from messaging.inbox import services as svc
 from messaging.inbox.forms import (
     AssignForm,
@@ -43,8 +44,6 @@ from messaging.models import (
     AutomatedAnswer,
     Conversation,
     Message,
-    MessageTemplate,
-    TemplateStatus,
 )
 
 PAGE_SIZE = 50
@@ -116,9 +115,7 @@ def _thread_context(request, conversation: Conversation) -> dict:
 
 
 def _templates(conversation: Conversation):
-    return MessageTemplate.objects.filter(
-        channel_id=conversation.channel_id, status=TemplateStatus.APPROVED
-    ).order_by("name", "language")
+    return templates_sendable(channel=conversation.channel_id)
 
 
 def _page(request, conversation: Conversation, *, status: int = 200, **forms) -> object:

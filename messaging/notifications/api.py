@@ -9,9 +9,9 @@ from rest_framework.views import APIView
 
 from core.errors import DomainError
 from crm.models import Contact
-from crm.services import InvalidPhone, phone_normalize
+from crm.selectors import contact_resolve
+from messaging.channels.selectors import channels_active
 from messaging.models import (
-    Channel,
     Notification,
     NotificationPreferenceSource,
     NotificationType,
@@ -33,8 +33,10 @@ from messaging.notifications.services import (
 class NotificationSendSerializer(serializers.Serializer):
     event_type = serializers.SlugField(help_text="e.g. order_confirmation")
     phone = serializers.CharField(required=False, help_text="E.164 phone of an existing contact.")
-    contact = serializers.PrimaryKeyRelatedField(
-        queryset=Contact.objects.all(), required=False, help_text="Contact id instead of phone."
+    # An id, not a related field: the view resolves it with the phone through
+    # crm.selectors.contact_resolve, so an unknown id answers like an unknown phone.
+    contact = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="Contact id instead of phone."
     )
     variables = serializers.DictField(
         child=serializers.CharField(allow_blank=True, max_length=1000), required=False
@@ -43,7 +45,7 @@ class NotificationSendSerializer(serializers.Serializer):
         max_length=200, help_text="Your id for this event; the same id is never sent twice."
     )
     channel = serializers.SlugRelatedField(
-        slug_field="phone_number_id", queryset=Channel.objects.filter(is_active=True),
+        slug_field="phone_number_id", queryset=channels_active(),
         required=False, help_text="phone_number_id; optional with one channel.",
     )  # fmt: skip
 
@@ -90,22 +92,6 @@ class NotificationFilter(django_filters.FilterSet):
 
     def filter_status(self, queryset, name, value):
         return notifications_with_status(queryset, value)
-
-
-def _contact(data) -> Contact:
-    if data.get("contact"):
-        return data["contact"]
-    try:
-        phone = phone_normalize(data["phone"])
-    except InvalidPhone as exc:
-        raise DomainError(exc.message, code="invalid_phone") from exc
-    contact = Contact.objects.filter(phone=phone).first()
-    if contact is None:
-        raise DomainError(
-            f"No contact with phone {phone}: create the contact first.",
-            code="contact_unknown", details={"phone": phone},
-        )  # fmt: skip
-    return contact
 
 
 def _answer(notification: Notification, *, created_status: int) -> Response:
@@ -157,7 +143,7 @@ class NotificationListCreateView(generics.ListCreateAPIView):
         data = serializer.validated_data
         notification = notification_send(
             event_type=data["event_type"],
-            contact=_contact(data),
+            contact=contact_resolve(contact_id=data.get("contact"), phone=data.get("phone")),
             variables=data.get("variables") or {},
             reference_id=data["reference_id"],
             channel=data.get("channel"),

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, DomainError, InvalidTransition
 from crm.models import Contact
+from messaging.channels.selectors import ChannelUnknown, channel_for
 from messaging.models import (
     Channel,
     Lane,
@@ -152,12 +153,11 @@ def notification_channel(event_type: NotificationType, channel: Channel | None =
     channel = channel or event_type.channel
     if channel is not None:
         return channel
-    channels = list(Channel.objects.filter(is_active=True).order_by("pk")[:2])
-    if len(channels) != 1:
-        raise SendRefused(
-            "Name the channel: there is not exactly one active channel.", code="channel_unknown"
-        )
-    return channels[0]
+    try:
+        return channel_for()
+    except ChannelUnknown as exc:
+        # A refusal, so that it is recorded against the reference like every other one.
+        raise SendRefused(exc.message, code=exc.code) from exc
 
 
 def notification_opted_out(*, contact: Contact, event_type: NotificationType) -> bool:

@@ -5,8 +5,7 @@ from rest_framework.response import Response
 
 from core.api.idempotency import idempotent
 from core.errors import DomainError
-from crm.models import Contact
-from crm.services import InvalidPhone, phone_normalize
+from crm.selectors import contact_resolve
 from messaging.models import Message, Status
 from messaging.sending.selectors import message_list
 from messaging.sending.send import message_send
@@ -41,26 +40,6 @@ class MessageFilter(django_filters.FilterSet):
             ) from None  # fmt: skip
 
 
-def _contact_for(data) -> Contact:
-    if data.get("contact"):
-        return data["contact"]
-    if data.get("recipient"):
-        contact, _ = Contact.objects.get_or_create(bsuid=data["recipient"])
-        return contact
-    try:
-        phone = phone_normalize(data["to"])
-    except InvalidPhone as exc:
-        raise DomainError(exc.message, code="invalid_phone") from exc
-    contact = Contact.objects.filter(phone=phone).first()
-    if contact is None:
-        raise DomainError(
-            f"No contact with phone {phone}: create the contact first (with consent).",
-            code="contact_unknown",
-            details={"to": phone},
-        )
-    return contact
-
-
 class MessageListCreateView(generics.ListCreateAPIView):
     """Send a message (the Cloud API body) or list messages with filters."""
 
@@ -93,9 +72,15 @@ class MessageListCreateView(generics.ListCreateAPIView):
         content = data[type_]
         if type_ == "contacts":
             content = {"contacts": content}
+        # A body naming the contact by BSUID alone may be the first send to a user who hides
+        # their number: that creates the contact. A phone or an id must name one already.
+        contact = contact_resolve(
+            contact_id=data.get("contact"), phone=data.get("to"), bsuid=data.get("recipient"),
+            create=not (data.get("to") or data.get("contact")),
+        )  # fmt: skip
         message = message_send(
             channel=data["channel"],
-            contact=_contact_for(data),
+            contact=contact,
             type=type_,
             content=content,
             context_wamid=(data.get("context") or {}).get("message_id", ""),

@@ -18,6 +18,7 @@ from core.errors import DomainError
 from core.ssrf import UnsafeUrl, url_check_public
 from crm.models import Consent, Contact
 from crm.selectors import window_expires_at
+from messaging.channels.selectors import template_unsendable_reason
 from messaging.models import (
     Channel,
     Direction,
@@ -26,7 +27,6 @@ from messaging.models import (
     MessageTemplate,
     MessageType,
     TemplateCategory,
-    TemplateStatus,
 )
 from messaging.providers import InvalidMessage, OutboundMessage, validate_outbound
 
@@ -71,10 +71,11 @@ def template_find(*, channel: Channel, content: dict[str, Any]) -> MessageTempla
             "if it was approved recently.",
             code="template_unknown",
         )
-    if template.status != TemplateStatus.APPROVED:
+    template.channel = channel
+    reason = template_unsendable_reason(template)
+    if reason is not None:
         raise SendRefused(
-            f"Template {name!r} [{language}] is {template.status}, not APPROVED.",
-            code="template_not_approved",
+            reason, code="template_not_approved" if channel.is_active else "channel_inactive"
         )
     return template
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from crm.models import Contact
-from messaging.models import Channel, Message, MessageStatusEvent, Status
+from messaging.channels.selectors import ChannelUnknown, channel_for, channels_active
+from messaging.models import Message, MessageStatusEvent, Status
 from messaging.sending.send import SENDABLE_TYPE_CHOICES
 
 
@@ -11,13 +11,15 @@ class MessageSendSerializer(serializers.Serializer):
     there are several numbers and an optional `context.message_id` to reply to."""
 
     to = serializers.CharField(required=False, help_text="E.164 phone or WhatsApp id.")
-    contact = serializers.PrimaryKeyRelatedField(
-        queryset=Contact.objects.all(), required=False, help_text="Contact id instead of `to`."
+    # An id, not a related field: the view resolves every way of naming the contact through
+    # crm.selectors.contact_resolve, so an unknown id answers like an unknown phone.
+    contact = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="Contact id instead of `to`."
     )
     recipient = serializers.CharField(required=False, help_text="BSUID instead of a phone.")
     channel = serializers.SlugRelatedField(
         slug_field="phone_number_id",
-        queryset=Channel.objects.filter(is_active=True),
+        queryset=channels_active(),
         required=False,
         help_text="phone_number_id of the sending number; optional with one channel.",
     )
@@ -44,14 +46,10 @@ class MessageSendSerializer(serializers.Serializer):
         if attrs.get(type_) in (None, {}, []):
             raise serializers.ValidationError({type_: f"A `{type_}` object is required."})
         if attrs.get("channel") is None:
-            channels = list(Channel.objects.filter(is_active=True)[:2])
-            if len(channels) != 1:
-                raise serializers.ValidationError(
-                    {"channel": "Several channels exist: name one by phone_number_id."}
-                    if channels
-                    else {"channel": "No active channel is configured."}
-                )
-            attrs["channel"] = channels[0]
+            try:
+                attrs["channel"] = channel_for()
+            except ChannelUnknown as exc:
+                raise serializers.ValidationError({"channel": exc.message}) from exc
         context = attrs.get("context") or {}
         if context and not isinstance(context.get("message_id"), str):
             raise serializers.ValidationError({"context": "context.message_id must be a wamid."})

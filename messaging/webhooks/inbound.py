@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from core.queueing import task
 from crm.models import Consent, ConsentSource, Contact
-from crm.services import consent_set, contact_get_or_create_from_whatsapp
+from crm.selectors import contact_resolve
+from crm.services import consent_set
 from messaging.automation.services import autoreply_enqueue
 from messaging.inbox.services import conversation_opened_record
 from messaging.models import (
@@ -122,9 +123,10 @@ def inbound_message_apply(*, inbound: InboundMessage, channel: Channel) -> Messa
         raise ValueError("inbound message without a sender (wa_id or user id)")
     if Message.objects.filter(wamid=inbound.wamid).exists():
         return None
-    contact, _ = contact_get_or_create_from_whatsapp(
-        wa_id=inbound.from_wa_id, bsuid=inbound.from_bsuid, profile_name=inbound.profile_name or ""
-    )
+    contact = contact_resolve(
+        wa_id=inbound.from_wa_id, bsuid=inbound.from_bsuid, create=True,
+        profile_name=inbound.profile_name or "",
+    )  # fmt: skip
     received_at = inbound.timestamp or timezone.now()
     message_type, content, media_id = inbound_content(inbound)
     from_user = message_type not in NOT_FROM_USER
@@ -359,7 +361,7 @@ def user_preference_apply(*, preference: UserPreference, channel: Channel | None
         return False
     if not preference.wa_id and not preference.bsuid:
         raise ValueError("user preference without a user (wa_id or user id)")
-    contact, _ = contact_get_or_create_from_whatsapp(wa_id=preference.wa_id, bsuid=preference.bsuid)
+    contact = contact_resolve(wa_id=preference.wa_id, bsuid=preference.bsuid, create=True)
     at = preference.timestamp or timezone.now()
     return _consent_from_user(contact, consent, ConsentSource.META, at, None)
 

@@ -15,10 +15,10 @@ from analytics.demo import seed_analytics
 from crm.demo import seed_crm
 from crm.models import Contact
 from messaging.campaigns.demo import seed_campaigns
+from messaging.channels.selectors import channels_active
 from messaging.content.demo import seed_content
 from messaging.demo import seed_messaging
 from messaging.inbox.demo import seed_inbox
-from messaging.models import Channel
 
 
 class Command(BaseCommand):
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         call_command("create_demo_users", stdout=self.stdout)
         self.stdout.write(f"CRM: {seed_crm(rng=rng)}")
 
-        channel = Channel.objects.filter(is_active=True).first()
+        channel = channels_active().first()
         if channel is None:
             self.stdout.write("No channel configured: run `manage.py setup_channel` first.")
             return

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from messaging.channels.selectors import ChannelUnknown, channel_for, channels_active
 from messaging.channels.templates import templates_sync
-from messaging.models import Channel
 
 
 class Command(BaseCommand):
@@ -11,11 +11,12 @@ class Command(BaseCommand):
         parser.add_argument("--channel", help="phone_number_id of one channel")
 
     def handle(self, *args, channel=None, **options):
-        channels = Channel.objects.filter(is_active=True)
+        channels = channels_active()
         if channel:
-            channels = channels.filter(phone_number_id=channel)
-            if not channels:
-                raise CommandError(f"no active channel with phone_number_id {channel}")
+            try:
+                channels = [channel_for(phone_number_id=channel)]
+            except ChannelUnknown as exc:
+                raise CommandError(exc.message) from exc
         failed = False
         for ch in channels:
             result = templates_sync(channel=ch)

@@ -496,7 +496,7 @@ def test_admin_enables_only_the_rules_that_can_run(client, admin_user, wa_channe
     notes = [str(m) for m in response.context["messages"]]
     assert notes == [
         "1 rule(s) enabled.",
-        "stale left as it was: The template is PAUSED, not APPROVED.",
+        "stale left as it was: Template 'paused' [en] is PAUSED, not APPROVED.",
     ]
 
 

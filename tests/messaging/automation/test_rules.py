@@ -104,7 +104,7 @@ def test_a_template_reply_needs_an_approved_template_and_its_parameters():
     assert rule_problems(
         rule(action=send, template=paused, template_parameters={"body": {"name": "Asha"}}),
         office_hours=OPEN,
-    ) == {"template": "The template is PAUSED, not APPROVED."}  # fmt: skip
+    ) == {"template": "Template 'order_update' [en] is PAUSED, not APPROVED."}  # fmt: skip
 
 
 def test_template_parameters_by_position_or_by_name():

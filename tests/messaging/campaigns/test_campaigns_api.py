@@ -219,3 +219,24 @@ def test_a_launched_campaign_refuses_edits_with_the_reason(manager, channel):
     assert error["code"] == "invalid_transition"
     assert error["message"] == "A running campaign cannot be edited."
     assert Campaign.objects.get(pk=campaign["id"]).parameter_mapping == MAPPING
+
+
+def test_bulk_send_refuses_like_a_single_send(manager, channel):
+    from tests.factories import ChannelFactory
+
+    recipients = [{"to": "+14155550123", "parameters": named("x")}]
+    response = manager.post("/api/v1/messages/bulk/", bulk_body(recipients), format="json")
+    assert response.json()["refused"] == [
+        {
+            "index": 0,
+            "to": "+14155550123",
+            "code": "contact_unknown",
+            "reason": "No contact with phone +14155550123: create the contact first.",
+        }
+    ]
+    ChannelFactory(name="Second", phone_number_id="200000000000002")
+    response = manager.post("/api/v1/messages/bulk/", bulk_body(recipients), format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["channel"] == [
+        "Several channels exist: name one by phone_number_id."
+    ]

@@ -367,3 +367,30 @@ def test_admin_lists_and_toggles_types(client, make_user):
     assert client.get("/admin/messaging/notification/").status_code == 200
     assert client.get("/admin/messaging/trackedlink/").status_code == 200
     assert client.get("/admin/messaging/notificationpreferenceevent/").status_code == 200
+
+
+def test_contacts_are_named_by_phone_or_id_with_one_error(integrator, channel):
+    contact = ContactFactory()
+
+    def by_id(pk, reference):
+        body = {k: v for k, v in order(contact, reference).items() if k != "phone"}
+        return post(integrator, **body, contact=pk)
+
+    found = by_id(contact.pk, "ID-1")
+    assert found.status_code == 202, found.json()
+    assert found.json()["contact"] == contact.pk
+    nobody = by_id(987654, "ID-2")
+    assert nobody.status_code == 400
+    assert nobody.json()["error"]["code"] == "contact_unknown"
+
+
+def test_without_a_channel_to_choose_the_refusal_is_recorded(integrator, channel):
+    from tests.factories import ChannelFactory
+
+    ChannelFactory(name="Second", phone_number_id="200000000000002")
+    response = post(integrator, **order(ContactFactory(), "CH-1"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "channel_unknown"
+    assert error["message"] == "Several channels exist: name one by phone_number_id."
+    assert Notification.objects.get(reference_id="CH-1").refusal_code == "channel_unknown"

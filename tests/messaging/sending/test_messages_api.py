@@ -190,3 +190,63 @@ def test_permissions(make_user, api_client, channel, role, method, allowed):
 
 def test_anonymous_is_401(api_client):
     assert api_client.get("/api/v1/messages/").status_code == 401
+
+
+PAYMENT = {
+    "name": "payment_received",
+    "language": {"code": "en"},
+    "components": [
+        {
+            "type": "body",
+            "parameters": [
+                {"type": "text", "parameter_name": n, "text": "v"}
+                for n in ("customer_name", "amount", "paid_on", "reference")
+            ],
+        }
+    ],
+}
+
+
+def test_a_bsuid_alone_creates_the_contact(sender, channel):
+    from crm.models import Contact
+
+    body = {"recipient": "IN.13491208655302741918", "type": "template", "template": PAYMENT}
+    response = sender.post("/api/v1/messages/", body, format="json")
+    assert response.status_code == 202, response.json()
+    contact = Contact.objects.get(bsuid="IN.13491208655302741918")
+    assert response.json()["contact"] == contact.pk
+    assert sender.post("/api/v1/messages/", body, format="json").json()["contact"] == contact.pk
+
+
+def test_an_unknown_contact_id_answers_like_an_unknown_phone(sender, channel):
+    response = sender.post(
+        "/api/v1/messages/",
+        {"contact": 987654, "type": "text", "text": {"body": "x"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "contact_unknown"
+    assert not Message.objects.exists()
+
+
+def test_a_body_naming_two_contacts_is_refused(sender, channel):
+    one, other = open_contact(), open_contact()
+    body = {"contact": one.pk, "to": other.phone, "type": "text", "text": {"body": "x"}}
+    response = sender.post("/api/v1/messages/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "contact_ambiguous"
+    assert not Message.objects.exists()
+
+
+def test_several_channels_need_a_name(sender, channel):
+    from tests.factories import ChannelFactory
+
+    ChannelFactory(name="Second", phone_number_id="200000000000002")
+    body = {"to": open_contact().phone, "type": "text", "text": {"body": "x"}}
+    response = sender.post("/api/v1/messages/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["channel"] == [
+        "Several channels exist: name one by phone_number_id."
+    ]
+    named = {**body, "channel": channel.phone_number_id}
+    assert sender.post("/api/v1/messages/", named, format="json").status_code == 202
