@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import re
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +34,7 @@ from messaging.providers.registry import WebhookCredentials
 
 from .support import APP_SECRET, PHONE_NUMBER_ID, TOKEN, WABA_ID, json_answer, load_fixture
 
+REPO = Path(__file__).resolve().parents[3]
 BODY = b'{"object":"whatsapp_business_account","entry":[]}'
 
 
@@ -265,3 +269,23 @@ def test_probe_against_the_simulator_and_a_closed_port(simulator):
         assert closed["ok"] is False and closed["error"]
         assert ptype.probe("ftp://example.invalid/", timeout=0.5)["error"] == "not an http(s) URL"
         assert ptype.probe("http://127.0.0.1:99999/", timeout=0.5)["ok"] is False
+
+
+# --- No branching on provider codes elsewhere --------------------------------------------------
+
+CODE_BRANCH = re.compile(
+    r"(==|!=|\bin\b)\s*\(?\s*(Provider\.(META_CLOUD|MYOPERATOR)|[\"'](meta_cloud|myoperator)[\"'])"
+)
+
+
+def test_no_code_outside_the_providers_branches_on_a_provider_code():
+    offenders = []
+    for app in ("core", "crm", "messaging", "analytics", "config"):
+        for path in (REPO / app).rglob("*.py"):
+            relative = path.relative_to(REPO).as_posix()
+            if relative.startswith("messaging/providers/") or "/migrations/" in relative:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if CODE_BRANCH.search(line):
+                    offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert offenders == [], json.dumps(offenders, indent=1)
