@@ -29,6 +29,7 @@ from analytics.models import (
     RollupState,
 )
 from analytics.services import figures
+from messaging.providers.error_codes import error_code_info
 
 RANGE_CHOICES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"))
 DEFAULT_RANGE = "30"
@@ -205,8 +206,6 @@ def campaign_totals(date_range: DateRange | None = None):
 
 
 def campaign_summary(campaign) -> dict[str, Any]:
-    from messaging.error_codes import meaning
-
     total = CampaignPerformance.objects.filter(campaign=campaign, day__isnull=True).first()
     days = list(
         CampaignPerformance.objects.filter(campaign=campaign, day__isnull=False).order_by("day")
@@ -220,7 +219,7 @@ def campaign_summary(campaign) -> dict[str, Any]:
     if total is not None:
         for code, n in sorted(total.errors.items(), key=lambda kv: (-kv[1], kv[0])):
             number = int(code) if str(code).lstrip("-").isdigit() else None
-            errors.append({"code": code, "count": n, "meaning": meaning(number)})
+            errors.append({"code": code, "count": n, "meaning": error_code_info(number).meaning})
     funnel = []
     if total is not None:
         steps = [

@@ -27,7 +27,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from analytics.models import JobRun, JobState
-from analytics.ops.error_codes import error_code_meaning
+from messaging.providers.error_codes import error_code_meaning
 
 KINDS = ("status", "inbound", "button", "failed", "job")
 KIND_LABELS = {

@@ -25,7 +25,6 @@ from django.utils import timezone
 from core.errors import DomainError, InvalidTransition
 from crm.models import Consent, Contact
 from crm.selectors import segment_contacts
-from messaging.error_codes import QUALITY_CODES, meaning
 from messaging.links.services import TrackedLinkBatch
 from messaging.models import (
     Campaign,
@@ -39,6 +38,7 @@ from messaging.models import (
     TemplateCategory,
     TemplateStatus,
 )
+from messaging.providers.error_codes import QUALITY_CODES, error_code_info
 from messaging.sending.send import template_content_build
 
 logger = logging.getLogger(__name__)
@@ -645,7 +645,8 @@ def campaign_failures_check(*, campaign_ids) -> list[int]:
         failures = sum(1 for status, _ in recent if status == Status.FAILED)
         reason = ""
         if quality:
-            reason = f"Quality warning from WhatsApp ({quality[0]}: {meaning(quality[0])})."
+            code = quality[0]
+            reason = f"Quality warning from WhatsApp ({code}: {error_code_info(code).meaning})."
         elif len(recent) >= window and failures / len(recent) >= share:
             reason = (
                 f"{failures} of the last {len(recent)} messages failed (threshold {share:.0%})."
@@ -696,6 +697,7 @@ def campaign_progress(campaign: Campaign) -> dict[str, Any]:
         "rate_per_second": round(rate, 2),
         "seconds_remaining": round(pending / rate) if rate and pending else None,
         "errors": [
-            {"code": code, "meaning": meaning(code), "count": n} for code, n in errors.most_common()
+            {"code": code, "meaning": error_code_info(code).meaning, "count": n}
+            for code, n in errors.most_common()
         ],
     }

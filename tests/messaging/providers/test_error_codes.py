@@ -125,6 +125,12 @@ def test_the_sets_and_flags_agree_with_the_entries():
         assert not entry.retry_after or entry.retryable
 
 
+def test_consumers_read_the_table():
+    from analytics.ops.retry import NEVER_RETRY_CODES
+
+    assert NEVER_RETRY_CODES is RECIPIENT_REFUSES_CODES
+
+
 def test_unknown_and_missing_codes_get_default_entries():
     unknown = error_code_info(42)
     assert (unknown.code, unknown.known, unknown.kind) == (42, False, ErrorKind.PERMANENT)
