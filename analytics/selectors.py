@@ -29,8 +29,8 @@ from analytics.models import (
     RollupState,
 )
 from analytics.services import figures
-from messaging.error_codes import meaning
 from messaging.models import Campaign, ContentItem, Conversation, Direction, Message
+from messaging.providers.error_codes import error_code_info
 
 RANGE_CHOICES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"))
 DEFAULT_RANGE = "30"
@@ -223,7 +223,7 @@ def campaign_summary(campaign) -> dict[str, Any]:
     if total is not None:
         for code, n in sorted(total.errors.items(), key=lambda kv: (-kv[1], kv[0])):
             number = int(code) if str(code).lstrip("-").isdigit() else None
-            errors.append({"code": code, "count": n, "meaning": meaning(number)})
+            errors.append({"code": code, "count": n, "meaning": error_code_info(number).meaning})
     funnel = []
     if total is not None:
         steps = [

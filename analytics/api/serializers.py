@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from analytics.models import CampaignPerformance, ConversionEvent, ConversionType
 from messaging.models import Status
+from messaging.providers.error_codes import error_code_info
 
 STATUS_NAMES = {s.name.lower(): s.value for s in Status}
 
@@ -100,11 +101,9 @@ class MessageStatusSerializer(serializers.Serializer):
         return Status(message.status).name.lower()
 
     def get_error_meaning(self, message) -> str | None:
-        from messaging.error_codes import meaning
-
         if message.status != Status.FAILED:
             return None
-        return meaning(message.error_code)
+        return error_code_info(message.error_code).meaning
 
 
 class InboundSerializer(serializers.Serializer):

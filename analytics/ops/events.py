@@ -26,8 +26,8 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from analytics.ops.error_codes import error_code_meaning
 from analytics.ops.models import JobRun, JobState
+from messaging.providers.error_codes import error_code_meaning
 
 KINDS = ("status", "inbound", "button", "failed", "job")
 KIND_LABELS = {

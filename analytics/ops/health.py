@@ -15,16 +15,12 @@ from which the page draws uptime percentages and 24-hour sparklines.
 
 from __future__ import annotations
 
-import http.client
 import logging
 import os
 import shutil
-import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -34,6 +30,8 @@ from django.utils import timezone
 from analytics.ops.models import HealthSample
 from analytics.ops.queues import QUEUES, queue_states
 from core.health import check_broker, check_database
+from messaging.providers import UnknownProvider, provider_type
+from messaging.providers.probe import reachability_probe
 
 logger = logging.getLogger(__name__)
 
@@ -54,68 +52,49 @@ def _component(key: str, label: str, state: str, **extra: Any) -> dict[str, Any]
 # --- Probes ------------------------------------------------------------------------------------
 
 
-def provider_probe(base_url: str, *, timeout: float | None = None) -> dict[str, Any]:
-    """Is the provider's API host reachable? A TCP connect, then an HTTP GET of the base URL.
-
-    Any HTTP answer (even 400 or 404) means reachable; no credentials are sent. Never raises.
-    """
+def provider_probe(
+    base_url: str, *, timeout: float | None = None, provider: str | None = None
+) -> dict[str, Any]:
+    """Is the provider's API answering? Asks the provider type's probe (by default a TCP
+    connect, then an HTTP GET of the base URL without credentials: any HTTP answer, even 400
+    or 404, means reachable); a plain reachability check without `provider`. Never raises."""
     timeout = settings.OPS_PROBE_TIMEOUT if timeout is None else timeout
-    parts = urlsplit(base_url)
-    secure = parts.scheme == "https"
-    host = parts.hostname or ""
-    port = parts.port or (443 if secure else 80)
-    result: dict[str, Any] = {"url": f"{parts.scheme}://{parts.netloc}", "ok": False}
-    if parts.scheme not in ("http", "https") or not host:
-        result["error"] = "not an http(s) URL"
-        return result
-    start = time.monotonic()
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            result["connect_ms"] = round((time.monotonic() - start) * 1000, 1)
-        cls = http.client.HTTPSConnection if secure else http.client.HTTPConnection
-        conn = cls(host, port, timeout=timeout)
-        try:
-            conn.request("GET", parts.path or "/", headers={"User-Agent": "Parley-health/1"})
-            response = conn.getresponse()
-            response.read(2048)
-            result["http_status"] = response.status
-        finally:
-            conn.close()
-        result["ok"] = True
-    except (OSError, http.client.HTTPException) as exc:
-        result["error"] = f"{type(exc).__name__}: {exc}"[:200]
-    result["latency_ms"] = round((time.monotonic() - start) * 1000, 1)
-    return result
-
-
-def _channel_base_url(channel) -> str:
-    if channel.base_url:
-        return channel.base_url
-    if channel.provider == "myoperator":
-        from messaging.providers.myoperator.client import DEFAULT_BASE_URL
-
-        return DEFAULT_BASE_URL
-    return settings.WHATSAPP_GRAPH_URL
+    if provider is None:
+        return reachability_probe(base_url, timeout=timeout)
+    return provider_type(provider).probe(base_url, timeout=timeout)
 
 
 def _probes(channels: list, *, use_cache: bool) -> dict[int, dict[str, Any]]:
-    urls = {c.pk: _channel_base_url(c) for c in channels}
     results: dict[int, dict[str, Any]] = {}
-    missing: dict[str, list[int]] = {}
-    for pk, url in urls.items():
-        cached = cache.get(f"ops:probe:{url}") if use_cache else None
+    targets: dict[int, tuple[str, str]] = {}
+    for channel in channels:
+        try:
+            targets[channel.pk] = (
+                channel.provider,
+                provider_type(channel.provider).base_url_for(channel),
+            )
+        except UnknownProvider as exc:
+            results[channel.pk] = {"url": "", "ok": False, "error": str(exc)}
+    missing: dict[tuple[str, str], list[int]] = {}
+    for pk, target in targets.items():
+        cached = cache.get(_probe_key(target)) if use_cache else None
         if cached is not None:
             results[pk] = cached
         else:
-            missing.setdefault(url, []).append(pk)
+            missing.setdefault(target, []).append(pk)
     if missing:
         with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-            probed = dict(zip(missing, pool.map(provider_probe, missing), strict=True))
-        for url, result in probed.items():
-            cache.set(f"ops:probe:{url}", result, PROBE_CACHE_SECONDS)
-            for pk in missing[url]:
+            found = pool.map(lambda t: provider_probe(t[1], provider=t[0]), missing)
+            probed = dict(zip(missing, found, strict=True))
+        for target, result in probed.items():
+            cache.set(_probe_key(target), result, PROBE_CACHE_SECONDS)
+            for pk in missing[target]:
                 results[pk] = result
     return results
+
+
+def _probe_key(target: tuple[str, str]) -> str:
+    return "ops:probe:{}:{}".format(*target)
 
 
 # --- Window figures (cached) -------------------------------------------------------------------

@@ -21,10 +21,11 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from messaging.models import Channel, Direction, Message, Status
+from messaging.providers.error_codes import RECIPIENT_REFUSES_CODES
 
 logger = logging.getLogger(__name__)
 
-NEVER_RETRY_CODES = frozenset({131026, 131050})
+NEVER_RETRY_CODES = RECIPIENT_REFUSES_CODES
 BATCH = 1000
 
 

@@ -28,7 +28,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from analytics.ops import errorlog, events
 from analytics.ops.backup import backup_file, backups_list
 from analytics.ops.board import board_build
-from analytics.ops.error_codes import error_code_info
 from analytics.ops.health import SPARKLINES, health_collect, health_history
 from analytics.ops.jobs import (
     JobAlreadyRunning,
@@ -43,6 +42,7 @@ from analytics.ops.jobs import (
 from analytics.ops.models import JobRun, JobState, JobTrigger
 from analytics.ops.sparkline import sparkline_svg, uptime_bars_svg
 from core.permissions import staff_permission_required
+from messaging.providers.error_codes import error_code_info
 from messaging.webhooks.services import webhook_events_replay
 
 VIEW = "core.view_operations"

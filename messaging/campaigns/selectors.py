@@ -17,7 +17,6 @@ from django.utils import timezone
 from crm.models import Consent, Contact
 from crm.selectors import segment_contacts
 from messaging.channels.selectors import template_unsendable_reason
-from messaging.error_codes import meaning
 from messaging.models import (
     Campaign,
     CampaignState,
@@ -28,6 +27,7 @@ from messaging.models import (
     Status,
     TemplateCategory,
 )
+from messaging.providers.error_codes import error_code_info
 
 # Before launch nothing has been sent, so settings may still change and pre-flight applies.
 EDITABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)
@@ -286,7 +286,7 @@ def campaign_progress(campaign: Campaign) -> dict[str, Any]:
         "rate_per_second": round(rate, 2),
         "seconds_remaining": round(pending / rate) if rate and pending else None,
         "errors": [
-            {"code": code, "meaning": meaning(code), "count": n}
+            {"code": code, "meaning": error_code_info(code).meaning, "count": n}
             for code, n in sorted(errors.items(), key=lambda kv: -kv[1])
         ],
     }

@@ -28,7 +28,6 @@ from messaging.campaigns.selectors import (
     campaign_preflight,
     campaign_sendable,
 )
-from messaging.error_codes import QUALITY_CODES, meaning
 from messaging.links.services import TrackedLinkBatch
 from messaging.models import (
     Campaign,
@@ -42,6 +41,7 @@ from messaging.models import (
     Status,
     TemplateCategory,
 )
+from messaging.providers.error_codes import QUALITY_CODES, error_code_info
 from messaging.sending.dispatch import send_enqueue_on_commit
 from messaging.sending.send import template_content_build
 
@@ -546,7 +546,8 @@ def campaign_failures_check(*, campaign_ids) -> list[int]:
         failures = sum(1 for status, _ in recent if status == Status.FAILED)
         reason = ""
         if quality:
-            reason = f"Quality warning from WhatsApp ({quality[0]}: {meaning(quality[0])})."
+            code = quality[0]
+            reason = f"Quality warning from WhatsApp ({code}: {error_code_info(code).meaning})."
         elif len(recent) >= window and failures / len(recent) >= share:
             reason = (
                 f"{failures} of the last {len(recent)} messages failed (threshold {share:.0%})."

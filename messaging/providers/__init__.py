@@ -1,12 +1,10 @@
 """WhatsApp providers: the interface (`base`), Meta's Cloud API, MyOperator and the simulator.
 
 Provider classes take plain keyword arguments so they work (and are tested) without Django.
-The factories below are the one place that reads `django.conf.settings`.
+The provider types of `registry` are the one place that reads `django.conf.settings`.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from .base import (
     AmbiguousError,
@@ -30,52 +28,18 @@ from .base import (
     parse_template_parameters,
     validate_outbound,
 )
+from .registry import (
+    ProviderType,
+    UnknownProvider,
+    build_provider,
+    provider_class,
+    provider_codes,
+    provider_from_settings,
+    provider_type,
+    provider_types,
+)
 
-PROVIDER_CODES = ("meta_cloud", "myoperator")
-
-
-def provider_class(code: str) -> type[Provider]:
-    if code == "meta_cloud":
-        from .meta_cloud import MetaCloudProvider
-
-        return MetaCloudProvider
-    if code == "myoperator":
-        from .myoperator import MyOperatorProvider
-
-        return MyOperatorProvider
-    raise ValueError(f"unknown provider {code!r}; expected one of {PROVIDER_CODES}")
-
-
-def build_provider(code: str, **kwargs: Any) -> Provider:
-    """A provider from explicit configuration (a `Channel` row, a test)."""
-    return provider_class(code)(**kwargs)
-
-
-def provider_from_settings(code: str = "meta_cloud", **overrides: Any) -> Provider:
-    """A provider configured from the `WHATSAPP_*` / `MYOPERATOR_*` settings; keyword
-    arguments override individual values (a channel's own phone number id, say)."""
-    from django.conf import settings
-
-    if code == "meta_cloud":
-        kwargs: dict[str, Any] = {
-            "graph_url": getattr(settings, "WHATSAPP_GRAPH_URL", "https://graph.facebook.com"),
-            "api_version": getattr(settings, "WHATSAPP_API_VERSION", "v25.0"),
-            "access_token": getattr(settings, "WHATSAPP_API_TOKEN", ""),
-            "app_secret": getattr(settings, "WHATSAPP_APP_SECRET", ""),
-            "phone_number_id": getattr(settings, "WHATSAPP_PHONE_NUMBER_ID", ""),
-            "waba_id": getattr(settings, "WHATSAPP_BUSINESS_ACCOUNT_ID", ""),
-        }
-    elif code == "myoperator":
-        kwargs = {
-            "api_key": getattr(settings, "MYOPERATOR_API_KEY", ""),
-            "company_id": getattr(settings, "MYOPERATOR_COMPANY_ID", ""),
-            "phone_number_id": getattr(settings, "WHATSAPP_PHONE_NUMBER_ID", ""),
-            "waba_id": getattr(settings, "WHATSAPP_BUSINESS_ACCOUNT_ID", ""),
-        }
-    else:
-        raise ValueError(f"unknown provider {code!r}; expected one of {PROVIDER_CODES}")
-    kwargs.update(overrides)
-    return build_provider(code, **kwargs)
+PROVIDER_CODES = provider_codes()
 
 
 __all__ = [
@@ -89,18 +53,23 @@ __all__ = [
     "PermanentError",
     "Provider",
     "ProviderError",
+    "ProviderType",
     "SendResult",
     "StatusUpdate",
     "TemplateInfo",
     "TemplateStatusUpdate",
     "TemporaryError",
     "UnhandledChange",
+    "UnknownProvider",
     "UserPreference",
     "WebhookError",
     "WebhookEvent",
     "build_provider",
     "parse_template_parameters",
     "provider_class",
+    "provider_codes",
     "provider_from_settings",
+    "provider_type",
+    "provider_types",
     "validate_outbound",
 ]

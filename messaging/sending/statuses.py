@@ -33,20 +33,12 @@ from core.bulk import insert_ignoring_conflicts, update_from_values
 from crm.models import Contact
 from messaging.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
 from messaging.providers import StatusUpdate
-from messaging.sending.failures import (
-    MARKETING_STOPPED,
-    UNDELIVERABLE,
-    WINDOW_CLOSED,
-    WINDOW_CLOSED_TITLE,
-    failure_side_effects,
-)
+from messaging.providers.error_codes import error_code_info
+from messaging.sending.failures import WINDOW_CLOSED, WINDOW_CLOSED_TITLE, failure_side_effects
 from messaging.sending.retry import messages_requeue
 from messaging.signals import message_status_changed
 
 logger = logging.getLogger(__name__)
-
-# Asynchronous failures worth another attempt (WHATSAPP.md 2.8).
-RETRYABLE_CODES = frozenset({130429, 131000, 131016, 131053, 131056, 131057})
 
 # The column each status fills, and the provider status names that map to it.
 TIMESTAMP_FIELDS = {
@@ -430,12 +422,13 @@ def _failure_rules(
     the contact (shared with the synchronous path in `failures`)."""
     side_effects: list[Message] = []
     for (code, title, _detail), ids in failures.items():
-        if code in RETRYABLE_CODES:
+        info = error_code_info(code)
+        if info.retry_when_reported:
             requeued = messages_requeue(message_ids=ids, code=code, reason=title)
             logger.info(
                 "re-queued %s of %s messages after async error %s", requeued, len(ids), code
             )
-        elif code in (UNDELIVERABLE, MARKETING_STOPPED):
+        elif info.recipient_refuses:
             side_effects.extend(
                 Message(pk=pk, contact_id=transitions[pk][3]["contact_id"], error_code=code)
                 for pk in ids
@@ -445,7 +438,7 @@ def _failure_rules(
     stopped = {
         m.contact_id: transitions[m.pk][2]
         for m in side_effects
-        if m.error_code == MARKETING_STOPPED
+        if error_code_info(m.error_code).stops_marketing
     }
     if stopped:
         # A consent change made after the failed send (a START, say) wins over it.
@@ -459,7 +452,7 @@ def _failure_rules(
         side_effects = [
             m
             for m in side_effects
-            if not (m.error_code == MARKETING_STOPPED and m.contact_id in superseded)
+            if not (error_code_info(m.error_code).stops_marketing and m.contact_id in superseded)
         ]
     failure_side_effects(messages=side_effects)
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging.channels.rendering import template_render
-from messaging.error_codes import meaning
 from messaging.models import Status
+from messaging.providers.error_codes import error_code_info
 
 register = template.Library()
 
@@ -35,7 +35,7 @@ def ticks(message):
     symbol, css, words = TICKS.get(message.status, ("", "unknown", message.get_status_display()))
     error = ""
     if message.status in (Status.FAILED, Status.CANCELLED):
-        error = meaning(message.error_code)
+        error = error_code_info(message.error_code).meaning
         if message.error_title and message.error_code is None:
             error = message.error_title
     return {

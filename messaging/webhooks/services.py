@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from core.queueing import task
 from core.redis import redis_client
-from messaging.models import Channel, MessageStatusEvent, Provider, WebhookEvent, WebhookState
+from messaging.models import Channel, MessageStatusEvent, WebhookEvent, WebhookState
 from messaging.providers import (
     InboundMessage,
     StatusUpdate,
@@ -36,6 +36,7 @@ from messaging.providers import (
     UnhandledChange,
     UserPreference,
     WebhookError,
+    provider_type,
 )
 
 logger = logging.getLogger(__name__)
@@ -149,11 +150,7 @@ def _nudge_flag_set() -> bool:
 
 
 def _parser(provider: str) -> Callable[[Any], list]:
-    if provider == Provider.MYOPERATOR:
-        from messaging.providers.myoperator import parse_webhook
-    else:
-        from messaging.providers.meta_cloud import parse_webhook
-    return parse_webhook
+    return provider_type(provider).parse_webhook
 
 
 class _Router:

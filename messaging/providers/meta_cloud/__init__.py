@@ -3,7 +3,13 @@
 from .client import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, MetaCloudProvider
 from .errors import classify, error_from_response
 from .payloads import mark_read_body, message_body
-from .webhooks import SIGNATURE_HEADER, parse_webhook, signature_for, verify_signature
+from .webhooks import (
+    SIGNATURE_HEADER,
+    parse_webhook,
+    signature_for,
+    subscription_challenge,
+    verify_signature,
+)
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -16,5 +22,6 @@ __all__ = [
     "message_body",
     "parse_webhook",
     "signature_for",
+    "subscription_challenge",
     "verify_signature",
 ]

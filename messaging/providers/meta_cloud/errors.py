@@ -1,4 +1,4 @@
-"""Graph API error JSON -> our error classes (WHATSAPP.md 2.8).
+"""Graph API error JSON -> our error classes (WHATSAPP.md 2.8, the table in `error_codes`).
 
 Decisions are made on `error.code` (and the HTTP status when there is no usable code), never
 on the human-readable title, which Meta rewords.
@@ -11,25 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..base import AuthError, PermanentError, ProviderError, TemporaryError
-
-# Retry later: throttling, outages, maintenance. 1, 2, 17, 341 and 613 are Graph's generic
-# "temporary"/"rate limit" codes, which the WhatsApp endpoints also return on bad days.
-TEMPORARY_CODES = frozenset(
-    {1, 2, 4, 17, 341, 613, 80007, 130429, 131000, 131016, 131053, 131056, 131057}
-)
-# Stop the channel: token missing/expired, permission or capability missing.
-AUTH_CODES = frozenset({0, 3, 10, 190, 131005} | set(range(200, 300)))
-
-# Seconds to wait when the response carries no Retry-After header (WHATSAPP.md 2.7/2.8).
-RETRY_AFTER_HINTS: dict[int, float] = {
-    130429: 1.0,  # throughput: retry within seconds
-    131056: 6.0,  # pair rate limit: about one message per 6 s per user
-    4: 60.0,  # app rate limit: minutes
-    80007: 60.0,  # WABA rate limit
-    17: 60.0,
-    613: 60.0,
-    131057: 60.0,  # maintenance
-}
+from ..error_codes import ErrorKind, error_code_info
 
 
 def _as_int(value: Any) -> int | None:
@@ -49,7 +31,8 @@ def classify(
     raw: Any = None,
     retry_after: float | None = None,
 ) -> ProviderError:
-    """The error class for a Graph error code (or, without one, for the HTTP status)."""
+    """The error class for a Graph error code, as the table in `error_codes` says (or, for a
+    code that is neither temporary nor auth, and without one, for the HTTP status)."""
     kwargs = {
         "code": code,
         "title": title,
@@ -58,10 +41,11 @@ def classify(
         "raw": raw,
     }
     if code is not None:
-        if code in TEMPORARY_CODES:
-            hint = retry_after if retry_after is not None else RETRY_AFTER_HINTS.get(code)
+        info = error_code_info(code)
+        if info.kind is ErrorKind.TEMPORARY:
+            hint = retry_after if retry_after is not None else info.retry_after
             return TemporaryError(message, retry_after=hint, **kwargs)
-        if code in AUTH_CODES:
+        if info.kind is ErrorKind.AUTH:
             return AuthError(message, **kwargs)
     if http_status is not None and (http_status == 429 or http_status >= 500):
         return TemporaryError(message, retry_after=retry_after, **kwargs)

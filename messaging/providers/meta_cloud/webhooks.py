@@ -49,6 +49,17 @@ def verify_signature(app_secret: str, headers: Mapping[str, str], raw_body: byte
     return hmac.compare_digest(expected.encode(), received.strip().lower().encode())
 
 
+def subscription_challenge(params: Mapping[str, str], verify_token: str) -> str | None:
+    """The `hub.challenge` to echo when Meta's subscription handshake (a GET) carries our
+    verify token, else None. The GET has no signature: the token is its only credential."""
+    mode = params.get("hub.mode")
+    token = params.get("hub.verify_token") or ""
+    challenge = params.get("hub.challenge") or ""
+    if not verify_token or mode != "subscribe":
+        return None
+    return challenge if hmac.compare_digest(token.encode(), verify_token.encode()) else None
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 

@@ -5,8 +5,10 @@ from .client import (
     SIGNATURE_HEADER,
     TOKEN_HEADER,
     MyOperatorProvider,
+    signature_matches,
     split_number,
     template_context,
+    token_matches,
 )
 from .webhooks import parse_webhook
 
@@ -16,6 +18,8 @@ __all__ = [
     "TOKEN_HEADER",
     "MyOperatorProvider",
     "parse_webhook",
+    "signature_matches",
     "split_number",
     "template_context",
+    "token_matches",
 ]

@@ -354,21 +354,32 @@ class MyOperatorProvider(Provider):
     # --- webhooks ----------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
-        if self._webhook_token:
-            auth = header_value(headers, "Authorization") or ""
-            token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-            token = token or (header_value(headers, TOKEN_HEADER) or "").strip()
-            if token and hmac.compare_digest(token.encode(), self._webhook_token.encode()):
-                return True
-        signature = (header_value(headers, SIGNATURE_HEADER) or "").strip().lower()
-        if not signature or not self._webhook_secret or not isinstance(raw_body, bytes):
-            return False
-        signature = signature.removeprefix("sha256=")
-        expected = hmac.new(self._webhook_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected.encode(), signature.encode())
+        if self._webhook_token and token_matches(self._webhook_token, headers):
+            return True
+        return signature_matches(self._webhook_secret, headers, raw_body)
 
     def parse_webhook(self, payload: Any) -> list[WebhookEvent]:
         return parse_webhook(payload)
+
+
+def token_matches(webhook_token: str, headers: Mapping[str, str]) -> bool:
+    """`Authorization: Bearer <token>` (or `X-MyOperator-Token`) equals the webhook token."""
+    if not webhook_token:
+        return False
+    auth = header_value(headers, "Authorization") or ""
+    token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    token = token or (header_value(headers, TOKEN_HEADER) or "").strip()
+    return bool(token) and hmac.compare_digest(token.encode(), webhook_token.encode())
+
+
+def signature_matches(webhook_secret: str, headers: Mapping[str, str], raw_body: bytes) -> bool:
+    """`X-MyOperator-Signature` is the HMAC-SHA256 of the raw body keyed with the secret."""
+    signature = (header_value(headers, SIGNATURE_HEADER) or "").strip().lower()
+    if not signature or not webhook_secret or not isinstance(raw_body, bytes):
+        return False
+    signature = signature.removeprefix("sha256=")
+    expected = hmac.new(webhook_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode())
 
 
 def _template_page(data: Mapping[str, Any]) -> tuple[list[dict[str, Any]], int | None]:

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from analytics.models import AppError, JobState
 from analytics.ops import logging as ops_logging
-from analytics.ops.error_codes import error_code_info, error_code_meaning
 from messaging.models import Status, WebhookEvent
+from messaging.providers.error_codes import error_code_info, error_code_meaning
 from tests.factories import (
     AppErrorFactory,
     ChannelFactory,
@@ -77,6 +77,15 @@ def test_failed_messages_show_what_the_code_means(ops_client):
     codes = {row["error_code"]: row["n"] for row in response.context["codes"]}
     assert codes == {131026: 2, 999999: 1}
     assert "not in Meta's table" in html
+
+
+def test_unknown_codes_still_say_what_happens(ops_client):
+    failed(999999)
+    failed(None)
+    html = ops_client.get(reverse("ops:errors")).content.decode()
+    assert html.count("not in Meta") == 2
+    assert "unless it came with HTTP 429 or 5xx" in html
+    assert "See the error title and detail." in html
 
 
 def test_error_code_table_follows_whatsapp_md():

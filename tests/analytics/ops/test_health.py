@@ -236,9 +236,38 @@ def test_an_unreachable_or_paused_channel_is_down(filesystem_broker, live_worker
     assert report["status"] == "down"
 
 
+def test_each_channel_is_probed_by_its_provider_type(
+    filesystem_broker, live_worker, monkeypatch, settings
+):
+    from messaging.providers.myoperator import DEFAULT_BASE_URL
+
+    probed = []
+
+    def probe(url, **kwargs):
+        probed.append((kwargs["provider"], url))
+        return {"ok": True, "url": url}
+
+    monkeypatch.setattr(ops_health, "provider_probe", probe)
+    settings.WHATSAPP_GRAPH_URL = "http://127.0.0.1:1"
+    ChannelFactory(phone_number_id="1", provider="myoperator")
+    ChannelFactory(phone_number_id="2", base_url="http://127.0.0.1:9")
+    ChannelFactory(phone_number_id="3")
+    odd = ChannelFactory(phone_number_id="4", provider="carrier_pigeon")
+    report = health_collect(use_cache=False)
+    assert sorted(probed) == [
+        ("meta_cloud", "http://127.0.0.1:1"),
+        ("meta_cloud", "http://127.0.0.1:9"),
+        ("myoperator", DEFAULT_BASE_URL),
+    ]
+    # A channel row with a provider nobody registered is reported, not a crash of the page.
+    assert by_key(report)[f"channel:{odd.pk}"]["state"] == "down"
+    assert "unknown provider" in by_key(report)[f"channel:{odd.pk}"]["detail"]
+
+
 def test_provider_probe_never_raises():
     assert provider_probe("http://127.0.0.1:9/", timeout=0.5)["ok"] is False
     assert provider_probe("ftp://example.invalid/")["error"] == "not an http(s) URL"
+    assert provider_probe("http://127.0.0.1:9/", timeout=0.5, provider="myoperator")["ok"] is False
 
 
 def test_beat_last_tick(filesystem_broker, live_worker, settings):
@@ -318,7 +347,7 @@ def test_the_page_polls_its_partial(ops_client, filesystem_broker, live_worker):
 def test_health_partial_queries_do_not_grow_with_channels_and_workers(
     ops_client, filesystem_broker, django_assert_max_num_queries, monkeypatch
 ):
-    monkeypatch.setattr(ops_health, "provider_probe", lambda url: {"ok": True, "url": url})
+    monkeypatch.setattr(ops_health, "provider_probe", lambda url, **kw: {"ok": True, "url": url})
     for i in range(6):
         channel = ChannelFactory(phone_number_id=f"9{i}")
         MessageFactory(channel=channel, status=Status.DELIVERED, accepted_at=timezone.now())

@@ -251,6 +251,16 @@ def test_retryable_async_failures_are_queued_again(sent_message, code):
     assert sent_message.next_attempt_at > timezone.now()
 
 
+@pytest.mark.parametrize("code", [4, 80007, 131048, 999999])
+def test_other_async_failures_stay_failed(sent_message, code):
+    """App and WABA rate limits (4, 80007) are retried when a send is answered with them,
+    but a failed status carrying them is final, as it always was."""
+    process(statuses_payload(failed("wamid.OUT.1", code, T0)))
+    sent_message.refresh_from_db()
+    assert sent_message.status == Status.FAILED
+    assert sent_message.error_code == code
+
+
 def test_retryable_failure_after_the_last_attempt_is_final(sent_message, settings):
     Message.objects.filter(pk=sent_message.pk).update(attempts=settings.SEND_MAX_ATTEMPTS)
     process(statuses_payload(failed("wamid.OUT.1", 131056, T0)))

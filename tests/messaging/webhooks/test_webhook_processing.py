@@ -58,6 +58,13 @@ def test_a_body_that_is_not_json_fails_with_the_reason(wa_channel):
     assert event.processed_at is not None
 
 
+def test_an_event_of_an_unregistered_provider_fails_and_keeps_its_body(wa_channel):
+    event = process(fixture("text_message.json"), provider="carrier_pigeon")
+    assert event.state == WebhookState.FAILED
+    assert "unknown provider 'carrier_pigeon'" in event.error
+    assert json.loads(event.body) == fixture("text_message.json")
+
+
 def test_unknown_fields_and_changes_are_not_errors(wa_channel):
     payload = fixture("text_message.json")
     payload["entry"][0]["changes"].append({"field": "account_alerts", "value": {"x": 1}})
