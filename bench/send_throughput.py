@@ -128,7 +128,7 @@ def main() -> dict:
     from django.db.models import Max, Min
 
     from messaging.models import Channel, Message, Status
-    from messaging.sending.dispatch import send_enqueue
+    from messaging.sending.nudge import send_enqueue
 
     with common.simulator() as sim_url:
         phone_number_id = "200000000000001"

@@ -10,7 +10,8 @@ from django.db.models import Count, Exists, OuterRef, Q
 
 from crm.extensions import MessageActivity, MessageRow, contact_messaging_register
 from crm.models import Contact
-from messaging.models import Channel, Conversation, Direction, Message, MessageType
+from messaging.channels.models import Channel
+from messaging.sending.models import Conversation, Direction, Message, MessageType
 
 # Inbound messages that mean the contact tapped something we sent.
 CLICK_TYPES = (MessageType.BUTTON_REPLY, MessageType.INTERACTIVE_REPLY)

@@ -33,10 +33,6 @@ from messaging.content.models import (  # noqa: F401
     ContentUnlock,
     UnlockKind,
 )
-from messaging.inbox.models import (  # noqa: F401
-    ConversationEvent,
-    ConversationEventKind,
-)
 from messaging.links.models import (  # noqa: F401
     LinkClick,
     TrackedLink,
@@ -51,6 +47,8 @@ from messaging.notifications.models import (  # noqa: F401
 from messaging.sending.models import (  # noqa: F401
     PROVIDER_STATUSES,
     Conversation,
+    ConversationEvent,
+    ConversationEventKind,
     Direction,
     Lane,
     Message,

@@ -22,6 +22,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from messaging.models import Channel, Direction, Message, Status
 from messaging.providers.error_codes import RECIPIENT_REFUSES_CODES
+from messaging.sending.nudge import send_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,6 @@ def failed_messages_retry(
 ) -> dict[str, int]:
     """Queue matching failed messages again; returns counts. `report(done, total)` is called
     after each batch (the job uses it for progress)."""
-    from messaging.sending.dispatch import send_enqueue
-
     skipped = 0
     if code in NEVER_RETRY_CODES:
         skipped = Message.objects.filter(

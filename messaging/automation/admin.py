@@ -10,15 +10,10 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from messaging.automation.models import AutomatedAnswer, AutoReplyRule, AutoReplyRun, FaqEntry
 from messaging.automation.office_hours import office_hours_describe
 from messaging.automation.services import autoreply_preview, autoreply_rules_enable
 from messaging.channels.selectors import templates_sendable
-from messaging.models import (
-    AutomatedAnswer,
-    AutoReplyRule,
-    AutoReplyRun,
-    FaqEntry,
-)
 
 
 class AutoReplyTestForm(forms.Form):

@@ -36,25 +36,19 @@ from core.errors import DomainError
 from core.queueing import task
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
-from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
-from messaging.automation.responders import Answer, Responder, responders_active
-from messaging.automation.rules import MAX_TEXT, rule_problems, text_normalise, trigger_keywords
-from messaging.inbox.services import (
-    conversation_assign,
-    conversation_outbound_record,
-)
-from messaging.models import (
+from messaging.automation.models import (
     AutomatedAnswer,
     AutoReplyAction,
     AutoReplyOutcome,
     AutoReplyRule,
     AutoReplyRun,
     AutoReplyTrigger,
-    Conversation,
-    Direction,
-    Message,
-    MessageType,
 )
+from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
+from messaging.automation.responders import Answer, Responder, responders_active
+from messaging.automation.rules import MAX_TEXT, rule_problems, text_normalise, trigger_keywords
+from messaging.sending.conversations import conversation_assign, conversation_outbound_record
+from messaging.sending.models import Conversation, Direction, Message, MessageType
 from messaging.sending.send import SendRefused, message_send, template_content_build
 
 logger = logging.getLogger(__name__)

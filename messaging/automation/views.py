@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.permissions import staff_permission_required
+from messaging.automation.forms import FaqEntryForm, FaqTryForm
+from messaging.automation.models import FaqEntry
 from messaging.automation.responders.faq import FaqResponder, faq_best_match
-from messaging.inbox.forms import FaqEntryForm, FaqTryForm
-from messaging.models import FaqEntry
 
 
 @require_GET

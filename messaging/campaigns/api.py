@@ -11,9 +11,10 @@ from core.errors import DomainError
 from crm.models import Segment, Tag
 from messaging.campaigns import services as svc
 from messaging.campaigns.bulk import MAX_RECIPIENTS, bulk_send_create
+from messaging.campaigns.models import Campaign
 from messaging.campaigns.selectors import campaign_list, campaign_preflight, campaign_progress
+from messaging.channels.models import MessageTemplate
 from messaging.channels.selectors import ChannelUnknown, channel_for, channels_active
-from messaging.models import Campaign, MessageTemplate
 
 
 class CampaignInputSerializer(serializers.ModelSerializer):

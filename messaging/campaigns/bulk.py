@@ -18,18 +18,10 @@ from django.utils import timezone
 from core.errors import DomainError
 from crm.models import Contact
 from crm.selectors import contacts_resolve
-from messaging.models import (
-    Campaign,
-    CampaignState,
-    CampaignTransition,
-    Channel,
-    Direction,
-    Lane,
-    Message,
-    MessageType,
-    TemplateCategory,
-)
-from messaging.sending.dispatch import send_enqueue_on_commit
+from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
+from messaging.channels.models import Channel, TemplateCategory
+from messaging.sending.models import Direction, Lane, Message, MessageType
+from messaging.sending.nudge import send_enqueue_on_commit
 from messaging.sending.send import (
     SendRefused,
     SendRequest,

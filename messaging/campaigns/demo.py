@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact, Tag
+from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
 from messaging.campaigns.services import (
     CampaignNotReady,
     campaign_content,
@@ -16,16 +17,8 @@ from messaging.campaigns.services import (
     campaign_launch,
     campaign_schedule,
 )
-from messaging.models import (
-    Campaign,
-    CampaignState,
-    CampaignTransition,
-    Channel,
-    Lane,
-    Message,
-    MessageTemplate,
-    Status,
-)
+from messaging.channels.models import Channel, MessageTemplate
+from messaging.sending.models import Lane, Message, Status
 
 DELAY_MAPPING = {
     "body": [

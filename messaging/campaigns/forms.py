@@ -5,9 +5,10 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from crm.models import Segment, Tag
+from messaging.campaigns.models import Campaign
 from messaging.campaigns.selectors import CONTACT_FIELDS
+from messaging.channels.models import MessageTemplate
 from messaging.channels.selectors import channels_active, templates_sendable
-from messaging.models import Campaign, MessageTemplate
 
 SOURCES = [("field", "Contact field"), ("attribute", "Contact attribute"), ("constant", "Text")]
 TIMEZONES = sorted(available_timezones())

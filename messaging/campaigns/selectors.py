@@ -16,18 +16,11 @@ from django.utils import timezone
 
 from crm.models import Consent, Contact
 from crm.selectors import segment_contacts
+from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
+from messaging.channels.models import TemplateCategory
 from messaging.channels.selectors import template_unsendable_reason
-from messaging.models import (
-    Campaign,
-    CampaignState,
-    CampaignTransition,
-    Direction,
-    Message,
-    MessageType,
-    Status,
-    TemplateCategory,
-)
 from messaging.providers.error_codes import error_code_info
+from messaging.sending.models import Direction, Message, MessageType, Status
 
 # Before launch nothing has been sent, so settings may still change and pre-flight applies.
 EDITABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)

@@ -22,27 +22,18 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
+from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
 from messaging.campaigns.selectors import (
     CONTACT_FIELDS,
     campaign_is_editable,
     campaign_preflight,
     campaign_sendable,
 )
+from messaging.channels.models import Channel, TemplateCategory
 from messaging.links.services import TrackedLinkBatch
-from messaging.models import (
-    Campaign,
-    CampaignState,
-    CampaignTransition,
-    Channel,
-    Direction,
-    Lane,
-    Message,
-    MessageType,
-    Status,
-    TemplateCategory,
-)
 from messaging.providers.error_codes import QUALITY_CODES, error_code_info
-from messaging.sending.dispatch import send_enqueue_on_commit
+from messaging.sending.models import Direction, Lane, Message, MessageType, Status
+from messaging.sending.nudge import send_enqueue_on_commit
 from messaging.sending.send import template_content_build
 
 logger = logging.getLogger(__name__)

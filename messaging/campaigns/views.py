@@ -10,6 +10,7 @@ from core.errors import DomainError
 from core.permissions import staff_permission_required
 from messaging.campaigns import services as svc
 from messaging.campaigns.forms import CampaignForm, ParameterMappingForm, ScheduleForm
+from messaging.campaigns.models import CampaignState
 from messaging.campaigns.selectors import (
     EXCLUSION_LABELS,
     campaign_is_editable,
@@ -19,7 +20,6 @@ from messaging.campaigns.selectors import (
     campaign_sample_contact,
     campaign_transitions,
 )
-from messaging.models import CampaignState
 
 
 @require_GET

@@ -1,9 +1,9 @@
 from django.contrib import admin, messages
 from django.db import models
 
+from messaging.channels.models import Channel, MessageTemplate
 from messaging.channels.services import channel_resume
 from messaging.channels.templates import templates_sync
-from messaging.models import Channel, MessageTemplate
 
 
 @admin.register(Channel)

@@ -85,7 +85,7 @@ def reserve(key: str, n: int, *, rate: float, horizon: float = 0.0) -> Booking:
 
 
 def _reserve_db(key: str, n: int, rate: float, horizon: float) -> Booking:
-    from messaging.models import RateLimitState
+    from messaging.channels.models import RateLimitState
 
     now = time.time()
     with transaction.atomic():

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from messaging.channels.clients import provider_for_channel
+from messaging.channels.models import Channel, MessageTemplate, TemplateStatus
 from messaging.channels.selectors import channels_active
-from messaging.models import Channel, MessageTemplate, TemplateStatus
 from messaging.providers import ProviderError
 
 logger = logging.getLogger(__name__)

@@ -8,11 +8,7 @@ from django.template.response import TemplateResponse
 from core.errors import DomainError
 from messaging.content import services as content_svc
 from messaging.content.forms import media_url_field
-from messaging.models import (
-    ContentDelivery,
-    ContentItem,
-    ContentTransition,
-)
+from messaging.content.models import ContentDelivery, ContentItem, ContentTransition
 
 # --- Content -----------------------------------------------------------------------------------
 

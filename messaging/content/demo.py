@@ -16,31 +16,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Advisor, Contact
+from messaging.channels.models import Channel, MessageTemplate
 from messaging.channels.selectors import templates_sendable
 from messaging.content.distribution import content_announcement
-from messaging.content.rules import quick_reply_buttons
-from messaging.content.services import content_today
-from messaging.links.services import ip_hash, link_token
-from messaging.models import (
-    Channel,
+from messaging.content.models import (
     ContentDelivery,
     ContentItem,
     ContentState,
     ContentTransition,
     ContentUnlock,
-    Direction,
-    Lane,
-    LinkClick,
-    Message,
-    MessageTemplate,
-    MessageType,
-    Notification,
-    NotificationType,
-    Status,
-    TrackedLink,
     UnlockKind,
 )
+from messaging.content.rules import quick_reply_buttons
+from messaging.content.services import content_today
+from messaging.links.models import LinkClick, TrackedLink
+from messaging.links.services import ip_hash, link_token
+from messaging.notifications.models import Notification, NotificationType
 from messaging.notifications.services import notification_content
+from messaging.sending.models import Direction, Lane, Message, MessageType, Status
 
 BUTTONS = [
     {"kind": UnlockKind.UNLOCK_CONTENT, "title": "Unlock content"},

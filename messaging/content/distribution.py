@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from crm.models import Advisor, Consent
 from crm.selectors import segment_contacts
+from messaging.channels.models import TemplateCategory
+from messaging.content.models import ContentDelivery, ContentItem, ContentTarget
 from messaging.content.rules import header_format, quick_reply_buttons, unlock_buttons_clean
 from messaging.content.selectors import content_problems
 from messaging.content.services import (
@@ -32,16 +34,8 @@ from messaging.content.services import (
     content_transition,
     text_summary,
 )
-from messaging.models import (
-    ContentDelivery,
-    ContentItem,
-    ContentTarget,
-    Direction,
-    Lane,
-    Message,
-    MessageType,
-    TemplateCategory,
-)
+from messaging.sending.models import Direction, Lane, Message, MessageType
+from messaging.sending.nudge import send_enqueue_on_commit
 from messaging.sending.send import template_content_build
 
 logger = logging.getLogger(__name__)
@@ -174,8 +168,6 @@ def content_distribute(*, day: date | None = None, actor=None) -> DistributionRe
 
 def content_item_distribute(*, item: ContentItem, actor=None) -> ItemDistribution:
     """Announce one approved or scheduled item now; it becomes distributed."""
-    from messaging.sending.dispatch import send_enqueue_on_commit
-
     outcome = ItemDistribution(item=item.pk, title=item.title)
     problems = content_problems(item)
     if problems:

@@ -31,7 +31,7 @@ from django.utils.html import strip_tags
 
 from core.errors import DomainError
 from core.ssrf import UnsafeUrl, url_check_public
-from messaging.models import ContentItem, ContentSource, ContentState, ContentTransition
+from messaging.content.models import ContentItem, ContentSource, ContentState, ContentTransition
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from django import forms
 from core.ssrf import UnsafeUrl, url_check_public
 from crm.models import AdvisorTier, Segment
 from messaging.channels.selectors import templates_sendable
+from messaging.content.models import ContentItem, ContentTarget, UnlockKind
 from messaging.content.rules import quick_reply_buttons
-from messaging.models import ContentItem, ContentTarget, UnlockKind
 
 BUTTON_SLOTS = 3
 KIND_CHOICES = [("", "—"), *UnlockKind.choices]

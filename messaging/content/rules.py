@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import DomainError
-from messaging.models import MessageTemplate, UnlockKind
+from messaging.channels.models import MessageTemplate
+from messaging.content.models import UnlockKind
 
 
 class ContentNotReady(DomainError):

@@ -8,22 +8,22 @@ from django.db.models import Count, Q, QuerySet
 
 from core.ssrf import UnsafeUrl, url_check_public
 from messaging.channels.selectors import template_unsendable_reason
+from messaging.content.models import (
+    ContentDelivery,
+    ContentItem,
+    ContentState,
+    ContentTarget,
+    ContentUnlock,
+    UnlockKind,
+)
 from messaging.content.rules import (
     ContentNotReady,
     header_format,
     quick_reply_buttons,
     unlock_buttons_clean,
 )
-from messaging.models import (
-    ContentDelivery,
-    ContentItem,
-    ContentState,
-    ContentTarget,
-    ContentUnlock,
-    LinkClick,
-    Status,
-    UnlockKind,
-)
+from messaging.links.models import LinkClick
+from messaging.sending.models import Status
 
 
 def content_item_list() -> QuerySet[ContentItem]:

@@ -22,9 +22,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
+from messaging.content.models import ContentItem, ContentState, ContentTransition
 from messaging.content.rules import ContentNotReady, unlock_buttons_clean
 from messaging.content.selectors import content_problems
-from messaging.models import ContentItem, ContentState, ContentTransition
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact
+from messaging.content.models import ContentDelivery, ContentItem, ContentUnlock, UnlockKind
 from messaging.content.rules import quick_reply_buttons, unlock_buttons_clean
 from messaging.content.services import SHARE_SUMMARY_CHARS, S, text_summary
 from messaging.links.services import (
@@ -24,14 +25,7 @@ from messaging.links.services import (
     links_wrap_text,
     short_links_in,
 )
-from messaging.models import (
-    ContentDelivery,
-    ContentItem,
-    ContentUnlock,
-    Lane,
-    Message,
-    UnlockKind,
-)
+from messaging.sending.models import Lane, Message
 from messaging.sending.send import SendRefused, message_send
 from messaging.signals import content_unlocked
 

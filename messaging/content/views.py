@@ -14,13 +14,13 @@ from core.permissions import staff_permission_required
 from messaging.content import services as svc
 from messaging.content.distribution import content_distribute
 from messaging.content.forms import ContentItemForm, ReviewForm
+from messaging.content.models import ContentState
 from messaging.content.selectors import (
     content_item_list,
     content_problems,
     content_review_queue,
     content_stats,
 )
-from messaging.models import ContentState
 
 # action -> (permission, service call)
 ACTIONS = {

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from messaging.models import Conversation
+from messaging.sending.models import Conversation
 
 
 @admin.register(Conversation)

@@ -12,9 +12,11 @@ from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
 from core.errors import DomainError
+from messaging.automation.models import AutomatedAnswer
 from messaging.inbox import services as svc
 from messaging.inbox.selectors import ASSIGNED_FILTERS, STATE_FILTERS, inbox_conversations
-from messaging.models import AutomatedAnswer, Conversation, Message, MessageType
+from messaging.sending.conversations import conversation_assign
+from messaging.sending.models import Conversation, Message, MessageType
 from messaging.sending.send import SENDABLE_TYPE_CHOICES
 from messaging.sending.serializers import MessageSerializer
 
@@ -245,7 +247,7 @@ class ConversationActionView(APIView):
         if self.action_name == "assign":
             serializer = AssignSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            svc.conversation_assign(
+            conversation_assign(
                 conversation=conversation, assignee=self._assignee(request, serializer), actor=user
             )
         elif self.action_name == "close":

@@ -16,17 +16,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact, Tag
-from messaging.models import (
+from messaging.automation.models import (
     AutomatedAnswer,
     AutoReplyAction,
     AutoReplyRule,
     AutoReplyTrigger,
-    Channel,
+    FaqEntry,
+)
+from messaging.channels.models import Channel
+from messaging.sending.models import (
     Conversation,
     ConversationEvent,
     ConversationEventKind,
     Direction,
-    FaqEntry,
     Message,
     MessageType,
     Status,

@@ -7,10 +7,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 
+from messaging.channels.models import MessageTemplate
 from messaging.channels.rendering import template_render
 from messaging.inbox.selectors import ASSIGNED_FILTERS, STATE_FILTERS
 from messaging.inbox.services import LINK_TYPES
-from messaging.models import FaqEntry, MessageTemplate
 
 MEDIA_HEADERS = ("IMAGE", "VIDEO", "DOCUMENT")
 
@@ -128,23 +128,3 @@ class AssignForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = inbox_users()
-
-
-class FaqEntryForm(forms.ModelForm):
-    class Meta:
-        model = FaqEntry
-        fields = ["question", "keywords", "answer", "topic", "enabled"]
-        widgets = {"answer": forms.Textarea(attrs={"rows": 4})}
-
-    def clean_answer(self):
-        answer = self.cleaned_data["answer"].strip()
-        if len(answer) > 4096:
-            raise forms.ValidationError("At most 4,096 characters (WhatsApp's text limit).")
-        return answer
-
-    def clean_topic(self):
-        return " ".join(self.cleaned_data["topic"].split()).lower()
-
-
-class FaqTryForm(forms.Form):
-    question = forms.CharField(label="Try a question", max_length=1000)

@@ -12,8 +12,8 @@ from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from crm.selectors import WINDOW
-from messaging.models import (
-    AutomatedAnswer,
+from messaging.automation.models import AutomatedAnswer
+from messaging.sending.models import (
     Conversation,
     ConversationEvent,
     ConversationEventKind,

@@ -11,31 +11,32 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
+from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
 from core.queueing import task
 from crm.models import Contact
-from messaging.models import (
-    AutomatedAnswer,
+from messaging.automation.models import AutomatedAnswer
+from messaging.channels.models import MessageTemplate
+from messaging.providers import ProviderError
+from messaging.sending.conversations import (
+    NOT_FROM_USER,
+    conversation_outbound_record,
+    cycle_start,
+)
+from messaging.sending.models import (
     Conversation,
     ConversationEvent,
     ConversationEventKind,
     Direction,
     Message,
-    MessageTemplate,
-    MessageType,
 )
-from messaging.providers import ProviderError
 from messaging.sending.send import (
     SendRefused,
     contact_refusal,
@@ -46,8 +47,6 @@ from messaging.signals import answer_rated, conversation_closed
 
 logger = logging.getLogger(__name__)
 
-# Inbound types that are not the user writing to us: they neither need a reply nor get one.
-NOT_FROM_USER = frozenset({MessageType.SYSTEM, MessageType.REACTION})
 
 # What the reply box accepts for upload: MIME type -> (WhatsApp type, WhatsApp's size limit).
 UPLOAD_TYPES: dict[str, tuple[str, int]] = {
@@ -89,100 +88,6 @@ LINK_TYPES = ("image", "video", "audio", "document")
 
 class UploadRefused(SendRefused):
     code = "upload_refused"
-
-
-# --- Conversation cycle bookkeeping ---------------------------------------------------------------
-
-
-def _cycle_start(conversation: Conversation) -> datetime:
-    """When the current cycle began: its opening, or for a conversation never closed, its
-    first inbound message (messages can arrive out of order)."""
-    start = conversation.opened_at
-    if (
-        conversation.first_inbound_at
-        and not ConversationEvent.objects.filter(
-            conversation=conversation, kind=ConversationEventKind.CLOSED
-        ).exists()
-    ):
-        start = min(start, conversation.first_inbound_at)
-    return start
-
-
-def conversation_outbound_record(
-    *, conversation: Conversation, message: Message, automated: bool
-) -> bool:
-    """Note an outbound reply on its conversation: last activity and, when it is the first
-    reply to the current cycle's first unanswered inbound message, the first response.
-
-    Returns True when `message` was that first response. Call inside the transaction that
-    queued the message (the reply path and the auto-reply path both do).
-    """
-    at = message.created_at
-    with transaction.atomic():
-        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        Conversation.objects.filter(pk=locked.pk).update(
-            last_activity_at=Greatest(F("last_activity_at"), Value(at))
-        )
-        start = _cycle_start(locked)
-        if locked.first_response_at is not None and locked.first_response_at >= start:
-            return False  # this cycle was answered already
-        waiting_since = (
-            Message.objects.filter(
-                conversation=locked, direction=Direction.INBOUND, received_at__gte=start
-            )
-            .exclude(type__in=NOT_FROM_USER)
-            .order_by("received_at")
-            .values_list("received_at", flat=True)
-            .first()
-        )
-        if waiting_since is None or waiting_since > at:
-            return False
-        seconds = max(0.0, (at - waiting_since).total_seconds())
-        Conversation.objects.filter(pk=locked.pk).update(
-            first_response_at=at, first_response_automated=automated
-        )
-        ConversationEvent.objects.create(
-            conversation=locked, kind=ConversationEventKind.FIRST_RESPONSE, at=at,
-            actor=message.sent_by, automated=automated, seconds=seconds,
-        )  # fmt: skip
-    conversation.first_response_at = at
-    conversation.first_response_automated = automated
-    return True
-
-
-def conversation_opened_record(*, conversation_id: int) -> bool:
-    """Record the opening of the conversation's current cycle (once; an inbound message that
-    opened or reopened it calls this after commit). True when it was new."""
-    row = (
-        Conversation.objects.filter(pk=conversation_id, is_open=True)
-        .values_list("opened_at", flat=True)
-        .first()
-    )
-    if row is None:
-        return False
-    try:
-        with transaction.atomic():
-            _, created = ConversationEvent.objects.get_or_create(
-                conversation_id=conversation_id, kind=ConversationEventKind.OPENED, at=row
-            )
-    except IntegrityError:  # recorded concurrently
-        return False
-    if created:
-        # A new cycle after a close: its first response is still to come. (Compared with the
-        # close, not the opening: WhatsApp's timestamps are whole seconds.)
-        last_closed = (
-            ConversationEvent.objects.filter(
-                conversation_id=conversation_id, kind=ConversationEventKind.CLOSED
-            )
-            .order_by("-at")
-            .values_list("at", flat=True)
-            .first()
-        )
-        if last_closed is not None:
-            Conversation.objects.filter(
-                pk=conversation_id, first_response_at__lte=last_closed
-            ).update(first_response_at=None, first_response_automated=False)
-    return created
 
 
 # --- Replies --------------------------------------------------------------------------------------
@@ -326,33 +231,12 @@ def conversation_reply_media_upload(
 # --- Conversation state ---------------------------------------------------------------------------
 
 
-def conversation_assign(*, conversation: Conversation, assignee, actor) -> Conversation:
-    """Give the conversation to `assignee` (None: unassigned). They must be able to use the
-    inbox."""
-    if assignee is not None and not (
-        assignee.is_active and assignee.has_perm("messaging.view_conversation")
-    ):
-        raise DomainError(
-            f"{assignee.get_username()} cannot use the inbox.", code="invalid_assignee"
-        )
-    if conversation.assignee_id == (assignee.pk if assignee else None):
-        return conversation
-    with transaction.atomic():
-        Conversation.objects.filter(pk=conversation.pk).update(assignee=assignee)
-        ConversationEvent.objects.create(
-            conversation=conversation, kind=ConversationEventKind.ASSIGNED, actor=actor,
-            assignee=assignee,
-        )  # fmt: skip
-    conversation.assignee = assignee
-    return conversation
-
-
 def _cycle_first_response_seconds(conversation: Conversation) -> float | None:
     return (
         ConversationEvent.objects.filter(
             conversation=conversation,
             kind=ConversationEventKind.FIRST_RESPONSE,
-            at__gte=_cycle_start(conversation),
+            at__gte=cycle_start(conversation),
         )
         .order_by("at")
         .values_list("seconds", flat=True)
@@ -439,7 +323,7 @@ def _mark_read_enqueue(channel_id: int, wamid: str) -> None:
 def provider_mark_read(*, channel_id: int, wamid: str) -> bool:
     """Tell the provider that `wamid` was read. Temporary errors propagate (the task retries)."""
     from messaging.channels.clients import provider_for_channel
-    from messaging.models import Channel
+    from messaging.channels.models import Channel
     from messaging.providers import PermanentError
 
     channel = Channel.objects.filter(pk=channel_id).first()

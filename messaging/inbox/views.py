@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import DomainError
 from core.permissions import staff_permission_required
 from crm.services import contact_block, contact_update
+from messaging.automation.models import AutomatedAnswer
 from messaging.channels.selectors import templates_sendable
 from messaging.inbox import services as svc
 from messaging.inbox.forms import (
@@ -40,11 +41,8 @@ from messaging.inbox.selectors import (
     inbox_last_messages,
     thread_items,
 )
-from messaging.models import (
-    AutomatedAnswer,
-    Conversation,
-    Message,
-)
+from messaging.sending.conversations import conversation_assign
+from messaging.sending.models import Conversation, Message
 
 PAGE_SIZE = 50
 VIEW = "messaging.view_conversation"
@@ -254,14 +252,14 @@ def inbox_action(request, pk, action):
             svc.conversation_mark_read(conversation=conversation)
             messages.success(request, "Marked as read.")
         elif action == "assign-me":
-            svc.conversation_assign(conversation=conversation, assignee=user, actor=user)
+            conversation_assign(conversation=conversation, assignee=user, actor=user)
             messages.success(request, "Assigned to you.")
         elif action == "assign":
             form = AssignForm(request.POST)
             if not form.is_valid():
                 raise DomainError("Choose someone who can use the inbox.", code="invalid_assignee")
             assignee = form.cleaned_data["assignee"]
-            svc.conversation_assign(conversation=conversation, assignee=assignee, actor=user)
+            conversation_assign(conversation=conversation, assignee=assignee, actor=user)
             who = assignee.get_username() if assignee else "nobody"
             messages.success(request, f"Assigned to {who}.")
         elif action == "close":

@@ -4,9 +4,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html
 
-from messaging.models import (
-    TrackedLink,
-)
+from messaging.links.models import TrackedLink
 from messaging.sending.admin import ReadOnlyAdmin
 
 

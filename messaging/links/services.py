@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from core.errors import DomainError
-from messaging.models import LinkClick, TrackedLink
+from messaging.links.models import LinkClick, TrackedLink
 from messaging.signals import link_clicked
 
 # An http(s) URL in running text; trailing punctuation is not part of it.

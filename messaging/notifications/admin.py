@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from messaging.models import (
+from messaging.notifications.models import (
     Notification,
     NotificationPreferenceEvent,
     NotificationType,

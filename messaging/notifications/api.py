@@ -11,7 +11,7 @@ from core.errors import DomainError
 from crm.models import Contact
 from crm.selectors import contact_resolve
 from messaging.channels.selectors import channels_active
-from messaging.models import (
+from messaging.notifications.models import (
     Notification,
     NotificationPreferenceSource,
     NotificationType,

@@ -6,13 +6,13 @@ from django.db.models import Q, QuerySet
 
 from core.errors import DomainError
 from crm.models import Contact
-from messaging.models import (
+from messaging.notifications.models import (
     Notification,
     NotificationPreference,
     NotificationPreferenceEvent,
     NotificationType,
-    Status,
 )
+from messaging.sending.models import Status
 
 STATUS_CHOICES = ["refused", *[s.name.lower() for s in Status if s != Status.RECEIVED]]
 

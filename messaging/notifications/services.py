@@ -22,16 +22,16 @@ from django.utils import timezone
 
 from core.errors import Conflict, DomainError, InvalidTransition
 from crm.models import Contact
+from messaging.channels.models import Channel
 from messaging.channels.selectors import ChannelUnknown, channel_for
-from messaging.models import (
-    Channel,
-    Lane,
+from messaging.notifications.models import (
     Notification,
     NotificationPreference,
     NotificationPreferenceEvent,
     NotificationPreferenceSource,
     NotificationType,
 )
+from messaging.sending.models import Lane
 from messaging.sending.send import (
     SendRefused,
     message_send,

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import DomainError
 from core.permissions import staff_permission_required
 from crm.selectors import contact_list
-from messaging.models import NotificationPreferenceSource
+from messaging.notifications.models import NotificationPreferenceSource
 from messaging.notifications.selectors import (
     STATUS_CHOICES,
     notification_list,

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from messaging.models import Message, MessageStatusEvent
+from messaging.sending.models import Message, MessageStatusEvent
 
 
 class StatusEventInline(admin.TabularInline):

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from core.api.idempotency import idempotent
 from core.errors import DomainError
 from crm.selectors import contact_resolve
-from messaging.models import Message, Status
+from messaging.sending.models import Message, Status
 from messaging.sending.selectors import message_list
 from messaging.sending.send import message_send
 from messaging.sending.serializers import (

@@ -21,18 +21,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from core.bulk import update_from_values
-from core.queueing import task
 from crm.models import Contact
 from messaging.channels import ratelimit
 from messaging.channels.clients import provider_for_channel
+from messaging.channels.models import Channel
 from messaging.channels.services import channel_pause
-from messaging.models import Channel, Lane, Message, Status
 from messaging.providers import (
     AmbiguousError,
     AuthError,
@@ -44,6 +42,8 @@ from messaging.providers import (
 )
 from messaging.sending import hooks
 from messaging.sending.failures import failure_side_effects
+from messaging.sending.models import Lane, Message, Status
+from messaging.sending.nudge import send_enqueue, send_nudge_clear
 from messaging.sending.retry import next_attempt_time
 from messaging.sending.send import SendRequest, contact_refusal, outbound_for
 
@@ -53,25 +53,6 @@ ERROR_FIELDS = ["error_code", "error_title", "error_detail"]
 
 
 # --- Enqueueing --------------------------------------------------------------------------------
-
-
-def _pending_key(channel_id: int) -> str:
-    return f"send-batch-pending:{channel_id}"
-
-
-def send_enqueue(*, channel_id: int, countdown: float | None = None, fanout: int = 1) -> None:
-    """Ask workers to drain the channel's queue. Collapses bursts of nudges into one task.
-
-    `fanout` > 1 starts several drainers at once (a large campaign), which share the rate.
-    """
-    if fanout <= 1 and not cache.add(_pending_key(channel_id), 1, timeout=5):
-        return
-    for _ in range(max(1, fanout)):
-        task("messaging.send_batch").apply_async(args=[channel_id], countdown=countdown)
-
-
-def send_enqueue_on_commit(*, channel_id: int, fanout: int = 1) -> None:
-    transaction.on_commit(lambda: send_enqueue(channel_id=channel_id, fanout=fanout))
 
 
 # --- Claiming ----------------------------------------------------------------------------------
@@ -405,7 +386,7 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
 
     Re-enqueues itself when work remains (time budget spent, or retries due later).
     """
-    cache.delete(_pending_key(channel_id))
+    send_nudge_clear(channel_id=channel_id)
     channel = Channel.objects.filter(pk=channel_id).first()
     totals = {"accepted": 0, "retrying": 0, "failed": 0, "unknown": 0, "auth": 0}
     if channel is None or not channel.is_active or channel.paused_reason:

@@ -9,8 +9,8 @@ from collections import defaultdict
 
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
-from messaging.models import Message
 from messaging.providers.error_codes import error_code_info
+from messaging.sending.models import Message
 
 WINDOW_CLOSED = 131047  # more than 24 hours since the user last wrote
 

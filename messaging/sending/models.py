@@ -1,7 +1,8 @@
 """Messages, their provider status history, and the conversations they belong to.
 
 A conversation is the thread with one contact on one number; the send path reads it (the
-customer-service window is per number), so it lives with the messages rather than in `inbox`."""
+customer-service window is per number), so it and its event history live with the messages:
+the inbox (staff) and automation (auto-replies) both act on it through `sending.conversations`."""
 
 import uuid
 
@@ -268,3 +269,49 @@ class MessageStatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.wamid} {self.status}"
+
+
+class ConversationEventKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    CLOSED = "closed", "Closed"
+    ASSIGNED = "assigned", "Assigned"
+    FIRST_RESPONSE = "first_response", "First response"
+
+
+class ConversationEvent(models.Model):
+    """Append-only history of a conversation: each cycle's opening (by an inbound message or a
+    staff reopen), its first response and its close, and assignments. A day's inbox metrics
+    are computed from these rows, so a later reopen never rewrites an earlier day."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=ConversationEventKind.choices)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    automated = models.BooleanField(default=False)
+    seconds = models.FloatField(null=True, blank=True, help_text="First response time.")
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            # One opening and one first response per cycle, however often they are recorded.
+            models.UniqueConstraint(
+                fields=["conversation", "kind", "at"],
+                condition=Q(kind__in=["opened", "first_response"]),
+                name="conversation_event_once",
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "at"], name="conversation_event_kind_at")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("conversation events are append-only")
+        super().save(*args, **kwargs)

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from messaging.models import Message, Status
+from messaging.sending.models import Message, Status
+from messaging.sending.nudge import send_enqueue_on_commit
 
 
 def backoff_delay(attempts: int, *, retry_after: float | None = None) -> float:
@@ -40,8 +41,6 @@ def messages_requeue(*, message_ids: list[int], code: int | None, reason: str) -
     affected channels' drainers are nudged for when the first retry is due.
     Returns how many were re-queued.
     """
-    from messaging.sending.dispatch import send_enqueue_on_commit
-
     now = timezone.now()
     settled = [Status.DELIVERED, Status.READ, Status.CANCELLED]
     base = Message.objects.filter(pk__in=message_ids, direction="out").exclude(status__in=settled)

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from messaging.models import Message
+from messaging.sending.models import Message
 
 
 def message_list() -> QuerySet[Message]:

@@ -18,17 +18,11 @@ from core.errors import DomainError
 from core.ssrf import UnsafeUrl, url_check_public
 from crm.models import Consent, Contact
 from crm.selectors import window_expires_at
+from messaging.channels.models import Channel, MessageTemplate, TemplateCategory
 from messaging.channels.selectors import template_unsendable_reason
-from messaging.models import (
-    Channel,
-    Direction,
-    Lane,
-    Message,
-    MessageTemplate,
-    MessageType,
-    TemplateCategory,
-)
 from messaging.providers import InvalidMessage, OutboundMessage, validate_outbound
+from messaging.sending.models import Direction, Lane, Message, MessageType
+from messaging.sending.nudge import send_enqueue_on_commit
 
 MEDIA_TYPES = {"image", "video", "audio", "document", "sticker"}
 SENDABLE_TYPES = {"text", "template", "interactive", "location", "contacts", "reaction"} | (
@@ -286,15 +280,13 @@ def message_send(
     with transaction.atomic():
         message.save()
         message_conversation_touch(message)
-        from messaging.sending.dispatch import send_enqueue_on_commit
-
         send_enqueue_on_commit(channel_id=channel.pk)
     return message
 
 
 def message_conversation_touch(message: Message) -> None:
     """Attach an outbound message to its open conversation, if the contact has one."""
-    from messaging.models import Conversation
+    from messaging.sending.models import Conversation
 
     conversation = (
         Conversation.objects.filter(contact=message.contact, channel=message.channel)

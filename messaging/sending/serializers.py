@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from messaging.channels.selectors import ChannelUnknown, channel_for, channels_active
-from messaging.models import Message, MessageStatusEvent, Status
+from messaging.sending.models import Message, MessageStatusEvent, Status
 from messaging.sending.send import SENDABLE_TYPE_CHOICES
 
 

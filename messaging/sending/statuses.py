@@ -31,10 +31,10 @@ from django.utils import timezone
 
 from core.bulk import insert_ignoring_conflicts, update_from_values
 from crm.models import Contact
-from messaging.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
 from messaging.providers import StatusUpdate
 from messaging.providers.error_codes import error_code_info
 from messaging.sending.failures import WINDOW_CLOSED, WINDOW_CLOSED_TITLE, failure_side_effects
+from messaging.sending.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
 from messaging.sending.retry import messages_requeue
 from messaging.signals import message_status_changed
 

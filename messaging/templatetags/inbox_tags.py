@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging.channels.rendering import template_render
-from messaging.models import Status
 from messaging.providers.error_codes import error_code_info
+from messaging.sending.models import Status
 
 register = template.Library()
 

@@ -9,7 +9,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from messaging.models import MessageStatusEvent, WebhookEvent
+from messaging.sending.models import MessageStatusEvent
+from messaging.webhooks.models import WebhookEvent
 from messaging.webhooks.services import webhook_events_replay
 
 PREVIEW_CHARS = 200_000

@@ -30,16 +30,7 @@ from crm.models import Consent, ConsentSource, Contact
 from crm.selectors import contact_resolve
 from crm.services import consent_set
 from messaging.automation.services import autoreply_enqueue
-from messaging.inbox.services import conversation_opened_record
-from messaging.models import (
-    Channel,
-    Conversation,
-    Direction,
-    Message,
-    MessageTemplate,
-    MessageType,
-    Status,
-)
+from messaging.channels.models import Channel, MessageTemplate
 from messaging.providers import (
     InboundMessage,
     ProviderError,
@@ -47,6 +38,8 @@ from messaging.providers import (
     TemporaryError,
     UserPreference,
 )
+from messaging.sending.conversations import conversation_opened_record
+from messaging.sending.models import Conversation, Direction, Message, MessageType, Status
 from messaging.signals import button_clicked, inbound_message_received
 
 logger = logging.getLogger(__name__)

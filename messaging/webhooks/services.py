@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from core.queueing import task
 from core.redis import redis_client
-from messaging.models import Channel, MessageStatusEvent, WebhookEvent, WebhookState
+from messaging.channels.models import Channel
 from messaging.providers import (
     InboundMessage,
     StatusUpdate,
@@ -38,6 +38,8 @@ from messaging.providers import (
     WebhookError,
     provider_type,
 )
+from messaging.sending.models import MessageStatusEvent
+from messaging.webhooks.models import WebhookEvent, WebhookState
 
 logger = logging.getLogger(__name__)
 

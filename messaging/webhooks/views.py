@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from messaging.models import Channel, Provider
+from messaging.channels.models import Channel, Provider
 from messaging.providers import ProviderType, provider_type
 from messaging.providers.base import header_value
 from messaging.providers.registry import WebhookCredentials

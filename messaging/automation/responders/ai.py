@@ -46,7 +46,7 @@ def _redacted(url: str) -> str:
 
 
 def _facts() -> str:
-    from messaging.models import FaqEntry
+    from messaging.automation.models import FaqEntry
 
     entries = FaqEntry.objects.filter(enabled=True).order_by("topic", "pk")[:MAX_FACTS]
     return "\n".join(f"- [{e.topic}] {e.question} {e.answer}" for e in entries) or "- (none)"

@@ -9,8 +9,6 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
-from django.conf import settings
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -26,14 +24,3 @@ class Responder(abc.ABC):
     @abc.abstractmethod
     def answer(self, text: str, contact) -> Answer | None:
         """The answer to `text` from `contact` (a crm Contact, may be None), or None."""
-
-
-def responders_active() -> list[Responder]:
-    """The FAQ responder, then the AI responder when AI_RESPONDER_ENABLED."""
-    from messaging.automation.responders.ai import AiResponder
-    from messaging.automation.responders.faq import FaqResponder
-
-    responders: list[Responder] = [FaqResponder()]
-    if settings.AI_RESPONDER_ENABLED:
-        responders.append(AiResponder())
-    return responders

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.models import Channel, Provider
+from messaging.channels.models import Channel, Provider
 
 
 class Command(BaseCommand):

@@ -12,8 +12,6 @@ from messaging.inbox.services import (
     UploadRefused,
     answer_rate,
     conversation_close,
-    conversation_opened_record,
-    conversation_outbound_record,
     conversation_reopen,
     conversation_reply_text,
     upload_check,
@@ -23,6 +21,7 @@ from messaging.models import (
     Conversation,
     ConversationEvent,
 )
+from messaging.sending.conversations import conversation_opened_record, conversation_outbound_record
 from messaging.signals import answer_rated, conversation_closed
 from tests.factories import (
     AutoReplyRuleFactory,

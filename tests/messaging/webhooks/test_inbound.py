@@ -434,7 +434,7 @@ def test_keyword_order_does_not_matter(wa_channel):
 
 def test_a_confirmation_is_queued_when_enabled(wa_channel, settings):
     settings.CONSENT_CONFIRMATION_REPLIES = True
-    with mock.patch("messaging.sending.dispatch.send_enqueue") as enqueue:
+    with mock.patch("messaging.sending.nudge.send_enqueue") as enqueue:
         process(messages_payload(text_message("wamid.STOP", "stop", int(time.time()))))
     reply = Message.objects.get(direction=Direction.OUTBOUND)
     assert reply.status == Status.QUEUED
@@ -450,7 +450,7 @@ def test_the_enqueue_of_a_confirmation_happens_after_commit(
     settings.CONSENT_CONFIRMATION_REPLIES = True
     now = int(time.time())
     with (
-        mock.patch("messaging.sending.dispatch.send_enqueue") as enqueue,
+        mock.patch("messaging.sending.nudge.send_enqueue") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         process(messages_payload(text_message("wamid.START", "START", now)))
