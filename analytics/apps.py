@@ -11,6 +11,7 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
+        # Imported in ready(): these read models, which Django loads only after every app module.
         from celery.signals import before_task_publish
 
         from analytics.ops.builtins import register_board, register_jobs
@@ -27,6 +28,7 @@ class AnalyticsConfig(AppConfig):
         register_jobs()
         register_board()
 
+        # Second group: after the jobs and board above are registered, the sections join them.
         from analytics.receivers import receivers_connect
         from analytics.registry import register_board_sections, register_rollup_job
 

@@ -18,8 +18,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from analytics.days import local_day
+from analytics.models import QualityRating
+from analytics.ops.jobs import JobAlreadyRunning, job_run_now
+from analytics.registry import ROLLUP_JOB
 from analytics.services.conversions import conversion_record
 from analytics.services.events import button_click_record, quality_rating_record
+from crm.models import Contact
+from messaging.models import (
+    AutomatedAnswer,
+    ContentDelivery,
+    Direction,
+    Message,
+    MessageType,
+    Notification,
+    Status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +48,6 @@ TAP_TITLES = {
 
 def seed_analytics(*, rng: random.Random) -> dict:
     """Create the demo's analytics inputs and roll up the last 60 days."""
-    from crm.models import Contact
 
     now = timezone.now()
     contacts = list(Contact.objects.exclude(phone=None).filter(blocked=False).order_by("pk")[:200])
@@ -54,7 +66,6 @@ def seed_analytics(*, rng: random.Random) -> dict:
 
 def _touches(now):
     """Delivered demo messages that attribution counts: (message, kind)."""
-    from messaging.models import ContentDelivery, Direction, Message, Notification, Status
 
     since = now - timedelta(days=DAYS)
     delivered = Message.objects.filter(
@@ -140,7 +151,6 @@ def _organic(rng: random.Random, now, contacts) -> int:
 def _taps(rng: random.Random, now) -> int:
     """Button replies on a share of the delivered demo messages, recorded as the webhook
     would (an inbound button message, then its ButtonClick)."""
-    from messaging.models import Direction, Message, MessageType, Status
 
     created = 0
     for message, kind in _touches(now):
@@ -165,8 +175,6 @@ def _taps(rng: random.Random, now) -> int:
 
 def _ratings() -> int:
     """Ratings the demo inbox stored directly become rating events once."""
-    from analytics.models import QualityRating
-    from messaging.models import AutomatedAnswer
 
     rated = set(QualityRating.objects.values_list("answer_id", flat=True))
     created = 0
@@ -180,8 +188,6 @@ def _ratings() -> int:
 
 
 def _rollup(now) -> dict:
-    from analytics.ops.jobs import JobAlreadyRunning, job_run_now
-    from analytics.registry import ROLLUP_JOB
 
     since = local_day(now) - timedelta(days=DAYS - 1)
     try:

@@ -14,6 +14,8 @@ import functools
 import logging
 
 from analytics.services import events
+from crm import signals as crm_signals
+from messaging import signals as messaging_signals
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +87,6 @@ def on_contact_merged(sender, **kwargs):
 
 
 def receivers_connect() -> None:
-    from crm import signals as crm_signals
-    from messaging import signals as messaging_signals
 
     pairs = [
         (messaging_signals.message_status_changed, on_message_status_changed),

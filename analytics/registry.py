@@ -7,6 +7,18 @@ from django.db.models import Count, Q
 from analytics.ops.board import BoardDay, BoardRow, board_register
 from analytics.ops.builtins import _url
 from analytics.ops.jobs import JobArgument, JobContext, job_register
+from analytics.services.rollups import analytics_rollup, rollup_since
+from messaging.models import (
+    Campaign,
+    CampaignState,
+    ContentDelivery,
+    ContentItem,
+    ContentState,
+    ContentTransition,
+    Direction,
+    Message,
+    Notification,
+)
 
 ROLLUP_JOB = "rollup_analytics"
 
@@ -14,7 +26,6 @@ ROLLUP_JOB = "rollup_analytics"
 def rollup_job(
     ctx: JobContext, *, day=None, since=None, mode=None, customers=None, dry_run=None
 ) -> dict:
-    from analytics.services.rollups import analytics_rollup, rollup_since
 
     days = [day] if day else (rollup_since(since) if since else None)
     result = analytics_rollup(
@@ -56,7 +67,6 @@ def register_rollup_job() -> None:
 
 
 def campaigns_today(day: BoardDay) -> list[BoardRow]:
-    from messaging.models import Campaign, CampaignState, Direction, Message
 
     running = Campaign.objects.filter(state=CampaignState.RUNNING).count()
     active = (
@@ -80,7 +90,6 @@ def campaigns_today(day: BoardDay) -> list[BoardRow]:
 
 
 def notifications_today(day: BoardDay) -> list[BoardRow]:
-    from messaging.models import Notification
 
     counts = Notification.objects.filter(
         created_at__gte=day.start, created_at__lt=day.end
@@ -97,12 +106,6 @@ def notifications_today(day: BoardDay) -> list[BoardRow]:
 
 
 def content_today(day: BoardDay) -> list[BoardRow]:
-    from messaging.models import (
-        ContentDelivery,
-        ContentItem,
-        ContentState,
-        ContentTransition,
-    )
 
     created = ContentItem.objects.filter(created_at__gte=day.start, created_at__lt=day.end).count()
     pending = ContentItem.objects.filter(state=ContentState.PENDING_REVIEW).count()

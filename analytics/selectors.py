@@ -28,6 +28,8 @@ from analytics.models import (
     RfmSegment,
     RollupState,
 )
+from analytics.ops.jobs import job_last_runs
+from analytics.registry import ROLLUP_JOB
 from analytics.services import figures
 from messaging.models import Campaign, ContentItem, Conversation, Direction, Message
 from messaging.providers.error_codes import error_code_info
@@ -403,7 +405,5 @@ def inbound_report(
 
 
 def rollup_last_run():
-    from analytics.ops.jobs import job_last_runs
-    from analytics.registry import ROLLUP_JOB
 
     return job_last_runs([ROLLUP_JOB])[ROLLUP_JOB]

@@ -97,7 +97,9 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
     def start(self, worker):
         from django.conf import settings
 
-        from core.services import worker_heartbeat_record
+        from core.services import (
+            worker_heartbeat_record,  # the Celery app loads before Django's apps
+        )
 
         def beat():
             amqp_queues = worker.app.amqp.queues
@@ -108,7 +110,9 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         self.tref = worker.timer.call_repeatedly(settings.WORKER_HEARTBEAT_INTERVAL, beat)
 
     def stop(self, worker):
-        from core.services import worker_heartbeat_forget
+        from core.services import (
+            worker_heartbeat_forget,  # the Celery app loads before Django's apps
+        )
 
         if self.tref is not None:
             self.tref.cancel()

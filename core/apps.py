@@ -13,6 +13,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
+        # Imported in ready(): these read models, which Django loads only after every app module.
         from core.roles import roles_sync_on_migrate
 
         post_migrate.connect(roles_sync_on_migrate, dispatch_uid="core.roles_sync")

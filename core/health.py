@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from core.models import WorkerHeartbeat
+
 
 def _timed(fn):
     start = time.monotonic()
@@ -56,7 +58,6 @@ def check_broker() -> dict:
 
 def check_workers() -> dict:
     def probe():
-        from core.models import WorkerHeartbeat
 
         cutoff = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
         alive = list(

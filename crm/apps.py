@@ -11,6 +11,7 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self) -> None:
+        # Imported in ready(): these read models, which Django loads only after every app module.
         from core.navigation import NavItem, nav_register
 
         nav_register(

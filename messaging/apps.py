@@ -8,6 +8,7 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
+        # Imported in ready(): these read models, which Django loads only after every app module.
         from core.navigation import NavItem, nav_register
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register

@@ -50,6 +50,7 @@ from django.db import connection, models, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from analytics.ops.models import ACTIVE_JOB_STATES, JobRun, JobState
 from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -521,7 +522,6 @@ def _load_model(
 def _interrupt_active_jobs() -> int:
     """Runs queued or running when the backup was made belong to the old system: never start
     them in the new one (the job sweeper would)."""
-    from analytics.ops.models import ACTIVE_JOB_STATES, JobRun, JobState
 
     return JobRun.objects.filter(state__in=ACTIVE_JOB_STATES).update(
         state=JobState.FAILED,

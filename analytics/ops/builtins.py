@@ -6,14 +6,22 @@ from django.apps import apps
 from django.db.models import Count
 from django.urls import NoReverseMatch, reverse
 
+from analytics.ops.backup import backup_create
 from analytics.ops.board import BoardDay, BoardRow, board_register
 from analytics.ops.jobs import JobArgument, JobContext, job_register
+from analytics.ops.models import AppError, JobRun, JobState
+from analytics.ops.retention import data_purge
+from analytics.ops.retry import channel_resolve, failed_messages_retry
+from messaging.channels.templates import templates_sync_all
+from messaging.content.distribution import content_distribute
+from messaging.content.feed import content_feed_import
+from messaging.models import Direction, Message, MessageType, Status, WebhookEvent, WebhookState
+from messaging.webhooks.services import webhook_events_replay, webhook_events_select
 
 # --- Jobs --------------------------------------------------------------------------------------
 
 
 def sync_templates_job(ctx: JobContext) -> dict:
-    from messaging.channels.templates import templates_sync_all
 
     results = templates_sync_all()
     for channel, summary in results.items():
@@ -26,7 +34,6 @@ def sync_templates_job(ctx: JobContext) -> dict:
 def retry_failed_messages_job(
     ctx: JobContext, *, code=None, channel=None, since=None, limit=None
 ) -> dict:
-    from analytics.ops.retry import channel_resolve, failed_messages_retry
 
     resolved = channel_resolve(channel)
     ctx.log(
@@ -47,7 +54,6 @@ def retry_failed_messages_job(
 
 
 def replay_failed_webhooks_job(ctx: JobContext, *, since=None, limit=None) -> dict:
-    from messaging.webhooks.services import webhook_events_replay, webhook_events_select
 
     events = webhook_events_select(since=since, failed_only=True).order_by("id")
     ids = list(events.values_list("pk", flat=True)[: limit or None])
@@ -61,20 +67,17 @@ def replay_failed_webhooks_job(ctx: JobContext, *, since=None, limit=None) -> di
 
 
 def purge_data_job(ctx: JobContext) -> dict:
-    from analytics.ops.retention import data_purge
 
     return data_purge(log=ctx.log)
 
 
 def backup_job(ctx: JobContext) -> dict:
-    from analytics.ops.backup import backup_create
 
     path = backup_create(log=ctx.log, progress=ctx.progress, exclude_job_run_id=ctx.job_run.pk)
     return {"archive": path.name, "bytes": path.stat().st_size}
 
 
 def distribute_content_job(ctx: JobContext, *, day=None) -> dict:
-    from messaging.content.distribution import content_distribute
 
     result = content_distribute(day=day, actor=ctx.job_run.started_by)
     ctx.log(result.summary())
@@ -82,7 +85,6 @@ def distribute_content_job(ctx: JobContext, *, day=None) -> dict:
 
 
 def import_content_feed_job(ctx: JobContext) -> dict:
-    from messaging.content.feed import content_feed_import
 
     result = content_feed_import()
     ctx.log(f"{result.created} new draft(s), {result.skipped} already known")
@@ -178,7 +180,6 @@ def _url(name: str, query: str = "", *args) -> str:
 
 
 def messages_today(day: BoardDay) -> list[BoardRow]:
-    from messaging.models import Direction, Message, Status
 
     by_status = dict(
         Message.objects.filter(
@@ -210,7 +211,6 @@ def messages_today(day: BoardDay) -> list[BoardRow]:
 
 
 def inbound_today(day: BoardDay) -> list[BoardRow]:
-    from messaging.models import Direction, Message, MessageType, Status
 
     by_type = dict(
         Message.objects.filter(
@@ -233,7 +233,6 @@ def inbound_today(day: BoardDay) -> list[BoardRow]:
 
 
 def webhooks_today(day: BoardDay) -> list[BoardRow]:
-    from messaging.models import WebhookEvent, WebhookState
 
     by_state = dict(
         WebhookEvent.objects.filter(received_at__gte=day.start, received_at__lt=day.end)
@@ -276,7 +275,6 @@ def imports_today(day: BoardDay) -> list[BoardRow]:
 
 
 def jobs_today(day: BoardDay) -> list[BoardRow]:
-    from analytics.ops.models import JobRun, JobState
 
     by_state = dict(
         JobRun.objects.filter(created_at__gte=day.start, created_at__lt=day.end)
@@ -296,7 +294,6 @@ def jobs_today(day: BoardDay) -> list[BoardRow]:
 
 
 def app_errors_today(day: BoardDay) -> list[BoardRow]:
-    from analytics.ops.models import AppError
 
     count = AppError.objects.filter(created_at__gte=day.start, created_at__lt=day.end).count()
     return [

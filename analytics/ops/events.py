@@ -26,7 +26,9 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from analytics.ops.jobs import _REGISTRY
 from analytics.ops.models import JobRun, JobState
+from messaging.models import Direction, Message, MessageStatusEvent, Status
 from messaging.providers.error_codes import error_code_meaning
 
 KINDS = ("status", "inbound", "button", "failed", "job")
@@ -98,7 +100,6 @@ def _who(contact) -> str:
 
 
 def _status_events(*, after_id: int | None, limit: int) -> list[FeedEvent]:
-    from messaging.models import MessageStatusEvent
 
     rows = MessageStatusEvent.objects.select_related("message__contact")
     rows = (
@@ -129,7 +130,6 @@ def _status_events(*, after_id: int | None, limit: int) -> list[FeedEvent]:
 
 
 def _received(*, buttons: bool, after: datetime | None, since: datetime, limit: int):
-    from messaging.models import Message, Status
 
     rows = Message.objects.filter(status=Status.RECEIVED).select_related("contact", "channel")
     rows = rows.filter(type__in=BUTTON_TYPES) if buttons else rows.exclude(type__in=BUTTON_TYPES)
@@ -168,7 +168,6 @@ def _received(*, buttons: bool, after: datetime | None, since: datetime, limit: 
 
 
 def _failed(*, after: datetime | None, since: datetime, limit: int) -> list[FeedEvent]:
-    from messaging.models import Direction, Message, Status
 
     bound = (after or since) - FAILED_LOOKBACK
     rows = Message.objects.filter(
@@ -202,7 +201,6 @@ def _failed(*, after: datetime | None, since: datetime, limit: int) -> list[Feed
 
 
 def _jobs(*, after: datetime | None, since: datetime, limit: int) -> list[FeedEvent]:
-    from analytics.ops.jobs import _REGISTRY
 
     threshold = after or since
     rows = JobRun.objects.select_related("started_by").filter(

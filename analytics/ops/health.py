@@ -27,9 +27,12 @@ from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
+from analytics.ops.jobs import job_last_runs
 from analytics.ops.models import HealthSample
 from analytics.ops.queues import QUEUES, queue_states
 from core.health import check_broker, check_database
+from core.models import WorkerHeartbeat
+from messaging.models import Channel, Direction, Message, Status, WebhookEvent, WebhookState
 from messaging.providers import UnknownProvider, provider_type
 from messaging.providers.probe import reachability_probe
 
@@ -101,7 +104,6 @@ def _probe_key(target: tuple[str, str]) -> str:
 
 
 def _window_figures(now: datetime) -> dict[str, Any]:
-    from messaging.models import Direction, Message, Status, WebhookEvent, WebhookState
 
     minute, hour, day = (
         now - timedelta(seconds=60),
@@ -145,7 +147,6 @@ def window_figures(now: datetime, *, use_cache: bool = True) -> dict[str, Any]:
 
 
 def _workers(now: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from core.models import WorkerHeartbeat
 
     stale = timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
     workers = []
@@ -234,7 +235,6 @@ def _beat(now: datetime) -> dict[str, Any]:
 
 
 def _webhooks(now: datetime, window: dict[str, Any]) -> dict[str, Any]:
-    from messaging.models import WebhookEvent, WebhookState
 
     pending = WebhookEvent.objects.filter(state=WebhookState.PENDING).aggregate(
         backlog=Count("id"), oldest=Min("received_at")
@@ -271,7 +271,6 @@ def _webhooks(now: datetime, window: dict[str, Any]) -> dict[str, Any]:
 
 def _last_send_fallback(channel_ids: list[int]) -> dict[int, Any]:
     """Last send of channels that sent nothing in the last day (older, unindexed by time)."""
-    from messaging.models import Direction, Message, Status
 
     sent = [Status.ACCEPTED, Status.SENT, Status.DELIVERED, Status.READ]
     result = {}
@@ -288,7 +287,6 @@ def _last_send_fallback(channel_ids: list[int]) -> dict[int, Any]:
 
 
 def _channels(window: dict[str, Any], *, use_cache: bool) -> list[dict[str, Any]]:
-    from messaging.models import Channel
 
     channels = list(Channel.objects.order_by("name"))
     active = [c for c in channels if c.is_active]
@@ -395,7 +393,6 @@ def _check(key: str, label: str, result: dict[str, Any]) -> dict[str, Any]:
 
 def health_collect(*, use_cache: bool = True) -> dict[str, Any]:
     """The whole report. Never raises for a dependency being down (that is what it reports)."""
-    from analytics.ops.jobs import job_last_runs
 
     now = timezone.now()
     database = _check("database", "Database", check_database())

@@ -73,7 +73,7 @@ class AppErrorHandler(logging.Handler):
         values = self._values(record)
         from django.db import connections, transaction
 
-        from analytics.ops.models import AppError
+        from analytics.ops.models import AppError  # LOGGING is built before the apps load
 
         alias = AppError.objects.db
         connection = connections[alias]
@@ -109,7 +109,7 @@ class AppErrorHandler(logging.Handler):
 
 
 def _insert_here(values: dict, alias: str) -> None:
-    from analytics.ops.models import AppError
+    from analytics.ops.models import AppError  # LOGGING is built before the apps load
 
     AppError.objects.using(alias).create(**values)
 
@@ -129,7 +129,7 @@ def _insert_on_own_connection(values: dict, alias: str) -> None:
     from django.db import connections
     from django.utils import timezone
 
-    from analytics.ops.models import AppError
+    from analytics.ops.models import AppError  # LOGGING is built before the apps load
 
     meta = AppError._meta
     columns = ["created_at", *values]

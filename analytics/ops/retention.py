@@ -20,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from analytics.ops.models import FINISHED_JOB_STATES, AppError, HealthSample, JobRun
+from messaging.webhooks.services import webhook_events_purge
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,6 @@ def app_errors_purge(*, older_than_days: int | None = None) -> int:
 
 def data_purge(*, log: Callable[[str], None] | None = None) -> dict[str, int]:
     """Apply every retention setting; returns rows deleted per kind."""
-    from messaging.webhooks.services import webhook_events_purge
 
     say = log or (lambda message: None)
     counts: dict[str, int] = {}

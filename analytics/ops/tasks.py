@@ -12,6 +12,10 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from analytics.ops.health import health_sample_record
+from analytics.ops.jobs import JobAlreadyRunning, job_execute, job_start
+from analytics.ops.jobs import jobs_sweep as sweep
+from analytics.ops.models import JobTrigger
 from core.periodic import periodic_task
 
 logger = logging.getLogger(__name__)
@@ -20,7 +24,6 @@ logger = logging.getLogger(__name__)
 @periodic_task(name="analytics.health_sample", lock_timeout=120, expires=55)
 def health_sample() -> dict:
     """Every minute: record a HealthSample (uptime and sparklines on the operations page)."""
-    from analytics.ops.health import health_sample_record
 
     sample = health_sample_record()
     return {"sample": sample.pk, "ok": sample.ok}
@@ -35,7 +38,6 @@ def health_sample() -> dict:
     time_limit=settings.JOB_TIME_LIMIT + 60,
 )
 def job_run(job_run_id: int) -> str | None:
-    from analytics.ops.jobs import job_execute
 
     run = job_execute(job_run_id=job_run_id)
     return run.state if run else None
@@ -51,8 +53,6 @@ def job_run(job_run_id: int) -> str | None:
 )
 def job_scheduled(name: str, arguments: dict | None = None) -> int | None:
     """Beat's way to start a registered job (kwargs: {"name": ..., "arguments": {...}})."""
-    from analytics.ops.jobs import JobAlreadyRunning, job_start
-    from analytics.ops.models import JobTrigger
 
     try:
         return job_start(name=name, arguments=arguments, trigger=JobTrigger.SCHEDULE).pk
@@ -64,6 +64,5 @@ def job_scheduled(name: str, arguments: dict | None = None) -> int | None:
 @periodic_task(name="analytics.jobs_sweep", lock_timeout=120, expires=55)
 def jobs_sweep() -> dict:
     """Every minute: fail jobs whose worker died, re-enqueue runs whose message was lost."""
-    from analytics.ops.jobs import jobs_sweep as sweep
 
     return sweep()

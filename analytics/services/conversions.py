@@ -37,6 +37,14 @@ from django.utils import timezone
 from analytics.models import AttributionSource, ConversionEvent, ConversionType
 from analytics.services.events import moment_mark_changed
 from core.errors import DomainError
+from messaging.models import (
+    ContentDelivery,
+    ContentUnlock,
+    Direction,
+    Message,
+    Notification,
+    Status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -169,14 +177,6 @@ def _clean(*, type, occurred_at, value, currency, name, page_name, session_id, s
 
 def _touches():
     """The attributable touches of OuterRef's contact, latest first."""
-    from messaging.models import (
-        ContentDelivery,
-        ContentUnlock,
-        Direction,
-        Message,
-        Notification,
-        Status,
-    )
 
     window = timedelta(days=settings.ATTRIBUTION_WINDOW_DAYS)
     message = OuterRef("pk")
@@ -203,7 +203,6 @@ def _touches():
 
 def conversions_attribute(conversions: QuerySet[ConversionEvent]) -> int:
     """(Re)compute the attribution of `conversions` in three UPDATE statements."""
-    from messaging.models import ContentDelivery, ContentUnlock, Message, Notification
 
     updated = conversions.update(attributed_message=Subquery(_touches().values("pk")[:1]))
     if not updated:

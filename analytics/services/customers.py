@@ -37,6 +37,7 @@ from django.utils import timezone
 from analytics.db import analytics_queries
 from analytics.models import ConversionEvent, CustomerMetrics, RollupState
 from analytics.services.conversions import revenue_types
+from messaging.models import Message
 
 COLUMNS = [
     "contact_id", "lifetime_value", "orders", "average_order_value", "first_order_at",
@@ -65,7 +66,6 @@ def _score(percent_rank: str) -> str:
 
 
 def customers_sql(*, now: datetime) -> tuple[str, list]:
-    from messaging.models import Message
 
     q = connection.ops.quote_name
     conversions = q(ConversionEvent._meta.db_table)

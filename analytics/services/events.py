@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from analytics.days import local_day, today
 from analytics.models import ButtonClick, QualityRating, RollupDirtyDay, RollupState
+from messaging.content.unlock import content_payload_parse
+from messaging.models import ContentDelivery, ContentUnlock, MessageType, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,6 @@ def button_label(*, payload: str, title: str) -> str:
 
 def button_click_record(*, message, payload: str, title: str, replied_to=None) -> ButtonClick:
     """Record one button or list reply (once per reply message) with what it answered."""
-    from messaging.models import ContentDelivery, ContentUnlock, MessageType, Notification
 
     existing = ButtonClick.objects.filter(message_id=message.pk).first()
     if existing is not None:
@@ -121,8 +122,6 @@ def button_click_record(*, message, payload: str, title: str, replied_to=None) -
 
 
 def _content_item_from_payload(payload: str, contact_id: int) -> int | None:
-    from messaging.content.unlock import content_payload_parse
-    from messaging.models import ContentDelivery
 
     _kind, delivery_id = content_payload_parse(payload or "")
     if delivery_id is None:

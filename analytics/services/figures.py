@@ -37,6 +37,24 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from analytics.days import analytics_tz
 from analytics.models import ButtonClick, ButtonDaily, ConversionEvent, QualityRating
 from analytics.services.conversions import revenue_types, to_reporting_currency
+from crm.models import Consent, ConsentEvent, Contact
+from messaging.inbox.selectors import inbox_metrics
+from messaging.models import (
+    Campaign,
+    ContentDelivery,
+    ContentItem,
+    ContentState,
+    ContentTransition,
+    ConversationEvent,
+    ConversationEventKind,
+    Direction,
+    LinkClick,
+    Message,
+    MessageType,
+    Notification,
+    Status,
+    TrackedLink,
+)
 
 SENT_TIME = Coalesce("sent_at", "delivered_at", "read_at")
 DELIVERED_TIME = Coalesce("delivered_at", "read_at")
@@ -87,7 +105,6 @@ def roi(revenue: Decimal, cost: Decimal) -> float | None:
 def messages_by_channel(start: datetime, end: datetime) -> dict[int, dict[str, int]]:
     """Outbound sent/delivered/read/failed, contacts reached and the billable sends without a
     campaign (their cost is MESSAGE_COST), per channel."""
-    from messaging.models import Direction, Message, Status
 
     sent = _between(SENT_TIME, start, end)
     billable = sent & ~Q(billable=False)
@@ -110,7 +127,6 @@ def messages_by_channel(start: datetime, end: datetime) -> dict[int, dict[str, i
 
 def message_counts(start: datetime, end: datetime) -> dict[str, int]:
     """Sent, delivered, read and failed over all channels (today's live tile)."""
-    from messaging.models import Direction, Message, Status
 
     return (
         Message.objects.filter(direction=Direction.OUTBOUND)
@@ -125,7 +141,6 @@ def message_counts(start: datetime, end: datetime) -> dict[str, int]:
 
 
 def contacts_reached(start: datetime, end: datetime) -> int:
-    from messaging.models import Direction, Message
 
     return (
         Message.objects.filter(direction=Direction.OUTBOUND)
@@ -136,7 +151,6 @@ def contacts_reached(start: datetime, end: datetime) -> int:
 
 
 def inbound_by_channel(start: datetime, end: datetime) -> dict[int, int]:
-    from messaging.models import Direction, Message, MessageType
 
     rows = (
         Message.objects.filter(direction=Direction.INBOUND, received_at__gte=start)
@@ -153,7 +167,6 @@ def inbound_by_channel(start: datetime, end: datetime) -> dict[int, int]:
 
 
 def clicks_by_channel(start: datetime, end: datetime) -> tuple[dict, dict]:
-    from messaging.models import LinkClick
 
     buttons = dict(
         ButtonClick.objects.filter(clicked_at__gte=start, clicked_at__lt=end)
@@ -171,7 +184,6 @@ def clicks_by_channel(start: datetime, end: datetime) -> tuple[dict, dict]:
 
 
 def conversations_opened_by_channel(start: datetime, end: datetime) -> dict[int, int]:
-    from messaging.models import ConversationEvent, ConversationEventKind
 
     return dict(
         ConversationEvent.objects.filter(kind=ConversationEventKind.OPENED, at__gte=start)
@@ -207,7 +219,6 @@ def conversions_by_channel(start: datetime, end: datetime) -> dict[int | None, d
 
 def people_figures(start: datetime, end: datetime) -> dict[str, int]:
     """New contacts and consent changes (distinct contacts moved to opted in / opted out)."""
-    from crm.models import Consent, ConsentEvent, Contact
 
     consent = (
         ConsentEvent.objects.filter(created_at__gte=start, created_at__lt=end)
@@ -224,13 +235,6 @@ def people_figures(start: datetime, end: datetime) -> dict[str, int]:
 
 
 def content_figures(start: datetime, end: datetime) -> dict[str, int]:
-    from messaging.models import (
-        ContentDelivery,
-        ContentItem,
-        ContentState,
-        ContentTransition,
-        Notification,
-    )
 
     return {
         "content_created": ContentItem.objects.filter(
@@ -264,7 +268,6 @@ def quality_figures(start: datetime, end: datetime) -> dict[str, Any]:
 
 def inbox_figures(day: date) -> dict[str, Any]:
     """The inbox engineer's day figures (messaging.inbox.selectors.inbox_metrics)."""
-    from messaging.inbox.selectors import inbox_metrics
 
     metrics = inbox_metrics(day=day, tz=settings.ANALYTICS_TIME_ZONE)
     return {
@@ -281,7 +284,6 @@ def inbox_figures(day: date) -> dict[str, Any]:
 
 
 def campaigns_info(ids) -> dict[int, dict[str, Any]]:
-    from messaging.models import Campaign
 
     return {
         row["pk"]: row
@@ -295,7 +297,6 @@ def _campaign_messages(campaign_ids=None):
     """Outbound messages of these campaigns; without ids, every outbound message (a day's
     queries group by campaign and drop the rows without one: a "campaign IS NOT NULL" filter
     would lead PostgreSQL to walk the whole campaign index instead of the day's timestamps)."""
-    from messaging.models import Direction, Message
 
     messages = Message.objects.filter(direction=Direction.OUTBOUND).order_by()
     if campaign_ids is not None:
@@ -308,7 +309,6 @@ def campaign_status_figures(
 ) -> dict[int, dict[str, Any]]:
     """Per campaign: targeted, sent, delivered, read, failed, errors by code, billable sends,
     and (for a day) sends by local hour. With `start`/`end`: that day; else whole campaigns."""
-    from messaging.models import Status
 
     messages = _campaign_messages(campaign_ids)
     if start is not None:
@@ -359,7 +359,6 @@ def campaign_replies(
 ) -> dict[int, int]:
     """Distinct contacts who wrote within ANALYTICS_REPLY_WINDOW_HOURS after a campaign message
     was sent to them (for a day: whose message arrived that day)."""
-    from messaging.models import Direction, Message, MessageType
 
     window = timedelta(hours=settings.ANALYTICS_REPLY_WINDOW_HOURS)
     messages = _campaign_messages(campaign_ids)
@@ -405,7 +404,6 @@ def campaign_clicks(
 ) -> dict[int, int]:
     """Distinct contacts who tapped a button of, or clicked a tracked link in, a campaign's
     message (link-preview fetchers left out)."""
-    from messaging.models import LinkClick, TrackedLink
 
     button = ButtonClick._meta
     click, link = LinkClick._meta, TrackedLink._meta
@@ -553,7 +551,6 @@ def button_figures(start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
 
 
 def content_item_figures(item_ids) -> dict[int, dict[str, Any]]:
-    from messaging.models import ContentDelivery, LinkClick
 
     ids = list(item_ids)
     reached = Q(message__delivered_at__isnull=False) | Q(message__read_at__isnull=False)

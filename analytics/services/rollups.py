@@ -41,8 +41,10 @@ from analytics.models import (
 )
 from analytics.services import figures
 from analytics.services.conversions import conversions_attribute
+from analytics.services.customers import customers_rollup
 from analytics.services.events import MARK_DEBOUNCE_SECONDS
 from core.errors import Conflict
+from messaging.models import ContentItem
 
 logger = logging.getLogger(__name__)
 
@@ -199,8 +201,6 @@ def _run(days, mode, customers, dry_run, log, progress) -> RollupResult:
         )
         log(f"{result.campaigns} campaign total(s), {result.content_items} content item(s)")
     if customers or (customers is None and customers_due(mode=mode)):
-        from analytics.services.customers import customers_rollup
-
         result.customers = customers_rollup(dry_run=dry_run)
         log(f"customer metrics: {result.customers} contacts")
     if not dry_run and result.days:
@@ -402,7 +402,6 @@ def campaign_totals_rollup(*, campaign_ids: Iterable[int], dry_run: bool = False
 def content_rollup(*, first: date, last: date, dry_run: bool = False) -> int:
     """ContentPerformance of the items announced from CONTENT_LOOKBACK_DAYS before `first` to
     `last` (their deliveries, reads and unlocks may have changed on those days)."""
-    from messaging.models import ContentItem
 
     start, end = range_bounds(first - timedelta(days=CONTENT_LOOKBACK_DAYS), last)
     ids = list(

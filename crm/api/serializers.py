@@ -18,6 +18,7 @@ from crm.models import (
     Segment,
     Tag,
 )
+from crm.selectors import segment_count
 
 # --- Output -----------------------------------------------------------------------------------
 
@@ -91,7 +92,6 @@ class SegmentSerializer(serializers.ModelSerializer):
         counts = self.context.get("counts")
         if counts is not None and segment.pk in counts:
             return counts[segment.pk]
-        from crm.selectors import segment_count
 
         return segment_count(segment)
 

@@ -18,6 +18,7 @@ from typing import BinaryIO
 from django.conf import settings
 
 from core.errors import DomainError
+from crm.importing.rows import PHONE_HEADERS
 
 BOM = codecs.BOM_UTF8
 CHUNK = 64 * 1024
@@ -381,7 +382,6 @@ def upload_sniff(fh: BinaryIO, name: str) -> tuple[str, list[str]]:
     has a header row with a `phone` column; JSON is an array of objects or JSON Lines whose
     first record is an object with a phone.
     """
-    from crm.importing.rows import PHONE_HEADERS
 
     lower = name.lower()
     ext = next((e for e in EXTENSIONS if lower.endswith(e)), None)

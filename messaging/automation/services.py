@@ -47,6 +47,8 @@ from messaging.automation.models import (
 from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
 from messaging.automation.responders import Answer, Responder, responders_active
 from messaging.automation.rules import MAX_TEXT, rule_problems, text_normalise, trigger_keywords
+from messaging.channels.rendering import template_render
+from messaging.content.unlock import content_unlock
 from messaging.sending.conversations import conversation_assign, conversation_outbound_record
 from messaging.sending.models import Conversation, Direction, Message, MessageType
 from messaging.sending.send import SendRefused, message_send, template_content_build
@@ -263,23 +265,7 @@ def _send(message: Message, type_: str, content: dict[str, Any]) -> Message:
     )
 
 
-def _content_unlock_function():
-    """The content module's `content_unlock`, or None while content items are not installed."""
-    try:
-        from messaging.content.unlock import content_unlock
-    except ImportError:
-        try:
-            from messaging.content.services import content_unlock
-        except ImportError:
-            return None
-    return content_unlock
-
-
 def _content_unlock(payload: str, message: Message) -> Message | None:
-    content_unlock = _content_unlock_function()
-    if content_unlock is None:
-        logger.info("Click-to-Unlock %r: no content module", payload)
-        return None
     return content_unlock(
         payload=payload, contact=message.contact, context_wamid=message.context_wamid or None
     )
@@ -517,8 +503,6 @@ def _describe(rule: AutoReplyRule) -> str:
     if rule.action == AutoReplyAction.SEND_TEXT:
         return rule.text
     if rule.action == AutoReplyAction.SEND_TEMPLATE and rule.template is not None:
-        from messaging.channels.rendering import template_render
-
         values = rule.template_parameters or {}
         content = template_content_build(
             template=rule.template, body=values.get("body") or None,

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import DatabaseError
 
 from core.retrying import retry_countdown
+from messaging.automation.services import autoreply_process
 
 __all__ = ["autoreply_run"]
 
@@ -15,7 +16,6 @@ __all__ = ["autoreply_run"]
 )
 def autoreply_run(self, message_id: int) -> int:
     """Evaluate the auto-reply rules and responders for one inbound message (idempotent)."""
-    from messaging.automation.services import autoreply_process
 
     try:
         return len(autoreply_process(message_id=message_id))

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.redis import redis_client
+from messaging.channels.models import RateLimitState
 
 _GCRA = """
 local now_parts = redis.call('TIME')
@@ -85,7 +86,6 @@ def reserve(key: str, n: int, *, rate: float, horizon: float = 0.0) -> Booking:
 
 
 def _reserve_db(key: str, n: int, rate: float, horizon: float) -> Booking:
-    from messaging.channels.models import RateLimitState
 
     now = time.time()
     with transaction.atomic():

@@ -23,8 +23,9 @@ from core.errors import DomainError, InvalidTransition
 from core.queueing import task
 from crm.models import Contact
 from messaging.automation.models import AutomatedAnswer
-from messaging.channels.models import MessageTemplate
-from messaging.providers import ProviderError
+from messaging.channels.clients import provider_for_channel
+from messaging.channels.models import Channel, MessageTemplate
+from messaging.providers import PermanentError, ProviderError
 from messaging.sending.conversations import (
     NOT_FROM_USER,
     conversation_outbound_record,
@@ -191,7 +192,6 @@ def conversation_reply_media_upload(
 ) -> Message:
     """Media from the agent's computer: checked (type, size), uploaded to the provider and
     sent by media id (WhatsApp's recommended way); the file is kept under MEDIA_ROOT."""
-    from messaging.channels.clients import provider_for_channel
 
     name = PurePath(upload.name or "upload").name[-100:]
     head = upload.read(16)
@@ -322,9 +322,6 @@ def _mark_read_enqueue(channel_id: int, wamid: str) -> None:
 
 def provider_mark_read(*, channel_id: int, wamid: str) -> bool:
     """Tell the provider that `wamid` was read. Temporary errors propagate (the task retries)."""
-    from messaging.channels.clients import provider_for_channel
-    from messaging.channels.models import Channel
-    from messaging.providers import PermanentError
 
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is None:

@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from core.retrying import retry_countdown
+from messaging.inbox.services import provider_mark_read
 from messaging.providers import TemporaryError
 
 __all__ = ["inbox_mark_read"]
@@ -19,7 +20,6 @@ logger = logging.getLogger(__name__)
 )
 def inbox_mark_read(self, channel_id: int, wamid: str) -> bool:
     """Tell WhatsApp an inbound message was read (blue ticks); cosmetic, so few retries."""
-    from messaging.inbox.services import provider_mark_read
 
     try:
         return provider_mark_read(channel_id=channel_id, wamid=wamid)

@@ -46,6 +46,7 @@ from messaging.sending.models import Lane, Message, Status
 from messaging.sending.nudge import send_enqueue, send_nudge_clear
 from messaging.sending.retry import next_attempt_time
 from messaging.sending.send import SendRequest, contact_refusal, outbound_for
+from messaging.sending.statuses import statuses_apply_parked
 
 logger = logging.getLogger(__name__)
 
@@ -371,10 +372,6 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
 
 
 def _apply_parked(wamids: list[str]) -> None:
-    try:
-        from messaging.sending.statuses import statuses_apply_parked
-    except ImportError:  # the inbound half is not installed
-        return
     statuses_apply_parked(wamids=wamids)
 
 

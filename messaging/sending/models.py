@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from crm.models import Contact
+from crm.models import Contact, window_expires_at
 from messaging.channels.models import Channel, MessageTemplate
 
 
@@ -115,8 +115,6 @@ class Conversation(models.Model):
     @property
     def window_expires_at(self):
         """End of the 24-hour window: derived from the contact's last inbound message."""
-        from crm.selectors import window_expires_at
-
         return window_expires_at(self.contact)
 
     @property

@@ -21,7 +21,7 @@ from crm.selectors import window_expires_at
 from messaging.channels.models import Channel, MessageTemplate, TemplateCategory
 from messaging.channels.selectors import template_unsendable_reason
 from messaging.providers import InvalidMessage, OutboundMessage, validate_outbound
-from messaging.sending.models import Direction, Lane, Message, MessageType
+from messaging.sending.models import Conversation, Direction, Lane, Message, MessageType
 from messaging.sending.nudge import send_enqueue_on_commit
 
 MEDIA_TYPES = {"image", "video", "audio", "document", "sticker"}
@@ -286,7 +286,6 @@ def message_send(
 
 def message_conversation_touch(message: Message) -> None:
     """Attach an outbound message to its open conversation, if the contact has one."""
-    from messaging.sending.models import Conversation
 
     conversation = (
         Conversation.objects.filter(contact=message.contact, channel=message.channel)

@@ -30,6 +30,7 @@ from crm.models import Consent, ConsentSource, Contact
 from crm.selectors import contact_resolve
 from crm.services import consent_set
 from messaging.automation.services import autoreply_enqueue
+from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel, MessageTemplate
 from messaging.providers import (
     InboundMessage,
@@ -40,6 +41,7 @@ from messaging.providers import (
 )
 from messaging.sending.conversations import conversation_opened_record
 from messaging.sending.models import Conversation, Direction, Message, MessageType, Status
+from messaging.sending.send import SendRefused, message_send
 from messaging.signals import button_clicked, inbound_message_received
 
 logger = logging.getLogger(__name__)
@@ -321,7 +323,6 @@ def _confirmation_reply(
     contact: Contact, consent: str, channel: Channel, message: Message | None
 ) -> None:
     """Acknowledge STOP/START with a text inside the 24-hour window (priority lane)."""
-    from messaging.sending.send import SendRefused, message_send
 
     text = (
         settings.OPT_OUT_CONFIRMATION_TEXT
@@ -403,7 +404,6 @@ def message_media_fetch(*, message_id: int) -> bool:
     A temporary provider error propagates (the task retries); any other failure is recorded
     in `media_error` and never touches the webhook that brought the message.
     """
-    from messaging.channels.clients import provider_for_channel
 
     message = Message.objects.select_related("channel").filter(pk=message_id).first()
     if message is None or not message.media_id or message.media_file:

@@ -39,6 +39,12 @@ from messaging.providers import (
     provider_type,
 )
 from messaging.sending.models import MessageStatusEvent
+from messaging.sending.statuses import status_problem, statuses_apply
+from messaging.webhooks.inbound import (
+    inbound_message_apply,
+    template_status_apply,
+    user_preference_apply,
+)
 from messaging.webhooks.models import WebhookEvent, WebhookState
 
 logger = logging.getLogger(__name__)
@@ -434,19 +440,16 @@ def _guarded(errors: list[str], what: str, fn: Callable, *args: Any) -> bool:
 
 
 def _inbound_apply(item: InboundMessage, channel: Channel) -> None:
-    from messaging.webhooks.inbound import inbound_message_apply
 
     inbound_message_apply(inbound=item, channel=channel)
 
 
 def _preference_apply(item: UserPreference) -> None:
-    from messaging.webhooks.inbound import user_preference_apply
 
     user_preference_apply(preference=item)
 
 
 def _template_apply(item: TemplateStatusUpdate, channels: list[Channel]) -> None:
-    from messaging.webhooks.inbound import template_status_apply
 
     template_status_apply(update=item, channels=channels)
 
@@ -454,7 +457,6 @@ def _template_apply(item: TemplateStatusUpdate, channels: list[Channel]) -> None
 def _statuses_apply(statuses: list[tuple[StatusUpdate, list[str]]]) -> None:
     """The batch's statuses in one `statuses_apply`; should that fail on bad data, each
     event's statuses again on their own, so that only the event carrying it fails."""
-    from messaging.sending.statuses import status_problem
 
     by_event: dict[int, tuple[list[str], list[StatusUpdate]]] = {}
     for update, errors in statuses:
@@ -472,7 +474,6 @@ def _statuses_apply(statuses: list[tuple[StatusUpdate, list[str]]]) -> None:
 
 
 def _statuses_apply_all(updates: list[StatusUpdate]) -> None:
-    from messaging.sending.statuses import statuses_apply
 
     statuses_apply(updates=updates)
 

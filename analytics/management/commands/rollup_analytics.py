@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_date
 
 from analytics.ops.jobs import JobAlreadyRunning, job_run_now
 from analytics.registry import ROLLUP_JOB
+from analytics.services.rollups import RollupBusy, analytics_rollup, rollup_since
 
 
 def _date(raw: str):
@@ -52,7 +53,6 @@ class Command(BaseCommand):
             raise CommandError(run.error or f"the rollup ended {run.state}")
 
     def _dry_run(self, date, since, nightly, customers):
-        from analytics.services.rollups import RollupBusy, analytics_rollup, rollup_since
 
         days = [date] if date else (rollup_since(since) if since else None)
         try:

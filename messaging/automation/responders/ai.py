@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
+from messaging.automation.models import FaqEntry
 from messaging.automation.responders.base import Answer, Responder
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ def _redacted(url: str) -> str:
 
 
 def _facts() -> str:
-    from messaging.automation.models import FaqEntry
 
     entries = FaqEntry.objects.filter(enabled=True).order_by("topic", "pk")[:MAX_FACTS]
     return "\n".join(f"- [{e.topic}] {e.question} {e.answer}" for e in entries) or "- (none)"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from messaging.automation.models import FaqEntry
 from messaging.automation.responders.base import Answer, Responder
 
 STOPWORDS = frozenset(
@@ -125,7 +126,6 @@ def entry_score(message_tokens: list[str], *, question: str, keywords: str) -> t
 
 def faq_best_match(text: str, entries=None) -> Match | None:
     """The best-scoring enabled entry for `text` (whatever its score), or None."""
-    from messaging.automation.models import FaqEntry
 
     if entries is None:
         entries = FaqEntry.objects.filter(enabled=True).only(

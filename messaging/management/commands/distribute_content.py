@@ -5,6 +5,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from messaging.content.distribution import content_distribute
+from messaging.content.schedules import content_schedules_ensure
 
 
 class Command(BaseCommand):
@@ -25,8 +26,6 @@ class Command(BaseCommand):
     def handle(self, *args, date=None, reschedule=False, **options):
         if reschedule:
             from django.apps import apps
-
-            from messaging.content.schedules import content_schedules_ensure
 
             content_schedules_ensure(apps)
             self.stdout.write("Content schedules updated from the settings.")

@@ -442,7 +442,7 @@ def test_unlock_payloads_call_content_unlock_inside_the_window(wa_channel, monke
             is_automated=True,
         )
 
-    monkeypatch.setattr("messaging.content.unlock.content_unlock", fake_unlock)
+    monkeypatch.setattr("messaging.automation.services.content_unlock", fake_unlock)
     rule(trigger="payload_prefix", trigger_value="UNLOCK", text="should be skipped")
     message = button_tap(payload="UNLOCK_IMAGES:12", context="wamid.OUT.announce")
     runs = autoreply_process(message_id=message.pk)
@@ -453,7 +453,7 @@ def test_unlock_payloads_call_content_unlock_inside_the_window(wa_channel, monke
 
 
 def test_unlock_without_content_records_nothing_to_send(wa_channel, monkeypatch):
-    monkeypatch.setattr("messaging.content.unlock.content_unlock", lambda **kw: None)
+    monkeypatch.setattr("messaging.automation.services.content_unlock", lambda **kw: None)
     message = button_tap(payload="RETRIEVE_CONTENT:99")
     (run,) = autoreply_process(message_id=message.pk)
     assert (run.rule_key, run.outcome) == ("builtin:unlock", "no_answer")

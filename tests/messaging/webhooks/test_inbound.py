@@ -522,7 +522,7 @@ def test_media_is_downloaded_into_the_message(wa_channel):
     provider.fetch_media.return_value = MediaContent(
         media_id="1003383421387256", url="http://x", mime_type="image/jpeg", content=b"\xff\xd8jpeg"
     )
-    with mock.patch("messaging.channels.clients.provider_for_channel", return_value=provider):
+    with mock.patch("messaging.webhooks.inbound.provider_for_channel", return_value=provider):
         assert message_media_fetch(message_id=message.pk) is True
     message.refresh_from_db()
     assert message.media_file.name.endswith(".jpg")
@@ -534,7 +534,7 @@ def test_a_media_failure_is_recorded_not_raised(wa_channel):
     message = _inbound_image(wa_channel)
     provider = mock.Mock()
     provider.fetch_media.side_effect = PermanentError("media gone", code=131052)
-    with mock.patch("messaging.channels.clients.provider_for_channel", return_value=provider):
+    with mock.patch("messaging.webhooks.inbound.provider_for_channel", return_value=provider):
         assert message_media_fetch(message_id=message.pk) is False
     message.refresh_from_db()
     assert "media gone" in message.media_error and not message.media_file
@@ -544,7 +544,7 @@ def test_a_temporary_media_failure_is_retried_then_recorded(wa_channel, eager_re
     message = _inbound_image(wa_channel)
     provider = mock.Mock()
     provider.fetch_media.side_effect = TemporaryError("timeout")
-    with mock.patch("messaging.channels.clients.provider_for_channel", return_value=provider):
+    with mock.patch("messaging.webhooks.inbound.provider_for_channel", return_value=provider):
         result = webhook_fetch_media.apply(args=[message.pk])
     assert result.successful() and result.result is False
     assert provider.fetch_media.call_count == 5  # first try + 4 retries

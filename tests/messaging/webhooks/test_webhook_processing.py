@@ -361,19 +361,19 @@ def test_bad_data_fails_only_the_event_that_carries_it(wa_channel):
 
 
 def test_a_status_the_batch_cannot_apply_is_retried_event_by_event(wa_channel):
-    from messaging.sending import statuses as statuses_service
+    from messaging.webhooks import services as webhook_services
 
     MessageFactory(channel=wa_channel, wamid="wamid.OK", status=Status.ACCEPTED)
     ok = store(statuses_payload(status("wamid.OK", "sent", 1767225700)))
     poison = store(statuses_payload(status("wamid.POISON", "sent", 1767225700)))
-    real = statuses_service.statuses_apply
+    real = webhook_services.statuses_apply
 
     def refuse_poison(*, updates):
         if any(u.wamid == "wamid.POISON" for u in updates):
             raise ValueError("cannot apply")
         return real(updates=updates)
 
-    with mock.patch.object(statuses_service, "statuses_apply", side_effect=refuse_poison):
+    with mock.patch.object(webhook_services, "statuses_apply", side_effect=refuse_poison):
         assert webhook_events_drain() == 2
     ok.refresh_from_db()
     poison.refresh_from_db()
@@ -387,7 +387,7 @@ def test_a_database_error_in_one_event_does_not_hold_the_batch_back(wa_channel, 
     fine = store(fixture("text_message.json"))
     poison = store(statuses_payload(status("wamid.DB", "sent", 1767225700)))
     with mock.patch(
-        "messaging.sending.statuses.statuses_apply", side_effect=OperationalError("deadlock")
+        "messaging.webhooks.services.statuses_apply", side_effect=OperationalError("deadlock")
     ):
         with pytest.raises(OperationalError):
             webhook_events_drain()
