@@ -230,10 +230,6 @@ def tag_list() -> QuerySet[Tag]:
     return Tag.objects.annotate(contact_count=Count("contacts")).order_by("name")
 
 
-def attribute_definition_list() -> QuerySet[AttributeDefinition]:
-    return AttributeDefinition.objects.order_by("key")
-
-
 # --- Segments -----------------------------------------------------------------------------
 
 

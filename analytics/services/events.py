@@ -149,8 +149,4 @@ def quality_rating_record(
     return row
 
 
-def message_reached_at(message) -> datetime | None:
-    return message.delivered_at or message.read_at
-
-
 TOUCH_TIME = Coalesce("delivered_at", "read_at")

@@ -66,11 +66,6 @@ def templates_sendable(
     return templates.order_by("name", "language")
 
 
-def template_sendable(template: MessageTemplate) -> bool:
-    """`templates_sendable` for one template already in hand (no query once its channel is)."""
-    return template_unsendable_reason(template) is None
-
-
 def template_unsendable_reason(template: MessageTemplate) -> str | None:
     """Why `template` may not be sent, in words a person can act on; None when it may.
 

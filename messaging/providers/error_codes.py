@@ -443,13 +443,3 @@ def error_code_meaning(code: int | str | None) -> str:
     """Title and meaning of a code in the table, else "" (for text shown beside the code)."""
     info = error_code_info(code)
     return f"{info.title}: {info.meaning}" if info.known else ""
-
-
-def is_retryable(code: int | str | None) -> bool:
-    """A send answered with this code is tried again later."""
-    return error_code_info(code).retryable
-
-
-def is_retried_when_reported(code: int | str | None) -> bool:
-    """A failed status carrying this code puts the message back in the queue."""
-    return error_code_info(code).retry_when_reported

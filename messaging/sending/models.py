@@ -234,10 +234,6 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.type} to {self.contact_id} ({self.uuid})"
 
-    @property
-    def is_final(self) -> bool:
-        return self.status in (Status.READ, Status.FAILED, Status.CANCELLED)
-
 
 class MessageStatusEvent(models.Model):
     """Append-only history of provider statuses, one row per (wamid, status).

@@ -7,7 +7,6 @@ from messaging.channels.selectors import (
     ChannelUnknown,
     channel_for,
     channels_active,
-    template_sendable,
     template_unsendable_reason,
     templates_sendable,
 )
@@ -84,9 +83,9 @@ def test_only_approved_templates_on_active_channels_are_sendable(main, switched_
     ]
     on_inactive = TemplateFactory(channel=switched_off, name="c_old")
     assert list(templates_sendable()) == [approved]
-    assert template_sendable(approved)
+    assert template_unsendable_reason(approved) is None
     for template in [*unsendable, on_inactive]:
-        assert not template_sendable(template), template.status
+        assert template_unsendable_reason(template) is not None, template.status
 
 
 def test_paused_and_disabled_templates_say_why(main):
@@ -117,4 +116,4 @@ def test_templates_of_one_channel_and_category(main):
 def test_sendable_templates_come_with_their_channel(main, django_assert_num_queries):
     TemplateFactory.create_batch(3, channel=main)
     with django_assert_num_queries(1):
-        assert all(template_sendable(t) for t in templates_sendable())
+        assert all(template_unsendable_reason(t) is None for t in templates_sendable())

@@ -20,8 +20,6 @@ from messaging.providers.error_codes import (
     ErrorKind,
     error_code_info,
     error_code_meaning,
-    is_retried_when_reported,
-    is_retryable,
 )
 from messaging.providers.meta_cloud.errors import classify
 
@@ -118,8 +116,8 @@ def test_the_sets_and_flags_agree_with_the_entries():
     for code, entry in ERROR_CODES.items():
         assert entry.code == code and entry.known
         assert entry.title and entry.meaning and entry.action
-        assert is_retryable(code) is (entry.kind is ErrorKind.TEMPORARY)
-        assert is_retried_when_reported(code) is entry.retry_when_reported
+        assert error_code_info(code).retryable is (entry.kind is ErrorKind.TEMPORARY)
+        assert error_code_info(code).retry_when_reported is entry.retry_when_reported
         # Re-queueing a failed status is only for codes a send would retry as well.
         assert not entry.retry_when_reported or entry.retryable
         assert not entry.retry_after or entry.retryable
