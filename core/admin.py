@@ -21,10 +21,10 @@ def export_csv(modeladmin, request, queryset):
     return response
 
 
-class ReadOnlyExportAdmin(admin.ModelAdmin):
-    """A table written only by the system (events, rollups, logs): browse, filter, export."""
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """A table written only by the system (messages, consent history, logs): browse and
+    filter it, never add, change or delete a row by hand."""
 
-    actions = [export_csv]
     show_full_result_count = False
 
     def get_readonly_fields(self, request, obj=None):
@@ -38,6 +38,12 @@ class ReadOnlyExportAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyExportAdmin(ReadOnlyModelAdmin):
+    """Read-only, with a formula-safe CSV export of the selected rows (events, rollups)."""
+
+    actions = [export_csv]
 
 
 @admin.register(ApiToken)

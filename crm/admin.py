@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyModelAdmin
 from core.errors import DomainError
 from crm import selectors
 from crm.importing.jobs import import_job_create, import_job_from_dry_run, import_job_resume
@@ -181,7 +182,7 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
+class ConsentEventAdmin(ReadOnlyModelAdmin):
     """Append-only: nobody adds, changes or deletes consent events here."""
 
     list_display = ["created_at", "contact", "previous", "consent", "source", "actor", "note"]
@@ -189,19 +190,6 @@ class ConsentEventAdmin(admin.ModelAdmin):
     search_fields = ["contact__phone", "contact__name", "note"]
     list_select_related = ["contact", "actor"]
     date_hierarchy = "created_at"
-    show_full_result_count = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class SegmentAdminForm(forms.ModelForm):

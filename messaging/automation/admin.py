@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.admin import ReadOnlyModelAdmin
 from messaging.automation.models import AutomatedAnswer, AutoReplyRule, AutoReplyRun, FaqEntry
 from messaging.automation.office_hours import office_hours_describe
 from messaging.automation.services import autoreply_preview, autoreply_rules_enable
@@ -155,19 +156,8 @@ class FaqEntryAdmin(admin.ModelAdmin):
     search_fields = ["question", "keywords", "answer", "topic"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(AutomatedAnswer)
-class AutomatedAnswerAdmin(ReadOnlyAdmin):
+class AutomatedAnswerAdmin(ReadOnlyModelAdmin):
     """Rated by agents in the inbox (and the API); read-only here."""
 
     list_display = ["message", "responder", "topic", "confidence", "rating", "rated_by",
@@ -180,7 +170,7 @@ class AutomatedAnswerAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AutoReplyRun)
-class AutoReplyRunAdmin(ReadOnlyAdmin):
+class AutoReplyRunAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "rule_key", "rule", "outcome", "detail", "message", "reply"]
     list_filter = ["outcome", "rule"]
     search_fields = ["rule_key", "detail"]

@@ -17,8 +17,7 @@ from messaging.inbox import services as svc
 from messaging.inbox.selectors import ASSIGNED_FILTERS, STATE_FILTERS, inbox_conversations
 from messaging.sending.conversations import conversation_assign
 from messaging.sending.models import Conversation, Message, MessageType
-from messaging.sending.send import SENDABLE_TYPE_CHOICES
-from messaging.sending.serializers import MessageSerializer
+from messaging.sending.serializers import MessageBodySerializer, MessageSerializer
 
 VIEW = ["messaging.view_conversation"]
 CHANGE = ["messaging.view_conversation", "messaging.change_conversation"]
@@ -89,32 +88,9 @@ class ThreadMessageSerializer(MessageSerializer):
         return AutomatedAnswerSerializer(answer).data
 
 
-class ReplySerializer(serializers.Serializer):
+class ReplySerializer(MessageBodySerializer):
     """The Cloud API's own body without the recipient: `type` and the object named after it.
     Free text needs the 24-hour window (else 422 `window_closed`: send a template)."""
-
-    type = serializers.ChoiceField(choices=SENDABLE_TYPE_CHOICES)
-    context = serializers.DictField(required=False)
-    text = serializers.DictField(required=False)
-    template = serializers.DictField(required=False)
-    image = serializers.DictField(required=False)
-    video = serializers.DictField(required=False)
-    audio = serializers.DictField(required=False)
-    document = serializers.DictField(required=False)
-    sticker = serializers.DictField(required=False)
-    interactive = serializers.DictField(required=False)
-    location = serializers.DictField(required=False)
-    reaction = serializers.DictField(required=False)
-    contacts = serializers.ListField(child=serializers.DictField(), required=False)
-
-    def validate(self, attrs):
-        type_ = attrs["type"]
-        if attrs.get(type_) in (None, {}, []):
-            raise serializers.ValidationError({type_: f"A `{type_}` object is required."})
-        context = attrs.get("context") or {}
-        if context and not isinstance(context.get("message_id"), str):
-            raise serializers.ValidationError({"context": "context.message_id must be a wamid."})
-        return attrs
 
 
 class AssignSerializer(serializers.Serializer):

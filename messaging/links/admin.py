@@ -4,12 +4,12 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html
 
+from core.admin import ReadOnlyModelAdmin
 from messaging.links.models import TrackedLink
-from messaging.sending.admin import ReadOnlyAdmin
 
 
 @admin.register(TrackedLink)
-class TrackedLinkAdmin(ReadOnlyAdmin):
+class TrackedLinkAdmin(ReadOnlyModelAdmin):
     list_display = ["token", "target", "contact", "campaign", "content_item", "click_count"]
     search_fields = ["=token", "url", "contact__phone"]
     list_select_related = ["contact", "campaign", "content_item"]

@@ -2,13 +2,13 @@
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyModelAdmin
 from messaging.notifications.models import (
     Notification,
     NotificationPreferenceEvent,
     NotificationType,
 )
 from messaging.notifications.services import notification_required_variables
-from messaging.sending.admin import ReadOnlyAdmin
 
 
 @admin.register(NotificationType)
@@ -36,7 +36,7 @@ class NotificationTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(ReadOnlyModelAdmin):
     list_display = [
         "reference_id",
         "event_type",
@@ -57,7 +57,7 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(NotificationPreferenceEvent)
-class NotificationPreferenceEventAdmin(ReadOnlyAdmin):
+class NotificationPreferenceEventAdmin(ReadOnlyModelAdmin):
     list_display = ["contact", "event_type", "opted_out", "source", "actor", "created_at"]
     list_filter = ["source", "opted_out", "event_type"]
     search_fields = ["contact__phone", "contact__name"]

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyModelAdmin
 from messaging.sending.models import Message, MessageStatusEvent
 
 
@@ -16,7 +17,7 @@ class StatusEventInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyModelAdmin):
     """Read-only: messages change only through the send and webhook paths."""
 
     list_display = [
@@ -27,30 +28,3 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ["contact", "channel"]
     date_hierarchy = "created_at"
     inlines = [StatusEventInline]
-    show_full_result_count = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -5,7 +5,36 @@ from messaging.sending.models import Message, MessageStatusEvent, Status
 from messaging.sending.send import SENDABLE_TYPE_CHOICES
 
 
-class MessageSendSerializer(serializers.Serializer):
+class MessageBodySerializer(serializers.Serializer):
+    """The Cloud API's message body without the recipient: `type`, the object named after
+    it (`text`, `template`, `image`, `interactive`, ...) and an optional `context.message_id`
+    to reply to. The messages API adds the recipient; the inbox's reply box uses it as is."""
+
+    type = serializers.ChoiceField(choices=SENDABLE_TYPE_CHOICES)
+    context = serializers.DictField(required=False)
+    text = serializers.DictField(required=False)
+    template = serializers.DictField(required=False)
+    image = serializers.DictField(required=False)
+    video = serializers.DictField(required=False)
+    audio = serializers.DictField(required=False)
+    document = serializers.DictField(required=False)
+    sticker = serializers.DictField(required=False)
+    interactive = serializers.DictField(required=False)
+    location = serializers.DictField(required=False)
+    reaction = serializers.DictField(required=False)
+    contacts = serializers.ListField(child=serializers.DictField(), required=False)
+
+    def validate(self, attrs):
+        type_ = attrs["type"]
+        if attrs.get(type_) in (None, {}, []):
+            raise serializers.ValidationError({type_: f"A `{type_}` object is required."})
+        context = attrs.get("context") or {}
+        if context and not isinstance(context.get("message_id"), str):
+            raise serializers.ValidationError({"context": "context.message_id must be a wamid."})
+        return attrs
+
+
+class MessageSendSerializer(MessageBodySerializer):
     """Mirrors the Cloud API send body: `to` (or `contact`), `type`, and an object named
     after the type (`text`, `template`, `image`, `interactive`, ...), plus `channel` when
     there are several numbers and an optional `context.message_id` to reply to."""
@@ -23,36 +52,18 @@ class MessageSendSerializer(serializers.Serializer):
         required=False,
         help_text="phone_number_id of the sending number; optional with one channel.",
     )
-    type = serializers.ChoiceField(choices=SENDABLE_TYPE_CHOICES)
-    context = serializers.DictField(required=False)
     messaging_product = serializers.CharField(required=False)
     recipient_type = serializers.CharField(required=False)
-    text = serializers.DictField(required=False)
-    template = serializers.DictField(required=False)
-    image = serializers.DictField(required=False)
-    video = serializers.DictField(required=False)
-    audio = serializers.DictField(required=False)
-    document = serializers.DictField(required=False)
-    sticker = serializers.DictField(required=False)
-    interactive = serializers.DictField(required=False)
-    location = serializers.DictField(required=False)
-    reaction = serializers.DictField(required=False)
-    contacts = serializers.ListField(child=serializers.DictField(), required=False)
 
     def validate(self, attrs):
         if not (attrs.get("to") or attrs.get("contact") or attrs.get("recipient")):
             raise serializers.ValidationError({"to": "Give `to`, `contact` or `recipient`."})
-        type_ = attrs["type"]
-        if attrs.get(type_) in (None, {}, []):
-            raise serializers.ValidationError({type_: f"A `{type_}` object is required."})
+        attrs = super().validate(attrs)
         if attrs.get("channel") is None:
             try:
                 attrs["channel"] = channel_for()
             except ChannelUnknown as exc:
                 raise serializers.ValidationError({"channel": exc.message}) from exc
-        context = attrs.get("context") or {}
-        if context and not isinstance(context.get("message_id"), str):
-            raise serializers.ValidationError({"context": "context.message_id must be a wamid."})
         return attrs
 
 
