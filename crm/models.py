@@ -33,6 +33,7 @@ class ConsentSource(models.TextChoices):
     API = "api", "API"
     KEYWORD = "keyword", "Keyword (STOP/START)"
     META = "meta", "Meta user preferences"
+    BUTTON = "button", "Opt-out button tap"
     STAFF = "staff", "Staff"
     PROVIDER_ERROR = "provider_error", "Provider error (131050)"
     MERGE = "merge", "Merge"

@@ -336,6 +336,13 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 # Inbound text equal to one of these (case and spacing ignored) changes marketing consent.
 OPT_OUT_KEYWORDS = env.list("OPT_OUT_KEYWORDS", default=["STOP", "UNSUBSCRIBE", "STOP ALL"])
 OPT_IN_KEYWORDS = env.list("OPT_IN_KEYWORDS", default=["START", "UNSTOP"])
+# Template quick-reply buttons that opt a contact out of marketing when tapped, matched against
+# the tap's text and payload (case and spacing ignored): Meta's marketing opt-out button says
+# "Stop promotions"; list here the opt-out buttons of templates made elsewhere (or in other
+# languages). Buttons of synced MARKETING templates with these texts are marked at sync.
+MARKETING_OPT_OUT_BUTTONS = env.list(
+    "MARKETING_OPT_OUT_BUTTONS", default=["Stop promotions", "Stop Promotions", "STOP"]
+)
 CONSENT_CONFIRMATION_REPLIES = env.bool("CONSENT_CONFIRMATION_REPLIES", default=False)
 OPT_OUT_CONFIRMATION_TEXT = env.str(
     "OPT_OUT_CONFIRMATION_TEXT",

@@ -98,6 +98,9 @@ class MessageTemplate(models.Model):
     parameter_format = models.CharField(max_length=16, default="positional")
     # {"header": [...], "body": ["1", "2"] or ["first_name"], "buttons": {"0": [...]}}
     parameters = models.JSONField(default=dict)
+    # [{"index": "1", "text": "Stop promotions"}]: the marketing opt-out buttons, marked at
+    # sync (`messaging.channels.opt_out`); a tap on one opts the contact out of marketing.
+    opt_out_buttons = models.JSONField(default=list, blank=True)
     reason = models.CharField(max_length=300, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

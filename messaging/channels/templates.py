@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel, MessageTemplate, TemplateStatus
+from messaging.channels.opt_out import template_opt_out_buttons
 from messaging.channels.selectors import channels_active
 from messaging.providers import ProviderError
 
@@ -65,6 +66,9 @@ def templates_sync(*, channel: Channel) -> SyncResult:
                     "body": list(info.parameters),
                     "buttons": dict(info.button_parameters),
                 },
+                "opt_out_buttons": template_opt_out_buttons(
+                    category=info.category or "", components=info.components
+                ),
             }
             template = existing.get(key)
             if template is None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.errors import DomainError
 from messaging.channels.models import MessageTemplate
+from messaging.channels.opt_out import template_quick_replies
 from messaging.content.models import UnlockKind
 
 
@@ -22,15 +23,7 @@ def quick_reply_buttons(template: MessageTemplate | None) -> list[tuple[str, str
     """(index, text) of the template's quick-reply buttons, in order."""
     if template is None:
         return []
-    for component in template.components or []:
-        if str(component.get("type", "")).upper() != "BUTTONS":
-            continue
-        return [
-            (str(i), str(button.get("text", "")))
-            for i, button in enumerate(component.get("buttons") or [])
-            if str(button.get("type", "")).upper() == "QUICK_REPLY"
-        ]
-    return []
+    return [(b["index"], b["text"]) for b in template_quick_replies(template.components)]
 
 
 def header_format(template: MessageTemplate) -> str:
