@@ -13,6 +13,13 @@ For each inbound message (never inside the webhook request), in this order:
 4. the matching `fallback` rules, only if nothing replied so far (an out-of-office note that
    gives way to a real answer).
 
+A tap on a marketing opt-out button (`messaging.sending.selectors.message_opt_out_tap`) was
+already recorded as an opt-out by the webhook; automation leaves it alone except for the rules
+whose trigger names its payload (button payload, exact or prefix): no Click-to-Unlock, no
+keyword, expression or office-hours rule, no responder, no fallback answers it by accident. With
+CONSENT_CONFIRMATION_REPLIES on, the webhook's confirmation is its answer, and those rules' own
+replies are recorded as skipped.
+
 At most one automated reply goes out per inbound message: each step is recorded once as an
 `AutoReplyRun` (unique per message and rule), written in the same transaction as the reply
 it sent, and a partial unique index allows a single run with a reply per message. Running the
@@ -24,7 +31,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,10 +54,12 @@ from messaging.automation.models import (
 from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
 from messaging.automation.responders import Answer, Responder, responders_active
 from messaging.automation.rules import MAX_TEXT, rule_problems, text_normalise, trigger_keywords
+from messaging.channels.opt_out import opt_out_tap_match
 from messaging.channels.rendering import template_render
 from messaging.content.unlock import content_unlock
 from messaging.sending.conversations import conversation_assign, conversation_outbound_record
 from messaging.sending.models import Conversation, Direction, Message, MessageType
+from messaging.sending.selectors import message_opt_out_tap
 from messaging.sending.send import SendRefused, message_send, template_content_build
 
 logger = logging.getLogger(__name__)
@@ -68,6 +77,9 @@ NOT_AUTOMATED = frozenset({MessageType.SYSTEM, MessageType.REACTION})
 REPLY_ACTIONS = frozenset(
     {AutoReplyAction.SEND_CONTENT, AutoReplyAction.SEND_TEXT, AutoReplyAction.SEND_TEMPLATE}
 )
+# The only triggers that act on an opt-out tap: they name the button, so the rule means it.
+OPT_OUT_TAP_TRIGGERS = frozenset({AutoReplyTrigger.PAYLOAD, AutoReplyTrigger.PAYLOAD_PREFIX})
+OPT_OUT_CONFIRMED = "an opt-out tap is answered by the consent confirmation"
 MAX_MATCH_TEXT = 4096  # regexes only ever see this much text
 
 
@@ -83,6 +95,7 @@ class Inbound:
     payload: str = ""  # a template quick-reply button's payload
     reply_id: str = ""  # an interactive button or list row id
     received_at: datetime = field(default_factory=timezone.now)
+    opt_out: bool = False  # a tap on a marketing opt-out button (the webhook opted them out)
 
     @classmethod
     def from_message(cls, message: Message) -> Inbound:
@@ -178,8 +191,10 @@ def autoreply_plan(
             .select_related("template", "assign_to", "tag")
             .order_by("order", "id")
         )
+    if inbound.opt_out:
+        rules = [r for r in rules if r.trigger in OPT_OUT_TAP_TRIGGERS]
     steps: list[Step] = []
-    if is_unlock_payload(inbound.payload):
+    if is_unlock_payload(inbound.payload) and not inbound.opt_out:
         steps.append(Step(UNLOCK_KEY, "Click-to-Unlock (built-in)", replies=True))
     stopped = _rule_steps(steps, [r for r in rules if not r.fallback], inbound)
     if (
@@ -347,6 +362,8 @@ def _run_step(step: Step, message: Message, inbound: Inbound, replied: bool) -> 
         with transaction.atomic():
             detail = _act(step.rule, message)
             return _record(message, step, AutoReplyOutcome.ACTED, detail)
+    if inbound.opt_out and settings.CONSENT_CONFIRMATION_REPLIES:
+        return _record(message, step, AutoReplyOutcome.SKIPPED, OPT_OUT_CONFIRMED)
     if replied:
         return _record(message, step, AutoReplyOutcome.SKIPPED, "this message already has a reply")
     if step.responder is not None:
@@ -385,6 +402,8 @@ def autoreply_process(*, message_id: int) -> list[AutoReplyRun]:
     if message is None or message.type in NOT_AUTOMATED or message.contact.blocked:
         return []
     inbound = Inbound.from_message(message)
+    if message.type == MessageType.BUTTON_REPLY and message_opt_out_tap(message) is not None:
+        inbound = replace(inbound, opt_out=True)
     steps = autoreply_plan(inbound=inbound)
     if not steps:
         return []
@@ -462,16 +481,26 @@ def autoreply_preview(
     """What automation would do for a sample inbound message; sends nothing, writes nothing.
 
     Cooldowns and "an agent is on it" are not applied (they depend on history)."""
+    message_type = {
+        "button": MessageType.BUTTON_REPLY, "interactive": MessageType.INTERACTIVE_REPLY
+    }.get(kind, MessageType.TEXT)  # fmt: skip
+    opt_out = message_type == MessageType.BUTTON_REPLY and (
+        opt_out_tap_match(payload=payload or "", text=text or "") is not None
+    )
     inbound = Inbound(
-        type={"button": MessageType.BUTTON_REPLY, "interactive": MessageType.INTERACTIVE_REPLY}.get(
-            kind, MessageType.TEXT
-        ),
+        type=message_type,
         text=text or "",
         payload=payload or "",
         reply_id=reply_id or "",
         received_at=at or timezone.now(),
+        opt_out=opt_out,
     )
     preview: list[PreviewStep] = []
+    if opt_out:
+        preview.append(PreviewStep(
+            "Marketing opt-out button (built-in)", "Opt out of marketing",
+            note="recorded by the webhook; only rules naming this payload act on the tap",
+        ))  # fmt: skip
     replied = False
     for step in autoreply_plan(inbound=inbound):
         if step.key == UNLOCK_KEY:
@@ -489,6 +518,9 @@ def autoreply_preview(
             item = PreviewStep(step.label, step.rule.get_action_display(), _describe(step.rule))
         if step.fallback and replied:
             item.note = "skipped: answered already (fallback rule)"
+            item.would_send = ""
+        elif opt_out and step.replies and settings.CONSENT_CONFIRMATION_REPLIES:
+            item.note = f"skipped: {OPT_OUT_CONFIRMED}"
             item.would_send = ""
         elif step.replies and item.would_send:
             if replied:

@@ -2,7 +2,8 @@
 
 Each inbound message is stored once (the wamid is unique; a redelivery is ignored) with the
 time WhatsApp gave it, not the time it reached us. A new message updates the contact (the
-24-hour window, the unread count), its conversation, and may change consent (STOP/START).
+24-hour window, the unread count), its conversation, and may change consent (STOP/START, or a
+tap on a marketing opt-out button, recorded at once, before automation sees the message).
 After commit, and never inside this processing, it records the opening of its conversation's
 cycle (`messaging.inbox`) and queues its auto-reply (`messaging.automation`), called here
 directly; then `inbound_message_received` and `button_clicked` tell analytics.
@@ -41,6 +42,7 @@ from messaging.providers import (
 )
 from messaging.sending.conversations import conversation_opened_record
 from messaging.sending.models import Conversation, Direction, Message, MessageType, Status
+from messaging.sending.selectors import message_opt_out_tap
 from messaging.sending.send import SendRefused, message_send
 from messaging.signals import button_clicked, inbound_message_received
 
@@ -157,9 +159,10 @@ def inbound_message_apply(*, inbound: InboundMessage, channel: Channel) -> Messa
 
     if message_type == MessageType.REACTION:
         _reaction_apply(message)
-    consent = _keyword_consent(message_type, content)
-    if consent:
-        _consent_from_user(contact, consent, ConsentSource.KEYWORD, received_at, channel, message)
+    request = _consent_request(message)
+    if request is not None:
+        consent, source, note = request
+        _consent_from_user(contact, consent, source, received_at, channel, message, note=note)
     if media_id:
         transaction.on_commit(lambda: media_fetch_enqueue(message.pk))
     _inbox_and_automation_on_commit(message_id=message.pk, conversation_id=conversation.pk)
@@ -285,6 +288,22 @@ def _signals_on_commit(message: Message, contact: Contact) -> None:
 # --- Consent ----------------------------------------------------------------------------------
 
 
+def _consent_request(message: Message) -> tuple[str, str, str] | None:
+    """(consent, source, note) that a user's message asks for, or None.
+
+    A tap on a marketing opt-out button (`message_opt_out_tap`) opts out whatever the text
+    says; otherwise a STOP/START keyword, typed or tapped, decides.
+    """
+    where = f"WhatsApp message {message.wamid}"
+    tap = message_opt_out_tap(message)
+    if tap is not None:
+        return Consent.OPTED_OUT, ConsentSource.BUTTON, f"{tap.describe()}; {where}"
+    consent = _keyword_consent(message.type, message.content or {})
+    if consent is not None:
+        return consent, ConsentSource.KEYWORD, where
+    return None
+
+
 def _consent_from_user(
     contact: Contact,
     consent: str,
@@ -292,31 +311,33 @@ def _consent_from_user(
     at: datetime,
     channel: Channel | None,
     message: Message | None = None,
+    *,
+    note: str = "",
 ) -> bool:
     """Apply a user's own consent request unless a later change already superseded it."""
     contact.refresh_from_db(fields=["consent", "consent_updated_at", "last_inbound_at"])
-    if (contact.consent_updated_at and at < contact.consent_updated_at) or _newer_keyword(
+    if (contact.consent_updated_at and at < contact.consent_updated_at) or _newer_request(
         contact, at
     ):
         logger.info("consent request for contact %s at %s is older than its state", contact.pk, at)
         return False
-    note = f"WhatsApp message {message.wamid}" if message is not None else ""
     event = consent_set(contact=contact, consent=consent, source=source, note=note, at=at)
     if event is not None and channel is not None and settings.CONSENT_CONFIRMATION_REPLIES:
         _confirmation_reply(contact, consent, channel, message)
     return event is not None
 
 
-def _newer_keyword(contact: Contact, at: datetime) -> bool:
-    """Did the contact send a STOP/START after `at`? (It may have changed nothing, and so
-    left no consent event, when it repeated the current state.)"""
+def _newer_request(contact: Contact, at: datetime) -> bool:
+    """Did the contact ask for a consent change after `at` (STOP/START, an opt-out button)?
+    (It may have changed nothing, and so left no consent event, when it repeated the current
+    state.)"""
     later = Message.objects.filter(
         contact=contact,
         direction=Direction.INBOUND,
         type__in=[MessageType.TEXT, MessageType.BUTTON_REPLY],
         received_at__gt=at,
-    ).values_list("type", "content")[:200]
-    return any(_keyword_consent(kind, content) for kind, content in later)
+    ).only("direction", "type", "content", "context_wamid", "wamid")[:200]
+    return any(_consent_request(message) is not None for message in later)
 
 
 def _confirmation_reply(
