@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 DAYS = 60
 PAGES = ["home", "pricing", "product/saree-silk", "product/kurta", "checkout", "offers"]
 TAP_TITLES = {
-    "campaign": [("SHOP_NOW", "Shop now"), ("TRACK_ORDER", "Track order"), ("STOP", "Stop")],
+    "campaign": [("SHOP_NOW", "Shop now"), ("TRACK_ORDER", "Track order"),
+                 ("NOT_INTERESTED", "Not interested")],
     "content": [("UNLOCK_CONTENT", "Unlock content"), ("UNLOCK_IMAGES", "Get images"),
                 ("SHARE_WITH_CLIENTS", "Share with clients")],
     "notification": [("TRACK_ORDER", "Track order"), ("TALK_TO_US", "Talk to us")],

@@ -2,7 +2,12 @@
 
 History rows are written directly (with wamids, statuses and timestamps as the webhooks would
 have left them) so dashboards have a past; the live sends go through the real pipeline and
-the simulator when `make run` starts the worker.
+the simulator when `make run` starts the worker. Marketing templates go only to contacts who
+had opted in by then, as the send policy requires.
+
+One customer tells the opt-out story (`OPT_OUT_PHONE`): a marketing offer, her tap on its
+"Stop promotions" button, processed by the webhook's own code (so the consent event is the one
+production writes), and afterwards only a utility message, never marketing.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from crm.models import Contact
+from crm.models import Consent, ConsentSource, Contact
+from crm.services import consent_set
+from messaging.channels.models import TemplateCategory
 from messaging.channels.selectors import templates_sendable
 from messaging.models import (
     Channel,
@@ -26,9 +33,15 @@ from messaging.models import (
     MessageType,
     Status,
 )
+from messaging.providers import InboundMessage
 from messaging.sending.send import SendRefused, message_send, template_content_build
+from messaging.webhooks.inbound import inbound_message_apply
 
 DEMO_MARKER = "demo"
+OPT_OUT_PHONE = "+919876599901"  # outside crm's demo range, so no random history touches it
+OPT_OUT_TAP_WAMID = "wamid.demo.optout.tap"
+OFFER_VALUES = {"offer_name": "Diwali Sale", "first_name": "Kavya", "discount": "20%",
+                "valid_until": "2 November"}  # fmt: skip
 
 INBOUND_TEXTS = [
     "Hi, where is my order?",
@@ -37,7 +50,7 @@ INBOUND_TEXTS = [
     "What are your store timings?",
     "Is the festive offer still on?",
     "Please call me back",
-    "STOP",
+    "Can you send the invoice again?",
     "Do you deliver to Pune?",
     "The payment failed twice, can you check?",
     "Great service 👍",
@@ -61,8 +74,16 @@ def _wamid() -> str:
     return "wamid.demo" + uuid.uuid4().hex
 
 
+def _marketing_allowed(contact: Contact, at) -> bool:
+    """Had the contact opted in to marketing by `at`? (The send policy's rule, for history.)"""
+    return contact.consent == Consent.OPTED_IN and (
+        contact.consent_updated_at is None or contact.consent_updated_at <= at
+    )
+
+
 def _history_for(contact: Contact, channel: Channel, templates, rng: random.Random, now) -> int:
     created = 0
+    utility = next((t for t in templates if t.category != TemplateCategory.MARKETING), None)
     conversation, _ = Conversation.objects.get_or_create(
         contact=contact, channel=channel, defaults={"opened_at": now - timedelta(days=30)}
     )
@@ -71,6 +92,10 @@ def _history_for(contact: Contact, channel: Channel, templates, rng: random.Rand
     for _ in range(rng.randint(1, 4)):
         at = now - timedelta(days=rng.uniform(0.2, 30), minutes=rng.randint(0, 600))
         template = rng.choice(templates)
+        if template.category == TemplateCategory.MARKETING and not _marketing_allowed(contact, at):
+            if utility is None:
+                continue
+            template = utility
         status = rng.choices(
             [Status.READ, Status.DELIVERED, Status.SENT, Status.FAILED], [55, 25, 8, 6]
         )[0]
@@ -183,8 +208,69 @@ def seed_messaging(*, rng: random.Random, channel: Channel, contacts: list[Conta
         with transaction.atomic():
             for contact in contacts:
                 created += _history_for(contact, channel, templates, rng, now)
+    story = _opt_out_story(channel=channel, now=now)
     live = _live_sends(channel=channel, contacts=contacts, rng=rng)
-    return {"history_messages": created, "live_sends": live}
+    return {"history_messages": created, "opt_out_story": story, "live_sends": live}
+
+
+def _sent(channel: Channel, contact: Contact, template, content: dict, at, wamid: str) -> Message:
+    """An outbound template message as its read status webhook would have left it."""
+    marketing = template.category == TemplateCategory.MARKETING
+    return Message.objects.create(
+        channel=channel, contact=contact, direction=Direction.OUTBOUND,
+        type=MessageType.TEMPLATE, content=content, template=template, is_marketing=marketing,
+        lane=Lane.BULK if marketing else Lane.PRIORITY, wamid=wamid, wa_id=contact.wa_id or "",
+        status=Status.READ, created_at=at, next_attempt_at=at, accepted_at=at,
+        sent_at=at + timedelta(seconds=2), delivered_at=at + timedelta(seconds=5),
+        read_at=at + timedelta(minutes=4), attempts=1, pricing_category=template.category.lower(),
+    )  # fmt: skip
+
+
+def _opt_out_story(*, channel: Channel, now) -> bool:
+    """Kavya opted in, got a festive offer nine days ago and tapped its "Stop promotions"
+    button: the tap goes through `inbound_message_apply` like a webhook's (the consent event,
+    source "button", names the template and the button). Four days ago she still got her
+    order confirmation (utility); no marketing followed. Written once."""
+    if Message.objects.filter(wamid=OPT_OUT_TAP_WAMID).exists():
+        return False
+    sendable = templates_sendable(channel=channel)
+    offers = [t for t in sendable.filter(category=TemplateCategory.MARKETING) if t.opt_out_buttons]
+    offer = next((t for t in offers if t.name == "festive_offer"), offers[0] if offers else None)
+    receipt = sendable.filter(category=TemplateCategory.UTILITY, name="order_confirmation").first()
+    if offer is None or receipt is None:
+        return False
+    phone = OPT_OUT_PHONE
+    contact, _ = Contact.objects.get_or_create(
+        phone=phone, defaults={"wa_id": phone[1:], "name": "Kavya Menon", "language": "en"}
+    )
+    consent_set(contact=contact, consent=Consent.OPTED_IN, source=ConsentSource.IMPORT,
+                note="demo data: signed up at the store", at=now - timedelta(days=60))  # fmt: skip
+    offered_at = now - timedelta(days=9, hours=2)
+    button = offer.opt_out_buttons[0]
+    declared = offer.parameters or {}
+    content = template_content_build(
+        template=offer,
+        header={n: OFFER_VALUES.get(n, "Kavya") for n in declared.get("header") or []},
+        body={n: OFFER_VALUES.get(n, "Kavya") for n in declared.get("body") or []},
+    )
+    marketing = _sent(channel, contact, offer, content, offered_at, "wamid.demo.optout.offer")
+    inbound_message_apply(
+        inbound=InboundMessage(
+            channel_key=channel.phone_number_id, wamid=OPT_OUT_TAP_WAMID,
+            from_wa_id=contact.wa_id, from_bsuid=None, profile_name="Kavya",
+            timestamp=offered_at + timedelta(minutes=25), type="button",
+            content={"payload": button["text"], "text": button["text"]},
+            context_wamid=marketing.wamid,
+        ),
+        channel=channel,
+    )  # fmt: skip
+    receipt_content = template_content_build(
+        template=receipt, header=["#40377"], body=["Kavya", "#40377", "₹2,150.00", "Monday"],
+        button_url_values={"0": "40377"},
+    )  # fmt: skip
+    _sent(channel, contact, receipt, receipt_content, now - timedelta(days=4),
+          "wamid.demo.optout.receipt")  # fmt: skip
+    return True
 
 
 def _live_sends(*, channel: Channel, contacts: list[Contact], rng: random.Random) -> int:
