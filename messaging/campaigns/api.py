@@ -61,8 +61,14 @@ class CampaignSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_template(self, campaign) -> dict | None:
+        """The template and whether it may go: its status and Meta's rejection reason."""
         t = campaign.template
-        return {"id": t.pk, "name": t.name, "language": t.language} if t else None
+        if t is None:
+            return None
+        return {
+            "id": t.pk, "name": t.name, "language": t.language, "category": t.category,
+            "status": t.status, "rejected_reason": t.rejected_reason,
+        }  # fmt: skip
 
 
 class CampaignListCreateView(generics.ListCreateAPIView):

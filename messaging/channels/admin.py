@@ -81,7 +81,18 @@ class ChannelAdmin(admin.ModelAdmin):
 
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "language", "category", "status", "channel", "synced_at"]
+    """Read-only: templates are made in Meta's manager; staff see why one may not be sent
+    (its status and Meta's rejection reason) and which buttons opt out of marketing."""
+
+    list_display = [
+        "name",
+        "language",
+        "category",
+        "status",
+        "rejected_reason",
+        "channel",
+        "synced_at",
+    ]
     list_filter = ["status", "category", "language", "channel"]
     search_fields = ["name"]
     readonly_fields = [
@@ -91,10 +102,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         "language",
         "category",
         "status",
+        "rejected_reason",
         "components",
         "parameter_format",
         "parameters",
-        "reason",
+        "opt_out_buttons",
         "synced_at",
         "updated_at",
     ]

@@ -101,7 +101,9 @@ class MessageTemplate(models.Model):
     # [{"index": "1", "text": "Stop promotions"}]: the marketing opt-out buttons, marked at
     # sync (`messaging.channels.opt_out`); a tap on one opts the contact out of marketing.
     opt_out_buttons = models.JSONField(default=list, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
+    # Meta's reason while the template is REJECTED (INVALID_FORMAT, PROMOTIONAL, ...), from sync
+    # and the status webhook; empty otherwise.
+    rejected_reason = models.CharField(max_length=300, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

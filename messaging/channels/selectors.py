@@ -72,8 +72,10 @@ def template_unsendable_reason(template: MessageTemplate) -> str | None:
     For the checks that explain a refusal (the send path, pre-flights, rule checks).
     """
     if template.status not in SENDABLE_TEMPLATE_STATUSES:
+        why = f" ({template.rejected_reason})" if template.rejected_reason else ""
         return (
-            f"Template {template.name!r} [{template.language}] is {template.status}, not APPROVED."
+            f"Template {template.name!r} [{template.language}] is {template.status}{why}, "
+            "not APPROVED."
         )
     # A template built in memory (a rule being checked) may have no channel yet.
     if template.channel_id is not None and not template.channel.is_active:

@@ -1,4 +1,6 @@
-"""Keep `MessageTemplate` rows in line with what the provider has approved."""
+"""Keep `MessageTemplate` rows in line with what the provider has approved: the periodic
+pull (`templates_sync`) and Meta's `message_template_status_update` events
+(`templates_status_event_apply`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from core.queueing import task
 from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel, MessageTemplate, TemplateStatus
 from messaging.channels.opt_out import template_opt_out_buttons
@@ -55,10 +58,12 @@ def templates_sync(*, channel: Channel) -> SyncResult:
         for info in infos:
             key = (info.name, info.language)
             seen.add(key)
+            status = (info.status or TemplateStatus.PENDING).upper()
             values = {
                 "external_id": info.external_id or "",
                 "category": (info.category or "").upper(),
-                "status": (info.status or TemplateStatus.PENDING).upper(),
+                "status": status,
+                "rejected_reason": rejected_reason_clean(info.rejected_reason, status=status),
                 "components": info.components,
                 "parameter_format": (info.parameter_format or "positional").lower(),
                 "parameters": {
@@ -94,6 +99,68 @@ def templates_sync(*, channel: Channel) -> SyncResult:
         )
     logger.info("templates synced for channel %s: %s", channel.pk, result.summary())
     return result
+
+
+# What Meta's template status events leave a template as. Most events are named after the
+# status they set (APPROVED, REJECTED, PAUSED, DISABLED, FLAGGED, ARCHIVED, ...); these are not.
+EVENT_STATUS: dict[str, str | None] = {
+    # "No longer flagged or disabled and can be sent in template messages again."
+    "REINSTATED": TemplateStatus.APPROVED,
+    # Back to its status before it was archived (approved or rejected): the event does not say
+    # which, so the status is left as it was and the templates are synced again.
+    "UNARCHIVED": None,
+}
+
+
+def template_status_for_event(event: str) -> str | None:
+    """The status a template has after Meta's `event`; None when the event does not tell.
+
+    Raises ValueError for an event Meta does not document (the webhook item fails with it,
+    visible and replayable, rather than storing a status nothing understands).
+    """
+    event = (event or "").strip().upper()
+    if event in EVENT_STATUS:
+        return EVENT_STATUS[event]
+    if event in TemplateStatus.values:
+        return event
+    raise ValueError(f"unknown template status event {event!r}")
+
+
+def rejected_reason_clean(reason: str | None, *, status: str) -> str:
+    """Meta's rejection reason while `status` is REJECTED ("NONE" means none); else ''."""
+    if status != TemplateStatus.REJECTED or (reason or "").strip().upper() in ("", "NONE"):
+        return ""
+    return reason.strip()[:300]
+
+
+def templates_status_event_apply(
+    *, channels: list[Channel], name: str, language: str | None, event: str, reason: str | None
+) -> int:
+    """Apply one `message_template_status_update` event to the matching templates.
+
+    Returns the rows changed. When the event leaves the status unknown (UNARCHIVED), a
+    template sync is queued after commit instead, so the real status arrives in seconds.
+    """
+    status = template_status_for_event(event)
+    if status is None:
+        logger.info("template %s [%s] %s: syncing to learn its status", name, language, event)
+        transaction.on_commit(_sync_enqueue)
+        return 0
+    templates = MessageTemplate.objects.filter(channel__in=channels, name=name)
+    if language:
+        templates = templates.filter(language=language)
+    return templates.update(
+        status=status,
+        rejected_reason=rejected_reason_clean(reason, status=status),
+        updated_at=timezone.now(),
+    )
+
+
+def _sync_enqueue() -> None:
+    try:
+        task("messaging.sync_templates").delay()
+    except Exception:
+        logger.warning("could not enqueue a template sync")
 
 
 def templates_sync_all() -> dict[str, str]:

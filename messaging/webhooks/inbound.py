@@ -32,7 +32,8 @@ from crm.selectors import contact_resolve
 from crm.services import consent_set
 from messaging.automation.services import autoreply_enqueue
 from messaging.channels.clients import provider_for_channel
-from messaging.channels.models import Channel, MessageTemplate
+from messaging.channels.models import Channel
+from messaging.channels.templates import templates_status_event_apply
 from messaging.providers import (
     InboundMessage,
     ProviderError,
@@ -385,19 +386,19 @@ def user_preference_apply(*, preference: UserPreference, channel: Channel | None
 
 
 def template_status_apply(*, update: TemplateStatusUpdate, channels: list[Channel]) -> int:
-    """Meta changed a template's status (approved, rejected, paused, ...). Returns rows."""
+    """Meta changed a template's status (approved, rejected, paused, reinstated, ...).
+
+    Returns rows; raises ValueError for an update without a name or with an unknown event.
+    """
     if not update.name or not update.status:
         raise ValueError("template status update without a name or event")
-    templates = MessageTemplate.objects.filter(channel__in=channels, name=update.name)
-    if update.language:
-        templates = templates.filter(language=update.language)
-    reason = "" if (update.reason or "").upper() == "NONE" else (update.reason or "")
-    updated = templates.update(
-        status=update.status[:20], reason=reason[:300], updated_at=timezone.now()
-    )
+    updated = templates_status_event_apply(
+        channels=channels, name=update.name, language=update.language, event=update.status,
+        reason=update.reason,
+    )  # fmt: skip
     if not updated:
-        logger.info("template %s [%s] not synced yet; status %s", update.name, update.language,
-                    update.status)  # fmt: skip
+        logger.info("template %s [%s] %s changed no template (not synced yet?)", update.name,
+                    update.language, update.status)  # fmt: skip
     return updated
 
 

@@ -866,7 +866,9 @@ class SimulatorServer:
             raise ValueError("template_status needs name, language and event")
         event = str(payload.get("event") or payload.get("status") or "APPROVED").upper()
         language = payload.get("language")
-        template = self.state.set_template_status(payload["name"], language, event)
+        template = self.state.set_template_status(
+            payload["name"], language, event, payload.get("reason")
+        )
         value = {
             "event": event,
             "message_template_id": int((template or {}).get("id") or payload.get("id") or 0),

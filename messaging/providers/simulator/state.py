@@ -192,19 +192,34 @@ class SimState:
         with self.lock:
             self.templates = cleaned
 
-    def set_template_status(self, name: str, language: str | None, status: str) -> dict | None:
+    def set_template_status(
+        self, name: str, language: str | None, event: str, reason: str | None = None
+    ) -> dict | None:
+        """Apply a status event to the library as Meta's Graph API would then report it:
+        REINSTATED leaves the template APPROVED, UNARCHIVED restores the status it had before
+        it was archived, REJECTED records `rejected_reason` (another status clears it; archiving
+        keeps it)."""
         with self.lock:
             for template in self.templates:
                 if template.get("name") == name and (
                     language is None or template.get("language") == language
                 ):
+                    status = {"REINSTATED": "APPROVED"}.get(event, event)
+                    if event == "ARCHIVED":
+                        template["_before_archive"] = template.get("status")
+                    if event == "UNARCHIVED":
+                        status = template.pop("_before_archive", None) or "APPROVED"
                     template["status"] = status
-                    return copy.deepcopy(template)
+                    if event == "REJECTED":
+                        template["rejected_reason"] = reason or "NONE"
+                    elif event not in ("ARCHIVED", "UNARCHIVED"):
+                        template["rejected_reason"] = "NONE"
+                    return _public(template)
         return None
 
     def templates_snapshot(self) -> list[dict[str, Any]]:
         with self.lock:
-            return copy.deepcopy(self.templates)
+            return [_public(t) for t in self.templates]
 
     def add_media(self, content: bytes, mime_type: str, filename: str | None = None) -> MediaItem:
         item = MediaItem(self.new_media_id(), content, mime_type, filename)
@@ -216,3 +231,8 @@ class SimState:
 
     def generated_image(self, seed: int) -> MediaItem:
         return self.add_media(png_bytes(64, 64, seed), "image/png", None)
+
+
+def _public(template: dict[str, Any]) -> dict[str, Any]:
+    """A copy without the simulator's own bookkeeping (keys starting with "_")."""
+    return {k: copy.deepcopy(v) for k, v in template.items() if not k.startswith("_")}

@@ -494,7 +494,7 @@ def test_template_status_updates_follow_name_and_language(wa_channel):
     assert event.state == WebhookState.PROCESSED, event.error
     template.refresh_from_db()
     other.refresh_from_db()
-    assert (template.status, template.reason) == ("REJECTED", "INCORRECT_CATEGORY")
+    assert (template.status, template.rejected_reason) == ("REJECTED", "INCORRECT_CATEGORY")
     assert other.status == "APPROVED"
 
 
