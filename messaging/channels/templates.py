@@ -123,7 +123,7 @@ def template_status_for_event(event: str) -> str | None:
         return EVENT_STATUS[event]
     if event in TemplateStatus.values:
         return event
-    raise ValueError(f"unknown template status event {event!r}")
+    raise ValueError(f"unknown template status event {event[:40]!r}")
 
 
 def rejected_reason_clean(reason: str | None, *, status: str) -> str:
