@@ -11,6 +11,7 @@ redeliveries, replays and a sweeper racing a worker all end in the same state.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -380,7 +381,10 @@ def _process_batch(events: list[WebhookEvent]) -> dict[int, list[str]]:
     from the whole batch and applied together.
     """
     errors: dict[int, list[str]] = {event.pk: [] for event in events}
-    parsed = [(event, _parse(event, errors[event.pk])) for event in events]
+    parsed = [
+        (event, _received_by(_parse(event, errors[event.pk]), event.received_at))
+        for event in events
+    ]
     routers: dict[str, _Router] = {}
     for provider in {event.provider for event in events}:
         items = [item for event, items in parsed if event.provider == provider for item in items]
@@ -391,6 +395,28 @@ def _process_batch(events: list[WebhookEvent]) -> dict[int, list[str]]:
     if statuses:
         _statuses_apply(statuses)
     return {pk: problems for pk, problems in errors.items() if problems}
+
+
+def _received_by(items: list, received_at: datetime) -> list:
+    """The items with every provider timestamp clamped to the moment we received the body.
+
+    A provider clock (or a forged body) a year ahead would otherwise open a contact's
+    24-hour window for a year, order statuses wrongly or date a consent decision in the
+    future. A missing timestamp is the receipt time too. The stored body keeps the raw value.
+    """
+    return [_clamped(item, received_at) for item in items]
+
+
+def _clamped(item: Any, received_at: datetime) -> Any:
+    if isinstance(item, MessageEdit):
+        return dataclasses.replace(item, message=_clamped(item.message, received_at))
+    if not dataclasses.is_dataclass(item) or "timestamp" not in {
+        field.name for field in dataclasses.fields(item)
+    }:
+        return item
+    if item.timestamp is None or item.timestamp > received_at:
+        return dataclasses.replace(item, timestamp=received_at)
+    return item
 
 
 def _route(
