@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.db import IntegrityError
 from django.db.models import Count, Q, QuerySet
@@ -15,6 +16,7 @@ from crm.models import (  # noqa: F401 (public here too)
     AttributeDefinition,
     ConsentEvent,
     Contact,
+    ContactNumberChange,
     ImportJob,
     ImportRowError,
     Segment,
@@ -85,6 +87,22 @@ def contact_resolve(
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def contact_number_left(*, wa_id: str, before: datetime) -> Contact | None:
+    """The contact that moved away from WhatsApp id `wa_id` after `before`, if any.
+
+    A message the user sent from their old number before changing it may reach us after the
+    change notice (webhooks are not ordered): it is still theirs. One sent later is not; the
+    old number may be someone else's by then.
+    """
+    change = (
+        ContactNumberChange.objects.filter(old_wa_id=wa_id, changed_at__gt=before)
+        .select_related("contact")
+        .order_by("changed_at", "pk")
+        .first()
+    )
+    return change.contact if change is not None else None
 
 
 def contacts_resolve(*, phones: Sequence[str]) -> list[Contact | DomainError]:

@@ -27,9 +27,9 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from core.queueing import task
-from crm.models import Consent, ConsentSource, Contact
-from crm.selectors import contact_resolve
-from crm.services import consent_set
+from crm.models import Consent, ConsentSource, Contact, NumberChangeSource
+from crm.selectors import contact_number_left, contact_resolve
+from crm.services import consent_set, contact_number_change
 from messaging.automation.services import autoreply_enqueue
 from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel, MessageTemplate
@@ -143,7 +143,9 @@ def _inbound_store(
     """The message row and its bookkeeping; a deleted message (`deleted_at`: we learn of it
     only through its deletion) is kept for the thread but counts as nothing new."""
     received_at = inbound.timestamp or timezone.now()
-    contact = contact_resolve(
+    contact = (
+        inbound.from_wa_id and contact_number_left(wa_id=inbound.from_wa_id, before=received_at)
+    ) or contact_resolve(
         wa_id=inbound.from_wa_id, bsuid=inbound.from_bsuid, create=True,
         profile_name=inbound.profile_name or "",
     )  # fmt: skip
@@ -186,6 +188,8 @@ def _inbound_store(
 
     if message_type == MessageType.REACTION:
         _reaction_apply(message)
+    if message_type == MessageType.SYSTEM and content.get("type") == NUMBER_CHANGED:
+        _number_change_apply(contact, message)
     consent = _keyword_consent(message_type, content)
     if consent:
         _consent_from_user(contact, consent, ConsentSource.KEYWORD, received_at, channel, message)
@@ -194,6 +198,28 @@ def _inbound_store(
     _inbox_and_automation_on_commit(message_id=message.pk, conversation_id=conversation.pk)
     _signals_on_commit(message, contact)
     return message
+
+
+# --- Number changes ---------------------------------------------------------------------------
+
+NUMBER_CHANGED = "user_changed_number"
+
+
+def _number_change_apply(contact: Contact, message: Message) -> None:
+    """A `user_changed_number` notice (WHATSAPP.md 2.4): sent from the old number, it names
+    the new WhatsApp id (`wa_id`, or `new_wa_id`). The contact takes it (crm merges whoever
+    held it), so the next message from the new number finds the same contact."""
+    new_wa_id = str(message.content.get("new_wa_id") or message.content.get("wa_id") or "")
+    if not new_wa_id.strip():
+        raise ValueError(f"{NUMBER_CHANGED} without the new number (wa_id)")
+    contact_number_change(
+        contact=contact,
+        new_phone=None,
+        new_wa_id=new_wa_id.strip()[:32],
+        source=NumberChangeSource.WHATSAPP,
+        at=message.received_at,
+        note=f"WhatsApp message {message.wamid}",
+    )
 
 
 # --- Edits and deletions ----------------------------------------------------------------------

@@ -83,6 +83,8 @@ def test_the_whole_corpus_in_order_ends_as_whatsapp_documents_it(client, peer_ch
     edited = inbound.get(edited_at__isnull=False)
     assert edited.wa_id == "16505551234" and edited.contact.bsuid is None
     assert Contact.objects.get(bsuid="US.13491208655302741918").profile_name == "User A"
+    # Meta's and pywa's number changes moved their contacts.
+    assert Contact.objects.filter(wa_id__in=["12195555358", "972912345678"]).count() == 2
 
 
 def test_without_the_corpus_the_tests_skip_and_say_where_they_looked(monkeypatch, tmp_path):
