@@ -231,6 +231,11 @@ def contact_detail(pk: int) -> Contact:
     return Contact.objects.select_related("advisor").prefetch_related("tags").get(pk=pk)
 
 
+def contact_number_history(contact: Contact) -> QuerySet[ContactNumberChange]:
+    """The numbers the contact had before, newest change first."""
+    return contact.number_changes.order_by("-changed_at", "-id")
+
+
 def contact_consent_history(contact: Contact, *, limit: int = 50) -> QuerySet[ConsentEvent]:
     return contact.consent_events.select_related("actor").order_by("-created_at", "-id")[:limit]
 

@@ -117,3 +117,20 @@ def test_the_contact_that_left_a_number_is_found_for_what_it_sent_before():
     assert contact_number_left(wa_id="16505551234", before=earlier).pk == contact.pk
     assert contact_number_left(wa_id="16505551234", before=at + dt.timedelta(seconds=1)) is None
     assert contact_number_left(wa_id="19999999999", before=earlier) is None
+
+
+def test_the_contact_page_lists_earlier_numbers(client, make_user):
+    from django.urls import reverse
+
+    contact = ContactFactory(phone="+16505551234")
+    holder = ContactFactory(phone="+12195555358")
+    url = reverse("crm:contact_detail", args=[contact.pk])
+    client.force_login(make_user("Campaign manager"))
+    assert b'data-testid="number-history"' not in client.get(url).content
+    contact_number_change(contact=contact, new_phone=None, new_wa_id="12195555358", source=WHATSAPP)
+    html = client.get(url).content.decode()
+    assert 'data-testid="number-history"' in html
+    assert "+16505551234" in html and "+12195555358" in html and f"#{holder.pk}" in html
+    # Who may not see the contact does not see its numbers either.
+    client.force_login(make_user())
+    assert client.get(url).status_code == 403
