@@ -489,7 +489,7 @@ def _guarded(errors: list[str], what: str, fn: Callable, *args: Any) -> bool:
             fn(*args)
     except (DataError, IntegrityError) as exc:
         logger.warning("webhook %s refused by the database: %s", what, exc)
-        errors.append(f"{what}: refused by the database: {type(exc).__name__}: {exc}")
+        errors.append(f"{what}: {type(exc).__name__}: {exc}")
         return False
     except DatabaseError:
         raise
