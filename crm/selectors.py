@@ -24,7 +24,12 @@ from crm.models import (  # noqa: F401 (public here too)
     window_expires_at,
 )
 from crm.segment_filters import segment_filter_q
-from crm.services.contacts import InvalidPhone, contact_identity_record, phone_normalize
+from crm.services.contacts import (
+    InvalidPhone,
+    contact_identity_record,
+    phone_normalize,
+    phone_spelled,
+)
 
 
 class ContactUnresolved(DomainError):
@@ -66,7 +71,7 @@ def contact_resolve(
         raise ValueError("create needs a phone, wa_id or BSUID, not a contact id")
     wa_id = (wa_id or "").strip() or None
     bsuid = (bsuid or "").strip() or None
-    spelled = _phone_or_none(wa_id) if wa_id else None
+    spelled = phone_spelled(wa_id) if wa_id else None
     if phone is not None:
         phone = phone_normalize(phone)
     names = _names(contact_id=contact_id, wa_id=wa_id, spelled=spelled, phone=phone, bsuid=bsuid)
@@ -120,13 +125,6 @@ def contacts_resolve(*, phones: Sequence[str]) -> list[Contact | DomainError]:
         item if isinstance(item, DomainError) else found.get(item) or _unknown(phone=item)
         for item in normalized
     ]
-
-
-def _phone_or_none(wa_id: str) -> str | None:
-    try:
-        return phone_normalize(wa_id)
-    except InvalidPhone:
-        return None
 
 
 # (field, value) pairs; each identifier the caller gave is one list, tried in order.

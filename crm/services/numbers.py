@@ -18,18 +18,10 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from crm.models import Contact, ContactNumberChange, NumberChangeSource
-from crm.services.contacts import InvalidPhone, phone_normalize
+from crm.services.contacts import phone_normalize, phone_spelled
 from crm.services.merge import contact_merge
 
 logger = logging.getLogger(__name__)
-
-
-def _phone_spelled(wa_id: str) -> str | None:
-    """The phone a WhatsApp id spells, if it is one (as `contact_resolve` reads it)."""
-    try:
-        return phone_normalize(wa_id)
-    except InvalidPhone:
-        return None
 
 
 def contact_number_change(
@@ -53,7 +45,7 @@ def contact_number_change(
     if source not in NumberChangeSource.values:
         raise DomainError(f"Unknown number change source {source!r}.", code="invalid_source")
     wa_id = (new_wa_id or "").strip() or None
-    phone = phone_normalize(new_phone) if new_phone else (_phone_spelled(wa_id) if wa_id else None)
+    phone = phone_normalize(new_phone) if new_phone else (phone_spelled(wa_id) if wa_id else None)
     if wa_id is None and phone is None:
         raise DomainError("A number change needs the new phone or WhatsApp id.", code="invalid")
     wa_id = wa_id or phone.lstrip("+")
