@@ -136,6 +136,40 @@ class ConsentEvent(models.Model):
         super().save(*args, **kwargs)
 
 
+class NumberChangeSource(models.TextChoices):
+    WHATSAPP = "whatsapp", "WhatsApp (the user changed number)"
+    STAFF = "staff", "Staff"
+
+
+class ContactNumberChange(models.Model):
+    """Append-only history of a contact's numbers: the phone and WhatsApp id it had before a
+    change, the ones it took, and the contacts that held the new number and were merged in.
+    Written only by `crm.services.contact_number_change`."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="number_changes")
+    old_phone = models.CharField(max_length=20, blank=True)
+    old_wa_id = models.CharField(max_length=32, blank=True, db_index=True)
+    new_phone = models.CharField(max_length=20, blank=True)
+    new_wa_id = models.CharField(max_length=32, blank=True)
+    source = models.CharField(max_length=20, choices=NumberChangeSource.choices)
+    merged_contact_ids = models.JSONField(default=list, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        old = self.old_phone or self.old_wa_id or "?"
+        new = self.new_phone or self.new_wa_id or "?"
+        return f"{self.contact_id}: {old} -> {new} ({self.source})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("number changes are append-only")
+        super().save(*args, **kwargs)
+
+
 def _import_storage():
     """Import files live on the local filesystem under MEDIA_ROOT/imports, whatever the default
     storage: workers stream them from disk (and the test settings keep other media in memory)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.db import IntegrityError
 from django.db.models import Count, Q, QuerySet
@@ -15,6 +16,7 @@ from crm.models import (  # noqa: F401 (public here too)
     AttributeDefinition,
     ConsentEvent,
     Contact,
+    ContactNumberChange,
     ImportJob,
     ImportRowError,
     Segment,
@@ -22,7 +24,12 @@ from crm.models import (  # noqa: F401 (public here too)
     window_expires_at,
 )
 from crm.segment_filters import segment_filter_q
-from crm.services.contacts import InvalidPhone, contact_identity_record, phone_normalize
+from crm.services.contacts import (
+    InvalidPhone,
+    contact_identity_record,
+    phone_normalize,
+    phone_spelled,
+)
 
 
 class ContactUnresolved(DomainError):
@@ -64,7 +71,7 @@ def contact_resolve(
         raise ValueError("create needs a phone, wa_id or BSUID, not a contact id")
     wa_id = (wa_id or "").strip() or None
     bsuid = (bsuid or "").strip() or None
-    spelled = _phone_or_none(wa_id) if wa_id else None
+    spelled = phone_spelled(wa_id) if wa_id else None
     if phone is not None:
         phone = phone_normalize(phone)
     names = _names(contact_id=contact_id, wa_id=wa_id, spelled=spelled, phone=phone, bsuid=bsuid)
@@ -87,6 +94,22 @@ def contact_resolve(
     raise AssertionError("unreachable")
 
 
+def contact_number_left(*, wa_id: str, before: datetime) -> Contact | None:
+    """The contact that moved away from WhatsApp id `wa_id` after `before`, if any.
+
+    A message the user sent from their old number before changing it may reach us after the
+    change notice (webhooks are not ordered): it is still theirs. One sent later is not; the
+    old number may be someone else's by then.
+    """
+    change = (
+        ContactNumberChange.objects.filter(old_wa_id=wa_id, changed_at__gt=before)
+        .select_related("contact")
+        .order_by("changed_at", "pk")
+        .first()
+    )
+    return change.contact if change is not None else None
+
+
 def contacts_resolve(*, phones: Sequence[str]) -> list[Contact | DomainError]:
     """`contact_resolve(phone=...)` for many phones in one query (bulk sends): item i is the
     contact `phones[i]` names, or the error `contact_resolve` would have raised for it."""
@@ -102,13 +125,6 @@ def contacts_resolve(*, phones: Sequence[str]) -> list[Contact | DomainError]:
         item if isinstance(item, DomainError) else found.get(item) or _unknown(phone=item)
         for item in normalized
     ]
-
-
-def _phone_or_none(wa_id: str) -> str | None:
-    try:
-        return phone_normalize(wa_id)
-    except InvalidPhone:
-        return None
 
 
 # (field, value) pairs; each identifier the caller gave is one list, tried in order.
@@ -211,6 +227,11 @@ def contact_search(
 
 def contact_detail(pk: int) -> Contact:
     return Contact.objects.select_related("advisor").prefetch_related("tags").get(pk=pk)
+
+
+def contact_number_history(contact: Contact) -> QuerySet[ContactNumberChange]:
+    """The numbers the contact had before, newest change first."""
+    return contact.number_changes.order_by("-changed_at", "-id")
 
 
 def contact_consent_history(contact: Contact, *, limit: int = 50) -> QuerySet[ConsentEvent]:

@@ -23,6 +23,7 @@ from crm.services.contacts import (
     tags_get_or_create,
 )
 from crm.services.merge import contact_merge
+from crm.services.numbers import contact_number_change
 from crm.services.segments import SegmentInvalid, segment_create, segment_update
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "contact_create",
     "contact_identity_record",
     "contact_merge",
+    "contact_number_change",
     "contact_update",
     "content_preferences_clean",
     "language_clean",

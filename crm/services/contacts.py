@@ -125,6 +125,16 @@ def phone_normalize(raw: str, *, region: str | None = None) -> str:
     raise InvalidPhone(problem or f"Not a valid phone number: {raw!r}.")
 
 
+def phone_spelled(wa_id: str) -> str | None:
+    """The phone a WhatsApp id spells (E.164), or None when it is not one phonenumbers knows:
+    contacts imported by phone have no wa_id until they write, so a wa_id is also read as a
+    phone wherever a contact is looked up or renumbered by it."""
+    try:
+        return phone_normalize(wa_id)
+    except InvalidPhone:
+        return None
+
+
 def contact_identity_record(
     *,
     contact: Contact | None,

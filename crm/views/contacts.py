@@ -95,6 +95,7 @@ def contact_detail(request, pk: int):
             "contact": contact,
             "attributes": attributes,
             "consent_events": selectors.contact_consent_history(contact),
+            "number_changes": selectors.contact_number_history(contact),
             "recent_messages": selectors.contact_recent_messages(contact),
             "conversation_count": selectors.contact_conversation_count(contact),
             "consent_form": ConsentForm(initial={"consent": contact.consent}),

@@ -76,7 +76,7 @@ class ThreadMessageSerializer(MessageSerializer):
 
     class Meta(MessageSerializer.Meta):
         fields = [*MessageSerializer.Meta.fields, "sent_by", "is_automated", "reaction",
-                  "automated_answer"]  # fmt: skip
+                  "edited_at", "deleted_at", "automated_answer"]  # fmt: skip
         read_only_fields = fields
 
     @extend_schema(responses=AutomatedAnswerSerializer)

@@ -304,6 +304,41 @@ class InboundMessage:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class MessageEdit:
+    """A user edited a message they had sent. `message` is the new version: its `wamid` is
+    the edit's own id, its type and content the edited message's. The edit belongs on the
+    original message (`original_wamid`), not beside it."""
+
+    channel_key: str | None
+    original_wamid: str
+    message: InboundMessage
+    waba_id: str | None = None
+
+    @property
+    def wamid(self) -> str:
+        return self.message.wamid
+
+    @property
+    def timestamp(self) -> dt.datetime | None:
+        return self.message.timestamp
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MessageDeletion:
+    """A user deleted ("revoked") a message they had sent; `wamid` is the deletion's own id,
+    `original_wamid` the deleted message's."""
+
+    channel_key: str | None
+    wamid: str
+    original_wamid: str
+    from_wa_id: str | None
+    from_bsuid: str | None
+    timestamp: dt.datetime | None
+    waba_id: str | None = None
+    raw: Any = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class StatusUpdate:
     channel_key: str | None
     wamid: str
@@ -363,6 +398,8 @@ class UnhandledChange:
 
 WebhookEvent = (
     InboundMessage
+    | MessageEdit
+    | MessageDeletion
     | StatusUpdate
     | TemplateStatusUpdate
     | UserPreference

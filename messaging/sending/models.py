@@ -168,6 +168,12 @@ class Message(models.Model):
     media_file = models.FileField(upload_to="media/%Y/%m/", blank=True)
     media_error = models.CharField(max_length=300, blank=True)
     reaction = models.CharField(max_length=16, blank=True, help_text="The contact's reaction.")
+    # The sender changed it after sending: `content` shows the newest version, `edit_history`
+    # holds every version oldest first ({wamid, at, type, content}; the original included).
+    edited_at = models.DateTimeField(null=True, blank=True)
+    edit_history = models.JSONField(default=list, blank=True)
+    # Deleted by its sender (an inbound revoke), or by its recipient (a `deleted` status).
+    deleted_at = models.DateTimeField(null=True, blank=True)
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

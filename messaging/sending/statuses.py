@@ -51,6 +51,9 @@ STATUS_NAMES: dict[int, list[str]] = defaultdict(list)
 for _name, _rank in PROVIDER_STATUSES.items():
     STATUS_NAMES[_rank].append(_name)
 FORWARD_RANKS = (Status.SENT, Status.DELIVERED, Status.READ)
+# Not a delivery state (the On-Premises API's, still seen): the message was deleted. It is
+# recorded on the message (`deleted_at`) and leaves its status alone.
+DELETED = "deleted"
 
 # Parked statuses older than this are left to the purge: their message was never ours.
 PARKED_RETRY_WINDOW = timedelta(hours=1)
@@ -69,6 +72,7 @@ _MESSAGE_FIELDS = (
     "pricing_category",
     "billable",
     "conversation_info",
+    "deleted_at",
 )
 _EVENT_FIELDS = (
     "wamid",
@@ -330,6 +334,9 @@ def _apply(
             if conversation is None and isinstance(row_conversation, dict) and row_conversation:
                 conversation = (row_conversation, row)
         change: dict[str, Any] = {}
+        deleted = next((row for row in message_rows if row["status"] == DELETED), None)
+        if deleted is not None and message["deleted_at"] is None:
+            change["deleted_at"] = deleted["timestamp"]
         previous = current = message["status"]
         changed_by: dict[str, Any] | None = None
         for rank in FORWARD_RANKS:
@@ -396,7 +403,7 @@ _FORWARD_SQL = {
         f"(CASE WHEN {{old}} < {Status.DELIVERED} THEN {{new}} ELSE {{old}} END) "
         "WHEN {new} > {old} THEN {new} ELSE {old} END"
     ),
-    **dict.fromkeys(("sent_at", "delivered_at", "read_at"), "COALESCE({old}, {new})"),
+    **dict.fromkeys(("sent_at", "delivered_at", "read_at", "deleted_at"), "COALESCE({old}, {new})"),
     **dict.fromkeys(
         ("failed_at", "error_code", "error_title", "error_detail"),
         f"CASE WHEN m.status < {Status.DELIVERED} THEN {{new}} ELSE {{old}} END",

@@ -45,6 +45,17 @@ def ticks(message):
 
 
 @register.filter
+def earlier_versions(message) -> str:
+    """What an edited message said before, one version a line (the "edited" badge's title)."""
+    lines = []
+    for version in (message.edit_history or [])[:-1]:
+        content = version.get("content") if isinstance(version.get("content"), dict) else {}
+        text = content.get("body") or content.get("caption") or content.get("title") or ""
+        lines.append(f"{version.get('type', '')}: {text}")
+    return "\n".join(lines)
+
+
+@register.filter
 def duration(seconds) -> str:
     """'5 h 12 min', '3 min', '40 s'."""
     if seconds is None:

@@ -13,10 +13,11 @@ Media is downloaded in the background (`messaging.webhook_fetch_media`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import mimetypes
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -27,15 +28,17 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from core.queueing import task
-from crm.models import Consent, ConsentSource, Contact
-from crm.selectors import contact_resolve
-from crm.services import consent_set
+from crm.models import Consent, ConsentSource, Contact, NumberChangeSource
+from crm.selectors import contact_number_left, contact_resolve
+from crm.services import consent_set, contact_number_change
 from messaging.automation.services import autoreply_enqueue
 from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel
 from messaging.channels.templates import templates_status_event_apply
 from messaging.providers import (
     InboundMessage,
+    MessageDeletion,
+    MessageEdit,
     ProviderError,
     TemplateStatusUpdate,
     TemporaryError,
@@ -82,18 +85,25 @@ def _keyword_consent(message_type: str, content: dict[str, Any]) -> str | None:
     return None
 
 
+def _media_id(kind: str, content: dict[str, Any]) -> str:
+    if kind not in MEDIA_TYPES:
+        return ""
+    return str(content.get("id") or content.get("link") or content.get("url") or "")[:128]
+
+
 def inbound_content(inbound: InboundMessage) -> tuple[str, dict[str, Any], str]:
     """(our message type, content, media id) for an inbound message of any WhatsApp type."""
     kind = inbound.type
     content = dict(inbound.content)
     if kind in MEDIA_TYPES:
-        media_id = str(content.get("id") or content.get("link") or content.get("url") or "")
-        return kind, content, media_id[:128]
+        return kind, content, _media_id(kind, content)
     if kind == "button":
         return MessageType.BUTTON_REPLY, content, ""
-    if kind == "interactive":
-        reply_kind = str(content.get("type") or "")
-        reply = content.get(reply_kind) if isinstance(content.get(reply_kind), dict) else {}
+    reply_kind = str(content.get("type") or "")
+    if kind == "interactive" and isinstance(content.get(reply_kind), dict):
+        # (An interactive without its reply object, as pywa records one next to value-level
+        # errors, says nothing that was tapped: it is kept as unsupported below.)
+        reply = content[reply_kind]
         content = {**content, "id": reply.get("id", ""), "title": reply.get("title", "")}
         if reply.get("description"):
             content["description"] = reply["description"]
@@ -110,24 +120,42 @@ def inbound_content(inbound: InboundMessage) -> tuple[str, dict[str, Any], str]:
     return MessageType.UNSUPPORTED, content, ""
 
 
+def _sender_check(item: InboundMessage | MessageDeletion) -> None:
+    if not item.wamid:
+        raise ValueError("inbound message without an id")
+    if not item.from_wa_id and not item.from_bsuid:
+        raise ValueError("inbound message without a sender (wa_id or user id)")
+
+
 def inbound_message_apply(*, inbound: InboundMessage, channel: Channel) -> Message | None:
     """Store one inbound message and everything it changes; None when it was a duplicate.
 
     Raises ValueError for a message that cannot be attributed (no id or no sender).
     """
-    if not inbound.wamid:
-        raise ValueError("inbound message without an id")
-    if not inbound.from_wa_id and not inbound.from_bsuid:
-        raise ValueError("inbound message without a sender (wa_id or user id)")
-    if Message.objects.filter(wamid=inbound.wamid).exists():
+    _sender_check(inbound)
+    existing = Message.objects.filter(wamid=inbound.wamid).first()
+    if existing is not None:
+        _late_original_record(existing, inbound)
         return None
-    contact = contact_resolve(
+    return _inbound_store(inbound, channel)
+
+
+def _inbound_store(
+    inbound: InboundMessage, channel: Channel, *, deleted_at: datetime | None = None
+) -> Message | None:
+    """The message row and its bookkeeping; a deleted message (`deleted_at`: we learn of it
+    only through its deletion) is kept for the thread but counts as nothing new."""
+    received_at = inbound.timestamp or timezone.now()
+    contact = (
+        inbound.from_wa_id and contact_number_left(wa_id=inbound.from_wa_id, before=received_at)
+    ) or contact_resolve(
         wa_id=inbound.from_wa_id, bsuid=inbound.from_bsuid, create=True,
         profile_name=inbound.profile_name or "",
     )  # fmt: skip
-    received_at = inbound.timestamp or timezone.now()
     message_type, content, media_id = inbound_content(inbound)
-    from_user = message_type not in NOT_FROM_USER
+    if deleted_at is not None:
+        message_type, content, media_id = MessageType.UNSUPPORTED, dict(DELETED_UNSEEN), ""
+    from_user = message_type not in NOT_FROM_USER and deleted_at is None
     conversation = _conversation_touch(contact, channel, received_at, from_user=from_user)
     error = inbound.errors[0] if inbound.errors else {}
     message = Message(
@@ -147,6 +175,7 @@ def inbound_message_apply(*, inbound: InboundMessage, channel: Channel) -> Messa
         error_code=error.get("code") if isinstance(error.get("code"), int) else None,
         error_title=str(error.get("title") or error.get("message") or "")[:300],
         error_detail=str(error.get("details") or ""),
+        deleted_at=deleted_at,
     )
     try:
         with transaction.atomic():
@@ -155,11 +184,15 @@ def inbound_message_apply(*, inbound: InboundMessage, channel: Channel) -> Messa
         if Message.objects.filter(wamid=inbound.wamid).exists():
             return None  # the same message, processed concurrently
         raise
-
-    _contact_touch(contact, received_at, from_user=from_user, unread=message_type not in NOT_UNREAD)
+    unread = message_type not in NOT_UNREAD and deleted_at is None
+    _contact_touch(contact, received_at, from_user=from_user, unread=unread)
+    if deleted_at is not None:
+        return message
 
     if message_type == MessageType.REACTION:
         _reaction_apply(message)
+    if message_type == MessageType.SYSTEM and content.get("type") == NUMBER_CHANGED:
+        _number_change_apply(contact, message)
     request = _consent_request(message)
     if request is not None:
         consent, source, note = request
@@ -169,6 +202,162 @@ def inbound_message_apply(*, inbound: InboundMessage, channel: Channel) -> Messa
     _inbox_and_automation_on_commit(message_id=message.pk, conversation_id=conversation.pk)
     _signals_on_commit(message, contact)
     return message
+
+
+# --- Number changes ---------------------------------------------------------------------------
+
+NUMBER_CHANGED = "user_changed_number"
+
+
+def _number_change_apply(contact: Contact, message: Message) -> None:
+    """A `user_changed_number` notice (WHATSAPP.md 2.4): sent from the old number, it names
+    the new WhatsApp id (`wa_id`, or `new_wa_id`). The contact takes it (crm merges whoever
+    held it), so the next message from the new number finds the same contact."""
+    new_wa_id = str(message.content.get("new_wa_id") or message.content.get("wa_id") or "")
+    if not new_wa_id.strip():
+        raise ValueError(f"{NUMBER_CHANGED} without the new number (wa_id)")
+    contact_number_change(
+        contact=contact,
+        new_phone=None,
+        new_wa_id=new_wa_id.strip()[:32],
+        source=NumberChangeSource.WHATSAPP,
+        at=message.received_at,
+        note=f"WhatsApp message {message.wamid}",
+    )
+
+
+# --- Edits and deletions ----------------------------------------------------------------------
+
+# The content of a message we learnt of only through its deletion.
+DELETED_UNSEEN = {"deleted_before_received": True}
+
+
+def _at(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _version(wamid: str, at: datetime, kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    return {"wamid": wamid, "at": _at(at), "type": kind, "content": content}
+
+
+def _versions_write(message: Message, history: list[dict[str, Any]]) -> None:
+    """Save `history` (every version of the message) and show its newest version."""
+    history.sort(key=lambda v: (datetime.fromisoformat(v["at"]), v["wamid"] != message.wamid))
+    latest = history[-1]
+    media_id = _media_id(latest["type"], latest["content"])
+    updates: dict[str, Any] = {
+        "edit_history": history,
+        "type": latest["type"],
+        "content": latest["content"],
+        "edited_at": (
+            datetime.fromisoformat(latest["at"]) if latest["wamid"] != message.wamid else None
+        ),
+    }
+    if media_id != message.media_id:
+        updates.update(media_id=media_id, media_file="", media_error="")
+        if media_id:
+            transaction.on_commit(lambda: media_fetch_enqueue(message.pk))
+    Message.objects.filter(pk=message.pk).update(**updates)
+    for field, value in updates.items():
+        setattr(message, field, value)
+
+
+def message_edit_apply(*, edit: MessageEdit, channel: Channel) -> Message | None:
+    """A user edited a message: the original (by its wamid) shows the new version and keeps
+    every earlier one in `edit_history`. None when this edit was already applied.
+
+    Webhooks are not ordered: an edit older than the version shown joins the history without
+    replacing it, and an edit whose original we never received (sent before Parley, or still
+    on its way) is stored as that message, so the original completes it when it comes.
+    Raises ValueError for an edit that names no original, or one of our own messages.
+    """
+    new = edit.message
+    _sender_check(new)
+    if not edit.original_wamid:
+        raise ValueError(f"edit {new.wamid} without the id of the message it edits")
+    at = new.timestamp or timezone.now()
+    kind, content, _media = inbound_content(new)
+    version = _version(new.wamid, at, kind, content)
+    original = Message.objects.select_for_update().filter(wamid=edit.original_wamid).first()
+    if original is None:
+        original = _inbound_store(
+            dataclasses.replace(new, wamid=edit.original_wamid), channel
+        )  # fmt: skip
+        if original is None:  # stored concurrently: apply to that row
+            return message_edit_apply(edit=edit, channel=channel)
+        _versions_write(original, [version])
+        return original
+    if original.direction != Direction.INBOUND:
+        raise ValueError(f"edit {new.wamid} names {edit.original_wamid}, not the user's message")
+    history = list(original.edit_history or [])
+    if any(v.get("wamid") == new.wamid for v in history):
+        return None
+    if not history and original.content != DELETED_UNSEEN:
+        stored_at = original.received_at or original.created_at
+        history.append(_version(original.wamid, stored_at, original.type, original.content))
+    _versions_write(original, [*history, version])
+    return original
+
+
+def _late_original_record(existing: Message, inbound: InboundMessage) -> None:
+    """The original of a message we first knew through its edit or deletion arrived: its
+    version completes the row (the newest version stays shown; a deleted one stays deleted)
+    and its time becomes the message's."""
+    if existing.direction != Direction.INBOUND:
+        return
+    history = list(existing.edit_history or [])
+    unseen = existing.content == DELETED_UNSEEN
+    if not unseen and (not history or any(v.get("wamid") == existing.wamid for v in history)):
+        return  # an ordinary redelivery
+    at = inbound.timestamp or existing.received_at or timezone.now()
+    kind, content, _media = inbound_content(inbound)
+    with transaction.atomic():
+        if history:
+            _versions_write(existing, [*history, _version(existing.wamid, at, kind, content)])
+        else:
+            Message.objects.filter(pk=existing.pk).update(
+                type=kind, content=content, media_id=_media_id(kind, content)
+            )
+        Message.objects.filter(pk=existing.pk, received_at__gt=at).update(
+            received_at=at, created_at=at
+        )
+
+
+def message_deletion_apply(*, deletion: MessageDeletion, channel: Channel) -> Message | None:
+    """A user deleted a message they sent: the original (by its wamid) is marked deleted
+    (`deleted_at`; the thread hides its content). None when it already was.
+
+    A deletion whose original we never received leaves a deleted placeholder under the
+    original's id, so that the original, should it arrive later, stays deleted. Raises
+    ValueError for a deletion that names no original, or one of our own messages.
+    """
+    _sender_check(deletion)
+    if not deletion.original_wamid:
+        raise ValueError(f"deletion {deletion.wamid} without the id of the deleted message")
+    at = deletion.timestamp or timezone.now()
+    original = Message.objects.filter(wamid=deletion.original_wamid).first()
+    if original is None:
+        placeholder = InboundMessage(
+            channel_key=deletion.channel_key,
+            wamid=deletion.original_wamid,
+            from_wa_id=deletion.from_wa_id,
+            from_bsuid=deletion.from_bsuid,
+            profile_name=None,
+            timestamp=at,
+            type="unsupported",
+            content={},
+            raw=deletion.raw,
+        )
+        stored = _inbound_store(placeholder, channel, deleted_at=at)
+        return stored or message_deletion_apply(deletion=deletion, channel=channel)
+    if original.direction != Direction.INBOUND:
+        raise ValueError(
+            f"deletion {deletion.wamid} names {deletion.original_wamid}, not the user's message"
+        )
+    if Message.objects.filter(pk=original.pk, deleted_at__isnull=True).update(deleted_at=at):
+        original.deleted_at = at
+        return original
+    return None
 
 
 def _conversation_touch(

@@ -11,6 +11,7 @@ redeliveries, replays and a sweeper racing a worker all end in the same state.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -22,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, DataError, connections, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -31,6 +32,8 @@ from core.redis import redis_client
 from messaging.channels.models import Channel
 from messaging.providers import (
     InboundMessage,
+    MessageDeletion,
+    MessageEdit,
     StatusUpdate,
     TemplateStatusUpdate,
     UnhandledChange,
@@ -42,6 +45,8 @@ from messaging.sending.models import MessageStatusEvent
 from messaging.sending.statuses import status_problem, statuses_apply
 from messaging.webhooks.inbound import (
     inbound_message_apply,
+    message_deletion_apply,
+    message_edit_apply,
     template_status_apply,
     user_preference_apply,
 )
@@ -278,6 +283,19 @@ def webhook_events_drain(
             webhook_drain_nudge()  # more than one batch waiting: let another worker help
 
 
+# What the database refuses because of the values it was given (a constraint the payload
+# breaks, a value too long for its column): the same body fails the same way every time, so
+# its event fails at once with the reason. Anything else (OperationalError, InterfaceError:
+# a connection lost, a deadlock, a database that is down) may pass, and is retried.
+DATA_ERRORS: tuple[type[Exception], ...] = (IntegrityError, DataError, ValueError, TypeError)
+
+
+def webhook_error_is_data(exc: BaseException) -> bool:
+    """Whether `exc` says the payload is bad (fail the event now) rather than the database
+    unavailable (retry it)."""
+    return isinstance(exc, DATA_ERRORS)
+
+
 def _process_one_by_one(event_ids: list[int]) -> int:
     done = 0
     first_error: DatabaseError | None = None
@@ -286,15 +304,19 @@ def _process_one_by_one(event_ids: list[int]) -> int:
             done += bool(webhook_event_process(event_id=event_id))
         except DatabaseError as exc:
             _attempt_record(event_id, exc)
-            first_error = first_error or exc
+            if not webhook_error_is_data(exc):
+                first_error = first_error or exc
     if first_error is not None:
         raise first_error
     return done
 
 
 def _attempt_record(event_id: int, exc: DatabaseError) -> None:
-    """Count a failed attempt on one event, and give up on it after WEBHOOK_MAX_ATTEMPTS."""
-    error = f"database error: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+    """Count a failed attempt on one event, and give up on it after WEBHOOK_MAX_ATTEMPTS, or
+    at once when the error is the payload's (`webhook_error_is_data`)."""
+    data = webhook_error_is_data(exc)
+    kind = "refused by the database" if data else "database error"
+    error = f"{kind}: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
     with transaction.atomic():
         event = (
             WebhookEvent.objects.select_for_update()
@@ -306,7 +328,11 @@ def _attempt_record(event_id: int, exc: DatabaseError) -> None:
         event.attempts += 1
         event.error = error
         fields = ["attempts", "error"]
-        if event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        if data:
+            event.state, event.processed_at = WebhookState.FAILED, timezone.now()
+            fields += ["state", "processed_at"]
+            logger.warning("webhook event %s failed: %s", event_id, error[:300])
+        elif event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
             event.state, event.processed_at = WebhookState.FAILED, timezone.now()
             event.error = f"gave up after {event.attempts} attempts: {error}"[:MAX_ERROR_CHARS]
             fields += ["state", "processed_at"]
@@ -355,7 +381,10 @@ def _process_batch(events: list[WebhookEvent]) -> dict[int, list[str]]:
     from the whole batch and applied together.
     """
     errors: dict[int, list[str]] = {event.pk: [] for event in events}
-    parsed = [(event, _parse(event, errors[event.pk])) for event in events]
+    parsed = [
+        (event, _received_by(_parse(event, errors[event.pk]), event.received_at))
+        for event in events
+    ]
     routers: dict[str, _Router] = {}
     for provider in {event.provider for event in events}:
         items = [item for event, items in parsed if event.provider == provider for item in items]
@@ -366,6 +395,28 @@ def _process_batch(events: list[WebhookEvent]) -> dict[int, list[str]]:
     if statuses:
         _statuses_apply(statuses)
     return {pk: problems for pk, problems in errors.items() if problems}
+
+
+def _received_by(items: list, received_at: datetime) -> list:
+    """The items with every provider timestamp clamped to the moment we received the body.
+
+    A provider clock (or a forged body) a year ahead would otherwise open a contact's
+    24-hour window for a year, order statuses wrongly or date a consent decision in the
+    future. A missing timestamp is the receipt time too. The stored body keeps the raw value.
+    """
+    return [_clamped(item, received_at) for item in items]
+
+
+def _clamped(item: Any, received_at: datetime) -> Any:
+    if isinstance(item, MessageEdit):
+        return dataclasses.replace(item, message=_clamped(item.message, received_at))
+    if not dataclasses.is_dataclass(item) or "timestamp" not in {
+        field.name for field in dataclasses.fields(item)
+    }:
+        return item
+    if item.timestamp is None or item.timestamp > received_at:
+        return dataclasses.replace(item, timestamp=received_at)
+    return item
 
 
 def _route(
@@ -393,6 +444,13 @@ def _route(
                 unknown(item)
                 continue
             _guarded(errors, f"inbound {item.wamid}", _inbound_apply, item, channel)
+        elif isinstance(item, MessageEdit | MessageDeletion):
+            channel = router.channel(item.channel_key)
+            if channel is None:
+                unknown(item)
+                continue
+            what = "edit" if isinstance(item, MessageEdit) else "deletion"
+            _guarded(errors, f"{what} {item.wamid}", _change_apply, item, channel)
         elif isinstance(item, UserPreference):
             channel = router.channel(item.channel_key)
             if channel is None:
@@ -419,14 +477,17 @@ def _route(
 def _guarded(errors: list[str], what: str, fn: Callable, *args: Any) -> bool:
     """Run one item in a savepoint; bad data is recorded, database errors propagate.
 
-    A value the database refuses (longer than its column, out of range: DataError) is bad
+    A value or combination the database refuses (longer than its column, out of range:
+    DataError; a unique or foreign key constraint the payload breaks: IntegrityError) is bad
     data too: the savepoint undoes that item alone and the rest of the body still applies,
-    instead of the whole event being retried for hours. Returns whether it applied.
+    instead of the whole event being retried for minutes as if the database were down.
+    Operational errors (a lost connection, a deadlock) propagate and are retried.
+    Returns whether it applied.
     """
     try:
         with transaction.atomic():
             fn(*args)
-    except DataError as exc:
+    except (DataError, IntegrityError) as exc:
         logger.warning("webhook %s refused by the database: %s", what, exc)
         errors.append(f"{what}: {type(exc).__name__}: {exc}")
         return False
@@ -442,6 +503,13 @@ def _guarded(errors: list[str], what: str, fn: Callable, *args: Any) -> bool:
 def _inbound_apply(item: InboundMessage, channel: Channel) -> None:
 
     inbound_message_apply(inbound=item, channel=channel)
+
+
+def _change_apply(item: MessageEdit | MessageDeletion, channel: Channel) -> None:
+    if isinstance(item, MessageEdit):
+        message_edit_apply(edit=item, channel=channel)
+    else:
+        message_deletion_apply(deletion=item, channel=channel)
 
 
 def _preference_apply(item: UserPreference) -> None:
@@ -479,9 +547,13 @@ def _statuses_apply_all(updates: list[StatusUpdate]) -> None:
 
 
 def webhook_event_mark_failed(*, event_id: int, error: str) -> None:
-    """Give up on an event that kept failing for a reason outside its data (the database)."""
+    """Give up on an event: it kept failing for a reason outside its data (the database), or
+    the database refused its data."""
     WebhookEvent.objects.filter(pk=event_id, state=WebhookState.PENDING).update(
-        state=WebhookState.FAILED, error=error[:MAX_ERROR_CHARS], processed_at=timezone.now()
+        state=WebhookState.FAILED,
+        error=error[:MAX_ERROR_CHARS],
+        processed_at=timezone.now(),
+        attempts=F("attempts") + 1,
     )
 
 

@@ -17,6 +17,7 @@ from messaging.sending.statuses import statuses_apply_parked_older
 from messaging.webhooks.inbound import media_error_record, message_media_fetch
 from messaging.webhooks.services import (
     webhook_drain_nudge_clear,
+    webhook_error_is_data,
     webhook_event_mark_failed,
     webhook_event_process,
     webhook_events_drain,
@@ -75,12 +76,17 @@ def webhook_drain(self) -> int:
 )
 def webhook_process(self, event_id: int) -> None:
     """Process one stored webhook by id (the intake uses `webhook_drain`). Bad data marks the
-    event failed inside the service; a database error is retried with backoff, and after the
-    last retry the event is marked failed (visible in the admin, replayable) instead of being
-    swept forever."""
+    event failed inside the service, and so does a constraint the payload breaks, at once; a
+    database error is retried with backoff, and after the last retry the event is marked
+    failed (visible in the admin, replayable) instead of being swept forever."""
     try:
         webhook_event_process(event_id=event_id)
     except DatabaseError as exc:
+        if webhook_error_is_data(exc):
+            webhook_event_mark_failed(
+                event_id=event_id, error=f"refused by the database: {type(exc).__name__}: {exc}"
+            )
+            return
         if self.request.retries >= self.max_retries:
             with contextlib.suppress(DatabaseError):
                 webhook_event_mark_failed(

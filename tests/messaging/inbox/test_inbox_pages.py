@@ -231,7 +231,9 @@ def test_every_inbound_type_is_rendered(agent_client, wa_channel):
     )
     with mock.patch("messaging.webhooks.inbound.media_fetch_enqueue"):
         process(fixture("inbound_types.json"))
-    conversation = Conversation.objects.get()
+    # The fixture's system message is a number change: the thread moved with its contact to
+    # the new number, and what the old number sent after it is another thread (below).
+    conversation = Conversation.objects.get(contact__wa_id="919812345679")
     image = Message.objects.get(wamid="wamid.IN.image")
     image.media_file.save("receipt.jpg", ContentFile(b"\xff\xd8\xffjpeg"), save=True)
     Message.objects.filter(wamid="wamid.OUT.campaign").update(
@@ -252,7 +254,9 @@ def test_every_inbound_type_is_rendered(agent_client, wa_channel):
     assert 'data-testid="reaction"' in html and "👍" in html
     assert 'data-type="reaction"' not in html  # shown on its target, not as a message
     assert "System: User A changed from" in html
-    assert "Unsupported message" in html
+    later = Conversation.objects.get(contact__wa_id="919812345678")
+    later_html = agent_client.get(f"/staff/inbox/{later.pk}/thread/").content.decode()
+    assert "Unsupported message" in later_html
 
 
 def test_outbound_ticks_errors_and_templates(agent_client, wa_channel):
