@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -18,9 +17,13 @@ from crm.models import Consent, Contact
 from crm.selectors import segment_contacts
 from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
 from messaging.channels.models import TemplateCategory
-from messaging.channels.selectors import template_unsendable_reason
+from messaging.channels.selectors import (
+    channel_recipients_24h,
+    channel_unique_recipient_limit,
+    template_unsendable_reason,
+)
 from messaging.providers.error_codes import error_code_info
-from messaging.sending.models import Direction, Message, MessageType, Status
+from messaging.sending.models import Message, Status
 
 # Before launch nothing has been sent, so settings may still change and pre-flight applies.
 EDITABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)
@@ -172,23 +175,6 @@ def _valid_source(item) -> bool:
     )
 
 
-def recipients_last_24h(channel_id: int) -> int:
-    """Unique contacts reached with business-initiated (template) messages in 24 hours."""
-    since = timezone.now() - timedelta(hours=24)
-    return (
-        Message.objects.filter(
-            channel_id=channel_id,
-            direction=Direction.OUTBOUND,
-            type=MessageType.TEMPLATE,
-            created_at__gte=since,
-        )
-        .exclude(status__in=[Status.FAILED, Status.CANCELLED])
-        .values("contact_id")
-        .distinct()
-        .count()
-    )
-
-
 def campaign_preflight(campaign: Campaign) -> Preflight:
     """Everything a launcher should know before pressing the button.
 
@@ -221,8 +207,8 @@ def campaign_preflight(campaign: Campaign) -> Preflight:
         problems.append("Choose an audience: a segment or tags.")
     elif sendable == 0:
         problems.append("Nobody in the audience can be sent to.")
-    recent = recipients_last_24h(campaign.channel_id)
-    limit = settings.MESSAGING_UNIQUE_RECIPIENT_LIMIT
+    recent = channel_recipients_24h(campaign.channel)
+    limit = channel_unique_recipient_limit(campaign.channel) or 0
     if limit and recent + sendable > limit:
         problems.append(
             f"{recent:,} recipients in the last 24 h plus {sendable:,} would pass the business's "
