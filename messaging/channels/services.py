@@ -63,8 +63,9 @@ def channel_health_apply(
 
     Each figure applies only when `at` (when Meta said it; default now) is not older than
     that figure's last update, so a late or replayed webhook never overwrites a newer
-    reading, and the same reading twice changes nothing. `status_replaces` limits a status
-    to replacing those (an UNFLAGGED event clears a flag, not a restriction). A value that
+    reading, and the same reading twice changes nothing. `status_detail` says why the status
+    is what it is and is kept with it; `status_replaces` limits a status to replacing those
+    (an UNFLAGGED event clears a flag, not a restriction). A value that
     is not Meta's raises ValueError before anything is written (the webhook item fails with
     that reason). Listeners (`channels.hooks`) hear the change inside this transaction; an
     alarm is logged as an error, so it reaches the operations error log.
@@ -90,14 +91,15 @@ def channel_health_apply(
 
         put(values["quality"], "quality_rating", "quality_updated_at", "quality_source")
         put(values["tier"], "messaging_tier", "tier_updated_at", "tier_source")
-        replaces = status_replaces is None or locked.number_status in status_replaces
-        if values["status"] is not None and not replaces:
-            status_detail = None  # the detail explains a status that did not apply
-        elif replaces:
+        if status_replaces is None or locked.number_status in status_replaces:
             put(values["status"], "number_status", "status_updated_at", "status_source")
-        if status_detail is not None and _newer(at, locked.status_updated_at):
-            locked.status_detail = status_detail[:300]
-            fields.append("status_detail")
+            if "number_status" in fields:
+                # A new status drops the old one's reason; the same status may refine it.
+                if locked.number_status != before.status and status_detail is None:
+                    status_detail = ""
+                if status_detail is not None:
+                    locked.status_detail = status_detail[:300]
+                    fields.append("status_detail")
         if name_status is not None and locked.name_status != name_status[:32]:
             locked.name_status = name_status[:32]
             fields.append("name_status")

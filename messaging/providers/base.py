@@ -353,8 +353,37 @@ class WebhookError:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class NumberHealthUpdate:
+    """What the provider says of a number's or an account's health: quality events, the
+    messaging limit, restrictions and bans (Meta's `phone_number_quality_update`,
+    `account_update`, `business_capability_update`).
+
+    The number is named by `channel_key` (its phone_number_id) when the change carries one,
+    else by `display_phone_number` within `waba_id`; `account_wide` changes concern every
+    number of the account. `tier` is the limit as sent (`"TIER_1K"`, `2000`, `-1`), read by
+    the channels room, which refuses what it cannot read. `status` is set only when the event
+    says what the number's status now is; when `status_replaces` is given, it replaces only
+    those statuses (UNFLAGGED clears a flag, not a restriction).
+    """
+
+    field: str
+    event: str | None
+    waba_id: str | None
+    channel_key: str | None = None
+    display_phone_number: str | None = None
+    account_wide: bool = False
+    tier: Any = None
+    status: str | None = None
+    status_replaces: tuple[str, ...] | None = None
+    detail: str | None = None
+    timestamp: dt.datetime | None = None
+    raw: Any = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class UnhandledChange:
-    """A webhook change we do not interpret (account_update, ...): kept for the audit log."""
+    """A webhook change we do not interpret (calls, partner events, ...): kept for the
+    audit log."""
 
     field: str
     waba_id: str | None
@@ -366,6 +395,7 @@ WebhookEvent = (
     | StatusUpdate
     | TemplateStatusUpdate
     | UserPreference
+    | NumberHealthUpdate
     | WebhookError
     | UnhandledChange
 )
