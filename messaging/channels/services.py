@@ -1,15 +1,18 @@
-"""Writes on channels: pause a number that may not send, resume it, record its health."""
+"""Writes on channels: pause a number that may not send, resume it, record its health and
+refresh it from the provider."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from core.queueing import task
+from messaging.channels.clients import provider_for_channel
 from messaging.channels.health import (
     Health,
     HealthChange,
@@ -18,7 +21,9 @@ from messaging.channels.health import (
     tier_normalise,
 )
 from messaging.channels.hooks import health_changed
-from messaging.channels.models import Channel
+from messaging.channels.models import Channel, HealthSource
+from messaging.channels.selectors import channels_active
+from messaging.providers import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +48,10 @@ def _health(channel: Channel) -> Health:
 
 
 def _newer(at: datetime, last: datetime | None) -> bool:
-    return last is None or at >= last
+    """Whether a reading of `at` may replace one of `last`. Meta dates webhooks to the second,
+    so readings within the same second count as simultaneous, and the one applied later wins
+    (a Graph refresh a moment before an event must not hide the event)."""
+    return last is None or at.replace(microsecond=0) >= last.replace(microsecond=0)
 
 
 def channel_health_apply(
@@ -117,3 +125,78 @@ def channel_health_apply(
     for name in set(fields):
         setattr(channel, name, getattr(locked, name))
     return change
+
+
+# --- Refresh from the provider -----------------------------------------------------------------
+
+
+@dataclass
+class HealthSyncResult:
+    change: HealthChange | None = None
+    skipped: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        parts = []
+        if self.change is not None:
+            after = self.change.after
+            parts.append(f"quality {after.quality}, tier {after.tier or '?'}, {after.status}")
+            if self.change.alarm:
+                parts.append(f"ALARM: {self.change.alarm}")
+        if self.errors:
+            parts.append("errors: " + "; ".join(self.errors))
+        return "; ".join(parts)
+
+
+def channel_health_sync(*, channel: Channel) -> HealthSyncResult:
+    """Read the number's quality rating, messaging limit and status from the provider (Graph
+    `GET /{phone_number_id}`) and record them as a reading of now.
+
+    Webhooks tell of changes as they happen; this catches what a lost or unsubscribed
+    webhook missed, and the quality rating, which Meta's quality webhook does not carry. A
+    provider error is reported, not raised (the next run tries again); a value Parley
+    cannot read is reported and the readable ones still apply.
+    """
+    result = HealthSyncResult()
+    provider = provider_for_channel(channel)
+    if not provider.supports_number_health:
+        result.skipped = f"{channel.provider} does not report number health"
+        return result
+    try:
+        reading = provider.number_health()
+    except ProviderError as exc:
+        logger.warning("number health of channel %s not read: %s", channel.pk, exc)
+        result.errors.append(str(exc))
+        return result
+    values: dict[str, str | None] = {}
+    for name, raw, normalise in (
+        ("quality", reading.quality_rating, quality_normalise),
+        ("tier", reading.messaging_tier, tier_normalise),
+        ("status", reading.status, status_normalise),
+    ):
+        if raw is None:
+            continue
+        try:
+            values[name] = normalise(raw)
+        except ValueError as exc:
+            result.errors.append(f"{name}: {exc}")
+    if result.errors:
+        logger.warning("number health of channel %s: %s", channel.pk, "; ".join(result.errors))
+    result.change = channel_health_apply(
+        channel=channel,
+        source=HealthSource.GRAPH,
+        name_status=reading.name_status,
+        event="graph refresh",
+        **values,
+    )
+    return result
+
+
+def channels_health_sync(*, channel_id: int | None = None) -> dict[str, str]:
+    """Refresh every active channel (or the one with `channel_id`); name -> summary."""
+    channels = channels_active().order_by("pk")
+    if channel_id is not None:
+        channels = channels.filter(pk=channel_id)
+    return {channel.name: channel_health_sync(channel=channel).summary() for channel in channels}

@@ -259,6 +259,26 @@ def template_info_from_graph(item: Mapping[str, Any]) -> TemplateInfo:
     )
 
 
+# --- Number health ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NumberHealth:
+    """A number's health as the provider's API reports it now (Graph `GET /{phone_number_id}`).
+
+    Values as sent: `messaging_tier` may be a tier code or a number of recipients; the
+    channels room reads them and reports what it cannot read.
+    """
+
+    quality_rating: str | None
+    messaging_tier: Any
+    status: str | None
+    name_status: str | None = None
+    display_phone_number: str | None = None
+    verified_name: str | None = None
+    raw: Any = None
+
+
 # --- Inbound (webhook) events -----------------------------------------------------------------
 
 
@@ -711,6 +731,7 @@ class Provider(abc.ABC):
 
     code: ClassVar[str] = ""
     supports_read_receipts: ClassVar[bool] = True
+    supports_number_health: ClassVar[bool] = False
 
     @abc.abstractmethod
     def send(self, message: OutboundMessage) -> SendResult:
@@ -727,6 +748,10 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def fetch_media(self, media_id: str) -> MediaContent:
         """Resolve and download inbound media."""
+
+    def number_health(self) -> NumberHealth:
+        """The number's quality, messaging limit and status now (`supports_number_health`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not report number health")
 
     @abc.abstractmethod
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:

@@ -493,11 +493,18 @@ def _template_apply(item: TemplateStatusUpdate, channels: list[Channel]) -> None
     template_status_apply(update=item, channels=channels)
 
 
+# A health webhook is followed by a Graph refresh of its number after this long: Meta's quality
+# webhook does not carry the quality rating, and Graph may lag the event by a moment.
+HEALTH_REFRESH_DELAY_SECONDS = 30
+
+
 def _health_apply(item: NumberHealthUpdate, channels: list[Channel]) -> None:
     """Record the change on each number it concerns; campaigns hear alarms through
-    `channels.hooks`. An event that changes no figure (a policy violation) is logged."""
+    `channels.hooks`. An event that changes no figure (a policy violation) is logged. Each
+    number's refresh from Graph is queued after commit."""
     event = " ".join(filter(None, [item.field, item.event]))
     for channel in channels:
+        transaction.on_commit(functools.partial(_health_refresh_enqueue, channel.pk))
         channel_health_apply(
             channel=channel,
             source=HealthSource.WEBHOOK,
@@ -511,6 +518,15 @@ def _health_apply(item: NumberHealthUpdate, channels: list[Channel]) -> None:
     if item.status is None and item.tier is None:
         names = ", ".join(c.name for c in channels)
         logger.warning("%s for %s: %s", event, names, item.detail or "no detail")
+
+
+def _health_refresh_enqueue(channel_id: int) -> None:
+    try:
+        task("messaging.channels_sync").apply_async(
+            kwargs={"channel_id": channel_id}, countdown=HEALTH_REFRESH_DELAY_SECONDS, retry=False
+        )
+    except Exception:
+        logger.warning("could not queue the health refresh of channel %s", channel_id)
 
 
 def _statuses_apply(statuses: list[tuple[StatusUpdate, list[str]]]) -> None:
