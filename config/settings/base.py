@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
         "DirectionEnum": "messaging.models.Direction",
         "ConsentEnum": "crm.models.Consent",
         "ConversionTypeEnum": "analytics.models.events.ConversionType",
+        "HealthSourceEnum": "messaging.channels.models.HealthSource",
     },
 }
 
