@@ -146,3 +146,13 @@ def tier_lowered(before: str, after: str) -> bool:
     except ValueError:
         return False
     return new is not None and (old is None or new < old)
+
+
+def health_severity(*, quality: str, status: str) -> str:
+    """How worried staff should be: "down" (RED, or sends blocked), "warn" (YELLOW, FLAGGED,
+    or a status other than CONNECTED) or "ok"."""
+    if status in BLOCKED_STATUSES or quality == QualityRating.RED:
+        return "down"
+    if quality == QualityRating.YELLOW or status not in (NumberStatus.CONNECTED, "UNKNOWN"):
+        return "warn"
+    return "ok"
