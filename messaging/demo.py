@@ -15,7 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Contact
+from messaging.channels.models import HealthSource
 from messaging.channels.selectors import templates_sendable
+from messaging.channels.services import channel_health_apply, channel_health_sync
 from messaging.models import (
     Channel,
     Conversation,
@@ -184,7 +186,25 @@ def seed_messaging(*, rng: random.Random, channel: Channel, contacts: list[Conta
             for contact in contacts:
                 created += _history_for(contact, channel, templates, rng, now)
     live = _live_sends(channel=channel, contacts=contacts, rng=rng)
-    return {"history_messages": created, "live_sends": live}
+    health = seed_number_health(channel=channel)
+    return {"history_messages": created, "live_sends": live, "number_health": health}
+
+
+def seed_number_health(*, channel: Channel) -> str:
+    """The number's quality, tier and status, read from the provider (the simulator under
+    `make run`) as `sync_channels` does; when it cannot be read, the simulator's defaults
+    are recorded by hand so the demo still shows a number with a tier and a quality."""
+    result = channel_health_sync(channel=channel)
+    if result.errors or result.skipped:
+        channel_health_apply(
+            channel=channel,
+            source=HealthSource.MANUAL,
+            quality="GREEN",
+            tier="TIER_10K",
+            status="CONNECTED",
+        )
+        return f"set by hand ({'; '.join(result.errors) or result.skipped})"
+    return result.summary()
 
 
 def _live_sends(*, channel: Channel, contacts: list[Contact], rng: random.Random) -> int:
