@@ -8,6 +8,9 @@ from analytics.ops.board import BoardDay, BoardRow, board_register
 from analytics.ops.builtins import _url
 from analytics.ops.jobs import JobArgument, JobContext, job_register
 from analytics.services.rollups import analytics_rollup, rollup_since
+from messaging.campaigns.selectors import campaigns_paused_for_health, campaigns_waiting_for_budget
+from messaging.channels.health import health_severity
+from messaging.channels.selectors import channel_health, channels_active, channels_with_health
 from messaging.models import (
     Campaign,
     CampaignState,
@@ -137,7 +140,46 @@ def content_today(day: BoardDay) -> list[BoardRow]:
     ]
 
 
+def numbers_today(day: BoardDay) -> list[BoardRow]:
+    """Each active number's health and budget, and the campaigns its health stopped."""
+    rows = []
+    for channel in channels_with_health(channels_active()):
+        health = channel_health(channel)
+        budget = (
+            "no limit"
+            if health.limit is None
+            else f"{health.budget_left:,} of {health.limit:,} left"
+        )
+        value = f"{health.quality}, {health.tier or 'tier unknown'}, {health.status}; {budget}"
+        if health.status_detail:
+            value += f" ({health.status_detail})"
+        severity = health_severity(quality=health.quality, status=health.status)
+        if health.budget_left == 0 and severity == "ok":
+            severity = "warn"
+        rows.append(
+            BoardRow(
+                channel.name,
+                value,
+                state="" if severity == "ok" else severity,
+                url=_url("admin:messaging_channel_change", "", channel.pk),
+            )
+        )
+    paused = campaigns_paused_for_health(start=day.start, end=day.end).count()
+    waiting = campaigns_waiting_for_budget().count()
+    rows.append(
+        BoardRow(
+            "Marketing paused by number health",
+            paused,
+            state="down" if paused else "",
+            url=_url("messaging:campaign-list"),
+        )
+    )
+    rows.append(BoardRow("Waiting for messaging budget", waiting, state="warn" if waiting else ""))
+    return rows
+
+
 def register_board_sections() -> None:
+    board_register("numbers", numbers_today, title="Numbers", order=35)
     board_register("campaigns", campaigns_today, title="Campaigns", order=40)
     board_register("notifications", notifications_today, title="Notifications", order=45)
     board_register("content", content_today, title="Content for advisors", order=50)

@@ -10,6 +10,7 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         # Imported in ready(): these read models, which Django loads only after every app module.
         from core.navigation import NavItem, nav_register
+        from messaging.campaigns.health_hooks import campaign_health_hooks_register
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
 
@@ -46,3 +47,4 @@ class MessagingConfig(AppConfig):
         )
         crm_extension_register()
         campaign_send_hooks_register()
+        campaign_health_hooks_register()

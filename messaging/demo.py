@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
-from messaging.channels.models import TemplateCategory
+from messaging.channels.models import HealthSource, TemplateCategory
 from messaging.channels.selectors import templates_sendable
+from messaging.channels.services import channel_health_apply, channel_health_sync
 from messaging.models import (
     Channel,
     Conversation,
@@ -210,7 +211,13 @@ def seed_messaging(*, rng: random.Random, channel: Channel, contacts: list[Conta
                 created += _history_for(contact, channel, templates, rng, now)
     story = _opt_out_story(channel=channel, now=now)
     live = _live_sends(channel=channel, contacts=contacts, rng=rng)
-    return {"history_messages": created, "opt_out_story": story, "live_sends": live}
+    health = seed_number_health(channel=channel)
+    return {
+        "history_messages": created,
+        "opt_out_story": story,
+        "live_sends": live,
+        "number_health": health,
+    }
 
 
 def _sent(channel: Channel, contact: Contact, template, content: dict, at, wamid: str) -> Message:
@@ -271,6 +278,23 @@ def _opt_out_story(*, channel: Channel, now) -> bool:
     _sent(channel, contact, receipt, receipt_content, now - timedelta(days=4),
           "wamid.demo.optout.receipt")  # fmt: skip
     return True
+
+
+def seed_number_health(*, channel: Channel) -> str:
+    """The number's quality, tier and status, read from the provider (the simulator under
+    `make run`) as `sync_channels` does; when it cannot be read, the simulator's defaults
+    are recorded by hand so the demo still shows a number with a tier and a quality."""
+    result = channel_health_sync(channel=channel)
+    if result.errors or result.skipped:
+        channel_health_apply(
+            channel=channel,
+            source=HealthSource.MANUAL,
+            quality="GREEN",
+            tier="TIER_10K",
+            status="CONNECTED",
+        )
+        return f"set by hand ({'; '.join(result.errors) or result.skipped})"
+    return result.summary()
 
 
 def _live_sends(*, channel: Channel, contacts: list[Contact], rng: random.Random) -> int:

@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
         "DirectionEnum": "messaging.models.Direction",
         "ConsentEnum": "crm.models.Consent",
         "ConversionTypeEnum": "analytics.models.events.ConversionType",
+        "HealthSourceEnum": "messaging.channels.models.HealthSource",
     },
 }
 
@@ -256,6 +257,8 @@ WHATSAPP_DISPLAY_PHONE_NUMBER = env.str("WHATSAPP_DISPLAY_PHONE_NUMBER", default
 WHATSAPP_API_TOKEN = env.str("WHATSAPP_API_TOKEN", default="")
 WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")
 WHATSAPP_WEBHOOK_VERIFY_TOKEN = env.str("WHATSAPP_WEBHOOK_VERIFY_TOKEN", default="")
+# Fields read from Graph `GET /{phone_number_id}` by `sync_channels` (empty: the provider's list).
+WHATSAPP_PHONE_NUMBER_FIELDS = env.str("WHATSAPP_PHONE_NUMBER_FIELDS", default="")
 MYOPERATOR_API_KEY = env.str("MYOPERATOR_API_KEY", default="")
 MYOPERATOR_COMPANY_ID = env.str("MYOPERATOR_COMPANY_ID", default="")
 SIMULATOR_WEBHOOK_URL = env.str("SIMULATOR_WEBHOOK_URL", default="")

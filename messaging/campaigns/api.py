@@ -38,6 +38,7 @@ class CampaignInputSerializer(serializers.ModelSerializer):
         fields = [
             "name", "description", "channel", "template", "parameter_mapping", "segment", "tags",
             "tags_match", "schedule_timezone", "throttle_mps", "cost_per_message", "currency",
+            "spread_over_budget",
         ]  # fmt: skip
 
     def save(self, **kwargs):
@@ -55,8 +56,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "id", "name", "description", "state", "channel", "template", "parameter_mapping",
             "segment", "tags", "tags_match", "scheduled_at", "schedule_timezone", "throttle_mps",
             "cost_per_message", "currency", "is_adhoc", "audience_size", "excluded",
-            "pause_reason", "auto_paused", "created_at", "launched_at", "paused_at",
-            "completed_at", "cancelled_at",
+            "pause_reason", "auto_paused", "spread_over_budget", "budget_paused", "created_at",
+            "launched_at", "paused_at", "completed_at", "cancelled_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -118,7 +119,16 @@ PreflightSerializer = inline_serializer(
         "sendable": serializers.IntegerField(),
         "excluded": serializers.DictField(child=serializers.IntegerField()),
         "recipients_last_24h": serializers.IntegerField(),
-        "unique_recipient_limit": serializers.IntegerField(),
+        "unique_recipient_limit": serializers.IntegerField(
+            allow_null=True, help_text="The number's messaging limit; null: unlimited."
+        ),
+        "budget_left": serializers.IntegerField(
+            allow_null=True,
+            help_text="Contacts campaigns may still queue on the number now; null: unlimited.",
+        ),
+        "over_budget": serializers.IntegerField(),
+        "spread_over_budget": serializers.BooleanField(),
+        "budget_problem": serializers.CharField(allow_blank=True),
     },
 )
 
@@ -146,6 +156,11 @@ class CampaignProgressView(generics.GenericAPIView):
 class CampaignActionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
     scheduled_at = serializers.DateTimeField(required=False)
+    spread_over_budget = serializers.BooleanField(
+        required=False,
+        help_text="launch: send past the number's messaging limit, spread as the 24-hour "
+        "window frees room (sets the campaign's field).",
+    )
 
 
 class CampaignActionView(generics.GenericAPIView):
@@ -167,7 +182,11 @@ class CampaignActionView(generics.GenericAPIView):
         user = request.user
         action = self.action_name
         if action == "launch":
-            campaign = svc.campaign_launch(campaign=campaign, launched_by=user)
+            campaign = svc.campaign_launch(
+                campaign=campaign,
+                launched_by=user,
+                spread_over_budget=args.get("spread_over_budget"),
+            )
         elif action == "schedule":
             if "scheduled_at" not in args:
                 raise DomainError("scheduled_at is required.", code="invalid")

@@ -1,4 +1,5 @@
-"""Demo campaigns: one finished with results, one running live, one scheduled, one draft."""
+"""Demo campaigns: one finished with results, one running live, one scheduled, one draft, and
+a marketing campaign its number's quality drop paused half-way."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from messaging.campaigns.services import (
     campaign_launch,
     campaign_schedule,
 )
-from messaging.channels.models import Channel, MessageTemplate
+from messaging.channels.models import Channel, HealthSource, MessageTemplate
+from messaging.channels.services import channel_health_apply
 from messaging.sending.models import Lane, Message, Status
 
 DELAY_MAPPING = {
@@ -101,6 +103,64 @@ def _finished(channel, template, tag, rng, now) -> None:
         )
 
 
+OFFER_MAPPING = {
+    "header": [{"name": "offer_name", "source": "constant", "value": "Festive Sale"}],
+    "body": [
+        {"name": "first_name", "source": "field", "value": "name", "fallback": "there"},
+        {"name": "discount", "source": "constant", "value": "20%"},
+        {"name": "valid_until", "source": "constant", "value": "Sunday"},
+    ],
+}
+
+
+def _paused_on_quality_drop(channel, template, tag, rng, now) -> str:
+    """A marketing campaign half sent when its number's quality dropped to RED: the drop
+    arrives as Meta's flag would (through `channel_health_apply`, which pauses the number's
+    running marketing campaigns with the reason), then the number recovers to YELLOW while
+    the campaign waits for staff to decide."""
+    campaign = campaign_create(
+        name="Festive offer (paused: quality drop)",
+        channel=channel,
+        template=template,
+        parameter_mapping=OFFER_MAPPING,
+        throttle_mps=5,
+        cost_per_message="0.86",
+        tags=[tag],
+    )
+    try:
+        campaign = campaign_launch(campaign=campaign)
+    except CampaignNotReady as exc:
+        return f"not launched: {exc.message}"
+    queued = list(Message.objects.filter(campaign=campaign).order_by("pk"))
+    launched = now - timedelta(hours=2)
+    Campaign.objects.filter(pk=campaign.pk).update(launched_at=launched)
+    for message in queued[: len(queued) // 2]:  # sent before the drop, as webhooks left them
+        at = launched + timedelta(seconds=rng.uniform(0, 900))
+        read = rng.random() < 0.5
+        Message.objects.filter(pk=message.pk).update(
+            status=Status.READ if read else Status.DELIVERED,
+            wamid=f"wamid.democamp{campaign.pk}x{message.contact_id}",
+            attempts=1,
+            accepted_at=at,
+            sent_at=at + timedelta(seconds=2),
+            delivered_at=at + timedelta(seconds=30),
+            read_at=at + timedelta(minutes=rng.randint(2, 60)) if read else None,
+        )
+    channel_health_apply(
+        channel=channel,
+        source=HealthSource.WEBHOOK,
+        quality="RED",
+        status="FLAGGED",
+        status_detail="FLAGGED",
+        event="phone_number_quality_update FLAGGED",
+    )
+    channel_health_apply(
+        channel=channel, source=HealthSource.GRAPH, quality="YELLOW", status="CONNECTED"
+    )
+    campaign.refresh_from_db()
+    return campaign.pause_reason or campaign.state
+
+
 def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Contact]) -> dict:
     if Campaign.objects.filter(is_adhoc=False).exists():
         return {"campaigns": "already seeded"}
@@ -150,4 +210,12 @@ def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Conta
         result["scheduled"] = 1
     except CampaignNotReady as exc:
         result["not_launched"] = exc.message
+    offer = MessageTemplate.objects.filter(
+        channel=channel, name="festive_offer", language="en"
+    ).first()
+    if offer is not None:
+        festive = _tag("festive-shoppers", contacts, rng, 0.4)
+        result["paused_on_quality_drop"] = _paused_on_quality_drop(
+            channel, offer, festive, rng, now
+        )
     return result

@@ -56,6 +56,14 @@ class Campaign(models.Model):
     excluded = models.JSONField(default=dict, blank=True)
     pause_reason = models.CharField(max_length=300, blank=True)
     auto_paused = models.BooleanField(default=False)
+    spread_over_budget = models.BooleanField(
+        default=False,
+        help_text="Launch past the number's messaging limit: send what the 24-hour budget "
+        "allows, pause when it is used, resume as the window frees room.",
+    )
+    # Paused (or holding messages back) because the number's budget is used, not by a person
+    # or a health alarm: only these resume by themselves (`campaigns_budget_check`).
+    budget_paused = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -10,17 +10,24 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.models import Consent, Contact
 from crm.selectors import segment_contacts
 from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
-from messaging.channels.models import TemplateCategory
-from messaging.channels.selectors import template_unsendable_reason
+from messaging.channels.health import BLOCKED_STATUSES
+from messaging.channels.models import Channel, TemplateCategory
+from messaging.channels.selectors import (
+    channel_budget_left,
+    channel_recipients_24h,
+    channel_unique_recipient_limit,
+    channels_with_health,
+    template_unsendable_reason,
+)
 from messaging.providers.error_codes import error_code_info
-from messaging.sending.models import Direction, Message, MessageType, Status
+from messaging.sending.models import Message, MessageType, Status
 
 # Before launch nothing has been sent, so settings may still change and pre-flight applies.
 EDITABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)
@@ -125,10 +132,19 @@ class Preflight:
     sendable: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
     recipients_last_24h: int = 0
-    unique_recipient_limit: int = 0
+    unique_recipient_limit: int | None = None  # None: unlimited
+    budget_left: int | None = None  # None: unlimited
+    over_budget: int = 0  # sendable contacts beyond the budget
+    spread_over_budget: bool = False
+    budget_problem: str = ""  # why the audience does not fit (a problem unless spread)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def spread_would_launch(self) -> bool:
+        """The budget is the only problem: spreading the campaign would let it launch."""
+        return bool(self.budget_problem) and self.problems == [self.budget_problem]
 
 
 def _mapping_problems(campaign: Campaign) -> list[str]:
@@ -172,27 +188,10 @@ def _valid_source(item) -> bool:
     )
 
 
-def recipients_last_24h(channel_id: int) -> int:
-    """Unique contacts reached with business-initiated (template) messages in 24 hours."""
-    since = timezone.now() - timedelta(hours=24)
-    return (
-        Message.objects.filter(
-            channel_id=channel_id,
-            direction=Direction.OUTBOUND,
-            type=MessageType.TEMPLATE,
-            created_at__gte=since,
-        )
-        .exclude(status__in=[Status.FAILED, Status.CANCELLED])
-        .values("contact_id")
-        .distinct()
-        .count()
-    )
-
-
 def campaign_preflight(campaign: Campaign) -> Preflight:
     """Everything a launcher should know before pressing the button.
 
-    Two queries (the audience's counts, the channel's recent recipients) for a campaign from
+    Two queries (the audience's counts, the number's budget) for a campaign from
     `campaign_list`, whose channel, template, segment and tags are already loaded.
     """
     problems = _mapping_problems(campaign)
@@ -221,21 +220,91 @@ def campaign_preflight(campaign: Campaign) -> Preflight:
         problems.append("Choose an audience: a segment or tags.")
     elif sendable == 0:
         problems.append("Nobody in the audience can be sent to.")
-    recent = recipients_last_24h(campaign.channel_id)
-    limit = settings.MESSAGING_UNIQUE_RECIPIENT_LIMIT
-    if limit and recent + sendable > limit:
-        problems.append(
-            f"{recent:,} recipients in the last 24 h plus {sendable:,} would pass the business's "
-            f"limit of {limit:,} unique recipients per 24 hours."
+    budget = channel_budget(campaign.channel)
+    room = budget.room
+    over = max(0, sendable - room) if room is not None else 0
+    budget_problem = ""
+    if over:
+        budget_problem = (
+            budget_reason(campaign.channel, budget)
+            + f" This campaign would reach {sendable:,}: send to fewer, or spread it over"
+            " the budget."
         )
+        if not campaign.spread_over_budget:
+            problems.append(budget_problem)
     return Preflight(
         ok=not problems,
         problems=problems,
         audience=total,
         sendable=sendable,
         excluded=excluded,
-        recipients_last_24h=recent,
-        unique_recipient_limit=limit,
+        recipients_last_24h=budget.recipients_24h,
+        unique_recipient_limit=budget.limit,
+        budget_left=room,
+        over_budget=over,
+        spread_over_budget=campaign.spread_over_budget,
+        budget_problem=budget_problem,
+    )
+
+
+# --- The number's budget -----------------------------------------------------------------------
+
+# Sends that will count against the budget once accepted: queued, being sent, or sent with the
+# answer lost. Held (paused) messages do not: they wait for room.
+_PENDING_SENDS = [Status.QUEUED, Status.SENDING, Status.UNKNOWN]
+
+
+@dataclass(frozen=True)
+class NumberBudget:
+    """A number's messaging budget as campaigns see it."""
+
+    recipients_24h: int
+    limit: int | None  # None: unlimited
+    budget_left: int | None  # the limit less the recipients (`channel_budget_left`)
+    room: int | None  # what campaigns may still queue: the budget less the sends on their way
+
+
+def channel_budget(channel: Channel) -> NumberBudget:
+    """The number's recipients of 24 hours, limit, budget left and room, in one query.
+
+    The room is the budget less the template messages already on their way; conservative: a
+    queued message to someone reached today counts although Meta would not count it again.
+    """
+    pending = (
+        Message.objects.filter(
+            channel=OuterRef("pk"), type=MessageType.TEMPLATE, status__in=_PENDING_SENDS
+        )
+        .order_by()
+        .values("channel_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    counted = (
+        channels_with_health(Channel.objects.filter(pk=channel.pk))
+        .annotate(pending_sends=Coalesce(Subquery(pending, output_field=IntegerField()), 0))
+        .get()
+    )
+    left = channel_budget_left(counted)
+    return NumberBudget(
+        recipients_24h=channel_recipients_24h(counted),
+        limit=channel_unique_recipient_limit(counted),
+        budget_left=left,
+        room=None if left is None else max(0, left - counted.pending_sends),
+    )
+
+
+def channel_budget_room(channel: Channel) -> int | None:
+    """How many more contacts campaigns may queue on `channel` now; None when unlimited."""
+    return channel_budget(channel).room
+
+
+def budget_reason(channel: Channel, budget: NumberBudget) -> str:
+    """The words staff read when a number's budget stops a campaign."""
+    if channel.number_status in BLOCKED_STATUSES:
+        return f"Number {channel.name} is {channel.number_status}: no business-initiated messages."
+    return (
+        f"Messaging limit of {channel.name}: {budget.recipients_24h:,} of {budget.limit or 0:,} "
+        f"unique recipients reached in the last 24 hours, room for {budget.room or 0:,} more."
     )
 
 
@@ -283,3 +352,23 @@ def campaign_progress(campaign: Campaign) -> dict[str, Any]:
             for code, n in sorted(errors.items(), key=lambda kv: -kv[1])
         ],
     }
+
+
+# --- The operations board -----------------------------------------------------------------------
+
+HEALTH_PAUSE_PREFIX = "Number health: "  # how a pause for a number's health alarm is noted
+
+
+def campaigns_paused_for_health(*, start, end) -> QuerySet[CampaignTransition]:
+    """Pauses for a number's health alarm recorded between `start` and `end`."""
+    return CampaignTransition.objects.filter(
+        to_state=CampaignState.PAUSED,
+        note__startswith=HEALTH_PAUSE_PREFIX,
+        created_at__gte=start,
+        created_at__lt=end,
+    )
+
+
+def campaigns_waiting_for_budget() -> QuerySet[Campaign]:
+    """Campaigns paused until their number's messaging budget frees room."""
+    return Campaign.objects.filter(state=CampaignState.PAUSED, budget_paused=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -25,10 +25,15 @@ from core.errors import DomainError, InvalidTransition
 from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
 from messaging.campaigns.selectors import (
     CONTACT_FIELDS,
+    HEALTH_PAUSE_PREFIX,
+    budget_reason,
     campaign_is_editable,
     campaign_preflight,
     campaign_sendable,
+    channel_budget,
+    channel_budget_room,
 )
+from messaging.channels.health import HealthChange
 from messaging.channels.models import Channel, TemplateCategory
 from messaging.links.services import TrackedLinkBatch
 from messaging.providers.error_codes import QUALITY_CODES, error_code_info
@@ -82,6 +87,7 @@ class CampaignNotEditable(InvalidTransition):
 CAMPAIGN_FIELDS = (
     "name", "description", "channel", "template", "parameter_mapping", "segment", "tags",
     "tags_match", "schedule_timezone", "throttle_mps", "cost_per_message", "currency",
+    "spread_over_budget",
 )  # fmt: skip
 
 
@@ -235,11 +241,19 @@ def campaign_unschedule(*, campaign: Campaign, actor) -> Campaign:
     return locked
 
 
-def campaign_launch(*, campaign: Campaign, launched_by=None) -> Campaign:
+def campaign_launch(
+    *, campaign: Campaign, launched_by=None, spread_over_budget: bool | None = None
+) -> Campaign:
     """Pre-flight, then materialise one queued message per sendable contact and start sending.
 
-    Raises CampaignNotReady (nothing written) when pre-flight finds a problem.
+    Raises CampaignNotReady (nothing written) when pre-flight finds a problem, an audience
+    past the number's messaging budget included, unless the campaign is spread over the
+    budget (`spread_over_budget`, given here or set before): then only what the budget
+    allows is queued, the rest is held, and `campaigns_budget_check` sends it as the moving
+    24-hour window frees room (pausing the campaign while there is none).
     """
+    if spread_over_budget is not None:
+        campaign.spread_over_budget = spread_over_budget
     preflight = campaign_preflight(campaign)
     if not preflight.ok:
         raise CampaignNotReady(
@@ -252,10 +266,19 @@ def campaign_launch(*, campaign: Campaign, launched_by=None) -> Campaign:
         locked.launched_at = timezone.now()
         locked.audience_size = preflight.sendable
         locked.excluded = preflight.excluded
+        locked.spread_over_budget = campaign.spread_over_budget
         locked.save(
-            update_fields=["state", "launched_by", "launched_at", "audience_size", "excluded"]
-        )
+            update_fields=[
+                "state", "launched_by", "launched_at", "audience_size", "excluded",
+                "spread_over_budget",
+            ]
+        )  # fmt: skip
         created = campaign_materialise(campaign=locked)
+        if locked.spread_over_budget and preflight.budget_left is not None:
+            held = _hold_beyond(locked, preflight.budget_left)
+            if created and held == created:
+                locked = _budget_pause(locked)
+            created -= held
         send_enqueue_on_commit(channel_id=locked.channel_id, fanout=_fanout(created))
     logger.info("campaign %s launched: %d messages", locked.pk, created)
     return locked
@@ -441,15 +464,21 @@ def _materialise_in_sql(campaign: Campaign) -> int:
         return cursor.rowcount
 
 
-def campaign_pause(*, campaign: Campaign, actor=None, reason: str = "", auto=False) -> Campaign:
+def campaign_pause(
+    *, campaign: Campaign, actor=None, reason: str = "", auto=False, budget=False
+) -> Campaign:
     """Stop new sends: queued rows become `paused`; a batch already in flight (at most about
-    a second of sending) finishes."""
+    a second of sending) finishes. `budget`: paused because the number's budget is used, so
+    it resumes by itself when room frees (`campaigns_budget_check`)."""
     with transaction.atomic():
         locked = _transition(campaign, CampaignState.PAUSED, actor=actor, note=reason)
         locked.paused_at = timezone.now()
         locked.pause_reason = reason[:300]
         locked.auto_paused = auto
-        locked.save(update_fields=["state", "paused_at", "pause_reason", "auto_paused"])
+        locked.budget_paused = budget
+        locked.save(
+            update_fields=["state", "paused_at", "pause_reason", "auto_paused", "budget_paused"]
+        )
         Message.objects.filter(campaign=locked, status=Status.QUEUED).update(status=Status.PAUSED)
     if auto:
         logger.warning("campaign %s paused automatically: %s", locked.pk, reason)
@@ -457,17 +486,161 @@ def campaign_pause(*, campaign: Campaign, actor=None, reason: str = "", auto=Fal
 
 
 def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
-    """Continue exactly where it stopped: paused rows are queued again, nothing else."""
+    """Continue exactly where it stopped: paused rows are queued again, nothing else.
+
+    A campaign spread over the budget queues only what the number's budget has room for;
+    with no room it stays paused, waiting for the budget, and resumes by itself.
+    """
+    room = channel_budget_room(campaign.channel) if campaign.spread_over_budget else None
     with transaction.atomic():
+        if room == 0:
+            return _budget_wait(campaign)
         locked = _transition(campaign, CampaignState.RUNNING, actor=actor, note="resumed")
         locked.pause_reason = ""
         locked.auto_paused = False
-        locked.save(update_fields=["state", "pause_reason", "auto_paused"])
-        resumed = Message.objects.filter(campaign=locked, status=Status.PAUSED).update(
-            status=Status.QUEUED, next_attempt_at=timezone.now()
-        )
+        locked.budget_paused = False
+        locked.save(update_fields=["state", "pause_reason", "auto_paused", "budget_paused"])
+        resumed = _release(locked, room)
         send_enqueue_on_commit(channel_id=locked.channel_id, fanout=_fanout(resumed))
     return locked
+
+
+# --- The number's budget -----------------------------------------------------------------------
+
+
+def _budget_text(channel: Channel) -> str:
+    reason = budget_reason(channel, channel_budget(channel))
+    return f"{reason} Resumes by itself as the 24-hour window frees room."
+
+
+def _hold_beyond(campaign: Campaign, room: int) -> int:
+    """Keep the first `room` queued rows (by id) queued and hold the rest as paused."""
+    queued = Message.objects.filter(campaign=campaign, status=Status.QUEUED)
+    first_held = queued.order_by("pk").values_list("pk", flat=True)[room : room + 1].first()
+    if first_held is None:
+        return 0
+    return queued.filter(pk__gte=first_held).update(status=Status.PAUSED)
+
+
+def _release(campaign: Campaign, count: int | None) -> int:
+    """Queue `count` held rows (by id; None: all) again."""
+    held = Message.objects.filter(campaign=campaign, status=Status.PAUSED)
+    if count is not None:
+        if count <= 0:
+            return 0
+        last = held.order_by("pk").values_list("pk", flat=True)[count - 1 : count].first()
+        if last is not None:  # else fewer are held: all of them
+            held = held.filter(pk__lte=last)
+    return held.update(status=Status.QUEUED, next_attempt_at=timezone.now())
+
+
+def _budget_pause(campaign: Campaign) -> Campaign:
+    """Pause a running campaign that has used the number's budget (within a transaction)."""
+    return campaign_pause(
+        campaign=campaign, reason=_budget_text(campaign.channel), auto=True, budget=True
+    )
+
+
+def _budget_wait(campaign: Campaign) -> Campaign:
+    """A paused campaign asked to resume with no room: it waits for the budget instead."""
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if locked.state != CampaignState.PAUSED:
+        raise InvalidTransition(
+            f"A {locked.state} campaign cannot become running.",
+            details={"state": locked.state, "requested": CampaignState.RUNNING},
+        )
+    locked.budget_paused = True
+    locked.auto_paused = True
+    locked.pause_reason = _budget_text(locked.channel)[:300]
+    locked.save(update_fields=["budget_paused", "auto_paused", "pause_reason"])
+    return locked
+
+
+def campaigns_budget_check() -> dict[str, int]:
+    """Campaigns spread over their number's budget (beat, with `campaigns_tick`).
+
+    Per number, oldest launch first: held messages are queued as the moving 24-hour window
+    frees room; a running campaign whose queued messages are gone while it still holds some
+    and there is no room pauses itself (with the reason); one paused for the budget resumes
+    as soon as there is room. Campaigns paused by a person or a health alarm are left alone.
+    """
+    counts = {"released": 0, "paused": 0, "resumed": 0}
+    campaigns = (
+        Campaign.objects.filter(spread_over_budget=True)
+        .filter(Q(state=CampaignState.RUNNING) | Q(state=CampaignState.PAUSED, budget_paused=True))
+        .select_related("channel")
+        .order_by("channel_id", "launched_at", "pk")
+    )
+    rooms: dict[int, int | None] = {}
+    for campaign in campaigns:
+        held = Message.objects.filter(campaign=campaign, status=Status.PAUSED).count()
+        if not held:
+            continue
+        if campaign.channel_id not in rooms:
+            rooms[campaign.channel_id] = channel_budget_room(campaign.channel)
+        room = rooms[campaign.channel_id]
+        take = held if room is None else min(room, held)
+        try:
+            with transaction.atomic():
+                if campaign.state == CampaignState.PAUSED and take:
+                    locked = _transition(campaign, CampaignState.RUNNING, note="budget freed")
+                    locked.pause_reason, locked.auto_paused, locked.budget_paused = "", False, False
+                    locked.save(
+                        update_fields=["state", "pause_reason", "auto_paused", "budget_paused"]
+                    )
+                    counts["resumed"] += 1
+                    counts["released"] += _release(locked, take)
+                elif campaign.state == CampaignState.RUNNING and take:
+                    counts["released"] += _release(campaign, take)
+                elif (
+                    campaign.state == CampaignState.RUNNING
+                    and not Message.objects.filter(
+                        campaign=campaign, status__in=[Status.QUEUED, Status.SENDING]
+                    ).exists()
+                ):
+                    _budget_pause(campaign)
+                    counts["paused"] += 1
+                if take:
+                    send_enqueue_on_commit(channel_id=campaign.channel_id, fanout=_fanout(take))
+        except InvalidTransition:
+            continue  # changed by someone else meanwhile: the next run sees it
+        if room is not None:
+            rooms[campaign.channel_id] = room - take
+    return counts
+
+
+# --- The number's health -----------------------------------------------------------------------
+
+
+def campaigns_pause_for_number(*, channel: Channel, change: HealthChange) -> list[int]:
+    """A quality drop to RED, a flag, a restriction or a ban on a number pauses its running
+    MARKETING campaigns (and turns those waiting for budget into health pauses, so that
+    room in the budget does not resume them), with the reason, and tells staff: an error
+    in the log, which the operations centre's error log keeps. Registered as a
+    `channels.hooks` listener, so it runs in the transaction that recorded the change.
+    """
+    alarm = change.alarm
+    if not alarm:
+        return []
+    reason = f"{HEALTH_PAUSE_PREFIX}{channel.name}: {alarm} (from {change.source})."
+    marketing = Campaign.objects.filter(
+        channel=channel, template__category=TemplateCategory.MARKETING
+    )
+    paused = []
+    for campaign in marketing.filter(state=CampaignState.RUNNING):
+        try:
+            campaign_pause(campaign=campaign, reason=reason, auto=True)
+        except InvalidTransition:
+            continue
+        paused.append(campaign)
+    waiting = marketing.filter(state=CampaignState.PAUSED, budget_paused=True)
+    for campaign in waiting:
+        paused.append(campaign)
+    waiting.update(budget_paused=False, pause_reason=reason[:300])
+    if paused:
+        names = ", ".join(f"{c.name} (#{c.pk})" for c in paused)
+        logger.error("marketing campaigns paused on %s: %s; %s", channel.name, names, alarm)
+    return [c.pk for c in paused]
 
 
 def campaign_cancel(*, campaign: Campaign, actor=None, reason: str = "") -> Campaign:

@@ -154,8 +154,14 @@ def campaign_action(request, pk, action):
             if request.POST.get("confirm") != "yes":
                 messages.error(request, "Tick the confirmation to launch.")
                 return redirect("messaging:campaign-detail", pk=pk)
-            svc.campaign_launch(campaign=campaign, launched_by=user)
-            messages.success(request, "Campaign launched.")
+            spread = request.POST.get("spread_over_budget") == "yes"
+            campaign = svc.campaign_launch(
+                campaign=campaign, launched_by=user, spread_over_budget=spread or None
+            )
+            if campaign.budget_paused:
+                messages.warning(request, f"Campaign launched and waiting: {campaign.pause_reason}")
+            else:
+                messages.success(request, "Campaign launched.")
         elif action == "schedule":
             form = ScheduleForm(request.POST, tz_name=campaign.schedule_timezone)
             if not form.is_valid():

@@ -16,12 +16,21 @@ class ChannelAdmin(admin.ModelAdmin):
         "display_phone_number",
         "phone_number_id",
         "throughput_mps",
+        "quality_rating",
+        "messaging_tier",
+        "number_status",
         "is_active",
         "paused_reason",
     ]
-    list_filter = ["provider", "is_active"]
+    list_filter = ["provider", "is_active", "quality_rating", "number_status"]
     search_fields = ["name", "phone_number_id", "display_phone_number", "waba_id"]
-    readonly_fields = ["paused_reason", "created_at", "secrets_configured"]
+    # Health comes from Meta (webhooks, `sync_channels`) and is never typed in.
+    HEALTH_FIELDS = [
+        "quality_rating", "quality_updated_at", "quality_source",
+        "messaging_tier", "tier_updated_at", "tier_source",
+        "number_status", "status_detail", "status_updated_at", "status_source", "name_status",
+    ]  # fmt: skip
+    readonly_fields = ["paused_reason", "created_at", "secrets_configured", *HEALTH_FIELDS]
     actions = ["sync_templates", "resume_sending"]
     fieldsets = [
         (None, {"fields": ["name", "provider", "is_active", "paused_reason"]}),
@@ -34,10 +43,10 @@ class ChannelAdmin(admin.ModelAdmin):
                     "display_phone_number",
                     "base_url",
                     "throughput_mps",
-                    "messaging_tier",
                 ]
             },
         ),
+        ("Number health (from Meta)", {"fields": HEALTH_FIELDS}),
         (
             "Secrets (by setting name)",
             {

@@ -10,6 +10,53 @@ class Provider(models.TextChoices):
     MYOPERATOR = "myoperator", "MyOperator"
 
 
+class QualityRating(models.TextChoices):
+    """Meta's quality rating of a number (Graph `quality_rating`)."""
+
+    GREEN = "GREEN", "High (green)"
+    YELLOW = "YELLOW", "Medium (yellow)"
+    RED = "RED", "Low (red)"
+    UNKNOWN = "UNKNOWN", "Unknown"
+
+
+class MessagingTier(models.TextChoices):
+    """Meta's messaging limit: unique users a number may reach outside a customer-service
+    window in a moving 24 hours. Meta names further tiers the same way (`TIER_<n>[K]`);
+    `messaging.channels.health.tier_limit` reads any of them. Empty: not known yet."""
+
+    TIER_50 = "TIER_50", "50"
+    TIER_250 = "TIER_250", "250"
+    TIER_1K = "TIER_1K", "1,000"
+    TIER_2K = "TIER_2K", "2,000"
+    TIER_10K = "TIER_10K", "10,000"
+    TIER_100K = "TIER_100K", "100,000"
+    TIER_UNLIMITED = "TIER_UNLIMITED", "Unlimited"
+
+
+class NumberStatus(models.TextChoices):
+    """The number's status as Meta reports it (Graph `status`, account webhooks)."""
+
+    CONNECTED = "CONNECTED", "Connected"
+    FLAGGED = "FLAGGED", "Flagged"
+    RESTRICTED = "RESTRICTED", "Restricted"
+    RATE_LIMITED = "RATE_LIMITED", "Rate limited"
+    BANNED = "BANNED", "Banned"
+    DISCONNECTED = "DISCONNECTED", "Disconnected"
+    PENDING = "PENDING", "Pending"
+    MIGRATED = "MIGRATED", "Migrated"
+    UNVERIFIED = "UNVERIFIED", "Unverified"
+    DELETED = "DELETED", "Deleted"
+    UNKNOWN = "UNKNOWN", "Unknown"
+
+
+class HealthSource(models.TextChoices):
+    """Where a number's health figure last came from."""
+
+    WEBHOOK = "webhook", "Webhook"
+    GRAPH = "graph", "Graph API"
+    MANUAL = "manual", "Set by hand"
+
+
 class Channel(models.Model):
     """One WhatsApp business number.
 
@@ -44,7 +91,28 @@ class Channel(models.Model):
         default=80,
         help_text="Meta allows 80 by default, up to 1,000 after automatic upgrade.",
     )
-    messaging_tier = models.CharField(max_length=32, blank=True)
+    # Number health (README "Number health"): written only by `channel_health_apply`, from
+    # Meta's webhooks and the Graph API; each figure keeps when and from where it came.
+    quality_rating = models.CharField(
+        max_length=16, choices=QualityRating.choices, default=QualityRating.UNKNOWN
+    )
+    quality_updated_at = models.DateTimeField(null=True, blank=True)
+    quality_source = models.CharField(max_length=16, choices=HealthSource.choices, blank=True)
+    messaging_tier = models.CharField(
+        max_length=32, choices=MessagingTier.choices, blank=True,
+        help_text="Empty: not known yet (MESSAGING_UNIQUE_RECIPIENT_LIMIT applies).",
+    )  # fmt: skip
+    tier_updated_at = models.DateTimeField(null=True, blank=True)
+    tier_source = models.CharField(max_length=16, choices=HealthSource.choices, blank=True)
+    number_status = models.CharField(
+        max_length=16, choices=NumberStatus.choices, default=NumberStatus.UNKNOWN
+    )
+    status_detail = models.CharField(
+        max_length=300, blank=True, help_text="Why: the event, restriction or ban Meta reported."
+    )
+    status_updated_at = models.DateTimeField(null=True, blank=True)
+    status_source = models.CharField(max_length=16, choices=HealthSource.choices, blank=True)
+    name_status = models.CharField("display name status", max_length=32, blank=True)
     is_active = models.BooleanField(default=True)
     paused_reason = models.CharField(
         max_length=300, blank=True, help_text="Set when sending stopped (auth failure, lock)."

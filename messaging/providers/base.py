@@ -259,6 +259,26 @@ def template_info_from_graph(item: Mapping[str, Any]) -> TemplateInfo:
     )
 
 
+# --- Number health ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NumberHealth:
+    """A number's health as the provider's API reports it now (Graph `GET /{phone_number_id}`).
+
+    Values as sent: `messaging_tier` may be a tier code or a number of recipients; the
+    channels room reads them and reports what it cannot read.
+    """
+
+    quality_rating: str | None
+    messaging_tier: Any
+    status: str | None
+    name_status: str | None = None
+    display_phone_number: str | None = None
+    verified_name: str | None = None
+    raw: Any = None
+
+
 # --- Inbound (webhook) events -----------------------------------------------------------------
 
 
@@ -388,8 +408,37 @@ class WebhookError:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class NumberHealthUpdate:
+    """What the provider says of a number's or an account's health: quality events, the
+    messaging limit, restrictions and bans (Meta's `phone_number_quality_update`,
+    `account_update`, `business_capability_update`).
+
+    The number is named by `channel_key` (its phone_number_id) when the change carries one,
+    else by `display_phone_number` within `waba_id`; `account_wide` changes concern every
+    number of the account. `tier` is the limit as sent (`"TIER_1K"`, `2000`, `-1`), read by
+    the channels room, which refuses what it cannot read. `status` is set only when the event
+    says what the number's status now is; when `status_replaces` is given, it replaces only
+    those statuses (UNFLAGGED clears a flag, not a restriction).
+    """
+
+    field: str
+    event: str | None
+    waba_id: str | None
+    channel_key: str | None = None
+    display_phone_number: str | None = None
+    account_wide: bool = False
+    tier: Any = None
+    status: str | None = None
+    status_replaces: tuple[str, ...] | None = None
+    detail: str | None = None
+    timestamp: dt.datetime | None = None
+    raw: Any = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class UnhandledChange:
-    """A webhook change we do not interpret (account_update, ...): kept for the audit log."""
+    """A webhook change we do not interpret (calls, partner events, ...): kept for the
+    audit log."""
 
     field: str
     waba_id: str | None
@@ -403,6 +452,7 @@ WebhookEvent = (
     | StatusUpdate
     | TemplateStatusUpdate
     | UserPreference
+    | NumberHealthUpdate
     | WebhookError
     | UnhandledChange
 )
@@ -718,6 +768,7 @@ class Provider(abc.ABC):
 
     code: ClassVar[str] = ""
     supports_read_receipts: ClassVar[bool] = True
+    supports_number_health: ClassVar[bool] = False
 
     @abc.abstractmethod
     def send(self, message: OutboundMessage) -> SendResult:
@@ -734,6 +785,10 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def fetch_media(self, media_id: str) -> MediaContent:
         """Resolve and download inbound media."""
+
+    def number_health(self) -> NumberHealth:
+        """The number's quality, messaging limit and status now (`supports_number_health`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not report number health")
 
     @abc.abstractmethod
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> bool:

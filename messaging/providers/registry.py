@@ -217,6 +217,7 @@ class MetaCloudType(ProviderType):
             graph_url=self.base_url_for(channel),
             api_version=self._api_version(),
             timeout=_timeout(),
+            number_fields=_setting("WHATSAPP_PHONE_NUMBER_FIELDS"),
         )
 
     def webhook_credentials(self, channels: Iterable[ChannelConfig]) -> WebhookCredentials:

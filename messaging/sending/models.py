@@ -235,6 +235,13 @@ class Message(models.Model):
                 condition=Q(campaign__isnull=False),
                 name="message_campaign_recent",
             ),
+            # A number's unique recipients of the moving 24 hours (its messaging-limit
+            # budget, `channels.selectors.channel_recipients_24h`), answered from the index.
+            models.Index(
+                fields=["channel", "accepted_at", "contact"],
+                condition=Q(type="template", accepted_at__isnull=False),
+                name="message_template_accepted",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,11 +29,13 @@ from django.utils import timezone
 
 from core.queueing import task
 from core.redis import redis_client
-from messaging.channels.models import Channel
+from messaging.channels.models import Channel, HealthSource
+from messaging.channels.services import channel_health_apply
 from messaging.providers import (
     InboundMessage,
     MessageDeletion,
     MessageEdit,
+    NumberHealthUpdate,
     StatusUpdate,
     TemplateStatusUpdate,
     UnhandledChange,
@@ -41,6 +43,7 @@ from messaging.providers import (
     WebhookError,
     provider_type,
 )
+from messaging.providers.base import digits_only
 from messaging.sending.models import MessageStatusEvent
 from messaging.sending.statuses import status_problem, statuses_apply
 from messaging.webhooks.inbound import (
@@ -195,6 +198,35 @@ class _Router:
                 for channel in Channel.objects.filter(waba_id__in=self._wabas):
                     self._by_waba.setdefault(channel.waba_id, []).append(channel)
         return self._by_waba.get(waba_id or "", [])
+
+    def channels_for_health(self, item: NumberHealthUpdate) -> tuple[list[Channel], str]:
+        """The numbers a health change concerns, or a reason it concerns none we know.
+
+        By phone_number_id when the change names it; else within its WABA: every number
+        for an account-wide change, the one with that display number for a number's own
+        (phone_number_quality_update names it so; with no number named and one number in
+        the WABA, that one).
+        """
+        what = " ".join(filter(None, [item.field, item.event]))
+        if item.channel_key:
+            channel = self.by_key.get(item.channel_key)
+            if channel is None:
+                return [], f"{what}: unknown phone_number_id {item.channel_key!r}"
+            return [channel], ""
+        channels = self.channels_for_waba(item.waba_id)
+        if not channels:
+            return [], f"{what}: unknown WABA id {item.waba_id!r}"
+        if item.account_wide:
+            return channels, ""
+        wanted = digits_only(item.display_phone_number or "")
+        if not wanted:
+            if len(channels) == 1:
+                return channels, ""
+            return [], f"{what}: names no number and WABA {item.waba_id} has several"
+        matched = [c for c in channels if digits_only(c.display_phone_number) == wanted]
+        if not matched:
+            return [], f"{what}: no number {wanted} in WABA {item.waba_id}"
+        return matched, ""
 
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
@@ -465,6 +497,13 @@ def _route(
                 )
                 continue
             _guarded(errors, f"template {item.name}", _template_apply, item, channels)
+        elif isinstance(item, NumberHealthUpdate):
+            channels, problem = router.channels_for_health(item)
+            if problem:
+                errors.append(problem)
+                continue
+            what = " ".join(filter(None, [item.field, item.event]))
+            _guarded(errors, what, _health_apply, item, channels)
         elif isinstance(item, WebhookError):
             logger.warning("provider reported errors for %s: %s", item.channel_key, item.errors[:5])
         elif isinstance(item, UnhandledChange):
@@ -520,6 +559,42 @@ def _preference_apply(item: UserPreference) -> None:
 def _template_apply(item: TemplateStatusUpdate, channels: list[Channel]) -> None:
 
     template_status_apply(update=item, channels=channels)
+
+
+# A health webhook is followed by a Graph refresh of its number after this long: Meta's quality
+# webhook does not carry the quality rating, and Graph may lag the event by a moment.
+HEALTH_REFRESH_DELAY_SECONDS = 30
+
+
+def _health_apply(item: NumberHealthUpdate, channels: list[Channel]) -> None:
+    """Record the change on each number it concerns; campaigns hear alarms through
+    `channels.hooks`. An event that changes no figure (a policy violation) is logged. Each
+    number's refresh from Graph is queued after commit."""
+    event = " ".join(filter(None, [item.field, item.event]))
+    for channel in channels:
+        transaction.on_commit(functools.partial(_health_refresh_enqueue, channel.pk))
+        channel_health_apply(
+            channel=channel,
+            source=HealthSource.WEBHOOK,
+            at=item.timestamp,
+            tier=item.tier,
+            status=item.status,
+            status_detail=item.detail,
+            status_replaces=item.status_replaces,
+            event=event,
+        )
+    if item.status is None and item.tier is None:
+        names = ", ".join(c.name for c in channels)
+        logger.warning("%s for %s: %s", event, names, item.detail or "no detail")
+
+
+def _health_refresh_enqueue(channel_id: int) -> None:
+    try:
+        task("messaging.channels_sync").apply_async(
+            kwargs={"channel_id": channel_id}, countdown=HEALTH_REFRESH_DELAY_SECONDS, retry=False
+        )
+    except Exception:
+        logger.warning("could not queue the health refresh of channel %s", channel_id)
 
 
 def _statuses_apply(statuses: list[tuple[StatusUpdate, list[str]]]) -> None:

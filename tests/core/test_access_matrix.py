@@ -191,6 +191,7 @@ class World:
             ).pk,
             "imports": job.pk,
             "campaigns": campaign.pk,
+            "channels": self.channel.phone_number_id,
             "content": ContentItemFactory().pk,
             "notifications": NotificationFactory(contact=self.contact).pk,
             "faq": FaqEntryFactory().pk,

@@ -12,6 +12,7 @@ from .. import transport
 from ..base import (
     AmbiguousError,
     MediaContent,
+    NumberHealth,
     OutboundMessage,
     PermanentError,
     Provider,
@@ -33,6 +34,14 @@ DEFAULT_API_VERSION = "v25.0"
 DEFAULT_TIMEOUT = (3.05, 10.0)
 MEDIA_MAX_BYTES = 100 * 1024 * 1024  # documents, the largest media type
 TEMPLATE_FIELDS = "id,name,language,status,category,components,parameter_format,rejected_reason"
+# The phone number's health fields (Graph `WhatsAppBusinessPhoneNumber`). The portfolio-wide
+# limit replaces the deprecated per-number `messaging_limit_tier` (WHATSAPP.md 2.7); both are
+# read, the first present wins. WHATSAPP_PHONE_NUMBER_FIELDS overrides the list.
+NUMBER_FIELDS = (
+    "quality_rating,whatsapp_business_manager_messaging_limit,messaging_limit_tier,status,"
+    "name_status,display_phone_number,verified_name"
+)
+TIER_FIELDS = ("whatsapp_business_manager_messaging_limit", "messaging_limit_tier")
 TEMPLATE_PAGE_SIZE = 100
 MAX_TEMPLATE_PAGES = 1000
 
@@ -47,6 +56,7 @@ class MetaCloudProvider(Provider):
     """One Cloud API business phone number. Pure keyword configuration: no Django here."""
 
     code = "meta_cloud"
+    supports_number_health = True
 
     def __init__(
         self,
@@ -60,6 +70,7 @@ class MetaCloudProvider(Provider):
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         media_timeout: float | tuple[float, float] = (3.05, 30.0),
         media_max_bytes: int = MEDIA_MAX_BYTES,
+        number_fields: str = NUMBER_FIELDS,
     ) -> None:
         self.phone_number_id = str(phone_number_id)
         self.waba_id = str(waba_id or "")
@@ -68,6 +79,7 @@ class MetaCloudProvider(Provider):
         self.timeout = timeout
         self.media_timeout = media_timeout
         self.media_max_bytes = media_max_bytes
+        self.number_fields = number_fields or NUMBER_FIELDS
         self._access_token = access_token
         self._app_secret = app_secret
 
@@ -171,6 +183,32 @@ class MetaCloudProvider(Provider):
             self._url(self.phone_number_id, "messages"),
             body=mark_read_body(wamid),
             what="mark_read",
+        )
+
+    # --- number health ---------------------------------------------------------------------
+
+    def number_health(self) -> NumberHealth:
+        """`GET /{phone_number_id}?fields=...`: quality rating, messaging limit, status."""
+        data = self._json_call(
+            "GET",
+            self._url(self.phone_number_id),
+            params={"fields": self.number_fields},
+            what="number_health",
+        )
+        tier = next((data[k] for k in TIER_FIELDS if data.get(k) not in (None, "")), None)
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return str(value) if value not in (None, "") else None
+
+        return NumberHealth(
+            quality_rating=text("quality_rating"),
+            messaging_tier=tier,
+            status=text("status"),
+            name_status=text("name_status"),
+            display_phone_number=text("display_phone_number"),
+            verified_name=text("verified_name"),
+            raw=data,
         )
 
     # --- templates -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ a webhook Meta keeps retrying for days.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -18,6 +19,7 @@ from ..base import (
     InboundMessage,
     MessageDeletion,
     MessageEdit,
+    NumberHealthUpdate,
     StatusUpdate,
     TemplateStatusUpdate,
     UnhandledChange,
@@ -85,21 +87,27 @@ def parse_webhook(payload: Mapping[str, Any]) -> list[WebhookEvent]:
         if not isinstance(entry, dict):
             continue
         waba_id = _str_or_none(entry.get("id"))
+        entry_time = normalise_timestamp(entry.get("time"))
         for change in _list(entry.get("changes")):
             if not isinstance(change, dict):
                 continue
             field = str(change.get("field") or "")
             value = change.get("value")
             try:
-                events.extend(_parse_change(field, value, waba_id))
+                events.extend(_parse_change(field, value, waba_id, entry_time))
             except Exception:  # a parser bug must not lose the rest of the batch
                 logger.exception("could not parse webhook change field=%s", field)
                 events.append(UnhandledChange(field=field, waba_id=waba_id, value=value))
     return events
 
 
-def _parse_change(field: str, value: Any, waba_id: str | None) -> list[WebhookEvent]:
+def _parse_change(
+    field: str, value: Any, waba_id: str | None, entry_time: dt.datetime | None = None
+) -> list[WebhookEvent]:
     value = _dict(value)
+    if field in _HEALTH_PARSERS:
+        update = _HEALTH_PARSERS[field](value, waba_id, entry_time)
+        return [update or UnhandledChange(field=field, waba_id=waba_id, value=value)]
     if field == "messages":
         return _parse_messages_value(value, waba_id)
     if field == "user_preferences":
@@ -299,3 +307,131 @@ def _parse_user_preferences(value: dict[str, Any], waba_id: str | None) -> list[
             )
         )
     return events
+
+
+# --- Number and account health -----------------------------------------------------------------
+# phone_number_quality_update names the number by its display number (no metadata);
+# account_update and business_capability_update concern the whole WABA (entry.id). Events
+# that say nothing of a number's health (partner changes, pricing tiers, ...) stay unhandled.
+
+# The newest shape first: Meta replaces current_limit with the portfolio-wide limit.
+_TIER_KEYS = (
+    "max_daily_conversations_per_business",
+    "max_daily_conversation_per_phone",
+    "messaging_limit_tier",
+    "current_limit",
+)
+_BAN_STATES = {
+    "DISABLE": ("BANNED", None),
+    "REINSTATE": ("CONNECTED", ("BANNED", "RESTRICTED")),
+    "SCHEDULE_FOR_DISABLE": (None, None),
+}
+
+
+def _first(value: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if value.get(key) not in (None, ""):
+            return value[key]
+    return None
+
+
+def _when(timestamp: Any) -> str:
+    moment = normalise_timestamp(timestamp)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else str(timestamp)
+
+
+def _parse_quality_update(
+    value: dict[str, Any], waba_id: str | None, entry_time: dt.datetime | None
+) -> NumberHealthUpdate | None:
+    event = str(value.get("event") or "").upper() or None
+    tier = _first(value, _TIER_KEYS)
+    status, replaces = None, None
+    if event == "FLAGGED":
+        status = "FLAGGED"
+    elif event == "UNFLAGGED":
+        status, replaces = "CONNECTED", ("FLAGGED",)
+    detail = event or ""
+    if value.get("old_limit") and tier is not None:
+        detail += f": {value['old_limit']} to {tier}"
+    metadata = _dict(value.get("metadata"))
+    return NumberHealthUpdate(
+        field="phone_number_quality_update",
+        event=event,
+        waba_id=waba_id,
+        channel_key=_str_or_none(metadata.get("phone_number_id")),
+        display_phone_number=_str_or_none(
+            value.get("display_phone_number") or metadata.get("display_phone_number")
+        ),
+        tier=tier,
+        status=status,
+        status_replaces=replaces,
+        detail=detail or None,
+        timestamp=entry_time,
+        raw=value,
+    )
+
+
+def _parse_account_update(
+    value: dict[str, Any], waba_id: str | None, entry_time: dt.datetime | None
+) -> NumberHealthUpdate | None:
+    event = str(value.get("event") or "").upper() or None
+    status, replaces, detail = None, None, event or ""
+    ban = _dict(value.get("ban_info"))
+    if event == "ACCOUNT_RESTRICTION":
+        status = "RESTRICTED"
+        parts = [
+            f"{r.get('restriction_type')} until {_when(r.get('expiration'))}"
+            if r.get("expiration")
+            else str(r.get("restriction_type"))
+            for r in _list(value.get("restriction_info"))
+            if isinstance(r, dict) and r.get("restriction_type")
+        ]
+        detail = f"{event}: {'; '.join(parts)}" if parts else detail
+    elif ban.get("waba_ban_state"):  # DISABLED_UPDATE, and any event carrying a ban
+        state = str(ban["waba_ban_state"]).upper()
+        status, replaces = _BAN_STATES.get(state, (None, None))
+        detail = f"{event or 'BAN'}: {state}"
+        if ban.get("waba_ban_date"):
+            detail += f" ({ban['waba_ban_date']})"
+    elif event == "ACCOUNT_DELETED":
+        status = "DELETED"
+    elif event == "ACCOUNT_VIOLATION":
+        violation = _dict(value.get("violation_info")).get("violation_type")
+        detail = f"{event}: {violation}" if violation else detail
+    else:
+        return None
+    return NumberHealthUpdate(
+        field="account_update",
+        event=event,
+        waba_id=waba_id,
+        account_wide=True,
+        status=status,
+        status_replaces=replaces,
+        detail=detail or None,
+        timestamp=entry_time,
+        raw=value,
+    )
+
+
+def _parse_capability_update(
+    value: dict[str, Any], waba_id: str | None, entry_time: dt.datetime | None
+) -> NumberHealthUpdate | None:
+    tier = _first(value, _TIER_KEYS)
+    if tier is None:  # only the number of phone numbers allowed changed
+        return None
+    return NumberHealthUpdate(
+        field="business_capability_update",
+        event=None,
+        waba_id=waba_id,
+        account_wide=True,
+        tier=tier,
+        timestamp=entry_time,
+        raw=value,
+    )
+
+
+_HEALTH_PARSERS = {
+    "phone_number_quality_update": _parse_quality_update,
+    "account_update": _parse_account_update,
+    "business_capability_update": _parse_capability_update,
+}

@@ -25,6 +25,12 @@ class SimulatorConfig:
     phone_number_id: str = "200000000000001"  # used for inbound webhooks by default
     phone_number_ids: tuple[str, ...] = ()  # accepted senders; empty: any id
     display_phone_number: str = "15550001111"
+    # Every number's health as Graph reports it, unless /_sim/number_event changed that number
+    verified_name: str = "Parley Demo"
+    quality_rating: str = "GREEN"
+    messaging_limit_tier: str = "TIER_10K"
+    number_status: str = "CONNECTED"
+    name_status: str = "APPROVED"
     # Webhooks
     webhook_url: str = ""
     webhooks: bool = True

@@ -6,6 +6,7 @@ Graph endpoints (Bearer token checked when `access_token` is configured):
     POST /{version}/{phone_number_id}/media           upload (multipart) -> {id}
     GET  /{version}/{waba_id}/message_templates       cursor paging: limit, after, before
     GET  /{version}/{media_id}                        -> {url, mime_type, sha256, file_size, id}
+    GET  /{version}/{phone_number_id}?fields=         the number's quality, tier, status, ...
     GET  /_sim/media/{media_id}                       the bytes behind that url
 
 Control endpoints (no auth; bind to loopback):
@@ -17,6 +18,9 @@ Control endpoints (no auth; bind to loopback):
     POST /_sim/reset                                  clear state ({"config": true} also config)
     GET|POST /_sim/templates                          read / replace the template library
     POST /_sim/inbound  /_sim/user_preferences  /_sim/template_status   post a signed webhook
+    GET  /_sim/numbers?phone_number_id=               a number's health, as Graph reports it
+    POST /_sim/number_event                           change a number's quality, tier or status
+                                                      and post the webhooks Meta would
 
 Usage from a test::
 
@@ -46,6 +50,7 @@ from typing import Any
 
 from .config import SimulatorConfig
 from .errors import HTTP_ONLY_STATUSES, SimulatorError, graph_error_body, status_error
+from .numbers import Numbers
 from .state import SimState
 from .validation import ReadRequest, SendRequest, check_template, parse_send_body
 from .webhooks import Job, WebhookDispatcher
@@ -207,6 +212,7 @@ class SimulatorServer:
         self._initial_config = base
         self.config = base
         self.state = SimState(max_messages=base.max_messages_kept)
+        self.numbers = Numbers()
         self.stop_event = threading.Event()
         self.dispatcher = WebhookDispatcher(
             config=lambda: self.config, on_delivery=self.state.record_delivery
@@ -300,6 +306,7 @@ class SimulatorServer:
     def reset(self, *, config: bool = False) -> None:
         self.dispatcher.clear()
         self.state.reset()
+        self.numbers.reset()
         if config:
             self.config = self._initial_config
 
@@ -350,6 +357,9 @@ class SimulatorServer:
                 return self._upload(node, body, headers.get("Content-Type", ""))
             if method == "GET" and edge == "message_templates":
                 return self._templates(match["version"], node, query, host)
+            if method == "GET" and edge is None and self.numbers.known(node, self.config):
+                number = self.numbers.graph(node, self.config, query.get("fields"))
+                return _json_response(200, number)
             if method == "GET" and edge is None:
                 return self._media_info(node, host)
             raise SimulatorError(
@@ -882,4 +892,30 @@ class SimulatorServer:
         self.dispatcher.schedule(job, float(payload.get("delay") or 0))
         return _json_response(
             200, {"scheduled": self._webhook_target_ready(), "found": template is not None}
+        )
+
+    def _control_get_numbers(self, query: Mapping[str, str], payload: Any) -> _Response:
+        phone_number_id = str(query.get("phone_number_id") or self.config.phone_number_id)
+        number = self.numbers.get(phone_number_id, self.config)
+        return _json_response(200, dataclasses.asdict(number))
+
+    def _control_post_number_event(self, query: Any, payload: Any) -> _Response:
+        """Change a number's health (`quality`, `tier`, `status`, `event`, `account_limit`)
+        and post the signed webhooks Meta sends for that change (see `numbers`)."""
+        if not isinstance(payload, dict):
+            raise ValueError("number_event must be a JSON object")
+        config = self.config
+        phone_number_id = str(payload.get("phone_number_id") or config.phone_number_id)
+        number, changes = self.numbers.change(phone_number_id, config, payload)
+        now = int(time.time())
+        for field, value in changes:
+            job = Job(field, config.waba_id, None, value, time=now)
+            self.dispatcher.schedule(job, float(payload.get("delay") or 0))
+        return _json_response(
+            200,
+            {
+                "number": dataclasses.asdict(number),
+                "webhooks": [field for field, _ in changes],
+                "scheduled": self._webhook_target_ready() and bool(changes),
+            },
         )

@@ -40,6 +40,7 @@ class Job:
     waba_id: str
     phone_number_id: str | None
     value: dict[str, Any]
+    time: int | None = None  # entry.time, which account and number events carry
 
 
 @dataclasses.dataclass
@@ -51,10 +52,10 @@ class _Retry:
 
 def build_notification(jobs: list[Job], display_phone_number: str) -> dict[str, Any]:
     """Group jobs into Meta's `{object, entry[{id, changes[{field, value}]}]}` envelope."""
-    entries: dict[str, list[dict[str, Any]]] = {}
+    entries: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
     merged: dict[tuple[str, str, str | None], dict[str, Any]] = {}
     for job in jobs:
-        changes = entries.setdefault(job.waba_id, [])
+        changes = entries.setdefault((job.waba_id, job.time), [])
         if job.field == "message_template_status_update" or job.phone_number_id is None:
             changes.append({"field": job.field, "value": job.value})
             continue
@@ -79,7 +80,10 @@ def build_notification(jobs: list[Job], display_phone_number: str) -> dict[str, 
                 bucket.append(item)
     return {
         "object": "whatsapp_business_account",
-        "entry": [{"id": waba, "changes": changes} for waba, changes in entries.items()],
+        "entry": [
+            {"id": waba, **({"time": at} if at is not None else {}), "changes": changes}
+            for (waba, at), changes in entries.items()
+        ],
     }
 
 
