@@ -146,6 +146,10 @@ class Message(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set by the dispatcher, for its whole batch, just before the first provider request may
+    # leave; a claim clears it. A stale claim without it never reached the provider (it goes
+    # back to the queue); with it, the request may have arrived (it becomes `unknown`).
+    request_started_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
