@@ -6,4 +6,6 @@ from messaging.sending.models import Message
 
 
 def message_list() -> QuerySet[Message]:
-    return Message.objects.select_related("channel", "contact").order_by("-created_at", "-id")
+    return Message.objects.select_related(
+        "channel", "contact", "resent_from", "resent_as"
+    ).order_by("-created_at", "-id")

@@ -3,8 +3,9 @@ from django.utils import timezone
 
 from core.periodic import periodic_task
 from messaging.sending.dispatch import SendInterrupted, send_batch_run, send_sweep
+from messaging.sending.unconfirmed import messages_unconfirmed_mark
 
-__all__ = ["send_batch", "send_sweep_task"]
+__all__ = ["send_batch", "send_sweep_task", "send_unknown_settle"]
 
 
 @shared_task(
@@ -26,3 +27,9 @@ def send_batch(self, channel_id: int) -> dict:
 @periodic_task(name="messaging.send_sweep", lock_timeout=120, backoff_min=10)
 def send_sweep_task() -> dict:
     return send_sweep()
+
+
+@periodic_task(name="messaging.send_unknown_settle", lock_timeout=600, backoff_min=900)
+def send_unknown_settle() -> dict:
+    """Unknown sends no webhook settled within SEND_UNKNOWN_SETTLE_HOURS become unconfirmed."""
+    return {"unconfirmed": messages_unconfirmed_mark()}
