@@ -21,7 +21,7 @@ from messaging.sending.unconfirmed import (
     messages_unconfirmed_mark,
 )
 from tests.messaging.sending.test_dispatch import queue_texts
-from tests.messaging.webhooks.support import process, status, statuses_payload
+from tests.messaging.webhooks.support import failed, process, status, statuses_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +104,24 @@ def test_a_late_webhook_still_settles_an_unconfirmed_message(channel):
     with pytest.raises(NotResendable, match="settled"):
         message_resend(message=message)
     assert not Message.objects.filter(resent_from=message).exists()
+
+
+def test_a_late_retryable_failure_never_queues_a_message_that_was_sent_again(channel):
+    """WhatsApp asks to retry (131000) a send staff already repeated: the old message stays
+    failed, so the contact does not get it a third time."""
+    (message,) = unconfirmed(channel)
+    new, _ = message_resend(message=message)
+    payload = statuses_payload(
+        failed(
+            "wamid.LATE.2", 131000, int(time.time()), biz_opaque_callback_data=str(message.uuid)
+        ),
+        phone_number_id=channel.phone_number_id,
+    )
+    assert process(payload).state == WebhookState.PROCESSED
+    message.refresh_from_db()
+    new.refresh_from_db()
+    assert message.status == Status.FAILED and message.error_code == 131000
+    assert new.status == Status.QUEUED and new.resent_from_id == message.pk
 
 
 # --- Sending again ----------------------------------------------------------------------------
