@@ -48,6 +48,7 @@ ROLES: list[Role] = [
             "messaging.*_messagetemplate",
             "messaging.sync_messagetemplate",
             "messaging.add_message",
+            "messaging.resend_message",
             "messaging.*_notification*",
             "messaging.*_contentitem",
             "messaging.*_autoreplyrule",

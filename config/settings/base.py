@@ -314,6 +314,8 @@ SEND_RATE_HORIZON_SECONDS = env.float("SEND_RATE_HORIZON_SECONDS", default=1.0)
 SEND_BULK_SHARE = env.float("SEND_BULK_SHARE", default=0.8)  # the rest is kept for replies
 SEND_RECIPIENT_MIN_GAP_SECONDS = env.float("SEND_RECIPIENT_MIN_GAP_SECONDS", default=1.0)
 SEND_CLAIM_STALE_SECONDS = env.int("SEND_CLAIM_STALE_SECONDS", default=180)
+# An `unknown` send no status webhook settled within this many hours becomes unconfirmed.
+SEND_UNKNOWN_SETTLE_HOURS = env.float("SEND_UNKNOWN_SETTLE_HOURS", default=24.0)
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.05)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=10.0)
 MEDIA_URL_ALLOW_PRIVATE = env.bool("MEDIA_URL_ALLOW_PRIVATE", default=False)

@@ -27,7 +27,7 @@ from messaging.channels.selectors import (
     template_unsendable_reason,
 )
 from messaging.providers.error_codes import error_code_info
-from messaging.sending.models import Message, MessageType, Status
+from messaging.sending.models import UNCONFIRMED, Message, MessageType, Status
 
 # Before launch nothing has been sent, so settings may still change and pre-flight applies.
 EDITABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)
@@ -321,15 +321,20 @@ def campaign_progress(campaign: Campaign) -> dict[str, Any]:
     rows = (
         Message.objects.filter(campaign=campaign)
         .values_list("status", "error_code")
-        .annotate(n=Count("pk"), last_minute=Count("pk", filter=Q(accepted_at__gte=minute_ago)))
+        .annotate(
+            n=Count("pk"),
+            last_minute=Count("pk", filter=Q(accepted_at__gte=minute_ago)),
+            unconfirmed=Count("pk", filter=UNCONFIRMED),
+        )
         .order_by()
     )
     by_status: dict[int, int] = {}
     errors: dict[int | None, int] = {}
-    last_minute = 0
-    for status, code, n, recent in rows:
+    last_minute = unconfirmed = 0
+    for status, code, n, recent, unconfirmed_n in rows:
         by_status[status] = by_status.get(status, 0) + n
         last_minute += recent
+        unconfirmed += unconfirmed_n
         if status == Status.FAILED:
             errors[code] = errors.get(code, 0) + n
     counts = {Status(s).name.lower(): n for s, n in by_status.items()}
@@ -345,6 +350,8 @@ def campaign_progress(campaign: Campaign) -> dict[str, Any]:
         "done": total - pending,
         "percent": round(100 * (total - pending) / total, 1) if total else 0.0,
         "delivered": delivered,
+        # Unknown sends no webhook settled within SEND_UNKNOWN_SETTLE_HOURS (among `unknown`).
+        "unconfirmed": unconfirmed,
         "rate_per_second": round(rate, 2),
         "seconds_remaining": round(pending / rate) if rate and pending else None,
         "errors": [
@@ -372,3 +379,20 @@ def campaigns_paused_for_health(*, start, end) -> QuerySet[CampaignTransition]:
 def campaigns_waiting_for_budget() -> QuerySet[Campaign]:
     """Campaigns paused until their number's messaging budget frees room."""
     return Campaign.objects.filter(state=CampaignState.PAUSED, budget_paused=True)
+
+
+def campaign_unconfirmed(campaign: Campaign, *, limit: int = 200) -> list[Message]:
+    """The campaign's unconfirmed messages, oldest send first, with their contact and what
+    sent them again: also those a late webhook settled after they were sent again, so the
+    page still shows both."""
+    return list(
+        Message.objects.filter(campaign=campaign, unconfirmed_at__isnull=False)
+        .filter(Q(status=Status.UNKNOWN) | Q(resent_as__isnull=False))
+        .select_related("contact", "resent_as")
+        .order_by("claimed_at", "pk")[:limit]
+    )
+
+
+def campaign_messages_resendable(campaign: Campaign) -> QuerySet[Message]:
+    """The campaign's unconfirmed messages nobody has sent again yet."""
+    return Message.objects.filter(UNCONFIRMED, campaign=campaign, resent_as__isnull=True)

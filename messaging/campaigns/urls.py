@@ -15,5 +15,10 @@ urlpatterns = [
         campaigns.campaign_progress_partial,
         name="campaign-progress",
     ),
+    path(
+        "campaigns/<int:pk>/unconfirmed/resend/",
+        campaigns.campaign_unconfirmed_resend,
+        name="campaign-unconfirmed-resend",
+    ),
     path("campaigns/<int:pk>/<str:action>/", campaigns.campaign_action, name="campaign-action"),
 ]

@@ -1,5 +1,6 @@
 """Staff pages for campaigns: list, create/edit, mapping, pre-flight, live progress, actions."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -15,11 +16,14 @@ from messaging.campaigns.selectors import (
     EXCLUSION_LABELS,
     campaign_is_editable,
     campaign_list,
+    campaign_messages_resendable,
     campaign_preflight,
     campaign_progress,
     campaign_sample_contact,
     campaign_transitions,
+    campaign_unconfirmed,
 )
+from messaging.sending.unconfirmed import messages_resend
 
 
 @require_GET
@@ -116,14 +120,22 @@ def campaign_mapping(request, pk):
 def campaign_detail(request, pk):
     campaign = get_object_or_404(campaign_list(), pk=pk)
     editable = campaign_is_editable(campaign)
+    progress = campaign_progress(campaign)
     context = {
         "campaign": campaign,
-        "progress": campaign_progress(campaign),
+        "progress": progress,
         "transitions": campaign_transitions(campaign),
         "can_launch": request.user.has_perm("messaging.launch_campaign"),
         "can_edit": request.user.has_perm("messaging.change_campaign") and editable,
         "schedule_form": ScheduleForm(tz_name=campaign.schedule_timezone),
     }
+    if progress["unconfirmed"]:
+        context.update(
+            unconfirmed=campaign_unconfirmed(campaign),
+            resendable=campaign_messages_resendable(campaign).count(),
+            can_resend=request.user.has_perm("messaging.resend_message"),
+            settle_hours=settings.SEND_UNKNOWN_SETTLE_HOURS,
+        )
     if editable:
         preflight = campaign_preflight(campaign)
         context["preflight"] = preflight
@@ -142,6 +154,37 @@ def campaign_progress_partial(request, pk):
         "messaging/campaigns/_progress.html",
         {"campaign": campaign, "progress": campaign_progress(campaign)},
     )
+
+
+@require_POST
+@staff_permission_required("messaging.resend_message", "messaging.view_campaign")
+def campaign_unconfirmed_resend(request, pk):
+    """Send the ticked unconfirmed messages (or, confirmed, all of them) again: a person's
+    decision, each a new message linked to the old one."""
+    campaign = get_object_or_404(campaign_list(), pk=pk)
+    chosen = campaign_messages_resendable(campaign)
+    if request.POST.get("all") == "yes":
+        if request.POST.get("confirm") != "yes":
+            messages.error(request, "Tick the confirmation to send them all again.")
+            return redirect("messaging:campaign-detail", pk=pk)
+    else:
+        ids = [int(i) for i in request.POST.getlist("message") if i.isdigit()]
+        if not ids:
+            messages.error(request, "Tick the messages to send again.")
+            return redirect("messaging:campaign-detail", pk=pk)
+        chosen = chosen.filter(pk__in=ids)
+    report = messages_resend(messages=chosen.order_by("pk"), actor=request.user)
+    if report.resent:
+        messages.success(request, f"{len(report.resent)} message(s) sent again.")
+    if report.already:
+        messages.warning(request, f"{report.already} had already been sent again.")
+    for message, reason in report.refused[:5]:
+        messages.error(request, f"{message.contact}: {reason}")
+    if len(report.refused) > 5:
+        messages.error(request, f"... and {len(report.refused) - 5} more refused.")
+    if not (report.resent or report.already or report.refused):
+        messages.warning(request, "Nothing to send again: those messages were settled or resent.")
+    return redirect("messaging:campaign-detail", pk=pk)
 
 
 @require_POST

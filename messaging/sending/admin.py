@@ -1,7 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from core.admin import ReadOnlyModelAdmin
-from messaging.sending.models import Message, MessageStatusEvent
+from messaging.sending.models import UNCONFIRMED, Message, MessageStatusEvent
+from messaging.sending.unconfirmed import messages_resend
 
 
 class StatusEventInline(admin.TabularInline):
@@ -16,15 +17,66 @@ class StatusEventInline(admin.TabularInline):
         return False
 
 
+class ConfirmationFilter(admin.SimpleListFilter):
+    """Unknown sends no webhook settled in time, and what staff did about them."""
+
+    title = "confirmation"
+    parameter_name = "confirmation"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("unconfirmed", "Unconfirmed (may have arrived)"),
+            ("resent", "Unconfirmed, sent again"),
+            ("resend", "Sent again (the new message)"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unconfirmed":
+            return queryset.filter(UNCONFIRMED)
+        if self.value() == "resent":
+            return queryset.filter(resent_as__isnull=False)
+        if self.value() == "resend":
+            return queryset.filter(resent_from__isnull=False)
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyModelAdmin):
-    """Read-only: messages change only through the send and webhook paths."""
+    """Read-only: messages change only through the send and webhook paths. The one action is a
+    person's decision to send unconfirmed messages again (each as a new message)."""
 
     list_display = [
-        "uuid", "direction", "type", "contact", "channel", "status", "error_code", "created_at",
+        "uuid", "direction", "type", "contact", "channel", "status", "unconfirmed", "error_code",
+        "created_at",
     ]  # fmt: skip
-    list_filter = ["direction", "status", "type", "lane", "channel", "created_at"]
+    list_filter = [
+        ConfirmationFilter, "direction", "status", "type", "lane", "channel", "created_at",
+    ]  # fmt: skip
     search_fields = ["uuid", "wamid", "contact__phone", "contact__name", "error_title"]
     list_select_related = ["contact", "channel"]
     date_hierarchy = "created_at"
     inlines = [StatusEventInline]
+    actions = ["resend_unconfirmed"]
+
+    @admin.display(boolean=True, description="unconfirmed")
+    def unconfirmed(self, message):
+        return message.unconfirmed
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("messaging.resend_message")
+
+    @admin.action(description="Send again (unconfirmed messages only)", permissions=["resend"])
+    def resend_unconfirmed(self, request, queryset):
+        report = messages_resend(messages=queryset.order_by("pk"), actor=request.user)
+        if report.resent:
+            self.message_user(request, f"{len(report.resent)} message(s) sent again.")
+        if report.already:
+            self.message_user(
+                request, f"{report.already} had already been sent again.", messages.WARNING
+            )
+        for message, reason in report.refused[:10]:
+            self.message_user(request, f"{message.uuid}: {reason}", messages.ERROR)
+        if len(report.refused) > 10:
+            self.message_user(
+                request, f"... and {len(report.refused) - 10} more refused.", messages.ERROR
+            )

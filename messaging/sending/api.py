@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from core.api.idempotency import idempotent
 from core.errors import DomainError
 from crm.selectors import contact_resolve
-from messaging.sending.models import Message, Status
+from messaging.sending.models import UNCONFIRMED, Message, Status
 from messaging.sending.selectors import message_list
 from messaging.sending.send import message_send
 from messaging.sending.serializers import (
@@ -14,6 +14,7 @@ from messaging.sending.serializers import (
     MessageSendSerializer,
     MessageSerializer,
 )
+from messaging.sending.unconfirmed import message_resend
 
 
 class MessageFilter(django_filters.FilterSet):
@@ -25,10 +26,14 @@ class MessageFilter(django_filters.FilterSet):
     direction = django_filters.CharFilter()
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    unconfirmed = django_filters.BooleanFilter(method="filter_unconfirmed")
 
     class Meta:
         model = Message
-        fields = ["status", "channel", "contact", "phone", "direction"]
+        fields = ["status", "channel", "contact", "phone", "direction", "unconfirmed"]
+
+    def filter_unconfirmed(self, queryset, name, value):
+        return queryset.filter(UNCONFIRMED) if value else queryset.exclude(UNCONFIRMED)
 
     def filter_status(self, queryset, name, value):
         try:
@@ -96,3 +101,29 @@ class MessageDetailView(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return message_list().prefetch_related("status_events")
+
+
+class MessageResendView(generics.GenericAPIView):
+    """Send an unconfirmed message again, as a new message linked to it (`resent_from`).
+
+    202 with the new message; 200 with the same one when it was already sent again (a
+    retried request sends nothing more); 409 `not_resendable` when the message is not
+    unconfirmed (a late webhook settled it, say); 422 when a send rule refuses it now.
+    """
+
+    required_permissions = ["messaging.resend_message", "messaging.view_message"]
+    serializer_class = MessageSerializer
+    lookup_field = "uuid"
+    lookup_url_kwarg = "id"
+    throttle_scope = "send"
+
+    def get_queryset(self):
+        return message_list()
+
+    @extend_schema(request=None, responses={202: MessageSerializer, 200: MessageSerializer})
+    def post(self, request, id):
+        new, created = message_resend(message=self.get_object(), actor=request.user)
+        return Response(
+            MessageSerializer(message_list().get(pk=new.pk)).data,
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        )

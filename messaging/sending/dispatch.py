@@ -10,15 +10,22 @@ Outcome rules (DESIGN.md section 4): accepted -> wamid stored; temporary -> queu
 with backoff and jitter, up to SEND_MAX_ATTEMPTS; permanent -> failed with the code; ambiguous
 (the request may have arrived) -> `unknown`, never re-sent automatically, settled by the
 status webhook that carries our UUID; auth -> the channel is paused and its messages wait.
+
+`unknown` means only that a request may have reached the provider. Claimed messages are
+marked (`request_started_at`), a tenth of a second of the pace at a time, just before their
+requests may leave, so a batch stopped before that point (the rate limiter's Redis down, say)
+goes straight back to the queue, and the sweeper tells a dead worker's unsent claims from
+those it may have sent.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NoReturn
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -51,6 +58,8 @@ from messaging.sending.statuses import statuses_apply_parked
 logger = logging.getLogger(__name__)
 
 ERROR_FIELDS = ["error_code", "error_title", "error_detail"]
+# The pace is marked as started this many seconds at a time (one UPDATE per stage).
+SEND_STAGE_SECONDS = 0.1
 
 
 # --- Enqueueing --------------------------------------------------------------------------------
@@ -82,7 +91,7 @@ def messages_claim(*, channel_id: int, lane: int, limit: int) -> list[Message]:
         if not ids:
             return []
         Message.objects.filter(id__in=ids, status=Status.QUEUED).update(
-            status=Status.SENDING, claimed_at=now
+            status=Status.SENDING, claimed_at=now, request_started_at=None
         )
     # Sent in the order they fell due: retries of one storm carry jittered due times, and
     # sending a batch of them in id order would line them up again.
@@ -155,16 +164,61 @@ def _hold_for_recipient_gap(messages: list[Message]) -> list[Message]:
     return ready
 
 
-def _release(messages: list[Message]) -> None:
-    """Put claimed messages back in the queue (the rate had no room for them now); rows of a
-    campaign paused meanwhile go back as paused."""
-    if messages:
-        paused = hooks.paused_q()
-        Message.objects.filter(pk__in=[m.pk for m in messages], status=Status.SENDING).update(
-            status=Case(When(paused, then=Value(Status.PAUSED)), default=Value(Status.QUEUED))
-            if paused is not None
-            else Value(Status.QUEUED)
-        )
+def _queued_or_paused():
+    """The status a claim goes back with: queued, or paused for a campaign paused meanwhile."""
+    paused = hooks.paused_q()
+    if paused is None:
+        return Value(Status.QUEUED)
+    return Case(When(paused, then=Value(Status.PAUSED)), default=Value(Status.QUEUED))
+
+
+def _release(messages: list[Message], *, retry_at: datetime | None = None) -> int:
+    """Put claimed messages whose request never started back in the queue (the rate had no
+    room for them now, or the batch stopped before sending), due at `retry_at` if given.
+
+    Only this claim's rows move (same `claimed_at`): should the sweeper have handed them to
+    another worker meanwhile, that worker's claim stays its own.
+    """
+    if not messages:
+        return 0
+    fields: dict[str, object] = {"status": _queued_or_paused()}
+    if retry_at is not None:
+        fields["next_attempt_at"] = retry_at
+    return Message.objects.filter(
+        pk__in=[m.pk for m in messages],
+        status=Status.SENDING,
+        claimed_at__in={m.claimed_at for m in messages},
+        request_started_at__isnull=True,
+    ).update(**fields)
+
+
+def _requests_start(messages: list[Message]) -> list[Message]:
+    """Mark these claimed messages' requests as started, just before the first may leave;
+    return the ones that are still this worker's to send.
+
+    From here on a stale claim may have reached the provider, so the sweeper makes it
+    `unknown` rather than queueing it again. One statement per stage, not one per request:
+    the price is that a worker killed between this mark and the stage's last request leaves
+    a few never-sent messages `unknown` too ("may have"), never one sent twice.
+    """
+    now = timezone.now()
+    claimed_at = {m.claimed_at for m in messages}
+    mine = Message.objects.filter(
+        pk__in=[m.pk for m in messages],
+        status=Status.SENDING,
+        claimed_at__in=claimed_at,
+        request_started_at__isnull=True,
+    )
+    if mine.update(request_started_at=now) == len(messages):
+        return messages
+    # Some were taken away meanwhile (the sweeper queued a claim it found stale): send only
+    # the rows this mark reached.
+    marked = set(
+        Message.objects.filter(
+            pk__in=[m.pk for m in messages], claimed_at__in=claimed_at, request_started_at=now
+        ).values_list("pk", flat=True)
+    )
+    return [m for m in messages if m.pk in marked]
 
 
 def _book(channel: Channel, messages: list[Message]) -> tuple[list[Message], float, float]:
@@ -211,6 +265,35 @@ def _book(channel: Channel, messages: list[Message]) -> tuple[list[Message], flo
     return kept, start, rate
 
 
+def _submit_in_stages(
+    executor: ThreadPoolExecutor,
+    provider: Provider,
+    channel: Channel,
+    messages: list[Message],
+    t0: float,
+    rate: float,
+) -> list[tuple[Message, Future]]:
+    """Hand the paced requests to the executor a stage (SEND_STAGE_SECONDS of the pace) at a
+    time, marking each stage's requests as started just before the first of them is due.
+
+    A worker that dies mid-batch thus leaves at most a stage of never-sent messages marked
+    (they become `unknown`); the later stages were never marked and go back to the queue.
+    """
+    per_stage = max(1, int(rate * SEND_STAGE_SECONDS))
+    submitted = []
+    for first in range(0, len(messages), per_stage):
+        ratelimit.wait(t0 + first / rate - time.monotonic())
+        stage = messages[first : first + per_stage]
+        started = {m.pk for m in _requests_start(stage)}
+        for i, message in enumerate(stage, start=first):
+            if message.pk in started:
+                due = t0 + i / rate
+                submitted.append(
+                    (message, executor.submit(_send_one, provider, channel, message, due))
+                )
+    return submitted
+
+
 def batch_send(
     *, channel: Channel, messages: list[Message], executor: ThreadPoolExecutor
 ) -> Outcomes:
@@ -230,11 +313,7 @@ def batch_send(
         return outcomes
     t0 = time.monotonic() + start
     provider = provider_for_channel(channel)
-    futures = [
-        executor.submit(_send_one, provider, channel, message, t0 + i / rate)
-        for i, message in enumerate(messages)
-    ]
-    for message, future in zip(messages, futures, strict=True):
+    for message, future in _submit_in_stages(executor, provider, channel, messages, t0, rate):
         result = future.result()
         if isinstance(result, SendResult):
             outcomes.accepted.append((message, result))
@@ -403,7 +482,10 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
             ) or messages_claim(channel_id=channel_id, lane=Lane.BULK, limit=batch_size)
             if not messages:
                 break
-            outcomes = batch_send(channel=channel, messages=messages, executor=executor)
+            try:
+                outcomes = batch_send(channel=channel, messages=messages, executor=executor)
+            except Exception as exc:
+                _interrupted(channel_id, messages, exc)
             for key, value in outcomes.count().items():
                 totals[key] += value
             if outcomes.auth:
@@ -416,6 +498,32 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
     _schedule_next_retry(channel_id)
     hooks.queue_drained()
     return totals
+
+
+class SendInterrupted(Exception):
+    """A batch stopped on an unexpected error. Its messages whose requests had not started are
+    back in the queue, due at `retry_at`; the task tries again then."""
+
+    def __init__(self, message: str, *, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+def _interrupted(channel_id: int, messages: list[Message], exc: Exception) -> NoReturn:
+    """A batch raised: what never left goes back to the queue at once, after a short jittered
+    pause (the first retry's backoff, without counting an attempt: nothing was sent), rather
+    than waiting in `sending` for the sweeper to call it unknown. What may have left stays
+    `sending` and becomes `unknown` when its claim goes stale."""
+    retry_at = next_attempt_time(1)
+    requeued = _release(messages, retry_at=retry_at)
+    logger.warning(
+        "send batch on channel %s stopped (%s: %s); %d of %d claimed message(s) had not been "
+        "sent and are queued again",
+        channel_id, type(exc).__name__, exc, requeued, len(messages),
+    )  # fmt: skip
+    raise SendInterrupted(
+        f"{type(exc).__name__}: {exc}; {requeued} message(s) queued again", retry_at=retry_at
+    ) from exc
 
 
 def _schedule_next_retry(channel_id: int) -> None:
@@ -433,13 +541,21 @@ def _schedule_next_retry(channel_id: int) -> None:
 def send_sweep() -> dict[str, int]:
     """Re-drive what lost broker messages or killed workers left behind.
 
-    Messages stuck in `sending` past SEND_CLAIM_STALE_SECONDS may or may not have reached the
-    provider: they become `unknown` (never re-sent blindly), and a status webhook carrying
-    their UUID settles them. Channels with due queued messages get a drainer.
+    A claim stuck in `sending` past SEND_CLAIM_STALE_SECONDS belonged to a worker that died or
+    hung. If its request had not started it never reached the provider: it goes back to the
+    queue (paused if its campaign is). If it had, it may have arrived: it becomes `unknown`
+    (never re-sent blindly), and a status webhook carrying its UUID settles it. Channels with
+    due queued messages get a drainer.
     """
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.SEND_CLAIM_STALE_SECONDS)
-    unknown = Message.objects.filter(status=Status.SENDING, claimed_at__lt=stale).update(
+    stale_claims = Message.objects.filter(
+        status=Status.SENDING,
+        claimed_at__lt=now - timedelta(seconds=settings.SEND_CLAIM_STALE_SECONDS),
+    )
+    requeued = stale_claims.filter(request_started_at__isnull=True).update(
+        status=_queued_or_paused(), next_attempt_at=now
+    )
+    unknown = stale_claims.filter(request_started_at__isnull=False).update(
         status=Status.UNKNOWN,
         error_title="Worker stopped while sending; waiting for the provider's status.",
     )
@@ -450,6 +566,12 @@ def send_sweep() -> dict[str, int]:
     )
     for channel_id in channels:
         send_enqueue(channel_id=channel_id)
+    if requeued:
+        logger.warning("sweeper queued %d stale claim(s) that had not been sent", requeued)
     if unknown:
         logger.warning("sweeper moved %d stale sending message(s) to unknown", unknown)
-    return {"stale_to_unknown": unknown, "channels_redriven": len(channels)}
+    return {
+        "stale_requeued": requeued,
+        "stale_to_unknown": unknown,
+        "channels_redriven": len(channels),
+    }

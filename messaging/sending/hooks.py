@@ -28,7 +28,9 @@ class SendHooks:
     held: Callable[[], Q]  # rows never claimed now (their group is paused or cancelled)
     paused: Callable[[], Q]  # rows that go back as PAUSED rather than QUEUED when released
     throttles: Callable[[set[int]], dict[int, float]]  # group id -> messages per second
-    failures_seen: Callable[[set[int]], object]  # groups that just had permanent failures
+    # groups that just had permanent failures: a refused request, or a failed status (after
+    # the webhook batch committed)
+    failures_seen: Callable[[set[int]], object]
     queue_drained: Callable[[], object]  # a channel's queue has nothing due
 
 

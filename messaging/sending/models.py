@@ -68,6 +68,11 @@ PROVIDER_STATUSES = {
 }
 
 
+# Still unknown after the settle time (`Message.unconfirmed` for one row). A late status
+# webhook moves the message on, which takes it out of here.
+UNCONFIRMED = Q(status=Status.UNKNOWN, unconfirmed_at__isnull=False)
+
+
 class Lane(models.IntegerChoices):
     """Replies and transactional sends go first; bulk never takes the whole rate."""
 
@@ -146,12 +151,24 @@ class Message(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set by the dispatcher, for its whole batch, just before the first provider request may
+    # leave; a claim clears it. A stale claim without it never reached the provider (it goes
+    # back to the queue); with it, the request may have arrived (it becomes `unknown`).
+    request_started_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
+    # An `unknown` send that no status webhook settled within SEND_UNKNOWN_SETTLE_HOURS: staff
+    # may send it again (`resent_as`). A flag, not a status, because statuses only move
+    # forward and a late webhook must still settle the message.
+    unconfirmed_at = models.DateTimeField(null=True, blank=True)
+    # The unconfirmed message this one sends again, by a person's decision; at most once.
+    resent_from = models.OneToOneField(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resent_as"
+    )
 
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -188,6 +205,7 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("resend_message", "Can send an unconfirmed message again")]
         constraints = [
             models.UniqueConstraint(
                 fields=["wamid"], condition=Q(wamid__isnull=False), name="message_wamid_unique"
@@ -246,6 +264,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.type} to {self.contact_id} ({self.uuid})"
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Unknown, and no webhook settled it in time (a later one still may)."""
+        return self.status == Status.UNKNOWN and self.unconfirmed_at is not None
 
 
 class MessageStatusEvent(models.Model):

@@ -36,14 +36,18 @@ def messages_requeue(*, message_ids: list[int], code: int | None, reason: str) -
     """Queue outbound messages again after a provider said "try later" in a status webhook.
 
     The wamid of the failed attempt is dropped (a new send gets a new one; the old one stays
-    in the status history). Messages past SEND_MAX_ATTEMPTS are marked failed instead. Two
-    statements whatever the count (a 130429 storm can re-queue thousands at once), and the
-    affected channels' drainers are nudged for when the first retry is due.
+    in the status history). Messages past SEND_MAX_ATTEMPTS are marked failed instead, and an
+    unconfirmed message staff already sent again is left failed. Two statements whatever the
+    count (a 130429 storm can re-queue thousands at once), and the affected channels' drainers
+    are nudged for when the first retry is due.
     Returns how many were re-queued.
     """
     now = timezone.now()
     settled = [Status.DELIVERED, Status.READ, Status.CANCELLED]
-    base = Message.objects.filter(pk__in=message_ids, direction="out").exclude(status__in=settled)
+    # A message staff already sent again (`resent_as`) stays failed: its resend carries it.
+    base = Message.objects.filter(
+        pk__in=message_ids, direction="out", resent_as__isnull=True
+    ).exclude(status__in=settled)
     base.filter(attempts__gte=settings.SEND_MAX_ATTEMPTS).update(
         status=Status.FAILED, failed_at=now, error_code=code, error_title=reason[:300]
     )

@@ -7,7 +7,9 @@ from messaging.sending.models import Direction, Message, MessageType
 
 
 def message_list() -> QuerySet[Message]:
-    return Message.objects.select_related("channel", "contact").order_by("-created_at", "-id")
+    return Message.objects.select_related(
+        "channel", "contact", "resent_from", "resent_as"
+    ).order_by("-created_at", "-id")
 
 
 def message_opt_out_tap(message: Message) -> OptOutTap | None:

@@ -80,6 +80,19 @@ class MessageSerializer(serializers.ModelSerializer):
     contact = serializers.IntegerField(source="contact_id", read_only=True)
     to = serializers.CharField(source="contact.phone", read_only=True, allow_null=True)
     error = serializers.SerializerMethodField()
+    unconfirmed = serializers.BooleanField(
+        read_only=True,
+        help_text="Unknown, and no status webhook settled it within SEND_UNKNOWN_SETTLE_HOURS; "
+        "it may have arrived. Send it again with POST .../resend/.",
+    )
+    resent_from = serializers.UUIDField(
+        source="resent_from.uuid", read_only=True, allow_null=True,
+        help_text="The unconfirmed message this one sends again.",
+    )  # fmt: skip
+    resent_as = serializers.UUIDField(
+        source="resent_as.uuid", read_only=True, allow_null=True,
+        help_text="The message that sent this unconfirmed one again.",
+    )  # fmt: skip
 
     class Meta:
         model = Message
@@ -87,7 +100,8 @@ class MessageSerializer(serializers.ModelSerializer):
             "id", "direction", "type", "content", "channel", "contact", "to", "status",
             "wamid", "created_at", "accepted_at", "sent_at", "delivered_at", "read_at",
             "failed_at", "received_at", "attempts", "next_attempt_at", "error",
-            "pricing_category", "context_wamid",
+            "pricing_category", "context_wamid", "unconfirmed", "unconfirmed_at",
+            "resent_from", "resent_as",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -11,6 +11,10 @@ A status whose message is not known yet (the webhook beat the send's response) s
 (`applied=False`) until `statuses_apply_parked` runs for its wamid: the send pipeline calls it
 right after recording wamids, and the sweeper for whatever is left.
 
+Failures count as the send path's own: once the batch commits, the groups (campaigns) of
+messages that failed for good are reported through `hooks.failures_seen`, as dispatch does
+for a refused request, so the same auto-pause thresholds see what WhatsApp reports late.
+
 The work is grouped by target status, so a batch of thousands of statuses costs a handful of
 queries, not a few per status.
 """
@@ -33,6 +37,7 @@ from core.bulk import insert_ignoring_conflicts, update_from_values
 from crm.models import Contact
 from messaging.providers import StatusUpdate
 from messaging.providers.error_codes import error_code_info
+from messaging.sending import hooks
 from messaging.sending.failures import WINDOW_CLOSED, WINDOW_CLOSED_TITLE, failure_side_effects
 from messaging.sending.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
 from messaging.sending.retry import messages_requeue
@@ -65,6 +70,7 @@ _MESSAGE_FIELDS = (
     "wamid",
     "status",
     "contact_id",
+    "campaign_id",
     "sent_at",
     "delivered_at",
     "read_at",
@@ -390,6 +396,7 @@ def _apply(
             Message.objects.filter(pk__in=chunk).update(conversation_info=Subquery(earliest))
     if failures:
         _failure_rules(failures, transitions)
+        _failures_report_on_commit(failures, transitions)
     result.changed.update({pk: (t[0], t[1]) for pk, t in transitions.items()})
     if transitions and message_status_changed.has_listeners(Message):
         _signal_on_commit(transitions)
@@ -462,6 +469,24 @@ def _failure_rules(
             if not (error_code_info(m.error_code).stops_marketing and m.contact_id in superseded)
         ]
     failure_side_effects(messages=side_effects)
+
+
+def _failures_report_on_commit(
+    failures: dict[tuple[int | None, str, str], list[int]],
+    transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]],
+) -> None:
+    """Tell the rooms that group messages (campaigns) which groups just had failures, as
+    dispatch does for a refused send request: WhatsApp reports most quality failures later,
+    by status, and the same auto-pause thresholds must see them. After commit, so the check
+    reads the failures; failures that were queued again are not failures yet."""
+    group_ids = {
+        transitions[pk][3]["campaign_id"]
+        for (code, _title, _detail), ids in failures.items()
+        if not error_code_info(code).retry_when_reported
+        for pk in ids
+    } - {None}
+    if group_ids:
+        transaction.on_commit(lambda: hooks.failures_seen(group_ids), robust=True)
 
 
 def _signal_on_commit(transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]]) -> None:

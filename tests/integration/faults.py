@@ -1,8 +1,8 @@
 """Fault-injection helpers for the reliability scenarios (RELIABILITY.md).
 
-* `TcpProxy`: a loopback TCP forwarder in front of PostgreSQL that a test can cut (every
-  connection closed, new ones refused) and restore, or make lose the answer to one statement
-  (the statement runs and commits, the client never hears back).
+* `TcpProxy`: a loopback TCP forwarder in front of PostgreSQL or Redis that a test can cut
+  (every connection closed, new ones refused: a stopped server) and restore, or make lose the
+  answer to one statement (the statement runs and commits, the client never hears back).
 * `WebProcess`: the intake as a real gunicorn process, so a database cut hits a web server
   the way it would in production, not a test client sharing the test's connection.
 * `campaign_build`: a campaign over many contacts, written in bulk.
@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.utils import timezone
@@ -228,6 +229,15 @@ def proxied_database_url(proxy: TcpProxy) -> str:
     credentials, location = rest.split("@", 1)
     _hostport, name = location.split("/", 1)
     return f"{scheme}://{credentials}@127.0.0.1:{proxy.port}/{name}?sslmode=disable"
+
+
+def proxied_redis_url(proxy: TcpProxy, redis_url: str) -> str:
+    """`redis_url` (same database number) through the proxy."""
+    parts = urlsplit(redis_url)
+    netloc = f"127.0.0.1:{proxy.port}"
+    if parts.username or parts.password:
+        netloc = f"{parts.netloc.rsplit('@', 1)[0]}@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 # --- Campaigns and the beat loop ----------------------------------------------------------------

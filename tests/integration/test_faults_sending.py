@@ -1,4 +1,4 @@
-"""Reliability scenarios on the send side (RELIABILITY.md, scenarios 4, 5, 7 and 8).
+"""Reliability scenarios on the send side (RELIABILITY.md, scenarios 4, 5, 7, 8 and 11).
 
 Real PostgreSQL, Redis and Celery worker processes against the simulator. Each scenario
 checks the promise end to end: every contact ends in a terminal state and the simulator's
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
@@ -23,11 +24,13 @@ from messaging.sending.send import message_send
 from tests.factories import ChannelFactory
 from tests.integration.conftest import wait_for
 from tests.integration.faults import (
+    TcpProxy,
     campaign_build,
     contacts_bulk,
     drive,
     free_port,
     gaps_by_recipient,
+    proxied_redis_url,
 )
 
 TOKEN = "simulator-token"
@@ -236,4 +239,59 @@ def test_redis_flushed_mid_campaign_the_sweeper_redrives_from_the_database(
     print(
         f"\nflush: {flushed_at} sent at the flush, {before_sweep} before the first sweep, "
         f"completed {took:.1f}s after the sweeper started"
+    )
+
+
+# --- Scenario 11: Redis stopped for 8 seconds in the middle of a campaign -------------------------
+
+
+def test_redis_stopped_mid_campaign_writes_off_no_unsent_message(
+    transactional_db, simulator, celery_worker, settings
+):
+    """Scenario 11. The workers reach Redis (broker, cache, rate limiter) through a proxy that
+    is cut for 8 s while a 1,500-contact campaign sends: a stopped Redis. Batches the workers
+    had claimed stop at the rate limiter, before any request, and go straight back to the
+    queue; nothing stays claimed for the sweeper to call `unknown` (its stale limit is 2 s
+    here). When Redis is back the campaign completes: no message ends `unknown` that the
+    simulator never received, and every contact got exactly one."""
+    settings.SEND_CLAIM_STALE_SECONDS = 2
+    direct = urlsplit(settings.REDIS_URL)
+    proxy = TcpProxy(direct.hostname or "127.0.0.1", direct.port or 6379)
+    via_proxy = proxied_redis_url(proxy, settings.REDIS_URL)
+    channel = sim_channel(simulator)
+    n = 1500
+    campaign = campaign_build(
+        channel, contacts_bulk(n, prefix="+91974"), name="redis-down", throttle_mps=100
+    )
+    env = {"SEND_CLAIM_STALE_SECONDS": 2, "REDIS_URL": via_proxy, "CELERY_BROKER_URL": via_proxy}
+    try:
+        celery_worker("send-redis-down", queues="send", concurrency=2, **env)
+        campaign_launch(campaign=campaign)
+        wait_for(lambda: sum(simulator.counts().values()) >= 300, timeout=30, interval=0.05)
+        proxy.cut()
+        sent_at_stop = sum(simulator.counts().values())
+        # Beat's sweeper takes its lock in Redis: nothing sweeps while Redis is down.
+        time.sleep(1.0)
+        claimed_after_1s = campaign.messages.filter(status=Status.SENDING).count()
+        time.sleep(7.0)
+        claimed_at_restart = campaign.messages.filter(status=Status.SENDING).count()
+        sent_during_stop = sum(simulator.counts().values()) - sent_at_stop
+        proxy.restore()
+        took = drive(completed(campaign), timeout=90, tick=1.0, sweep=send_sweep)
+    finally:
+        proxy.close()
+
+    counts = simulator.counts()
+    assert len(counts) == n and set(counts.values()) == {1}, "someone got it twice or never"
+    unknown = set(
+        campaign.messages.filter(status=Status.UNKNOWN).values_list("contact__wa_id", flat=True)
+    )
+    assert not unknown - set(counts), "written off as unknown, yet never sent"
+    assert claimed_at_restart == 0, "claims left in `sending` for the sweeper to write off"
+    statuses = by_status(campaign)
+    assert set(statuses) <= {"Accepted", "Unknown"} and sum(statuses.values()) == n, statuses
+    print(
+        f"\nredis down 8 s: {sent_at_stop} sent before, {sent_during_stop} during, "
+        f"{claimed_after_1s} still claimed 1 s in, {claimed_at_restart} at the restart; "
+        f"{statuses}; completed {took:.1f} s after the restart"
     )

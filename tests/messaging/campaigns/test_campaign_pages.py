@@ -1,9 +1,15 @@
-"""Staff campaign pages: permissions, the create-map-launch flow, live progress partial."""
+"""Staff campaign pages: permissions, the create-map-launch flow, live progress partial,
+unconfirmed sends and sending them again."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from crm.models import Tag
-from messaging.models import Campaign, MessageTemplate
+from messaging.campaigns.services import campaign_launch
+from messaging.models import Campaign, Message, MessageTemplate, Status
+from messaging.sending.unconfirmed import messages_unconfirmed_mark
 from tests.factories import ChannelFactory, ContactFactory, TemplateFactory
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +167,92 @@ def test_detail_query_count_is_bounded(manager_client, channel, django_assert_ma
     with django_assert_max_num_queries(12):
         response = manager_client.get(f"/staff/campaigns/{campaign.pk}/")
     assert response.context["preflight"].audience == 5
+
+
+# --- Unconfirmed sends ----------------------------------------------------------------------------
+
+DELAYED = {
+    "body": [
+        {"source": "field", "value": "name"},
+        {"source": "constant", "value": "#1"},
+        {"source": "constant", "value": "Monday"},
+    ]
+}
+
+
+def with_unconfirmed(channel, n=3):
+    """A launched campaign whose n sends were ambiguous 30 hours ago and never settled."""
+    tag = Tag.objects.create(name="resend")
+    for contact in ContactFactory.create_batch(n):
+        contact.tags.add(tag)
+    template = MessageTemplate.objects.get(channel=channel, name="delivery_delayed")
+    campaign = Campaign.objects.create(
+        name="Resend", channel=channel, template=template, parameter_mapping=DELAYED
+    )
+    campaign.tags.add(tag)
+    campaign_launch(campaign=campaign)
+    at = timezone.now() - timedelta(hours=30)
+    Message.objects.filter(campaign=campaign).update(
+        status=Status.UNKNOWN, attempts=1, claimed_at=at, request_started_at=at
+    )
+    assert messages_unconfirmed_mark() == n
+    return campaign, list(Message.objects.filter(campaign=campaign).order_by("pk"))
+
+
+def test_the_campaign_page_lists_unconfirmed_sends(
+    manager_client, channel, django_assert_max_num_queries
+):
+    campaign, messages = with_unconfirmed(channel)
+    with django_assert_max_num_queries(14):
+        page = manager_client.get(f"/staff/campaigns/{campaign.pk}/")
+    assert page.context["progress"]["unconfirmed"] == 3
+    assert [m.pk for m in page.context["unconfirmed"]] == [m.pk for m in messages]
+    html = page.content.decode()
+    assert 'data-testid="unconfirmed-count">3<' in html
+    assert "Send the selected again" in html and "Send all 3 unconfirmed messages again" in html
+
+
+def test_the_page_sends_the_ticked_ones_again_once(manager_client, channel):
+    campaign, (first, second, _third) = with_unconfirmed(channel)
+    url = f"/staff/campaigns/{campaign.pk}/unconfirmed/resend/"
+    response = manager_client.post(url, {"message": [first.pk, second.pk]}, follow=True)
+    assert "2 message(s) sent again." in [str(m) for m in response.context["messages"]]
+    resent = Message.objects.filter(resent_from__isnull=False)
+    assert {m.resent_from_id for m in resent} == {first.pk, second.pk}
+    # A double submit sends nothing more; the page shows what happened to each.
+    manager_client.post(url, {"message": [first.pk, second.pk]})
+    assert Message.objects.filter(resent_from__isnull=False).count() == 2
+    page = manager_client.get(f"/staff/campaigns/{campaign.pk}/")
+    assert page.context["resendable"] == 1
+    html = page.content.decode()
+    assert html.count('name="message"') == 1  # only the one not sent again can be ticked
+    assert html.count("queued (") == 2  # the two resends, with their status
+    assert "Send all 1 unconfirmed message again" in html
+
+
+def test_sending_all_again_needs_the_confirmation(manager_client, channel):
+    campaign, _ = with_unconfirmed(channel)
+    url = f"/staff/campaigns/{campaign.pk}/unconfirmed/resend/"
+    manager_client.post(url, {"all": "yes"})
+    assert not Message.objects.filter(resent_from__isnull=False).exists()
+    manager_client.post(url, {})  # nothing ticked
+    assert not Message.objects.filter(resent_from__isnull=False).exists()
+    manager_client.post(url, {"all": "yes", "confirm": "yes"})
+    assert Message.objects.filter(resent_from__isnull=False).count() == 3
+
+
+def test_only_staff_with_the_permission_send_again(client, make_user, channel):
+    campaign, _ = with_unconfirmed(channel)
+    url = f"/staff/campaigns/{campaign.pk}/unconfirmed/resend/"
+    data = {"all": "yes", "confirm": "yes"}
+    response = client.post(url, data)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    client.force_login(make_user("Analyst"))  # reads the campaign and its unconfirmed sends
+    page = client.get(f"/staff/campaigns/{campaign.pk}/")
+    assert len(page.context["unconfirmed"]) == 3
+    assert "Send all" not in page.content.decode()
+    assert client.post(url, data).status_code == 403
+    client.force_login(make_user("Agent"))
+    assert client.post(url, data).status_code == 403
+    assert client.get(url).status_code == 405
+    assert not Message.objects.filter(resent_from__isnull=False).exists()

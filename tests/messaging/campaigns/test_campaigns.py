@@ -1,5 +1,6 @@
 """Campaigns: pre-flight, state machine, launch idempotency, pause/resume/cancel, auto-pause."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -20,9 +21,17 @@ from messaging.campaigns.services import (
     campaigns_complete_finished,
     campaigns_launch_due,
 )
-from messaging.models import Campaign, CampaignState, Message, MessageTemplate, Status
+from messaging.models import (
+    Campaign,
+    CampaignState,
+    Message,
+    MessageTemplate,
+    Status,
+    WebhookState,
+)
 from messaging.sending.dispatch import send_batch_run
 from tests.factories import ContactFactory
+from tests.messaging.webhooks.support import failed, process, statuses_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -253,6 +262,89 @@ def test_a_failure_spike_pauses_the_campaign(channel, tag, settings):
     campaign.refresh_from_db()
     assert "3 of the last 4" in campaign.pause_reason
     assert Message.objects.filter(campaign=campaign, status=Status.PAUSED).count() == 2
+
+
+# --- Failures WhatsApp reports later, by status webhook -----------------------------------------
+
+
+def _sent(channel, tag, n):
+    """A running campaign whose first n messages WhatsApp accepted; two more wait their turn
+    (a campaign still sending when the first statuses come back)."""
+    audience(tag, n + 2)
+    campaign = campaign_launch(campaign=make_campaign(channel, tag))
+    later = Message.objects.filter(campaign=campaign).order_by("-pk")[:2]
+    Message.objects.filter(pk__in=[m.pk for m in later]).update(
+        next_attempt_at=timezone.now() + timedelta(hours=1)
+    )
+    send_batch_run(channel_id=channel.pk, max_seconds=5)
+    messages = list(Message.objects.filter(campaign=campaign, status=Status.ACCEPTED))
+    assert len(messages) == n
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.RUNNING
+    return campaign, messages
+
+
+def _failed_by_webhook(channel, messages, code, capture):
+    """Meta's failed statuses for `messages`, processed as the webhook worker would; the
+    callbacks queued for after the commit run at the end, as they would."""
+    now = int(time.time())
+    payload = statuses_payload(
+        *[failed(m.wamid, code, now) for m in messages], phone_number_id=channel.phone_number_id
+    )
+    with capture(execute=True):
+        event = process(payload)
+    assert event.state == WebhookState.PROCESSED, event.error
+
+
+def test_a_quality_code_reported_by_status_webhook_pauses_the_campaign_after_commit(
+    channel, tag, simulator, django_capture_on_commit_callbacks
+):
+    campaign, messages = _sent(channel, tag, 3)
+    payload = statuses_payload(
+        failed(messages[0].wamid, 131048, int(time.time()), title="Spam rate limit hit"),
+        phone_number_id=channel.phone_number_id,
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        process(payload)
+        campaign.refresh_from_db()
+        assert campaign.state == CampaignState.RUNNING  # not before the failure is committed
+    for callback in callbacks:
+        callback()
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.PAUSED
+    assert campaign.auto_paused
+    assert "131048" in campaign.pause_reason
+
+
+def test_late_failures_pause_at_the_same_share_as_refused_sends(
+    channel, tag, simulator, settings, django_capture_on_commit_callbacks
+):
+    settings.CAMPAIGN_AUTOPAUSE_WINDOW = 4
+    settings.CAMPAIGN_AUTOPAUSE_FAILURE_SHARE = 0.5
+    campaign, messages = _sent(channel, tag, 4)
+    # One of four (131049, Meta's per-user marketing limit): below the threshold.
+    _failed_by_webhook(channel, messages[:1], 131049, django_capture_on_commit_callbacks)
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.RUNNING
+    # Three of four: at the threshold.
+    _failed_by_webhook(channel, messages[1:3], 131026, django_capture_on_commit_callbacks)
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.PAUSED
+    assert "3 of the last 4" in campaign.pause_reason
+
+
+def test_late_failures_queued_again_are_not_counted(
+    channel, tag, simulator, settings, django_capture_on_commit_callbacks
+):
+    settings.CAMPAIGN_AUTOPAUSE_WINDOW = 2
+    settings.CAMPAIGN_AUTOPAUSE_FAILURE_SHARE = 0.5
+    campaign, messages = _sent(channel, tag, 2)
+    _failed_by_webhook(channel, messages, 131000, django_capture_on_commit_callbacks)
+    for message in messages:
+        message.refresh_from_db()
+        assert message.status == Status.QUEUED
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.RUNNING
 
 
 def test_progress_reports_counts_and_errors(channel, tag):

@@ -1,5 +1,6 @@
 """The dispatcher against the real simulator over HTTP on loopback."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -191,8 +192,11 @@ def test_claims_only_take_due_queued_messages(channel):
 def test_sweeper_turns_stale_claims_into_unknown(channel, settings):
     settings.SEND_CLAIM_STALE_SECONDS = 60
     (message,) = queue_texts(channel, 1)
+    # The worker had started the batch's requests: this one may have reached the provider.
     Message.objects.filter(pk=message.pk).update(
-        status=Status.SENDING, claimed_at=timezone.now() - timedelta(minutes=5)
+        status=Status.SENDING,
+        claimed_at=timezone.now() - timedelta(minutes=5),
+        request_started_at=timezone.now() - timedelta(minutes=5),
     )
     assert send_sweep()["stale_to_unknown"] == 1
     message.refresh_from_db()
@@ -212,3 +216,160 @@ def test_pacing_follows_the_channel_rate(channel, simulator):
     # 10 messages at 20/s are spread over about half a second, not sent in one burst.
     assert received[-1] - received[0] >= 0.4
     assert time.monotonic() - started < 5
+
+
+# --- Known-unsent is never unknown ------------------------------------------------------------
+
+
+def _limiter_down(monkeypatch):
+    """The rate limiter's Redis refuses connections (a stopped server)."""
+    from messaging.channels import ratelimit
+
+    def refused(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(ratelimit, "reserve", refused)
+
+
+def test_a_rate_limiter_outage_puts_the_batch_back_in_the_queue_unsent(
+    channel, simulator, monkeypatch, settings
+):
+    from messaging.sending.dispatch import SendInterrupted
+
+    settings.SEND_RETRY_BASE_SECONDS = 2
+    messages = queue_texts(channel, 3)
+    _limiter_down(monkeypatch)
+    before = timezone.now()
+    with pytest.raises(SendInterrupted) as raised:
+        send_batch_run(channel_id=channel.pk, max_seconds=5)
+    assert isinstance(raised.value.__cause__, ConnectionError)
+    assert simulator.counts() == {}
+    assert not simulator.attempts()
+    for message in Message.objects.filter(pk__in=[m.pk for m in messages]):
+        # Back in the queue at once, due after a short jittered pause; nothing was sent, so
+        # no attempt is counted and nothing is written off as unknown.
+        assert message.status == Status.QUEUED
+        assert message.attempts == 0
+        assert message.request_started_at is None
+        assert before < message.next_attempt_at <= timezone.now() + timedelta(seconds=2)
+    assert raised.value.retry_at == max(m.next_attempt_at for m in Message.objects.all())
+
+    monkeypatch.undo()  # Redis is back
+    make_due()
+    assert send_batch_run(channel_id=channel.pk, max_seconds=5)["accepted"] == 3
+    assert sorted(simulator.counts().values()) == [1, 1, 1]
+    assert set(Message.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_the_send_task_retries_a_batch_stopped_before_sending(
+    channel, simulator, monkeypatch, settings
+):
+    from messaging.channels import ratelimit
+    from messaging.sending.tasks import send_batch
+
+    settings.SEND_RETRY_BASE_SECONDS = 0  # due again at once, so the eager retry sends
+    queue_texts(channel, 2)
+    real_reserve = ratelimit.reserve
+    calls = []
+
+    def down_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise ConnectionError("Connection refused.")
+        return real_reserve(*args, **kwargs)
+
+    monkeypatch.setattr(ratelimit, "reserve", down_once)
+    result = send_batch.apply(args=[channel.pk], throw=False)
+    assert result.successful(), result.traceback
+    assert result.result["accepted"] == 2
+    assert sorted(simulator.counts().values()) == [1, 1]
+
+
+def test_a_batch_that_fails_after_its_requests_started_is_left_for_the_sweeper(
+    channel, simulator, monkeypatch
+):
+    """Past the mark, a request may have left: the batch is not queued again."""
+    from messaging.sending import dispatch
+    from messaging.sending.dispatch import SendInterrupted
+
+    (message,) = queue_texts(channel, 1)
+
+    def recording_fails(**kwargs):
+        raise RuntimeError("database went away while recording")
+
+    monkeypatch.setattr(dispatch, "outcomes_record", recording_fails)
+    with pytest.raises(SendInterrupted):
+        send_batch_run(channel_id=channel.pk, max_seconds=5)
+    message.refresh_from_db()
+    assert message.status == Status.SENDING and message.request_started_at is not None
+    assert simulator.counts() == {message.contact.wa_id: 1}
+
+
+def test_sweeper_queues_stale_claims_that_never_sent_and_writes_off_the_rest(channel, settings):
+    from messaging.models import Campaign, CampaignState
+
+    settings.SEND_CLAIM_STALE_SECONDS = 60
+    long_ago = timezone.now() - timedelta(minutes=5)
+    unsent, maybe_sent, paused_unsent, fresh = queue_texts(channel, 4)
+    paused = Campaign.objects.create(name="held", channel=channel, state=CampaignState.PAUSED)
+    Message.objects.filter(pk=paused_unsent.pk).update(campaign=paused, lane=Lane.BULK)
+    Message.objects.filter(pk__in=[unsent.pk, paused_unsent.pk]).update(
+        status=Status.SENDING, claimed_at=long_ago
+    )
+    Message.objects.filter(pk=maybe_sent.pk).update(
+        status=Status.SENDING, claimed_at=long_ago, request_started_at=long_ago
+    )
+    Message.objects.filter(pk=fresh.pk).update(status=Status.SENDING, claimed_at=timezone.now())
+
+    result = send_sweep()
+
+    assert result["stale_requeued"] == 2 and result["stale_to_unknown"] == 1
+    statuses = dict(Message.objects.values_list("pk", "status"))
+    assert statuses == {
+        unsent.pk: Status.QUEUED,
+        maybe_sent.pk: Status.UNKNOWN,
+        paused_unsent.pk: Status.PAUSED,  # its campaign was paused meanwhile
+        fresh.pk: Status.SENDING,  # not stale: its worker is still at it
+    }
+    assert Message.objects.get(pk=unsent.pk).next_attempt_at <= timezone.now()
+    assert result["channels_redriven"] == 1
+
+
+def test_a_claim_the_sweeper_took_back_is_never_sent_by_its_old_worker(channel, simulator):
+    """A worker that hung past SEND_CLAIM_STALE_SECONDS before sending finds its claim
+    queued again (and taken by another worker): it sends none of it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from messaging.sending.dispatch import batch_send
+
+    queue_texts(channel, 2)
+    hung = messages_claim(channel_id=channel.pk, lane=Lane.PRIORITY, limit=10)
+    Message.objects.update(claimed_at=timezone.now() - timedelta(hours=1))
+    assert send_sweep()["stale_requeued"] == 2
+    rescuer = messages_claim(channel_id=channel.pk, lane=Lane.PRIORITY, limit=10)
+    assert len(rescuer) == 2
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        assert (
+            batch_send(channel=channel, messages=hung, executor=executor).count()["accepted"] == 0
+        )
+        assert simulator.counts() == {}
+        assert (
+            batch_send(channel=channel, messages=rescuer, executor=executor).count()["accepted"]
+            == 2
+        )
+    assert sorted(simulator.counts().values()) == [1, 1]
+
+
+def test_requests_are_marked_started_a_stage_at_a_time_along_the_pace(channel, simulator):
+    """At 20/s a stage (a tenth of a second) is 2 requests: 6 messages are marked in 3
+    statements, each just before its stage is due, so a worker dying mid-batch leaves the
+    later stages unmarked (queued again by the sweeper, not written off)."""
+    channel.throughput_mps = 20
+    channel.save()
+    queue_texts(channel, 6)
+    send_batch_run(channel_id=channel.pk, max_seconds=10)
+    marks = sorted(set(Message.objects.values_list("request_started_at", flat=True)))
+    assert len(marks) == 3
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(marks)]
+    assert all(0.05 < gap < 0.3 for gap in gaps), gaps
+    assert sorted(simulator.counts().values()) == [1] * 6
