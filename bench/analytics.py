@@ -51,8 +51,8 @@ def generate(args) -> dict:
     from django.contrib.auth.models import Group, User
     from django.utils import timezone
 
-    from analytics.days import day_bounds, today
-    from messaging.models import Campaign, Channel
+    from analytics.days import day_bounds, today  # after common.setup_django()
+    from messaging.models import Campaign, Channel  # after common.setup_django()
 
     started = time.perf_counter()
     channels = [
@@ -91,7 +91,7 @@ def generate(args) -> dict:
         """,
         [first_start, DAYS, args.contacts],
     )
-    from crm.models import Contact
+    from crm.models import Contact  # after common.setup_django()
 
     contact_base = Contact.objects.order_by("pk").values_list("pk", flat=True).first()
     per_day = args.messages // DAYS
@@ -240,7 +240,7 @@ def indexes_drop() -> None:
 def indexes_create() -> float:
     from django.db import connection
 
-    from messaging.models import Message
+    from messaging.models import Message  # after common.setup_django()
 
     started = time.perf_counter()
     with connection.schema_editor() as editor:
@@ -333,11 +333,17 @@ def main() -> dict:
         cwd=common.ROOT, env=common.bench_env(**extra), check=True,
     )  # fmt: skip
     common.setup_django(**extra)
-    from analytics.days import today
-    from analytics.models import CampaignPerformance
-    from analytics.services.customers import customers_rollup
-    from analytics.services.rollups import analytics_rollup
-    from messaging.models import Message
+    from analytics.days import today  # after common.setup_django()
+    from analytics.models import (
+        CampaignPerformance,
+    )  # after common.setup_django()
+    from analytics.services.customers import (
+        customers_rollup,
+    )  # after common.setup_django()
+    from analytics.services.rollups import (
+        analytics_rollup,
+    )  # after common.setup_django()
+    from messaging.models import Message  # after common.setup_django()
 
     print("generating ...", flush=True)
     indexes_drop()
@@ -361,7 +367,7 @@ def main() -> dict:
         CampaignPerformance.objects.filter(day__isnull=True).order_by("-sent").first().campaign_id
     )
     pages = dashboards(world["user"], campaign_id, args.requests)
-    from analytics.selectors import _today_compute
+    from analytics.selectors import _today_compute  # after common.setup_django()
 
     live = []
     for _ in range(args.requests):

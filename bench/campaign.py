@@ -20,7 +20,7 @@ from send_throughput import bare_loop
 def make_audience(n: int):
     from django.db import connection
 
-    from crm.models import Tag
+    from crm.models import Tag  # after common.setup_django()
 
     tag = Tag.objects.create(name="bench")
     with connection.cursor() as cursor:
@@ -56,9 +56,19 @@ def main() -> dict:
     import requests
     from django.db.models import Max, Min
 
-    from messaging.campaigns.services import campaign_launch
-    from messaging.channels.templates import templates_sync
-    from messaging.models import Campaign, Channel, Message, MessageTemplate, Status
+    from messaging.campaigns.services import (
+        campaign_launch,
+    )  # after common.setup_django()
+    from messaging.channels.templates import (
+        templates_sync,
+    )  # after common.setup_django()
+    from messaging.models import (
+        Campaign,
+        Channel,
+        Message,
+        MessageTemplate,
+        Status,
+    )  # after common.setup_django()
 
     with common.simulator() as sim_url:
         phone_number_id = "200000000000001"
@@ -95,7 +105,7 @@ def main() -> dict:
         with common.workers(
             count=args.workers, concurrency=args.concurrency, queues="send,default", **env
         ):
-            from config.celery import app
+            from config.celery import app  # after common.setup_django()
 
             common.wait_workers(app, args.workers)
             started = time.perf_counter()

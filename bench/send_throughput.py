@@ -86,8 +86,8 @@ def simulator_capacity(url: str, phone_number_id: str, n: int, clients: int) -> 
 def queue_messages(channel, n: int) -> None:
     from django.utils import timezone
 
-    from crm.models import Contact
-    from messaging.models import Lane, Message
+    from crm.models import Contact  # after common.setup_django()
+    from messaging.models import Lane, Message  # after common.setup_django()
 
     now = timezone.now()
     contacts = Contact.objects.bulk_create(
@@ -127,8 +127,14 @@ def main() -> dict:
     import requests
     from django.db.models import Max, Min
 
-    from messaging.models import Channel, Message, Status
-    from messaging.sending.nudge import send_enqueue
+    from messaging.models import (
+        Channel,
+        Message,
+        Status,
+    )  # after common.setup_django()
+    from messaging.sending.nudge import (
+        send_enqueue,
+    )  # after common.setup_django()
 
     with common.simulator() as sim_url:
         phone_number_id = "200000000000001"
@@ -153,7 +159,7 @@ def main() -> dict:
             "WHATSAPP_API_TOKEN": "simulator-token",
         }
         with common.workers(count=args.workers, concurrency=args.concurrency, queues="send", **env):
-            from config.celery import app
+            from config.celery import app  # after common.setup_django()
 
             common.wait_workers(app, args.workers)
             send_enqueue(channel_id=channel.pk, fanout=args.workers * args.concurrency)

@@ -106,7 +106,12 @@ def main() -> dict:
     common.setup_django()
     from django.db import connection
 
-    from messaging.models import Channel, Message, Status, WebhookEvent
+    from messaging.models import (
+        Channel,
+        Message,
+        Status,
+        WebhookEvent,
+    )  # after common.setup_django()
 
     channel = Channel.objects.create(
         name="Bench", provider="meta_cloud", phone_number_id=PHONE_NUMBER_ID,
@@ -158,8 +163,11 @@ def main() -> dict:
         intake = load(port, "/webhooks/whatsapp/", bodies, args.clients)
     stored = WebhookEvent.objects.count()
 
-    from config.celery import app
-    from messaging.webhooks.services import webhook_drain_nudge, webhook_drain_nudge_clear
+    from config.celery import app  # after common.setup_django()
+    from messaging.webhooks.services import (
+        webhook_drain_nudge,
+        webhook_drain_nudge_clear,
+    )  # after common.setup_django()
 
     app.control.purge()  # the nudge the intake published: the drain is started below
     webhook_drain_nudge_clear()

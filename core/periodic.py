@@ -70,6 +70,7 @@ class PeriodicTaskBase(Task):
 
     lock_timeout: int = 60
     backoff_min: int = 60
+    backoff_max: int | None = None  # None: PERIODIC_TASK_BACKOFF_MAX_SECONDS
     lock_scope: Callable[..., str] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -111,6 +112,8 @@ class PeriodicTaskBase(Task):
         finds the count and a further failure doubles the pause instead of starting over.
         """
         cap = settings.PERIODIC_TASK_BACKOFF_MAX_SECONDS
+        if self.backoff_max is not None and cap:
+            cap = min(cap, self.backoff_max)
         failures = (backoff["failures"] if backoff else 0) + 1
         pause = min(self.backoff_min * 2 ** min(failures - 1, _MAX_DOUBLINGS), cap)
         cache.set(
@@ -127,13 +130,16 @@ def periodic_task(
     name: str,
     lock_timeout: int,
     backoff_min: int = 60,
+    backoff_max: int | None = None,
     scope: Callable[..., str] | None = None,
     **celery_options: Any,
 ) -> Callable[[Callable[..., Any]], PeriodicTaskBase]:
     """Make `fn` the Celery task `name` whose runs never overlap and back off after failures.
 
     `lock_timeout`: seconds after which a run's lock expires (a killed worker's lock frees
-    itself then). `backoff_min`: the first pause after a failure, usually the beat interval.
+    itself then). `backoff_min`: the first pause after a failure, usually the beat interval;
+    `backoff_max`: a lower cap than the setting's for a task whose silence costs more (the
+    sweepers that re-drive sends and webhooks).
     `scope`: for a task beat runs with different arguments, maps them to a part of the lock
     and backoff keys. Everything else goes to `shared_task` unchanged.
     """
@@ -149,6 +155,7 @@ def periodic_task(
             base=PeriodicTaskBase,
             lock_timeout=lock_timeout,
             backoff_min=backoff_min,
+            backoff_max=backoff_max,
             # A plain function as a class attribute would become a method of the task.
             lock_scope=staticmethod(scope) if scope else None,
             **options,

@@ -1,7 +1,6 @@
 """Permission checks for staff pages (function views and class views alike)."""
 
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 
 
@@ -20,16 +19,3 @@ def staff_permission_required(*perms: str):
         return login_required(wrapped)
 
     return decorator
-
-
-class StaffPermissionMixin(LoginRequiredMixin):
-    """Class-view form of `staff_permission_required`: set `permission_required`."""
-
-    permission_required: tuple[str, ...] = ("core.access_staff",)
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return self.handle_no_permission()
-        if not request.user.has_perms(self.permission_required):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)

@@ -14,7 +14,6 @@ from crm.models import (
     ConsentEvent,
     Contact,
     ImportJob,
-    ImportRowError,
     Segment,
     Tag,
 )
@@ -131,13 +130,6 @@ class ImportJobSerializer(serializers.ModelSerializer):
         from django.urls import reverse
 
         return reverse("api:import-errors", args=[job.pk])
-
-
-class ImportRowErrorSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ImportRowError
-        fields = ["line", "column", "value", "reason"]
-        read_only_fields = fields
 
 
 # --- Input ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from messaging.campaigns.services import (
 __all__ = ["campaigns_tick"]
 
 
-@periodic_task(name="messaging.campaigns_tick", lock_timeout=120, backoff_min=5)
+@periodic_task(name="messaging.campaigns_tick", lock_timeout=120, backoff_min=5, backoff_max=60)
 def campaigns_tick() -> dict:
     """Launch scheduled campaigns that are due; release, pause or resume campaigns spread over
     their number's budget; complete those with nothing left to send."""

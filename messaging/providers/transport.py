@@ -138,11 +138,6 @@ def redact_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", "")) + suffix
 
 
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    secret = {"authorization", "x-api-key", "x-hub-signature-256", "x-myoperator-signature"}
-    return {k: ("***" if k.lower() in secret else v) for k, v in headers.items()}
-
-
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     value = headers.get("Retry-After") if headers else None
     if not value:

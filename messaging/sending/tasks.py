@@ -24,7 +24,7 @@ def send_batch(self, channel_id: int) -> dict:
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
-@periodic_task(name="messaging.send_sweep", lock_timeout=120, backoff_min=10)
+@periodic_task(name="messaging.send_sweep", lock_timeout=120, backoff_min=10, backoff_max=60)
 def send_sweep_task() -> dict:
     return send_sweep()
 

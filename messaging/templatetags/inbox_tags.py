@@ -105,14 +105,6 @@ def media_url(message) -> str:
     return reverse("messaging:inbox-media", args=[message.pk])
 
 
-@register.filter
-def get_item(mapping, key):
-    try:
-        return mapping.get(key)
-    except AttributeError:
-        return None
-
-
 MEDIA = frozenset({"image", "video", "audio", "document", "sticker"})
 
 

@@ -97,7 +97,9 @@ def webhook_process(self, event_id: int) -> None:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
 
 
-@periodic_task(name="messaging.webhook_sweep", lock_timeout=120, backoff_min=10, expires=30)
+@periodic_task(
+    name="messaging.webhook_sweep", lock_timeout=120, backoff_min=10, backoff_max=60, expires=30
+)
 def webhook_sweep() -> dict:
     """Every few seconds: pending events a lost broker message left behind, and parked
     statuses whose message has its wamid by now."""

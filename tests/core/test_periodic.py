@@ -179,6 +179,27 @@ def test_the_pause_stops_growing_at_the_setting(clock, settings):
     assert BODY.calls == ["run"] * 4
 
 
+def test_a_task_may_cap_its_pause_below_the_setting(clock, settings, monkeypatch):
+    settings.PERIODIC_TASK_BACKOFF_MAX_SECONDS = 600
+    monkeypatch.setattr(probe, "backoff_max", 15)
+    BODY.action = fail
+    for pause in [10, 15, 15]:
+        with pytest.raises(Boom):
+            probe("run")
+        clock.shift(pause - 1)
+        assert probe("skipped") == {"skipped": BACKING_OFF}
+        clock.shift(1)
+    assert BODY.calls == ["run"] * 3
+
+
+def test_the_sweepers_that_redrive_work_never_pause_longer_than_a_minute():
+    from messaging.campaigns.tasks import campaigns_tick
+    from messaging.sending.tasks import send_sweep_task
+    from messaging.webhooks.tasks import webhook_sweep
+
+    assert {t.backoff_max for t in (send_sweep_task, webhook_sweep, campaigns_tick)} == {60}
+
+
 def test_no_pause_when_the_setting_is_zero(settings):
     settings.PERIODIC_TASK_BACKOFF_MAX_SECONDS = 0
     BODY.action = fail
