@@ -168,6 +168,10 @@ class Message(models.Model):
     error_code = models.IntegerField(null=True, blank=True, db_index=True)
     error_title = models.CharField(max_length=300, blank=True)
     error_detail = models.TextField(blank=True)
+    # The send policy's reason code when it refused this message just before the provider
+    # call (`messaging.sending.policy`): the message failed without being sent, so it has no
+    # error code; campaigns count it as excluded, not as a failure.
+    refusal = models.CharField(max_length=40, blank=True)
 
     pricing = models.JSONField(default=dict, blank=True)
     pricing_category = models.CharField(max_length=40, blank=True)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from messaging.models import Lane, Message, Status
 from messaging.sending.dispatch import messages_claim, send_batch_run, send_sweep
 from messaging.sending.send import message_send
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, window_open
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 def queue_texts(channel, n, **contact_kwargs):
     messages = []
     for i in range(n):
-        contact = ContactFactory(last_inbound_at=timezone.now(), **contact_kwargs)
+        contact = ContactFactory(**contact_kwargs)
+        window_open(contact, channel)
         messages.append(
             message_send(channel=channel, contact=contact, type="text", content={"body": f"m{i}"})
         )
@@ -166,7 +167,9 @@ def test_consent_and_blocks_are_checked_again_at_send_time(channel, simulator):
     message.contact.save()
     send_batch_run(channel_id=channel.pk, max_seconds=5)
     message.refresh_from_db()
-    assert message.status == Status.CANCELLED
+    # Failed by the send policy (not cancelled: nobody cancelled it), with its reason.
+    assert message.status == Status.FAILED and message.refusal == "contact_blocked"
+    assert message.error_code is None
     assert "blocked" in message.error_title.lower()
     assert simulator.counts() == {}
 
