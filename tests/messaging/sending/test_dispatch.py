@@ -12,6 +12,7 @@ from messaging.providers import TemplateStatusUpdate, UserPreference
 from messaging.sending import policy
 from messaging.sending.dispatch import messages_claim, send_batch_run, send_sweep
 from messaging.sending.send import message_send, template_content_build
+from messaging.sending.serializers import MessageSerializer
 from messaging.webhooks.inbound import template_status_apply, user_preference_apply
 from tests.factories import ContactFactory, window_open
 
@@ -252,6 +253,8 @@ def assert_refused_unsent(message, simulator, code):
     assert message.error_title.startswith("Refused at send time")
     assert message.wamid is None and message.attempts == 0
     assert simulator.counts() == {}  # WhatsApp never saw it
+    error = MessageSerializer(message).data["error"]  # what the messages API shows
+    assert error["refusal"] == code and error["code"] is None
 
 
 def test_a_window_that_closed_before_dispatch_fails_the_message_unsent(channel, simulator):
