@@ -11,12 +11,15 @@ from django.utils import timezone
 from crm.attribute_rules import AttributeType, attribute_definition_check
 
 # WhatsApp's customer-service window: free-form messages may go for 24 hours after the
-# contact's own last message (our outbound messages never extend it).
+# contact's own last message to that business number (our outbound messages never extend it).
+# The send policy reads each number's window from its conversation (messaging); the contact's
+# own last message, to any number, is what crm pages show.
 WINDOW = timedelta(hours=24)
 
 
 def window_expires_at(contact: "Contact"):
-    """When the 24-hour customer-service window closes (None if the contact never wrote)."""
+    """When the window opened by the contact's last message to any of our numbers closes
+    (None if the contact never wrote). For display; sending asks the number's conversation."""
     if contact.last_inbound_at is None:
         return None
     return contact.last_inbound_at + WINDOW

@@ -21,7 +21,6 @@ from crm.models import (  # noqa: F401 (public here too)
     ImportRowError,
     Segment,
     Tag,
-    window_expires_at,
 )
 from crm.segment_filters import segment_filter_q
 from crm.services.contacts import (

@@ -192,8 +192,9 @@ def _history_for(contact: Contact, channel: Channel, templates, rng: random.Rand
     )
     if last_inbound:
         Conversation.objects.filter(pk=conversation.pk).update(
-            last_activity_at=last_inbound, first_inbound_at=last_inbound
-        )
+            last_activity_at=last_inbound, first_inbound_at=last_inbound,
+            last_inbound_at=last_inbound,
+        )  # fmt: skip
         Contact.objects.filter(pk=contact.pk).update(
             last_inbound_at=last_inbound, unread_count=rng.randint(0, 2)
         )

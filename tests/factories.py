@@ -1,6 +1,10 @@
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from crm.models import Contact
+from messaging.models import Conversation
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -112,6 +116,18 @@ class ConversationFactory(factory.django.DjangoModelFactory):
 
     contact = factory.SubFactory(ContactFactory)
     channel = factory.SubFactory(ChannelFactory)
+
+
+def window_open(contact, channel, *, at=None):
+    """Open `contact`'s 24-hour window with `channel` as their message to that number does:
+    the conversation's last inbound time (the window is per number), and the contact's."""
+    at = at or timezone.now()
+    conversation, _ = Conversation.objects.update_or_create(
+        contact=contact, channel=channel, defaults={"last_inbound_at": at}
+    )
+    Contact.objects.filter(pk=contact.pk).update(last_inbound_at=at)
+    contact.last_inbound_at = at
+    return conversation
 
 
 # --- Operations centre (analytics.ops) ---------------------------------------------------------

@@ -2,8 +2,9 @@
 
 The same rows go back to `queued` (attempts reset, old wamid dropped, due now) rather than new
 rows being created: a message keeps one identity, its campaign/notification links and its
-status history, and the one-message-per-(campaign, contact) rule still holds. The send path
-checks consent, blocks and undeliverable contacts again when it sends.
+status history, and the one-message-per-(campaign, contact) rule still holds. The send policy
+is asked again just before each is sent (a message it refused is retried like any other: the
+contact may have written since, or opted in).
 
 Codes that say the recipient cannot or does not want to receive (131026 undeliverable, 131050
 stopped marketing) are never retried.
@@ -96,6 +97,7 @@ def failed_messages_retry(
                 wamid=None,
                 claimed_at=None,
                 failed_at=None,
+                refusal="",  # the send policy is asked again when it goes
                 next_attempt_at=now,
             )
         if report is not None:

@@ -59,6 +59,10 @@ from messaging.models import (
 SENT_TIME = Coalesce("sent_at", "delivered_at", "read_at")
 DELIVERED_TIME = Coalesce("delivered_at", "read_at")
 ZERO = Decimal("0")
+# Failed by WhatsApp (or after every retry). A message the send policy refused just before
+# sending (`Message.refusal`: the contact opted out, the window closed) was never sent, so it
+# is not a failure here, as campaigns count it as excluded.
+PROVIDER_FAILED = Q(status=Status.FAILED, refusal="")
 
 
 def _in(column: str, start: datetime, end: datetime) -> Q:
@@ -117,7 +121,7 @@ def messages_by_channel(start: datetime, end: datetime) -> dict[int, dict[str, i
             sent=Count("pk", filter=sent),
             delivered=Count("pk", filter=_between(DELIVERED_TIME, start, end)),
             read=Count("pk", filter=_in("read_at", start, end)),
-            failed=Count("pk", filter=Q(status=Status.FAILED) & _in("failed_at", start, end)),
+            failed=Count("pk", filter=PROVIDER_FAILED & _in("failed_at", start, end)),
             contacts_reached=Count("contact_id", distinct=True, filter=sent),
             billable_plain=Count("pk", filter=billable & Q(campaign__isnull=True)),
         )
@@ -135,7 +139,7 @@ def message_counts(start: datetime, end: datetime) -> dict[str, int]:
             sent=Count("pk", filter=_between(SENT_TIME, start, end)),
             delivered=Count("pk", filter=_between(DELIVERED_TIME, start, end)),
             read=Count("pk", filter=_in("read_at", start, end)),
-            failed=Count("pk", filter=Q(status=Status.FAILED) & _in("failed_at", start, end)),
+            failed=Count("pk", filter=PROVIDER_FAILED & _in("failed_at", start, end)),
         )
     )
 
@@ -317,13 +321,13 @@ def campaign_status_figures(
         sent = _between(SENT_TIME, start, end)
         delivered = _between(DELIVERED_TIME, start, end)
         read = _in("read_at", start, end)
-        failed = Q(status=Status.FAILED) & _in("failed_at", start, end)
+        failed = PROVIDER_FAILED & _in("failed_at", start, end)
     else:
         targeted = Q()
         sent = Q(sent_at__isnull=False) | Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
         delivered = Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
         read = Q(read_at__isnull=False)
-        failed = Q(status=Status.FAILED)
+        failed = PROVIDER_FAILED
     out: dict[int, dict[str, Any]] = {}
     for row in messages.values("campaign_id").annotate(
         targeted=Count("pk", filter=targeted),

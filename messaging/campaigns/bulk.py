@@ -19,16 +19,22 @@ from core.errors import DomainError
 from crm.models import Contact
 from crm.selectors import contacts_resolve
 from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
-from messaging.channels.models import Channel, TemplateCategory
+from messaging.channels.models import Channel
 from messaging.sending.models import Direction, Lane, Message, MessageType
 from messaging.sending.nudge import send_enqueue_on_commit
+from messaging.sending.policy import (
+    SendCheck,
+    SendKind,
+    send_kind,
+    send_policy_check_many,
+    send_policy_check_number,
+    send_policy_check_template,
+)
 from messaging.sending.send import (
     SendRefused,
     SendRequest,
-    contact_refusal,
     message_check_content,
     template_find,
-    template_parameters_check,
 )
 
 MAX_RECIPIENTS = 10_000
@@ -99,27 +105,41 @@ def bulk_send_create(
             code="too_many_recipients",
         )
     template = template_find(channel=channel, content=content) if type == "template" else None
-    marketing = bool(template and template.category == TemplateCategory.MARKETING)
+    kind = send_kind(template)
+    # The number and the template are the whole request's: refused, nothing is queued.
+    whole = send_policy_check_number(channel=channel, kind=kind)
+    if whole is None and template is not None:
+        whole = send_policy_check_template(template=template)
+    if whole is not None:
+        raise whole.error()
+
+    resolved = contacts_resolve(phones=[str(r.get("to", "")) for r in recipients])
+    bodies = [_recipient_content(type, content, recipient) for recipient in recipients]
+    candidates = [i for i, contact in enumerate(resolved) if not isinstance(contact, DomainError)]
+    checks = [
+        SendCheck(
+            contact=resolved[i], kind=kind, needs_window=template is None, template=template,
+            content=bodies[i],
+        )
+        for i in candidates
+    ]  # fmt: skip
+    policy = dict(zip(candidates, send_policy_check_many(channel=channel, checks=checks),
+                      strict=True))  # fmt: skip
 
     refused: list[dict[str, Any]] = []
-    resolved = contacts_resolve(phones=[str(r.get("to", "")) for r in recipients])
-
     seen: set[int] = set()
     rows: list[tuple[Contact, dict]] = []
     for index, contact in enumerate(resolved):
-        recipient = recipients[index]
+        recipient, body = recipients[index], bodies[index]
         problem: DomainError | None = None
         if isinstance(contact, DomainError):
             problem = contact
         elif contact.pk in seen:
             problem = SendRefused("This recipient appears twice in the list.", code="duplicate")
+        elif (refusal := policy[index]) is not None:
+            problem = refusal.error()
         else:
-            problem = contact_refusal(contact, marketing=marketing, needs_window=template is None)
-        body = _recipient_content(type, content, recipient)
-        if problem is None:
             try:
-                if template is not None:
-                    template_parameters_check(template=template, content=body)
                 message_check_content(SendRequest(channel, contact, type, body))
             except SendRefused as exc:
                 problem = exc
@@ -135,6 +155,9 @@ def bulk_send_create(
             continue
         seen.add(contact.pk)
         rows.append((contact, body))
+    budget = send_policy_check_number(channel=channel, kind=kind, count=len(rows))
+    if rows and budget is not None:
+        raise budget.error()
 
     now = timezone.now()
     with transaction.atomic():
@@ -168,7 +191,7 @@ def bulk_send_create(
                     type=MessageType(type),
                     content=body,
                     template=template,
-                    is_marketing=marketing,
+                    is_marketing=kind == SendKind.MARKETING,
                     lane=Lane.BULK,
                     created_at=now,
                     next_attempt_at=now,

@@ -14,29 +14,42 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.models import Consent, Contact
+from crm.models import Contact
 from crm.selectors import segment_contacts
 from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
 from messaging.channels.health import BLOCKED_STATUSES
-from messaging.channels.models import Channel, TemplateCategory
+from messaging.channels.models import Channel
 from messaging.channels.selectors import (
     channel_budget_left,
     channel_recipients_24h,
     channel_unique_recipient_limit,
     channels_with_health,
-    template_unsendable_reason,
 )
 from messaging.providers.error_codes import error_code_info
 from messaging.sending.models import UNCONFIRMED, Message, MessageType, Status
+from messaging.sending.policy import (
+    Reason,
+    SendKind,
+    exclusion_key,
+    send_kind,
+    send_policy_audience_q,
+    send_policy_check_number,
+    send_policy_check_template,
+)
 
 # Before launch nothing has been sent, so settings may still change and pre-flight applies.
 EDITABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)
 CONTACT_FIELDS = ("name", "profile_name", "phone", "language", "wa_id")
+# What each exclusion (a send policy reason, under its report key) reads as on the page.
 EXCLUSION_LABELS = {
-    "blocked": "blocked",
-    "undeliverable": "undeliverable",
-    "no_phone": "no phone number",
-    "no_consent": "no marketing consent",
+    exclusion_key(Reason.CONTACT_BLOCKED): "blocked",
+    exclusion_key(Reason.CONTACT_UNDELIVERABLE): "undeliverable",
+    exclusion_key(Reason.NO_ADDRESS): "no phone number",
+    Reason.NO_CONSENT.value: "no marketing consent",
+    Reason.WINDOW_CLOSED.value: "window closed at send time",
+    Reason.TEMPLATE_PAUSED.value: "template paused at send time",
+    Reason.TEMPLATE_NOT_APPROVED.value: "template not approved at send time",
+    Reason.TEMPLATE_PARAMETERS_MISSING.value: "template parameters missing at send time",
 }
 
 
@@ -97,28 +110,24 @@ def campaign_sample_contact(campaign: Campaign) -> dict[str, Any] | None:
     return campaign_audience(campaign).values("attributes", *CONTACT_FIELDS).first()
 
 
-def _exclusion_conditions(marketing: bool) -> dict[str, Q]:
-    """Mutually exclusive reasons a targeted contact is not sent to, in order of precedence."""
-    no_address = Q(phone__isnull=True, wa_id__isnull=True, bsuid__isnull=True)
-    ok_so_far = Q(blocked=False, undeliverable=False) & ~no_address
-    reasons = {
-        "blocked": Q(blocked=True),
-        "undeliverable": Q(blocked=False, undeliverable=True),
-        "no_phone": Q(blocked=False, undeliverable=False) & no_address,
-    }
-    if marketing:
-        reasons["no_consent"] = ok_so_far & ~Q(consent=Consent.OPTED_IN)
-    return reasons
+def campaign_kind(campaign: Campaign) -> SendKind:
+    """What the campaign's template is sent as (marketing needs consent)."""
+    return send_kind(campaign.template) if campaign.template else SendKind.UTILITY
+
+
+def _exclusion_conditions(campaign: Campaign) -> dict[str, Q]:
+    """The send policy's reasons a targeted contact is not sent to, by report key: mutually
+    exclusive, in order of precedence."""
+    conditions = send_policy_audience_q(kind=campaign_kind(campaign))
+    return {exclusion_key(code): condition for code, condition in conditions.items()}
 
 
 def campaign_sendable(campaign: Campaign) -> QuerySet[Contact]:
     """The audience less everyone an exclusion reason applies to: who launch writes rows for."""
-    audience = campaign_audience(campaign)
-    marketing = bool(campaign.template and campaign.template.category == TemplateCategory.MARKETING)
     excluded = Q()
-    for condition in _exclusion_conditions(marketing).values():
+    for condition in _exclusion_conditions(campaign).values():
         excluded |= condition
-    return audience.exclude(excluded)
+    return campaign_audience(campaign).exclude(excluded)
 
 
 # --- Pre-flight --------------------------------------------------------------------------------
@@ -152,9 +161,9 @@ def _mapping_problems(campaign: Campaign) -> list[str]:
     if template is None:
         return ["Choose a template."]
     problems = []
-    unsendable = template_unsendable_reason(template)
-    if unsendable:
-        problems.append(unsendable)
+    unsendable = send_policy_check_template(template=template)
+    if unsendable is not None:
+        problems.append(unsendable.message)
     if template.channel_id != campaign.channel_id:
         problems.append("The template belongs to another channel.")
     mapping = campaign.parameter_mapping or {}
@@ -197,25 +206,29 @@ def campaign_preflight(campaign: Campaign) -> Preflight:
     problems = _mapping_problems(campaign)
     if not campaign_is_editable(campaign):
         problems.append(f"The campaign is {campaign.state}.")
-    if not campaign.channel.is_active or campaign.channel.paused_reason:
-        problems.append(f"Channel {campaign.channel.name} is not sending.")
     if campaign.throttle_mps and campaign.throttle_mps > campaign.channel.throughput_mps:
         problems.append(
             f"Throttle {campaign.throttle_mps}/s is above the channel's "
             f"{campaign.channel.throughput_mps}/s."
         )
-    marketing = bool(campaign.template and campaign.template.category == TemplateCategory.MARKETING)
     audience = campaign_audience(campaign)
     counts = audience.aggregate(
         n_total=Count("pk"),
         **{
             f"n_{reason}": Count("pk", filter=condition)
-            for reason, condition in _exclusion_conditions(marketing).items()
+            for reason, condition in _exclusion_conditions(campaign).items()
         },
     )
     total = counts.pop("n_total")
     excluded = {reason.removeprefix("n_"): n for reason, n in counts.items() if n}
     sendable = total - sum(excluded.values())
+    # The number: its state, and its budget for everyone the campaign would send to.
+    # The number's state; its budget is weighed below, where spreading can answer it.
+    number = send_policy_check_number(
+        channel=campaign.channel, kind=campaign_kind(campaign), count=0
+    )
+    if number is not None:
+        problems.append(number.message)
     if not campaign.segment_id and not _tag_ids(campaign):
         problems.append("Choose an audience: a segment or tags.")
     elif sendable == 0:
@@ -312,15 +325,19 @@ def budget_reason(channel: Channel, budget: NumberBudget) -> str:
 
 
 def campaign_progress(campaign: Campaign) -> dict[str, Any]:
-    """Counts by status, current rate, time remaining and the error breakdown, in one query.
+    """Counts by status, current rate, time remaining, exclusions and the error breakdown, in
+    one query.
 
-    One GROUP BY (status, error code) over the campaign's messages carries everything: the
-    status counts are its sums, the errors its failed rows, the rate a filtered count in it.
+    One GROUP BY (status, error code, refusal) over the campaign's messages carries
+    everything: the status counts are its sums, the errors its failed rows, the rate a
+    filtered count in it. A message the send policy refused at send time (the contact opted
+    out, the template was paused...) was never sent: it counts as `excluded`, with the
+    contacts excluded at launch, not as a failure.
     """
     minute_ago = timezone.now() - timedelta(seconds=60)
     rows = (
         Message.objects.filter(campaign=campaign)
-        .values_list("status", "error_code")
+        .values_list("status", "error_code", "refusal")
         .annotate(
             n=Count("pk"),
             last_minute=Count("pk", filter=Q(accepted_at__gte=minute_ago)),
@@ -330,15 +347,25 @@ def campaign_progress(campaign: Campaign) -> dict[str, Any]:
     )
     by_status: dict[int, int] = {}
     errors: dict[int | None, int] = {}
+    refused: dict[str, int] = {}
     last_minute = unconfirmed = 0
-    for status, code, n, recent, unconfirmed_n in rows:
-        by_status[status] = by_status.get(status, 0) + n
+    for status, code, refusal, n, recent, unconfirmed_n in rows:
         last_minute += recent
         unconfirmed += unconfirmed_n
+        if refusal:
+            key = exclusion_key(refusal)
+            refused[key] = refused.get(key, 0) + n
+            continue
+        by_status[status] = by_status.get(status, 0) + n
         if status == Status.FAILED:
             errors[code] = errors.get(code, 0) + n
     counts = {Status(s).name.lower(): n for s, n in by_status.items()}
-    total = sum(by_status.values())
+    if refused:
+        counts["excluded"] = sum(refused.values())
+    excluded = dict(campaign.excluded or {})
+    for key, n in refused.items():
+        excluded[key] = excluded.get(key, 0) + n
+    total = sum(by_status.values()) + sum(refused.values())
     pending = sum(by_status.get(s, 0) for s in (Status.QUEUED, Status.SENDING, Status.PAUSED))
     rate = last_minute / 60
     delivered = sum(by_status.get(s, 0) for s in (Status.DELIVERED, Status.READ))
@@ -352,6 +379,8 @@ def campaign_progress(campaign: Campaign) -> dict[str, Any]:
         "delivered": delivered,
         # Unknown sends no webhook settled within SEND_UNKNOWN_SETTLE_HOURS (among `unknown`).
         "unconfirmed": unconfirmed,
+        "excluded": excluded,
+        "excluded_at_send": refused,
         "rate_per_second": round(rate, 2),
         "seconds_remaining": round(pending / rate) if rate and pending else None,
         "errors": [

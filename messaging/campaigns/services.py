@@ -700,8 +700,10 @@ def campaign_failures_check(*, campaign_ids) -> list[int]:
         # Newest results first, by when each result came (NULLs would sort first on
         # PostgreSQL and hide every failure behind the accepted messages).
         finished_at = Coalesce("failed_at", "accepted_at")
+        # Messages the send policy refused at send time were never sent: they say nothing
+        # about the campaign's health (an opt-out is not a delivery failure).
         recent = list(
-            Message.objects.filter(campaign=campaign)
+            Message.objects.filter(campaign=campaign, refusal="")
             .exclude(status__in=[*PENDING, Status.CANCELLED])
             .order_by(finished_at.desc(nulls_last=True), "-pk")
             .values_list("status", "error_code")[:window]

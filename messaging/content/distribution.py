@@ -4,7 +4,8 @@ Each due item is announced to its active advisors with the item's template, whos
 quick-reply buttons carry `<KIND>:<delivery id>` payloads. Rows are written in bulk (one
 `ContentDelivery` and one queued BULK-lane `Message` per advisor, a few queries per thousand
 advisors), guarded by the unique (item, contact) constraint, so running it twice sends nothing
-twice. The send pipeline drains the messages and re-checks consent and blocks at send time.
+twice. Who is excluded is the send policy's call (`send_policy_audience_q`), and the
+dispatcher asks the policy again for each message just before sending it.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from crm.models import Advisor, Consent
+from crm.models import Advisor
 from crm.selectors import segment_contacts
-from messaging.channels.models import TemplateCategory
 from messaging.content.models import ContentDelivery, ContentItem, ContentTarget
 from messaging.content.rules import header_format, quick_reply_buttons, unlock_buttons_clean
 from messaging.content.selectors import content_problems
@@ -36,6 +36,7 @@ from messaging.content.services import (
 )
 from messaging.sending.models import Direction, Lane, Message, MessageType
 from messaging.sending.nudge import send_enqueue_on_commit
+from messaging.sending.policy import SendKind, exclusion_key, send_kind, send_policy_audience_q
 from messaging.sending.send import template_content_build
 
 logger = logging.getLogger(__name__)
@@ -58,20 +59,11 @@ def content_audience(item: ContentItem) -> QuerySet[Advisor]:
     return advisors
 
 
-def _exclusions(marketing: bool) -> dict[str, Q]:
-    """Mutually exclusive reasons an advisor's contact cannot get the announcement."""
-    no_address = Q(contact__phone__isnull=True, contact__wa_id__isnull=True) & Q(
-        contact__bsuid__isnull=True
-    )
-    ok = Q(contact__blocked=False, contact__undeliverable=False) & ~no_address
-    reasons = {
-        "blocked": Q(contact__blocked=True),
-        "undeliverable": Q(contact__blocked=False, contact__undeliverable=True),
-        "no_phone": Q(contact__blocked=False, contact__undeliverable=False) & no_address,
-    }
-    if marketing:
-        reasons["no_consent"] = ok & ~Q(contact__consent=Consent.OPTED_IN)
-    return reasons
+def _exclusions(kind: str) -> dict[str, Q]:
+    """The send policy's reasons an advisor's contact cannot get the announcement, by report
+    key: mutually exclusive, in order of precedence."""
+    conditions = send_policy_audience_q(kind=kind, contact_path="contact")
+    return {exclusion_key(code): condition for code, condition in conditions.items()}
 
 
 def _wants(preferences, category: str) -> bool:
@@ -202,9 +194,10 @@ def content_materialise(*, item: ContentItem, batch_size: int = 1000) -> tuple[i
     advisor; advisors who already have a delivery of this item are skipped.
     """
     template = item.template
-    marketing = template.category == TemplateCategory.MARKETING
+    kind = send_kind(template)
+    marketing = kind == SendKind.MARKETING
     audience = content_audience(item)
-    reasons = _exclusions(marketing)
+    reasons = _exclusions(kind)
     counts = audience.aggregate(**{r: Count("pk", filter=q) for r, q in reasons.items()})
     excluded = {reason: n for reason, n in counts.items() if n}
     blocked = Q()

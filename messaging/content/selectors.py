@@ -7,7 +7,6 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from core.ssrf import UnsafeUrl, url_check_public
-from messaging.channels.selectors import template_unsendable_reason
 from messaging.content.models import (
     ContentDelivery,
     ContentItem,
@@ -24,6 +23,7 @@ from messaging.content.rules import (
 )
 from messaging.links.models import LinkClick
 from messaging.sending.models import Status
+from messaging.sending.policy import send_kind, send_policy_check_number, send_policy_check_template
 
 
 def content_item_list() -> QuerySet[ContentItem]:
@@ -64,12 +64,13 @@ def content_problems(item: ContentItem) -> list[str]:
     if template is None:
         problems.append("Choose the template that announces it.")
         return problems
-    unsendable = template_unsendable_reason(template)
-    if unsendable:
-        problems.append(unsendable)
-    channel = template.channel
-    if not channel.is_active or channel.paused_reason:
-        problems.append(f"Channel {channel.name} is not sending.")
+    unsendable = send_policy_check_template(template=template)
+    if unsendable is not None:
+        problems.append(unsendable.message)
+    # The number's state only: its budget is weighed per send when distribution queues.
+    number = send_policy_check_number(channel=template.channel, kind=send_kind(template), count=0)
+    if number is not None:
+        problems.append(number.message)
     buttons = quick_reply_buttons(template)
     try:
         unlock = unlock_buttons_clean(item.unlock_buttons)

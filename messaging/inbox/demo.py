@@ -262,6 +262,7 @@ def _history(channel: Channel, contacts: list[Contact], rng: random.Random, agen
         ConversationEvent.objects.bulk_create(events, ignore_conflicts=True)
         Conversation.objects.filter(pk=conversation.pk).update(
             is_open=not closed, opened_at=asked_at, first_inbound_at=asked_at,
+            last_inbound_at=last_inbound,
             first_response_at=first_at, first_response_automated=automated,
             last_activity_at=max(last_inbound, first_at), assignee=assignee,
             closed_at=closed_at if closed else None,

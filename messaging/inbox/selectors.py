@@ -53,7 +53,7 @@ def inbox_conversations(
     elif state == "closed":
         queryset = queryset.filter(is_open=False)
     if window_open:
-        queryset = queryset.filter(contact__last_inbound_at__gt=timezone.now() - WINDOW)
+        queryset = queryset.filter(last_inbound_at__gt=timezone.now() - WINDOW)
     term = (search or "").strip()
     if term:
         q = (
@@ -96,7 +96,7 @@ def inbox_counts(*, user) -> dict[str, int]:
         unassigned=Count("pk", filter=Q(assignee__isnull=True, is_open=True)),
         open=Count("pk", filter=Q(is_open=True)),
         closed=Count("pk", filter=Q(is_open=False)),
-        window=Count("pk", filter=Q(contact__last_inbound_at__gt=timezone.now() - WINDOW)),
+        window=Count("pk", filter=Q(last_inbound_at__gt=timezone.now() - WINDOW)),
         unread=Count("pk", filter=Q(contact__unread_count__gt=0, is_open=True)),
     )
 

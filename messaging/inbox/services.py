@@ -38,12 +38,8 @@ from messaging.sending.models import (
     Direction,
     Message,
 )
-from messaging.sending.send import (
-    SendRefused,
-    contact_refusal,
-    message_send,
-    template_content_build,
-)
+from messaging.sending.policy import SendKind, send_policy_check
+from messaging.sending.send import SendRefused, message_send, template_content_build
 from messaging.signals import answer_rated, conversation_closed
 
 logger = logging.getLogger(__name__)
@@ -197,9 +193,12 @@ def conversation_reply_media_upload(
     head = upload.read(16)
     upload.seek(0)
     mime_type, kind = upload_check(name=name, size=upload.size or 0, head=head)
-    refusal = contact_refusal(conversation.contact, marketing=False, needs_window=True)
+    refusal = send_policy_check(
+        contact=conversation.contact, channel=conversation.channel, kind=SendKind.SERVICE,
+        needs_window=True,
+    )  # fmt: skip
     if refusal is not None:
-        raise refusal  # before anything leaves for the provider
+        raise refusal.error()  # before the file leaves for the provider
     provider = provider_for_channel(conversation.channel)
     if not hasattr(provider, "upload_media"):
         raise SendRefused(

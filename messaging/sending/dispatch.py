@@ -16,6 +16,10 @@ marked (`request_started_at`), a tenth of a second of the pace at a time, just b
 requests may leave, so a batch stopped before that point (the rate limiter's Redis down, say)
 goes straight back to the queue, and the sweeper tells a dead worker's unsent claims from
 those it may have sent.
+Just before the provider call the send policy is asked again for the batch: a message it
+refuses (the contact opted out, the window closed, the template was paused) fails with the
+policy's reason in `refusal` and is never sent; a refusal of the number (inactive, restricted,
+over budget) puts the batch back in the queue to wait.
 """
 
 from __future__ import annotations
@@ -51,8 +55,14 @@ from messaging.sending import hooks
 from messaging.sending.failures import failure_side_effects
 from messaging.sending.models import Lane, Message, Status
 from messaging.sending.nudge import send_enqueue, send_nudge_clear
+from messaging.sending.policy import (
+    Refusal,
+    SendKind,
+    send_policy_check_messages,
+    send_policy_check_number,
+)
 from messaging.sending.retry import next_attempt_time
-from messaging.sending.send import SendRequest, contact_refusal, outbound_for
+from messaging.sending.send import SendRequest, outbound_for
 from messaging.sending.statuses import statuses_apply_parked
 
 logger = logging.getLogger(__name__)
@@ -97,7 +107,7 @@ def messages_claim(*, channel_id: int, lane: int, limit: int) -> list[Message]:
     # sending a batch of them in id order would line them up again.
     return list(
         Message.objects.filter(id__in=ids, status=Status.SENDING, claimed_at=now)
-        .select_related("contact")
+        .select_related("contact", "template")
         .order_by("next_attempt_at", "id")
     )
 
@@ -112,6 +122,8 @@ class Outcomes:
     permanent: list[tuple[Message, Exception]] = field(default_factory=list)
     ambiguous: list[tuple[Message, AmbiguousError]] = field(default_factory=list)
     auth: list[tuple[Message, AuthError]] = field(default_factory=list)
+    refused: list[tuple[Message, Refusal]] = field(default_factory=list)  # by the send policy
+    held: bool = False  # the policy refused the number: messages went back to wait
     rate_limited: bool = False  # nothing could be booked within the horizon
 
     def count(self) -> dict[str, int]:
@@ -121,6 +133,7 @@ class Outcomes:
             "failed": len(self.permanent),
             "unknown": len(self.ambiguous),
             "auth": len(self.auth),
+            "refused": len(self.refused),
         }
 
 
@@ -137,12 +150,6 @@ def _send_one(provider: Provider, channel: Channel, message: Message, due: float
     except Exception as exc:
         logger.exception("unexpected error sending message %s", message.uuid)
         return AmbiguousError(f"unexpected error: {type(exc).__name__}: {exc}")
-
-
-def _refusal_at_send_time(message: Message) -> str | None:
-    """Consent and blocks may have changed since the message was queued."""
-    refusal = contact_refusal(message.contact, marketing=message.is_marketing, needs_window=False)
-    return f"Refused at send time: {refusal.message}" if refusal else None
 
 
 def _hold_for_recipient_gap(messages: list[Message]) -> list[Message]:
@@ -297,14 +304,11 @@ def _submit_in_stages(
 def batch_send(
     *, channel: Channel, messages: list[Message], executor: ThreadPoolExecutor
 ) -> Outcomes:
-    """Send claimed messages at the channel's pace and record the outcomes."""
-    refused = [(m, reason) for m in messages if (reason := _refusal_at_send_time(m))]
-    if refused:
-        _record_cancelled(refused)
-        refused_ids = {m.pk for m, _ in refused}
-        messages = [m for m in messages if m.pk not in refused_ids]
-    messages = _hold_for_recipient_gap(messages)
+    """Ask the send policy, then send what it allows at the channel's pace and record the
+    outcomes."""
     outcomes = Outcomes()
+    messages = _policy_apply(channel, messages, outcomes)
+    messages = _hold_for_recipient_gap(messages)
     if not messages:
         return outcomes
     messages, start, rate = _book(channel, messages)
@@ -327,6 +331,36 @@ def batch_send(
             outcomes.permanent.append((message, result))
     outcomes_record(channel=channel, outcomes=outcomes)
     return outcomes
+
+
+def _policy_apply(channel: Channel, messages: list[Message], outcomes: Outcomes) -> list[Message]:
+    """The send policy for a claimed batch, just before the provider call; returns what may go.
+
+    The channel's state is read again first (another worker may have paused it). A message
+    the policy refuses fails now with its reason, unsent; one refused for its number goes
+    back to the queue and the run stops (the sweeper re-drives the channel).
+    """
+    channel.refresh_from_db(fields=CHANNEL_STATE_FIELDS)
+    refusals = send_policy_check_messages(channel=channel, messages=messages)
+    if not refusals:
+        return messages
+    held = [m for m in messages if m.pk in refusals and refusals[m.pk].holds]
+    outcomes.refused = [(m, refusals[m.pk]) for m in messages if m.pk in refusals and m not in held]
+    if held:
+        _release(held)
+        outcomes.held = True
+    if outcomes.refused:
+        _record_refused(outcomes.refused)
+    return [m for m in messages if m.pk not in refusals]
+
+
+# What the policy reads of a channel: refreshed before each batch. Number health joins it when
+# channels record it (`Channel.status`).
+CHANNEL_STATE_FIELDS = [
+    name
+    for name in ("is_active", "paused_reason", "status")
+    if name in {f.name for f in Channel._meta.concrete_fields}
+]
 
 
 # --- Recording ---------------------------------------------------------------------------------
@@ -355,13 +389,30 @@ def _write(messages: list[Message], fields: list[str], **kwargs) -> None:
     )  # fmt: skip
 
 
-def _record_cancelled(refused: list[tuple[Message, str]]) -> None:
+def _record_refused(refused: list[tuple[Message, Refusal]]) -> None:
+    """Fail messages the send policy refused at send time: never sent, so no error code (that
+    marks provider failures), and the policy's reason code in `refusal`."""
     now = timezone.now()
-    for message, reason in refused:
-        message.status = Status.CANCELLED
-        message.error_title = reason
+    for message, refusal in refused:
+        message.status = Status.FAILED
         message.failed_at = now
-    _write([m for m, _ in refused], ["status", "error_title", "failed_at"], where=_SENDING)
+        message.refusal = str(refusal.code)
+        message.error_code = None
+        message.error_title = f"Refused at send time: {refusal.message}"[:300]
+        message.error_detail = (
+            f"The send policy refused this message just before sending ({refusal.code}); "
+            "it was not sent."
+        )
+    _write(
+        [m for m, _ in refused],
+        ["status", "failed_at", "refusal", *ERROR_FIELDS],
+        where=_SENDING,
+    )
+    logger.info(
+        "%d message(s) refused at send time: %s",
+        len(refused),
+        ", ".join(sorted({str(r.code) for _, r in refused})),
+    )
 
 
 # A status webhook may have matched an accepted message by our UUID and recorded its wamid
@@ -464,8 +515,9 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
     """
     send_nudge_clear(channel_id=channel_id)
     channel = Channel.objects.filter(pk=channel_id).first()
-    totals = {"accepted": 0, "retrying": 0, "failed": 0, "unknown": 0, "auth": 0}
-    if channel is None or not channel.is_active or channel.paused_reason:
+    totals = {"accepted": 0, "retrying": 0, "failed": 0, "unknown": 0, "auth": 0, "refused": 0}
+    # The number's state (a service send needs no budget): a refused number's messages wait.
+    if channel is None or send_policy_check_number(channel=channel, kind=SendKind.SERVICE):
         return totals
     deadline = time.monotonic() + (max_seconds or settings.SEND_TASK_MAX_SECONDS)
     batch_size = max(
@@ -488,7 +540,7 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
                 _interrupted(channel_id, messages, exc)
             for key, value in outcomes.count().items():
                 totals[key] += value
-            if outcomes.auth:
+            if outcomes.auth or outcomes.held:
                 return totals
             if outcomes.rate_limited:
                 time.sleep(min(0.1, settings.SEND_RATE_HORIZON_SECONDS / 4))

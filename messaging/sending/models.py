@@ -11,8 +11,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from crm.models import Contact, window_expires_at
+from crm.models import WINDOW, Contact
 from messaging.channels.models import Channel, MessageTemplate
+
+
+def window_closes_at(last_inbound_at):
+    """When a customer-service window opened by a message at `last_inbound_at` closes (None:
+    the contact never wrote). WhatsApp's window is per business number: the conversation's
+    own last inbound message opens it, never a message to another number."""
+    return None if last_inbound_at is None else last_inbound_at + WINDOW
 
 
 class Direction(models.TextChoices):
@@ -96,6 +103,9 @@ class Conversation(models.Model):
     opened_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
     first_inbound_at = models.DateTimeField(null=True, blank=True)
+    # The contact's latest message to this number (only ever moves forward): the 24-hour
+    # customer-service window of this number, which the send policy reads.
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
     # The first reply (human or automated) to the current cycle's first inbound message, set
     # by `messaging.inbox.services.conversation_outbound_record` and cleared when a new cycle
     # opens; every cycle's is kept in ConversationEvent (kind first_response).
@@ -119,8 +129,8 @@ class Conversation(models.Model):
 
     @property
     def window_expires_at(self):
-        """End of the 24-hour window: derived from the contact's last inbound message."""
-        return window_expires_at(self.contact)
+        """End of this number's 24-hour window (the contact's last message to it)."""
+        return window_closes_at(self.last_inbound_at)
 
     @property
     def window_open(self) -> bool:
@@ -175,6 +185,10 @@ class Message(models.Model):
     error_code = models.IntegerField(null=True, blank=True, db_index=True)
     error_title = models.CharField(max_length=300, blank=True)
     error_detail = models.TextField(blank=True)
+    # The send policy's reason code when it refused this message just before the provider
+    # call (`messaging.sending.policy`): the message failed without being sent, so it has no
+    # error code; campaigns count it as excluded, not as a failure.
+    refusal = models.CharField(max_length=40, blank=True)
 
     pricing = models.JSONField(default=dict, blank=True)
     pricing_category = models.CharField(max_length=40, blank=True)

@@ -1,9 +1,10 @@
 """The front of the send path: decide whether a message may go, then queue it.
 
-Every rule is checked here, before anything reaches a provider: a refused send raises
-`SendRefused` with a stable code and a reason a person can act on; it never becomes a failed
-message. Accepted sends become `Message` rows in `queued`, and the dispatcher is nudged after
-the transaction commits.
+Before anything is written, the send policy (`messaging.sending.policy`) is asked and the body
+is checked against WhatsApp's limits: a refused send raises `SendRefused` with a stable code
+and a reason a person can act on; it never becomes a message. Accepted sends become `Message`
+rows in `queued`, and the dispatcher is nudged after the transaction commits; the dispatcher
+asks the policy again just before the provider call.
 """
 
 from __future__ import annotations
@@ -12,30 +13,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
-from core.errors import DomainError
 from core.ssrf import UnsafeUrl, url_check_public
-from crm.models import Consent, Contact
-from crm.selectors import window_expires_at
-from messaging.channels.models import Channel, MessageTemplate, TemplateCategory
-from messaging.channels.selectors import template_unsendable_reason
+from crm.models import Contact
+from messaging.channels.models import Channel, MessageTemplate
 from messaging.providers import InvalidMessage, OutboundMessage, validate_outbound
 from messaging.sending.models import Conversation, Direction, Lane, Message, MessageType
 from messaging.sending.nudge import send_enqueue_on_commit
+from messaging.sending.policy import (
+    SendKind,
+    SendRefused,
+    send_kind,
+    send_policy_check,
+    template_header_format,
+)
 
 MEDIA_TYPES = {"image", "video", "audio", "document", "sticker"}
 SENDABLE_TYPES = {"text", "template", "interactive", "location", "contacts", "reaction"} | (
     MEDIA_TYPES
 )
 SENDABLE_TYPE_CHOICES = [(t, t) for t in sorted(SENDABLE_TYPES)]
-
-
-class SendRefused(DomainError):
-    """A message the rules do not allow; `code` says which rule."""
-
-    code = "send_refused"
-    status_code = 422
 
 
 @dataclass(frozen=True)
@@ -54,6 +51,7 @@ class SendRequest:
 
 
 def template_find(*, channel: Channel, content: dict[str, Any]) -> MessageTemplate:
+    """The synced template a send body names (whether it may be sent is the policy's call)."""
     name = content.get("name")
     language = (content.get("language") or {}).get("code")
     if not name or not language:
@@ -66,77 +64,7 @@ def template_find(*, channel: Channel, content: dict[str, Any]) -> MessageTempla
             code="template_unknown",
         )
     template.channel = channel
-    reason = template_unsendable_reason(template)
-    if reason is not None:
-        raise SendRefused(
-            reason, code="template_not_approved" if channel.is_active else "channel_inactive"
-        )
     return template
-
-
-def _component(components: list[dict], kind: str, index: str | None = None) -> dict | None:
-    for component in components or []:
-        if str(component.get("type", "")).lower() != kind:
-            continue
-        if index is None or str(component.get("index")) == index:
-            return component
-    return None
-
-
-def _header_format(template: MessageTemplate) -> str:
-    header = _component(template.components, "header")
-    return str((header or {}).get("format", "")).upper()
-
-
-def _check_parameters(where: str, expected: list[str], fmt: str, given: list[dict]) -> None:
-    if not expected:
-        return
-    if fmt == "named":
-        names = {p.get("parameter_name") for p in given}
-        missing = [name for name in expected if name not in names]
-        if missing:
-            raise SendRefused(
-                f"Template {where} is missing parameters: {', '.join(missing)}.",
-                code="template_parameters_missing",
-                details={"missing": missing, "component": where},
-            )
-        return
-    if len(given) != len(expected):
-        raise SendRefused(
-            f"Template {where} needs {len(expected)} parameter(s), got {len(given)}.",
-            code="template_parameters_missing",
-            details={"expected": len(expected), "given": len(given), "component": where},
-        )
-
-
-def template_parameters_check(*, template: MessageTemplate, content: dict[str, Any]) -> None:
-    """Raise SendRefused unless `content` supplies every parameter the template declares."""
-    components = content.get("components") or []
-    fmt = (template.parameter_format or "positional").lower()
-    declared = template.parameters or {}
-
-    body = _component(components, "body")
-    _check_parameters("body", declared.get("body", []), fmt, (body or {}).get("parameters", []))
-
-    header_format = _header_format(template)
-    header = _component(components, "header")
-    header_params = (header or {}).get("parameters", [])
-    if header_format in {"IMAGE", "VIDEO", "DOCUMENT"}:
-        kind = header_format.lower()
-        if not any(p.get("type") == kind for p in header_params):
-            raise SendRefused(
-                f"Template header needs a {kind} parameter.",
-                code="template_parameters_missing",
-                details={"component": "header"},
-            )
-    else:
-        _check_parameters("header", declared.get("header", []), fmt, header_params)
-
-    for index, expected in (declared.get("buttons") or {}).items():
-        button = _component(components, "button", str(index))
-        _check_parameters(
-            f"button {index}", expected, "positional", (button or {}).get("parameters", [])
-        )
 
 
 def _media_links(type_: str, content: dict[str, Any]) -> list[str]:
@@ -157,57 +85,26 @@ def _media_links(type_: str, content: dict[str, Any]) -> list[str]:
     return links
 
 
-def contact_refusal(contact: Contact, *, marketing: bool, needs_window: bool) -> SendRefused | None:
-    """Why `contact` may not receive this kind of message now, or None if they may."""
-    if contact.blocked:
-        return SendRefused("The contact is blocked.", code="contact_blocked")
-    if contact.undeliverable:
-        return SendRefused(
-            f"The contact cannot receive WhatsApp messages "
-            f"({contact.undeliverable_reason or 'undeliverable'}).",
-            code="contact_undeliverable",
-        )
-    if not (contact.phone or contact.wa_id or contact.bsuid):
-        return SendRefused("The contact has no phone number or WhatsApp id.", code="no_address")
-    if marketing and contact.consent != Consent.OPTED_IN:
-        return SendRefused(
-            "Marketing messages need the contact's opt-in "
-            f"(consent is {contact.get_consent_display().lower()}).",
-            code="no_consent",
-        )
-    if needs_window:
-        expires = window_expires_at(contact)
-        if expires is None or expires <= timezone.now():
-            return SendRefused(
-                "The 24-hour customer-service window is closed: only an approved template "
-                "can be sent until the contact writes again.",
-                code="window_closed",
-                details={"window_expires_at": expires.isoformat() if expires else None},
-            )
-    return None
-
-
 def message_check(request: SendRequest) -> MessageTemplate | None:
-    """Apply every send rule to `request`; return the template for template sends."""
-    channel, contact, type_ = request.channel, request.contact, request.type
-    if not channel.is_active or channel.paused_reason:
+    """Ask the send policy about `request` and check its body; return the template for
+    template sends. Raises SendRefused with the policy's reason code."""
+    if request.type not in SENDABLE_TYPES:
         raise SendRefused(
-            f"Channel {channel.name} is not sending: {channel.paused_reason or 'inactive'}.",
-            code="channel_inactive",
+            f"Messages of type {request.type!r} cannot be sent.", code="invalid_message"
         )
-    if type_ not in SENDABLE_TYPES:
-        raise SendRefused(f"Messages of type {type_!r} cannot be sent.", code="invalid_message")
     template = None
-    if type_ == "template":
-        template = template_find(channel=channel, content=request.content)
-        template_parameters_check(template=template, content=request.content)
-    refusal = contact_refusal(
-        contact,
-        marketing=bool(template and template.category == TemplateCategory.MARKETING),
-        needs_window=type_ != "template",
+    if request.type == "template":
+        template = template_find(channel=request.channel, content=request.content)
+    refusal = send_policy_check(
+        contact=request.contact,
+        channel=request.channel,
+        kind=send_kind(template),
+        needs_window=template is None,
+        template=template,
+        content=request.content,
     )
     if refusal is not None:
-        raise refusal
+        raise refusal.error()
     message_check_content(request)
     return template
 
@@ -270,7 +167,7 @@ def message_send(
         type=MessageType(type),
         content=content,
         template=template,
-        is_marketing=bool(template and template.category == TemplateCategory.MARKETING),
+        is_marketing=send_kind(template) == SendKind.MARKETING,
         context_wamid=context_wamid,
         lane=lane,
         sent_by=sent_by,
@@ -328,7 +225,7 @@ def template_content_build(
 
     declared = template.parameters or {}
     components: list[dict[str, Any]] = []
-    header_format = _header_format(template)
+    header_format = template_header_format(template)
     if header_format in {"IMAGE", "VIDEO", "DOCUMENT"} and header_media_link:
         kind = header_format.lower()
         components.append(

@@ -111,10 +111,13 @@ class MessageSerializer(serializers.ModelSerializer):
     def get_error(self, message) -> dict | None:
         if message.error_code is None and not message.error_title:
             return None
+        # `refusal`: the send policy's reason code when it refused the message just before
+        # sending (then `code`, WhatsApp's, is null: the message was never sent).
         return {
             "code": message.error_code,
             "title": message.error_title,
             "detail": message.error_detail,
+            "refusal": message.refusal or None,
         }
 
 

@@ -366,7 +366,12 @@ def _conversation_touch(
     conversation, created = Conversation.objects.get_or_create(
         contact=contact,
         channel=channel,
-        defaults={"opened_at": at, "last_activity_at": at, "first_inbound_at": at},
+        defaults={
+            "opened_at": at,
+            "last_activity_at": at,
+            "first_inbound_at": at,
+            "last_inbound_at": at if from_user else None,
+        },
     )
     if created:
         return conversation
@@ -374,7 +379,11 @@ def _conversation_touch(
     if from_user:
         # The earliest message opens the conversation, whatever order they arrive in.
         changes["first_inbound_at"] = Coalesce(Least(F("first_inbound_at"), Value(at)), Value(at))
+        # This number's window: only ever forward (a late, older message must not shorten it).
+        changes["last_inbound_at"] = Coalesce(Greatest(F("last_inbound_at"), Value(at)), Value(at))
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    if from_user and (conversation.last_inbound_at is None or conversation.last_inbound_at < at):
+        conversation.last_inbound_at = at
     if from_user and not conversation.is_open:
         Conversation.objects.filter(pk=conversation.pk, is_open=False).update(
             is_open=True, opened_at=at, closed_at=None

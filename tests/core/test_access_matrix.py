@@ -164,7 +164,9 @@ class World:
         self.channel = ChannelFactory()
         self.contact = ContactFactory(last_inbound_at=timezone.now())
         template = TemplateFactory(channel=self.channel, name="access_template")
-        conversation = ConversationFactory(contact=self.contact, channel=self.channel)
+        conversation = ConversationFactory(
+            contact=self.contact, channel=self.channel, last_inbound_at=timezone.now()
+        )
         inbound = InboundMessageFactory(
             channel=self.channel, contact=self.contact, conversation=conversation
         )

@@ -28,7 +28,7 @@ from messaging.providers.simulator import SimulatorServer
 from messaging.sending.dispatch import send_batch_run
 from messaging.sending.send import message_send
 from tests.core.test_access_matrix import World, api_methods, routes
-from tests.factories import ChannelFactory, ContactFactory
+from tests.factories import ChannelFactory, ContactFactory, window_open
 from tests.messaging.automation.test_responders import FakeAi
 from tests.messaging.providers.support import Loopback, json_answer
 
@@ -93,6 +93,7 @@ def test_secrets_stay_out_of_logs_error_reports_admin_and_api(
         channel = ChannelFactory(base_url=sim.url, throughput_mps=100)
         assert not templates_sync(channel=channel).errors
         contact = ContactFactory(last_inbound_at=timezone.now())
+        window_open(contact, channel)
         message_send(channel=channel, contact=contact, type="text", content={"body": "hi"})
         assert send_batch_run(channel_id=channel.pk, max_seconds=5)["accepted"] == 1
         sim.configure(access_token="a-different-token")

@@ -149,7 +149,9 @@ def test_outside_the_window_the_reply_box_offers_templates(
 
     contact = ContactFactory(name="Meera Iyer", phone="+919800000077", wa_id="919800000077",
                              last_inbound_at=timezone.now() - dt.timedelta(hours=30))  # fmt: skip
-    conversation = ConversationFactory(contact=contact, channel=whatsapp_channel())
+    conversation = ConversationFactory(
+        contact=contact, channel=whatsapp_channel(), last_inbound_at=contact.last_inbound_at
+    )
     login(make_user("Agent").username)
     page.goto(f"{live_server.url}/staff/inbox/{conversation.pk}/")
     assert "window closed" in page.get_by_test_id("window-state").inner_text()

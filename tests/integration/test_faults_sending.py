@@ -21,7 +21,7 @@ from messaging.models import Campaign, CampaignState, Message, Status
 from messaging.providers.simulator import SimulatorServer
 from messaging.sending.dispatch import send_sweep
 from messaging.sending.send import message_send
-from tests.factories import ChannelFactory
+from tests.factories import ChannelFactory, window_open
 from tests.integration.conftest import wait_for
 from tests.integration.faults import (
     TcpProxy,
@@ -131,6 +131,8 @@ def test_connection_refused_is_retried_safely_and_each_message_is_accepted_once(
     port = free_port()
     channel = ChannelFactory(base_url=f"http://127.0.0.1:{port}", throughput_mps=100)
     contacts = contacts_bulk(20, prefix="+91971")
+    for contact in contacts:
+        window_open(contact, channel)
     celery_worker("send-refused", queues="send", concurrency=1, SEND_RETRY_BASE_SECONDS=0.3)
     messages = [
         message_send(channel=channel, contact=c, type="text", content={"body": "hi"})

@@ -30,7 +30,7 @@ from messaging.sending.dispatch import send_sweep
 from messaging.sending.send import message_send
 from messaging.sending.statuses import statuses_apply_parked_older
 from messaging.webhooks.services import webhook_event_process, webhook_events_sweep
-from tests.factories import ChannelFactory, ContactFactory
+from tests.factories import ChannelFactory, ContactFactory, window_open
 from tests.integration.conftest import wait_for
 from tests.integration.faults import TcpProxy, WebProcess, drive, proxied_database_url
 
@@ -376,6 +376,7 @@ def test_a_hung_send_becomes_unknown_is_not_resent_and_the_webhook_settles_it(
     try:
         channel = ChannelFactory(base_url=sim.url, throughput_mps=50)
         contact = ContactFactory(last_inbound_at=timezone.now())
+        window_open(contact, channel)
         sim.configure(hang_numbers=[contact.wa_id])
         celery_worker(
             "send-hang",

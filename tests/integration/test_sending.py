@@ -9,7 +9,7 @@ from django.utils import timezone
 from messaging.models import Message, Status
 from messaging.sending.dispatch import send_sweep
 from messaging.sending.send import message_send
-from tests.factories import ChannelFactory, ContactFactory
+from tests.factories import ChannelFactory, ContactFactory, window_open
 from tests.integration.conftest import wait_for
 
 TERMINAL = {Status.ACCEPTED, Status.UNKNOWN, Status.FAILED, Status.CANCELLED}
@@ -23,6 +23,8 @@ def live_channel(transactional_db, simulator, settings):
 
 def queue(channel, n):
     contacts = ContactFactory.create_batch(n, last_inbound_at=timezone.now())
+    for contact in contacts:
+        window_open(contact, channel)  # the window is the number's
     return [
         message_send(channel=channel, contact=c, type="text", content={"body": "hi"})
         for c in contacts

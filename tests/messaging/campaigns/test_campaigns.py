@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from core.errors import InvalidTransition
-from crm.models import Segment, Tag
+from crm.models import Contact, Segment, Tag
 from messaging.campaigns.selectors import campaign_preflight, campaign_progress
 from messaging.campaigns.services import (
     CampaignNotReady,
@@ -29,7 +29,9 @@ from messaging.models import (
     Status,
     WebhookState,
 )
+from messaging.providers import UserPreference
 from messaging.sending.dispatch import send_batch_run
+from messaging.webhooks.inbound import user_preference_apply
 from tests.factories import ContactFactory
 from tests.messaging.webhooks.support import failed, process, statuses_payload
 
@@ -418,3 +420,69 @@ def test_tracked_links_in_parameters(channel, tag):
     first = Message.objects.filter(campaign=campaign).first()
     text = first.content["components"][1]["parameters"][0]["text"]
     assert "/l/" in text and "shop.example.com" not in text
+
+
+# --- The send policy ---------------------------------------------------------------------------
+
+
+def marketing_campaign(channel, tag):
+    template = MessageTemplate.objects.filter(
+        channel=channel, category="MARKETING", status="APPROVED"
+    ).first()
+    declared = template.parameters
+    mapping = {
+        "body": [{"source": "constant", "value": "x"}] * len(declared.get("body", [])),
+        "header": [{"source": "constant", "value": "x"}] * len(declared.get("header", [])),
+        "header_media_link": "https://93.184.215.14/banner.png",
+        "buttons": {i: {"source": "constant", "value": "x"} for i in declared.get("buttons", {})},
+    }
+    campaign = make_campaign(channel, tag, mapping=mapping)
+    campaign.template = template
+    campaign.save()
+    return campaign
+
+
+def test_send_time_refusals_are_excluded_not_failures_and_do_not_pause(
+    channel, tag, simulator, settings
+):
+    # Counted as failures, the two refusals would make 3 of the last 4 results and pause it.
+    settings.CAMPAIGN_AUTOPAUSE_WINDOW = 4
+    settings.CAMPAIGN_AUTOPAUSE_FAILURE_SHARE = 0.5
+    ok, failing, opting_out, blocked = audience(tag, 4, consent="opted_in")
+    simulator.configure(fail_numbers={failing.wa_id: 131026})
+    campaign = campaign_launch(campaign=marketing_campaign(channel, tag))
+    assert campaign.excluded == {}
+    # Between launch and send: one taps "stop" in WhatsApp, staff block another.
+    user_preference_apply(
+        preference=UserPreference(
+            channel_key=channel.phone_number_id, wa_id=opting_out.wa_id, bsuid=None,
+            category="marketing_messages", value="stop", timestamp=timezone.now(),
+        )
+    )  # fmt: skip
+    Contact.objects.filter(pk=blocked.pk).update(blocked=True)
+
+    totals = send_batch_run(channel_id=channel.pk, max_seconds=5)
+    assert totals["refused"] == 2 and totals["failed"] == 1 and totals["accepted"] == 1
+
+    campaign.refresh_from_db()
+    assert campaign.state != CampaignState.PAUSED and not campaign.auto_paused
+    assert simulator.counts().get(ok.wa_id) == 1
+    assert opting_out.wa_id not in simulator.counts()
+    assert blocked.wa_id not in simulator.counts()
+    progress = campaign_progress(campaign)
+    assert progress["excluded_at_send"] == {"no_consent": 1, "blocked": 1}
+    assert progress["excluded"] == {"no_consent": 1, "blocked": 1}
+    assert progress["counts"]["excluded"] == 2 and progress["counts"]["failed"] == 1
+    assert [e["code"] for e in progress["errors"]] == [131026]  # the provider's failure only
+    assert progress["total"] == 4 and progress["pending"] == 0
+
+
+def test_preflight_asks_the_policy_about_the_number(channel, tag):
+    audience(tag, 3)
+    campaign = make_campaign(channel, tag)
+    assert campaign_preflight(campaign).ok
+    campaign.channel.number_status = "RESTRICTED"  # Meta's account_update, say
+    problems = campaign_preflight(campaign).problems
+    assert any("restricted by WhatsApp" in p for p in problems)
+    campaign.channel.is_active = False
+    assert any("is not sending" in p for p in campaign_preflight(campaign).problems)

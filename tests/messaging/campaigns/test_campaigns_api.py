@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from crm.models import Tag
 from messaging.models import Campaign, Message, MessageTemplate
-from tests.factories import ChannelFactory, ContactFactory, TemplateFactory
+from tests.factories import ChannelFactory, ContactFactory, TemplateFactory, window_open
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +145,41 @@ def test_bulk_send_creates_an_adhoc_campaign(manager, channel, django_capture_on
     first = messages.get(contact=good[0])
     params = first.content["components"][0]["parameters"]
     assert params[0]["text"] == good[0].name
+
+
+def test_bulk_send_asks_the_send_policy(manager, channel):
+    """Free-form text needs each recipient's window with this number; a number that may not
+    send refuses the whole request."""
+    second = ChannelFactory(name="Second", phone_number_id="200000000000002")
+    wrote_here, wrote_elsewhere = ContactFactory.create_batch(2)
+    window_open(wrote_here, channel)
+    window_open(wrote_elsewhere, second)
+    others = ContactFactory.create_batch(10)
+    for contact in others:
+        window_open(contact, channel)
+    body = {
+        "type": "text",
+        "text": {"body": "Your parcel is on its way"},
+        "channel": channel.phone_number_id,
+        "recipients": [{"to": c.phone} for c in [wrote_here, wrote_elsewhere, *others]],
+    }
+    response = manager.post("/api/v1/messages/bulk/", body, format="json")
+    assert response.status_code == 202, response.json()
+    assert response.json()["accepted"] == 11
+    assert response.json()["refused"] == [
+        {
+            "index": 1,
+            "to": wrote_elsewhere.phone,
+            "code": "window_closed",
+            "reason": response.json()["refused"][0]["reason"],
+        }
+    ]
+    channel.paused_reason = "token expired"
+    channel.save()
+    response = manager.post("/api/v1/messages/bulk/", body, format="json")
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "channel_inactive"
+    assert Message.objects.count() == 11
 
 
 def test_bulk_send_limits(manager, channel):

@@ -45,7 +45,7 @@ from messaging.models import (
 )
 from messaging.sending.dispatch import send_batch_run
 from messaging.signals import content_unlocked
-from tests.factories import AdvisorFactory, ContactFactory, ContentItemFactory
+from tests.factories import AdvisorFactory, ContactFactory, ContentItemFactory, window_open
 
 pytestmark = pytest.mark.django_db
 
@@ -519,8 +519,7 @@ def distributed(template, author, reviewer, simulator, settings):
     delivery = ContentDelivery.objects.select_related("message").get(content_item=item)
     assert delivery.message.status == Status.ACCEPTED and delivery.message.wamid
     contact = advisor.contact
-    contact.last_inbound_at = timezone.now()  # the tap opened the window (the webhook does this)
-    contact.save(update_fields=["last_inbound_at"])
+    window_open(contact, template.channel)  # the tap opened the window (the webhook does this)
     return delivery, contact, advisor
 
 
@@ -625,11 +624,9 @@ def test_unlock_refuses_strangers_disabled_advisors_and_a_closed_window(distribu
     assert (
         content_unlock(payload="UNLOCK_CONTENT:999999", contact=contact, context_wamid=None) is None
     )
-    contact.last_inbound_at = timezone.now() - timedelta(hours=25)
-    contact.save(update_fields=["last_inbound_at"])
+    window_open(contact, delivery.message.channel, at=timezone.now() - timedelta(hours=25))
     assert content_unlock(payload=payload, contact=contact, context_wamid=None) is None
-    contact.last_inbound_at = timezone.now()
-    contact.save(update_fields=["last_inbound_at"])
+    window_open(contact, delivery.message.channel)
     advisor.is_active = False
     advisor.save(update_fields=["is_active"])
     assert content_unlock(payload=payload, contact=contact, context_wamid=None) is None

@@ -38,7 +38,9 @@ def open_conversation(channel, *, hours_ago=1, **contact_kwargs):
     contact = ContactFactory(
         last_inbound_at=timezone.now() - dt.timedelta(hours=hours_ago), **contact_kwargs
     )
-    return ConversationFactory(contact=contact, channel=channel)
+    return ConversationFactory(
+        contact=contact, channel=channel, last_inbound_at=contact.last_inbound_at
+    )
 
 
 def test_list_with_filters_and_order(api, agent, wa_channel, django_assert_max_num_queries):

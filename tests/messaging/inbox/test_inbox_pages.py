@@ -55,7 +55,9 @@ def conversation_with_window(channel, *, hours_ago: float = 1, **contact_kwargs)
     contact = ContactFactory(
         last_inbound_at=timezone.now() - dt.timedelta(hours=hours_ago), **contact_kwargs
     )
-    return ConversationFactory(contact=contact, channel=channel)
+    return ConversationFactory(
+        contact=contact, channel=channel, last_inbound_at=contact.last_inbound_at
+    )
 
 
 # --- Permissions -------------------------------------------------------------------------------
@@ -176,6 +178,7 @@ def test_filters_and_search(agent_client, agent, wa_channel):
         contact=ContactFactory(
             name="Stale Sam", last_inbound_at=timezone.now() - dt.timedelta(days=2)
         ),
+        last_inbound_at=timezone.now() - dt.timedelta(days=2),
     )
     MessageFactory(channel=wa_channel, contact=stale.contact, content={"body": "Refund my saree"})
 

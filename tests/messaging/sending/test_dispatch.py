@@ -4,12 +4,18 @@ import itertools
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
-from messaging.models import Lane, Message, Status
+from crm.models import Contact
+from messaging.models import Channel, Conversation, Lane, Message, MessageTemplate, Status
+from messaging.providers import TemplateStatusUpdate, UserPreference
+from messaging.sending import policy
 from messaging.sending.dispatch import messages_claim, send_batch_run, send_sweep
-from messaging.sending.send import message_send
-from tests.factories import ContactFactory
+from messaging.sending.send import message_send, template_content_build
+from messaging.sending.serializers import MessageSerializer
+from messaging.webhooks.inbound import template_status_apply, user_preference_apply
+from tests.factories import ContactFactory, window_open
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +23,8 @@ pytestmark = pytest.mark.django_db
 def queue_texts(channel, n, **contact_kwargs):
     messages = []
     for i in range(n):
-        contact = ContactFactory(last_inbound_at=timezone.now(), **contact_kwargs)
+        contact = ContactFactory(**contact_kwargs)
+        window_open(contact, channel)
         messages.append(
             message_send(channel=channel, contact=contact, type="text", content={"body": f"m{i}"})
         )
@@ -167,7 +174,9 @@ def test_consent_and_blocks_are_checked_again_at_send_time(channel, simulator):
     message.contact.save()
     send_batch_run(channel_id=channel.pk, max_seconds=5)
     message.refresh_from_db()
-    assert message.status == Status.CANCELLED
+    # Failed by the send policy (not cancelled: nobody cancelled it), with its reason.
+    assert message.status == Status.FAILED and message.refusal == "contact_blocked"
+    assert message.error_code is None
     assert "blocked" in message.error_title.lower()
     assert simulator.counts() == {}
 
@@ -373,3 +382,177 @@ def test_requests_are_marked_started_a_stage_at_a_time_along_the_pace(channel, s
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(marks)]
     assert all(0.05 < gap < 0.3 for gap in gaps), gaps
     assert sorted(simulator.counts().values()) == [1] * 6
+
+
+# --- The send policy at send time ----------------------------------------------------------------
+
+
+def queue_template(channel, contact, name="order_confirmation"):
+    template = MessageTemplate.objects.get(channel=channel, name=name, language="en")
+    if name == "order_confirmation":
+        content = template_content_build(
+            template=template, header=["#1"], body=["Asha", "#1", "₹1", "Friday"],
+            button_url_values={"0": "1"},
+        )  # fmt: skip
+    else:  # a marketing template
+        declared = template.parameters
+        content = template_content_build(
+            template=template,
+            body=["x"] * len(declared.get("body", [])),
+            header=["x"] * len(declared.get("header", [])) or None,
+            header_media_link="https://93.184.215.14/banner.png",
+            button_url_values=dict.fromkeys(declared.get("buttons", {}), "x"),
+        )
+    return message_send(channel=channel, contact=contact, type="template", content=content)
+
+
+def assert_refused_unsent(message, simulator, code):
+    message.refresh_from_db()
+    assert message.status == Status.FAILED
+    assert message.refusal == code
+    assert message.error_code is None  # not a provider failure
+    assert message.error_title.startswith("Refused at send time")
+    assert message.wamid is None and message.attempts == 0
+    assert simulator.counts() == {}  # WhatsApp never saw it
+    error = MessageSerializer(message).data["error"]  # what the messages API shows
+    assert error["refusal"] == code and error["code"] is None
+
+
+def test_a_window_that_closed_before_dispatch_fails_the_message_unsent(channel, simulator):
+    """Queued at hour 23 of the window, dispatched at hour 25: refused, not sent."""
+    contact = ContactFactory()
+    window_open(contact, channel, at=timezone.now() - timedelta(hours=23))
+    message = message_send(channel=channel, contact=contact, type="text", content={"body": "hi"})
+    with time_machine.travel(timezone.now() + timedelta(hours=2), tick=True):
+        totals = send_batch_run(channel_id=channel.pk, max_seconds=5)
+    assert totals["refused"] == 1 and totals["accepted"] == 0
+    assert_refused_unsent(message, simulator, "window_closed")
+
+
+def test_an_opt_out_between_queue_and_send_fails_the_message_unsent(channel, simulator):
+    contact = ContactFactory(consent="opted_in")
+    message = queue_template(channel, contact, name=marketing_template(channel).name)
+    assert message.is_marketing
+    # Meta's marketing preference webhook: the user tapped "stop" in WhatsApp.
+    user_preference_apply(
+        preference=UserPreference(
+            channel_key=channel.phone_number_id, wa_id=contact.wa_id, bsuid=None,
+            category="marketing_messages", value="stop", timestamp=timezone.now(),
+        )
+    )  # fmt: skip
+    send_batch_run(channel_id=channel.pk, max_seconds=5)
+    assert_refused_unsent(message, simulator, "no_consent")
+
+
+def test_a_template_paused_after_queueing_fails_the_message_unsent(channel, simulator):
+    message = queue_template(channel, ContactFactory())
+    template_status_apply(
+        update=TemplateStatusUpdate(name="order_confirmation", language="en", status="PAUSED"),
+        channels=[channel],
+    )
+    send_batch_run(channel_id=channel.pk, max_seconds=5)
+    assert_refused_unsent(message, simulator, "template_paused")
+
+
+def marketing_template(channel):
+    return MessageTemplate.objects.filter(
+        channel=channel, category="MARKETING", status="APPROVED"
+    ).first()
+
+
+def _block(message):
+    Contact.objects.filter(pk=message.contact_id).update(blocked=True)
+
+
+def _undeliverable(message):
+    Contact.objects.filter(pk=message.contact_id).update(undeliverable=True)
+
+
+def _no_address(message):
+    Contact.objects.filter(pk=message.contact_id).update(phone=None, wa_id=None, bsuid=None)
+
+
+def _consent_withdrawn(message):
+    Contact.objects.filter(pk=message.contact_id).update(consent="unknown")
+
+
+def _window_aged(message):
+    Conversation.objects.filter(contact_id=message.contact_id).update(
+        last_inbound_at=timezone.now() - timedelta(hours=25)
+    )
+
+
+def _template_disabled(message):
+    MessageTemplate.objects.filter(pk=message.template_id).update(status="DISABLED")
+
+
+def _template_paused(message):
+    MessageTemplate.objects.filter(pk=message.template_id).update(status="PAUSED")
+
+
+def _template_needs_more(message):
+    # Re-synced with a new body parameter the queued content does not fill.
+    template = MessageTemplate.objects.get(pk=message.template_id)
+    template.parameters = {**template.parameters, "body": [*template.parameters["body"], "5"]}
+    template.save(update_fields=["parameters"])
+
+
+SEND_TIME_CASES = {
+    "contact_blocked": ("text", _block),
+    "contact_undeliverable": ("text", _undeliverable),
+    "no_address": ("text", _no_address),
+    "no_consent": ("marketing", _consent_withdrawn),
+    "window_closed": ("text", _window_aged),
+    "template_not_approved": ("template", _template_disabled),
+    "template_paused": ("template", _template_paused),
+    "template_parameters_missing": ("template", _template_needs_more),
+}
+
+
+@pytest.mark.parametrize("code", list(SEND_TIME_CASES))
+def test_each_message_reason_is_asked_again_at_send_time(channel, simulator, code):
+    kind, change = SEND_TIME_CASES[code]
+    contact = ContactFactory(consent="opted_in")
+    if kind == "text":
+        (message,) = queue_texts(channel, 1)
+    elif kind == "marketing":
+        message = queue_template(channel, contact, name=marketing_template(channel).name)
+    else:
+        message = queue_template(channel, contact)
+    other = queue_texts(channel, 1)[0]  # the same batch: unaffected, sent
+    change(message)
+    totals = send_batch_run(channel_id=channel.pk, max_seconds=5)
+    assert totals["refused"] == 1 and totals["accepted"] == 1
+    other.refresh_from_db()
+    assert other.status == Status.ACCEPTED
+    message.refresh_from_db()
+    assert message.status == Status.FAILED and message.refusal == code
+    assert message.error_code is None
+    assert simulator.counts() == {other.contact.wa_id: 1}  # only the unaffected one went
+
+
+def test_a_number_refused_at_send_time_holds_its_messages(channel, simulator):
+    messages = queue_texts(channel, 2)
+    Channel.objects.filter(pk=channel.pk).update(is_active=False)
+    send_batch_run(channel_id=channel.pk, max_seconds=2)
+    assert {m.status for m in Message.objects.filter(pk__in=[m.pk for m in messages])} == {
+        Status.QUEUED
+    }
+    assert simulator.counts() == {}
+    Channel.objects.filter(pk=channel.pk).update(is_active=True)
+    assert send_batch_run(channel_id=channel.pk, max_seconds=5)["accepted"] == 2
+
+
+def test_over_budget_at_send_time_holds_templates_and_lets_replies_go(
+    channel, simulator, monkeypatch
+):
+    held = queue_template(channel, ContactFactory())
+    (reply,) = queue_texts(channel, 1)
+    monkeypatch.setattr(policy, "channel_budget_left", lambda channel: 0)
+    totals = send_batch_run(channel_id=channel.pk, max_seconds=2)
+    assert totals["accepted"] == 1 and totals["refused"] == 0
+    held.refresh_from_db()
+    reply.refresh_from_db()
+    assert held.status == Status.QUEUED and not held.refusal  # waits for the budget
+    assert reply.status == Status.ACCEPTED
+    assert simulator.counts() == {reply.contact.wa_id: 1}

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.services import api_token_create
 from messaging.models import Message
-from tests.factories import ContactFactory, MessageFactory
+from tests.factories import ContactFactory, MessageFactory, window_open
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,15 @@ def sender(make_user, api_client):
     return api_client
 
 
-def open_contact(**kwargs):
-    return ContactFactory(last_inbound_at=timezone.now() - timedelta(minutes=5), **kwargs)
+def open_contact(channel, **kwargs):
+    """A contact who wrote to `channel` five minutes ago (its window is open)."""
+    contact = ContactFactory(**kwargs)
+    window_open(contact, channel, at=timezone.now() - timedelta(minutes=5))
+    return contact
 
 
 def test_send_text_mirrors_the_cloud_api(sender, channel):
-    contact = open_contact()
+    contact = open_contact(channel)
     response = sender.post(
         "/api/v1/messages/",
         {
@@ -111,7 +114,7 @@ def test_unknown_and_invalid_phones(sender, channel):
 
 
 def test_idempotency_key_returns_the_first_result(sender, channel):
-    contact = open_contact()
+    contact = open_contact(channel)
     body = {"to": contact.phone, "type": "text", "text": {"body": "once"}}
     first = sender.post("/api/v1/messages/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     again = sender.post("/api/v1/messages/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
@@ -132,8 +135,7 @@ def test_a_refused_request_does_not_burn_its_key(sender, channel):
         sender.post("/api/v1/messages/", body, format="json", HTTP_IDEMPOTENCY_KEY="k2").status_code
         == 422
     )
-    contact.last_inbound_at = timezone.now()
-    contact.save()
+    window_open(contact, channel)
     response = sender.post("/api/v1/messages/", body, format="json", HTTP_IDEMPOTENCY_KEY="k2")
     assert response.status_code == 202
 
@@ -180,7 +182,7 @@ def test_list_query_count_is_bounded(sender, channel, django_assert_max_num_quer
 )
 def test_permissions(make_user, api_client, channel, role, method, allowed):
     api_client.force_authenticate(make_user(role))
-    contact = open_contact()
+    contact = open_contact(channel)
     body = {"to": contact.phone, "type": "text", "text": {"body": "x"}}
     response = getattr(api_client, method)("/api/v1/messages/", body, format="json")
     assert (response.status_code in (200, 202)) is allowed
@@ -230,7 +232,7 @@ def test_an_unknown_contact_id_answers_like_an_unknown_phone(sender, channel):
 
 
 def test_a_body_naming_two_contacts_is_refused(sender, channel):
-    one, other = open_contact(), open_contact()
+    one, other = open_contact(channel), open_contact(channel)
     body = {"contact": one.pk, "to": other.phone, "type": "text", "text": {"body": "x"}}
     response = sender.post("/api/v1/messages/", body, format="json")
     assert response.status_code == 400
@@ -242,7 +244,7 @@ def test_several_channels_need_a_name(sender, channel):
     from tests.factories import ChannelFactory
 
     ChannelFactory(name="Second", phone_number_id="200000000000002")
-    body = {"to": open_contact().phone, "type": "text", "text": {"body": "x"}}
+    body = {"to": open_contact(channel).phone, "type": "text", "text": {"body": "x"}}
     response = sender.post("/api/v1/messages/", body, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["details"]["channel"] == [

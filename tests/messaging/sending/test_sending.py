@@ -7,13 +7,16 @@ from django.utils import timezone
 
 from messaging.models import Message, Status
 from messaging.sending.send import SendRefused, message_send, template_content_build
-from tests.factories import ContactFactory
+from tests.factories import ContactFactory, window_open
 
 pytestmark = pytest.mark.django_db
 
 
-def in_window(**kwargs):
-    return ContactFactory(last_inbound_at=timezone.now() - timedelta(hours=1), **kwargs)
+def in_window(channel, **kwargs):
+    """A contact who wrote to `channel` an hour ago: its 24-hour window is open."""
+    contact = ContactFactory(**kwargs)
+    window_open(contact, channel, at=timezone.now() - timedelta(hours=1))
+    return contact
 
 
 def send_text(channel, contact, body="Hello"):
@@ -35,7 +38,7 @@ def order_template(channel):
 
 
 def test_text_inside_the_window_is_queued_and_enqueued(channel, django_capture_on_commit_callbacks):
-    contact = in_window()
+    contact = in_window(channel)
     with django_capture_on_commit_callbacks() as callbacks:
         message = send_text(channel, contact)
     assert message.status == Status.QUEUED
@@ -44,7 +47,8 @@ def test_text_inside_the_window_is_queued_and_enqueued(channel, django_capture_o
 
 
 def test_free_form_outside_the_window_is_refused(channel, simulator):
-    contact = ContactFactory(last_inbound_at=timezone.now() - timedelta(hours=25))
+    contact = ContactFactory()
+    window_open(contact, channel, at=timezone.now() - timedelta(hours=25))
     with pytest.raises(SendRefused) as exc:
         send_text(channel, contact)
     assert exc.value.code == "window_closed"
@@ -73,7 +77,7 @@ def test_approved_template_outside_the_window_is_allowed(channel):
     ],
 )
 def test_contact_state_refusals(channel, changes, code):
-    contact = in_window(**changes)
+    contact = in_window(channel, **changes)
     with pytest.raises(SendRefused) as exc:
         send_text(channel, contact)
     assert exc.value.code == code
@@ -171,7 +175,9 @@ def test_named_parameters_are_checked_by_name(channel):
 def test_media_links_pass_the_ssrf_guard(channel, link, settings):
     settings.MEDIA_URL_ALLOW_PRIVATE = False
     with pytest.raises(SendRefused) as exc:
-        message_send(channel=channel, contact=in_window(), type="image", content={"link": link})
+        message_send(
+            channel=channel, contact=in_window(channel), type="image", content={"link": link}
+        )
     assert exc.value.code == "media_url_refused"
 
 
@@ -179,7 +185,7 @@ def test_public_media_link_is_accepted(channel, settings):
     settings.MEDIA_URL_ALLOW_PRIVATE = False
     message = message_send(
         channel=channel,
-        contact=in_window(),
+        contact=in_window(channel),
         type="image",
         content={"link": "https://93.184.215.14/cat.png", "caption": "A cat"},
     )
@@ -216,7 +222,7 @@ def test_public_media_link_is_accepted(channel, settings):
 )
 def test_documented_limits_are_enforced_before_queueing(channel, type_, content):
     with pytest.raises(SendRefused) as exc:
-        message_send(channel=channel, contact=in_window(), type=type_, content=content)
+        message_send(channel=channel, contact=in_window(channel), type=type_, content=content)
     assert exc.value.code == "invalid_message"
 
 
@@ -224,5 +230,5 @@ def test_paused_channel_refuses(channel):
     channel.paused_reason = "token expired"
     channel.save()
     with pytest.raises(SendRefused) as exc:
-        send_text(channel, in_window())
+        send_text(channel, in_window(channel))
     assert exc.value.code == "channel_inactive"

@@ -1,10 +1,12 @@
 """Inbound messages, consent keywords, user preferences and template status updates."""
 
 import datetime as dt
+import importlib
 import time
 from unittest import mock
 
 import pytest
+from django.apps import apps
 from django.db import DatabaseError
 
 from crm.models import ConsentEvent, Contact
@@ -555,3 +557,43 @@ def test_a_temporary_media_failure_is_retried_then_recorded(wa_channel, eager_re
     assert provider.fetch_media.call_count == 5  # first try + 4 retries
     message.refresh_from_db()
     assert "timeout" in message.media_error
+
+
+def test_each_number_keeps_its_own_window_which_only_moves_forward(wa_channel):
+    second = ChannelFactory(name="Second", phone_number_id="200000000000002")
+    process(messages_payload(text_message("wamid.NEW", "later", T0 + 3600)))
+    process(messages_payload(text_message("wamid.OLD", "earlier", T0)))
+    first = Conversation.objects.get(channel=wa_channel)
+    assert first.last_inbound_at == at(T0 + 3600)
+    assert first.window_expires_at == at(T0 + 3600) + dt.timedelta(hours=24)
+    assert not Conversation.objects.filter(channel=second).exists()
+    other = text_message("wamid.B", "to the other number", T0 + 7200)
+    process(messages_payload(other, phone_number_id=second.phone_number_id))
+    assert Conversation.objects.get(channel=second).last_inbound_at == at(T0 + 7200)
+    first.refresh_from_db()
+    assert first.last_inbound_at == at(T0 + 3600)  # a message to B opens no window on A
+
+
+def test_the_backfill_reads_each_numbers_last_inbound_message(wa_channel):
+    """The data migration that introduced per-number windows."""
+    backfill = importlib.import_module(
+        "messaging.migrations.0024_conversation_last_inbound_at_backfill"
+    ).backfill
+    second = ChannelFactory(name="Second", phone_number_id="200000000000002")
+    contact = ContactFactory()
+    here = Conversation.objects.create(contact=contact, channel=wa_channel)
+    there = Conversation.objects.create(contact=contact, channel=second)
+    silent = Conversation.objects.create(contact=ContactFactory(), channel=wa_channel)
+    for seconds, channel, kind in [
+        (T0, wa_channel, "text"), (T0 + 60, wa_channel, "text"), (T0 + 120, wa_channel, "system"),
+        (T0 + 30, second, "image"),
+    ]:  # fmt: skip
+        MessageFactory(
+            channel=channel, contact=contact, direction=Direction.INBOUND, type=kind,
+            status=Status.RECEIVED, received_at=at(seconds),
+        )  # fmt: skip
+    MessageFactory(channel=wa_channel, contact=silent.contact)  # outbound: opens nothing
+    backfill(apps, None)
+    for conversation, expected in [(here, at(T0 + 60)), (there, at(T0 + 30)), (silent, None)]:
+        conversation.refresh_from_db()
+        assert conversation.last_inbound_at == expected
