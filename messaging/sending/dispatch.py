@@ -435,7 +435,8 @@ def send_sweep() -> dict[str, int]:
 
     Messages stuck in `sending` past SEND_CLAIM_STALE_SECONDS may or may not have reached the
     provider: they become `unknown` (never re-sent blindly), and a status webhook carrying
-    their UUID settles them. Channels with due queued messages get a drainer.
+    their UUID settles them. Channels with due queued messages get a drainer. Expired
+    per-recipient gaps of the embedded limiter are deleted.
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.SEND_CLAIM_STALE_SECONDS)
@@ -452,4 +453,8 @@ def send_sweep() -> dict[str, int]:
         send_enqueue(channel_id=channel_id)
     if unknown:
         logger.warning("sweeper moved %d stale sending message(s) to unknown", unknown)
-    return {"stale_to_unknown": unknown, "channels_redriven": len(channels)}
+    return {
+        "stale_to_unknown": unknown,
+        "channels_redriven": len(channels),
+        "recipient_gaps_purged": ratelimit.recipient_gaps_purge(),
+    }
