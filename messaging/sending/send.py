@@ -74,8 +74,12 @@ def template_find(*, channel: Channel, content: dict[str, Any]) -> MessageTempla
     return template
 
 
-def _component(components: list[dict], kind: str, index: str | None = None) -> dict | None:
-    for component in components or []:
+def _component(components: Any, kind: str, index: str | None = None) -> dict | None:
+    """The component of `kind` (and button `index`); malformed entries are skipped here and
+    refused with their reason by `validate_outbound`, never a server error."""
+    for component in components if isinstance(components, list) else []:
+        if not isinstance(component, dict):
+            continue
         if str(component.get("type", "")).lower() != kind:
             continue
         if index is None or str(component.get("index")) == index:
@@ -86,6 +90,11 @@ def _component(components: list[dict], kind: str, index: str | None = None) -> d
 def _header_format(template: MessageTemplate) -> str:
     header = _component(template.components, "header")
     return str((header or {}).get("format", "")).upper()
+
+
+def _parameters(component: dict | None) -> list[dict]:
+    given = (component or {}).get("parameters")
+    return [p for p in given if isinstance(p, dict)] if isinstance(given, list) else []
 
 
 def _check_parameters(where: str, expected: list[str], fmt: str, given: list[dict]) -> None:
@@ -116,11 +125,10 @@ def template_parameters_check(*, template: MessageTemplate, content: dict[str, A
     declared = template.parameters or {}
 
     body = _component(components, "body")
-    _check_parameters("body", declared.get("body", []), fmt, (body or {}).get("parameters", []))
+    _check_parameters("body", declared.get("body", []), fmt, _parameters(body))
 
     header_format = _header_format(template)
-    header = _component(components, "header")
-    header_params = (header or {}).get("parameters", [])
+    header_params = _parameters(_component(components, "header"))
     if header_format in {"IMAGE", "VIDEO", "DOCUMENT"}:
         kind = header_format.lower()
         if not any(p.get("type") == kind for p in header_params):
@@ -134,26 +142,31 @@ def template_parameters_check(*, template: MessageTemplate, content: dict[str, A
 
     for index, expected in (declared.get("buttons") or {}).items():
         button = _component(components, "button", str(index))
-        _check_parameters(
-            f"button {index}", expected, "positional", (button or {}).get("parameters", [])
-        )
+        _check_parameters(f"button {index}", expected, "positional", _parameters(button))
 
 
-def _media_links(type_: str, content: dict[str, Any]) -> list[str]:
-    links = []
-    if type_ in MEDIA_TYPES and content.get("link"):
-        links.append(content["link"])
-    if type_ == "template":
-        for component in content.get("components") or []:
-            for param in component.get("parameters") or []:
-                media = param.get(param.get("type", ""), {})
-                if isinstance(media, dict) and media.get("link"):
-                    links.append(media["link"])
-    if type_ == "interactive":
-        header = (content.get("header") or {}) if isinstance(content, dict) else {}
-        media = header.get(header.get("type", ""), {})
-        if isinstance(media, dict) and media.get("link"):
-            links.append(media["link"])
+def _media_links(content: Any) -> list[Any]:
+    """Every media link in a send body, however deep it sits.
+
+    WhatsApp media objects carry their URL under `link`: a media message's own object,
+    template header parameters, interactive headers, and the per-card headers of carousels
+    (which a check of the known places alone would let through). Nothing else in a send body
+    uses that key: buttons and contacts carry theirs under `url` or `text`, and those are
+    opened by the user's phone, not fetched for us. Walked without recursion, so a deeply
+    nested body cannot exhaust the stack.
+    """
+    links: list[Any] = []
+    stack: list[Any] = [content]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "link" and value not in (None, ""):
+                    links.append(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
     return links
 
 
@@ -214,8 +227,10 @@ def message_check(request: SendRequest) -> MessageTemplate | None:
 
 def message_check_content(request: SendRequest) -> None:
     """Media links pass the SSRF guard and the body keeps WhatsApp's documented limits."""
-    type_ = request.type
-    for link in _media_links(type_, request.content):
+    links = _media_links(request.content)
+    if any(not isinstance(link, str) for link in links):
+        raise SendRefused("A media link must be a URL.", code="media_url_refused")
+    for link in dict.fromkeys(links):  # a carousel may repeat one image: one lookup
         try:
             url_check_public(link)
         except UnsafeUrl as exc:
