@@ -109,6 +109,10 @@ class ReadSerializer(serializers.Serializer):
     )
 
 
+class NoBodySerializer(serializers.Serializer):
+    """`close` and `reopen` take no body."""
+
+
 class RatingSerializer(serializers.Serializer):
     rating = serializers.IntegerField(min_value=1, max_value=5)
 
@@ -225,7 +229,9 @@ class ConversationActionView(APIView):
     required_permissions = {"POST": CHANGE}
 
     def get_serializer_class(self):
-        return {"assign": AssignSerializer, "read": ReadSerializer}.get(self.action_name)
+        return {"assign": AssignSerializer, "read": ReadSerializer}.get(
+            self.action_name, NoBodySerializer
+        )
 
     @extend_schema(responses=ConversationSerializer, tags=["inbox"])
     def post(self, request, pk):
