@@ -1,8 +1,9 @@
 """What an auto-reply rule may say (its triggers and actions) and what is wrong with one.
 
 `rule_problems` is pure: it reads the rule it is given (and the template attached to it) and
-the office-hours spec, and returns the problems by field; it queries nothing of its own, writes
-nothing and imports no service. `AutoReplyRule.clean()`, the admin (through the model form and
+the office-hours spec, and returns the problems by field; it queries nothing of its own (a
+header media link's host is resolved, as the SSRF guard does), writes nothing and imports no
+service. `AutoReplyRule.clean()`, the admin (through the model form and
 `autoreply_rules_enable`) and the services all validate through it. The vocabulary lives here,
 not in `models.py`, so that the model can import this module at the top.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import models
 
+from core.ssrf import UnsafeUrl, url_check_public
 from messaging.automation.office_hours import OfficeHoursInvalid, office_hours_parse
 from messaging.channels.selectors import template_unsendable_reason
 
@@ -101,7 +103,7 @@ def rule_problems(rule: AutoReplyRule, *, office_hours: str | None = None) -> di
             if unsendable:
                 problems["template"] = unsendable
             problem = template_parameters_problem(template, rule.template_parameters or {})
-            if problem:
+            if problem or (problem := header_media_link_problem(rule.template_parameters or {})):
                 problems["template_parameters"] = problem
     elif action == AutoReplyAction.SEND_CONTENT:
         if not (rule.content_payload or "").strip():
@@ -112,6 +114,21 @@ def rule_problems(rule: AutoReplyRule, *, office_hours: str | None = None) -> di
     elif action == AutoReplyAction.ADD_TAG and rule.tag_id is None:
         problems["tag"] = "Choose the tag."
     return problems
+
+
+def header_media_link_problem(values: Any) -> str:
+    """Why a rule's constant header media link may not be sent ('' when it may): the send
+    path refuses it anyway (`core.ssrf`), but the rule would then fail on every message."""
+    link = values.get("header_media_link") if isinstance(values, dict) else None
+    if not link:
+        return ""
+    if not isinstance(link, str):
+        return "The header media link must be a URL."
+    try:
+        url_check_public(link)
+    except UnsafeUrl as exc:
+        return f"Header media link refused: {exc.message}"
+    return ""
 
 
 def template_parameters_problem(template: MessageTemplate, values: Any) -> str:

@@ -9,7 +9,8 @@ For each inbound message (never inside the webhook request), in this order:
    with `stop_processing`;
 3. if nothing replied and no matching rule stopped the evaluation, the responders (FAQ, then
    the AI responder when enabled) answer a text question, unless an agent replied to the
-   contact in the last AUTOREPLY_AGENT_ACTIVE_MINUTES;
+   contact in the last AUTOREPLY_AGENT_ACTIVE_MINUTES; while one works out its answer, the
+   question is marked read with a typing indicator (queued after commit);
 4. the matching `fallback` rules, only if nothing replied so far (an out-of-office note that
    gives way to a real answer).
 
@@ -57,7 +58,11 @@ from messaging.automation.rules import MAX_TEXT, rule_problems, text_normalise, 
 from messaging.channels.opt_out import opt_out_tap_match
 from messaging.channels.rendering import template_render
 from messaging.content.unlock import content_unlock
-from messaging.sending.conversations import conversation_assign, conversation_outbound_record
+from messaging.sending.conversations import (
+    conversation_assign,
+    conversation_outbound_record,
+    read_mark_enqueue_on_commit,
+)
 from messaging.sending.models import Conversation, Direction, Message, MessageType
 from messaging.sending.selectors import message_opt_out_tap
 from messaging.sending.send import SendRefused, message_send, template_content_build
@@ -369,6 +374,7 @@ def _run_step(step: Step, message: Message, inbound: Inbound, replied: bool) -> 
     if step.responder is not None:
         if _agent_recently_replied(message):
             return _record(message, step, AutoReplyOutcome.SKIPPED, "an agent is on it")
+        _typing_show_on_commit(message)
         step.answer = step.responder.answer(inbound.text, message.contact)  # outside any lock
     with transaction.atomic():
         try:
@@ -390,6 +396,15 @@ def _run_step(step: Step, message: Message, inbound: Inbound, replied: bool) -> 
         if conversation is not None:
             conversation_outbound_record(conversation=conversation, message=reply, automated=True)
         return run
+
+
+def _typing_show_on_commit(message: Message) -> None:
+    """Mark the question read with a typing indicator while a responder (the AI may take
+    seconds) prepares the answer. Queued for a worker, so neither this task nor the webhook
+    that brought the question waits on the provider; WhatsApp drops the indicator at our
+    answer or after 25 seconds, whichever comes first (no answer lets it time out)."""
+    if message.wamid:
+        read_mark_enqueue_on_commit(channel_id=message.channel_id, wamid=message.wamid, typing=True)
 
 
 def autoreply_process(*, message_id: int) -> list[AutoReplyRun]:

@@ -86,7 +86,10 @@ class ParameterMappingForm(forms.Form):
         self.needs_media = str(header.get("format", "")).upper() in {"IMAGE", "VIDEO", "DOCUMENT"}
         if self.needs_media:
             self.fields["header_media_link"] = forms.URLField(
-                label="Header media link", initial=mapping.get("header_media_link", "")
+                label="Header media link",
+                initial=mapping.get("header_media_link", ""),
+                assume_scheme="https",
+                help_text="A public http(s) URL; private and loopback addresses are refused.",
             )
 
     def _add(self, key, label, item, part, name):

@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.ssrf import UnsafeUrl, url_check_public
 from crm.models import Contact
 from crm.selectors import segment_contacts
 from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
@@ -185,7 +186,31 @@ def _mapping_problems(campaign: Campaign) -> list[str]:
         mapping.get("header_media_link")
     ):
         problems.append("The template's header needs a media link.")
+    media_problem = header_media_link_problem(mapping)
+    if media_problem:
+        problems.append(media_problem)
     return problems
+
+
+def header_media_link_problem(mapping: Any) -> str | None:
+    """Why a mapping's `header_media_link` may not go out, or None (none set, or public).
+
+    The link is sent to WhatsApp with every message of the campaign, so it passes the same
+    SSRF guard as a single send (`core.ssrf`): http(s) on a standard port, no credentials,
+    and a host whose every address is public (not private, loopback, link-local such as the
+    cloud metadata address 169.254.169.254, or reserved). Checked when the mapping is saved,
+    again at pre-flight and so at launch, since DNS may have changed in between.
+    """
+    link = mapping.get("header_media_link") if isinstance(mapping, dict) else None
+    if not link:
+        return None
+    if not isinstance(link, str):
+        return "The header media link must be a URL."
+    try:
+        url_check_public(link)
+    except UnsafeUrl as exc:
+        return f"Header media link refused: {exc.message}"
+    return None
 
 
 def _valid_source(item) -> bool:

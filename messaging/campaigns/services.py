@@ -32,6 +32,7 @@ from messaging.campaigns.selectors import (
     campaign_sendable,
     channel_budget,
     channel_budget_room,
+    header_media_link_problem,
 )
 from messaging.channels.health import HealthChange
 from messaging.channels.models import Channel, TemplateCategory
@@ -104,10 +105,24 @@ def _template_check(*, channel: Channel, template) -> None:
         raise DomainError(message, code="invalid", details={"template": [message]})
 
 
+def _mapping_check(mapping: Any) -> None:
+    """A parameter mapping is an object, and its header media link passes the SSRF guard."""
+    if not isinstance(mapping, dict):
+        message = "The parameter mapping must be an object."
+        raise DomainError(message, code="invalid", details={"parameter_mapping": [message]})
+    problem = header_media_link_problem(mapping)
+    if problem:
+        raise DomainError(
+            problem, code="media_url_refused", details={"header_media_link": [problem]}
+        )
+
+
 def campaign_create(*, name: str, channel: Channel, created_by=None, **fields: Any) -> Campaign:
     """A new draft. `fields` are any other of CAMPAIGN_FIELDS (`tags` an iterable of Tag)."""
     _fields_check(fields)
     _template_check(channel=channel, template=fields.get("template"))
+    if "parameter_mapping" in fields:
+        _mapping_check(fields["parameter_mapping"])
     tags = fields.pop("tags", None)
     with transaction.atomic():
         campaign = Campaign.objects.create(
@@ -126,6 +141,8 @@ def campaign_update(*, campaign: Campaign, actor=None, **fields: Any) -> Campaig
     transitions: the state does not change, and pre-flight checks the result again at launch.
     """
     _fields_check(fields)
+    if "parameter_mapping" in fields:
+        _mapping_check(fields["parameter_mapping"])
     tags = fields.pop("tags", None)
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)

@@ -93,16 +93,20 @@ def campaign_mapping(request, pk):
     form = ParameterMappingForm(
         request.POST or None, template=campaign.template, mapping=campaign.parameter_mapping
     )
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             svc.campaign_update(
                 campaign=campaign, actor=request.user, parameter_mapping=form.mapping()
             )
         except DomainError as exc:
-            messages.error(request, exc.message)
+            _refused(request, form, exc)
+            if not form.errors:
+                return redirect("messaging:campaign-detail", pk=pk)
+            status = 422  # a refused field (a private media link): shown on the form
         else:
             messages.success(request, "Parameters mapped.")
-        return redirect("messaging:campaign-detail", pk=pk)
+            return redirect("messaging:campaign-detail", pk=pk)
     preview = None
     if campaign.parameter_mapping:
         sample = campaign_sample_contact(campaign)
@@ -112,6 +116,7 @@ def campaign_mapping(request, pk):
         request,
         "messaging/campaigns/mapping.html",
         {"campaign": campaign, "form": form, "preview": preview},
+        status=status,
     )
 
 

@@ -7,16 +7,22 @@ evenly rather than sent as a burst.
 
 Redis (when REDIS_URL is set) holds the state for all machines; without Redis a database row
 does, which is correct across the processes of one embedded install.
+
+The per-recipient minimum gap (WhatsApp's pair rate, error 131056) lives in the same two
+places: a Redis key per recipient that expires with the gap, or a `RateLimitState` row per
+recipient (key `gap:<recipient>`, `tat` = until when it is held) that the send sweeper purges
+once it has expired.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from core.redis import redis_client
 from messaging.channels.models import RateLimitState
@@ -52,6 +58,9 @@ for i, key in ipairs(KEYS) do
 end
 return granted
 """
+
+
+logger = logging.getLogger(__name__)
 
 
 @cache
@@ -100,17 +109,86 @@ def _reserve_db(key: str, n: int, rate: float, horizon: float) -> Booking:
     return Booking(tat - now, granted)
 
 
+GAP_PREFIX = "gap:"
+_GAP_END = "gap;"  # the first key after every "gap:..." one (";" follows ":")
+
+
 def recipients_claim_gap(recipients: list[str], *, gap_seconds: float) -> set[str]:
     """The recipients that may be messaged now; each is then held for `gap_seconds`.
 
-    Without Redis every recipient passes (the embedded mode sends too slowly to matter).
+    One round trip with Redis; without it three statements (insert, lock, update) however
+    many recipients (SQLite splits an insert of more than about 500).
     """
-    if gap_seconds <= 0 or not recipients or not settings.REDIS_URL:
+    if gap_seconds <= 0 or not recipients:
         return set(recipients)
-    _, _, gaps = _redis()
-    keys = [f"parley:gap:{r}" for r in recipients]
-    granted = gaps(keys=keys, args=[int(gap_seconds * 1000)])
-    return {recipients[i - 1] for i in granted}
+    if settings.REDIS_URL:
+        _, _, gaps = _redis()
+        keys = [f"parley:gap:{r}" for r in recipients]
+        granted = gaps(keys=keys, args=[int(gap_seconds * 1000)])
+        return {recipients[i - 1] for i in granted}
+    return _claim_gaps_db(recipients, gap_seconds)
+
+
+def _claim_gaps_db(recipients: list[str], gap_seconds: float) -> set[str]:
+    """The embedded limiter's gap: a row per recipient holding the time it is free again.
+
+    The rows are made to exist first and then locked in key order, so two workers claiming
+    the same recipient queue on its row (PostgreSQL) or on SQLite's write lock, and never
+    deadlock each other. A row the sweeper deleted between the two steps is simply not
+    granted this time: the message waits one gap more, it is never sent early.
+    """
+    now = time.time()
+    by_key = {f"{GAP_PREFIX}{r}": r for r in recipients}
+    keys = sorted(by_key)
+    with transaction.atomic():
+        RateLimitState.objects.bulk_create(
+            [RateLimitState(key=key, tat=0.0) for key in keys], ignore_conflicts=True
+        )
+        rows = (
+            RateLimitState.objects.select_for_update()
+            .filter(key__in=keys)
+            .order_by("key")
+            .values_list("key", "tat")
+        )
+        granted = [key for key, held_until in rows if held_until <= now]
+        if granted:
+            RateLimitState.objects.filter(key__in=granted).update(tat=now + gap_seconds)
+    return {by_key[key] for key in granted}
+
+
+def recipients_release_gap(recipients: list[str]) -> None:
+    """Give back the gaps of recipients whose messages never left (a batch stopped before its
+    requests started), so their retry is not held a gap longer for a send that did not
+    happen. Best effort: a gap that cannot be released only delays that retry."""
+    if not recipients:
+        return
+    try:
+        if settings.REDIS_URL:
+            redis_client().delete(*[f"parley:gap:{r}" for r in recipients])
+        else:
+            RateLimitState.objects.filter(key__in=[f"{GAP_PREFIX}{r}" for r in recipients]).delete()
+    except Exception:  # the limiter's store is what failed: nothing more to do
+        logger.warning("could not release the recipient gaps of %d recipient(s)", len(recipients))
+
+
+def recipient_gaps_purge(*, limit: int = 5000) -> int:
+    """Delete up to `limit` expired per-recipient gap rows (embedded limiter); returns how many.
+
+    Rows another worker holds are skipped, not waited for, so the purge never blocks a batch
+    nor deadlocks with one.
+    """
+    if settings.REDIS_URL:
+        return 0  # Redis expires its keys itself
+    expired = RateLimitState.objects.filter(
+        key__gte=GAP_PREFIX, key__lt=_GAP_END, tat__lte=time.time()
+    )
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            expired = expired.select_for_update(skip_locked=True)
+        keys = list(expired.order_by("key").values_list("key", flat=True)[:limit])
+        if keys:
+            RateLimitState.objects.filter(key__in=keys).delete()
+    return len(keys)
 
 
 def wait(seconds: float, *, deadline: float | None = None) -> None:

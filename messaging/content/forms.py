@@ -18,10 +18,19 @@ def announcement_templates():
     return templates_sendable().filter(pk__in=ids)
 
 
+def media_url_public(url: str) -> None:
+    """The SSRF guard as a field validator: every form that takes a content media link
+    (the staff form and the admin) refuses private, loopback and link-local hosts."""
+    try:
+        url_check_public(url)
+    except UnsafeUrl as exc:
+        raise forms.ValidationError(exc.message) from exc
+
+
 def media_url_field() -> forms.URLField:
     return forms.URLField(
         label="Media link", max_length=2048, required=False, assume_scheme="https",
-        help_text="An image or document at a public URL.",
+        help_text="An image or document at a public URL.", validators=[media_url_public],
     )  # fmt: skip
 
 
@@ -69,15 +78,6 @@ class ContentItemForm(forms.ModelForm):
 
     def content_fields(self):
         return [self[name] for name in self.Meta.fields]
-
-    def clean_media_url(self):
-        url = self.cleaned_data.get("media_url", "")
-        if url:
-            try:
-                url_check_public(url)
-            except UnsafeUrl as exc:
-                raise forms.ValidationError(exc.message) from exc
-        return url
 
     def clean(self):
         data = super().clean()

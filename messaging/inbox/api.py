@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -97,6 +98,19 @@ class AssignSerializer(serializers.Serializer):
     assignee = serializers.CharField(
         allow_null=True, help_text='A user id, "me", or null to unassign.'
     )
+
+
+class ReadSerializer(serializers.Serializer):
+    typing = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also show the contact a typing indicator (until your reply, at most 25 "
+        "seconds); needs the permission to reply.",
+    )
+
+
+class NoBodySerializer(serializers.Serializer):
+    """`close` and `reopen` take no body."""
 
 
 class RatingSerializer(serializers.Serializer):
@@ -208,15 +222,18 @@ class ConversationReplyView(APIView):
 
 
 class ConversationActionView(APIView):
-    """`assign` (body `{"assignee": <user id> | "me" | null}`), `close`, `reopen`, `read`."""
+    """`assign` (body `{"assignee": <user id> | "me" | null}`), `close`, `reopen`, `read`
+    (body `{"typing": true}` optional)."""
 
     action_name = ""
     required_permissions = {"POST": CHANGE}
 
     def get_serializer_class(self):
-        return AssignSerializer if self.action_name == "assign" else None
+        return {"assign": AssignSerializer, "read": ReadSerializer}.get(
+            self.action_name, NoBodySerializer
+        )
 
-    @extend_schema(request=AssignSerializer, responses=ConversationSerializer, tags=["inbox"])
+    @extend_schema(responses=ConversationSerializer, tags=["inbox"])
     def post(self, request, pk):
         conversation = _conversation(pk)
         user = request.user
@@ -231,7 +248,12 @@ class ConversationActionView(APIView):
         elif self.action_name == "reopen":
             svc.conversation_reopen(conversation=conversation, actor=user)
         elif self.action_name == "read":
-            svc.conversation_mark_read(conversation=conversation)
+            serializer = ReadSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            typing = serializer.validated_data["typing"]
+            if typing and not user.has_perms(REPLY):
+                raise PermissionDenied("Showing a typing indicator needs the permission to reply.")
+            svc.conversation_mark_read(conversation=conversation, typing=typing)
         return Response(ConversationSerializer(_conversation(pk)).data)
 
     @staticmethod

@@ -20,7 +20,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
-from core.queueing import task
 from crm.models import Contact
 from messaging.automation.models import AutomatedAnswer
 from messaging.channels.clients import provider_for_channel
@@ -30,6 +29,7 @@ from messaging.sending.conversations import (
     NOT_FROM_USER,
     conversation_outbound_record,
     cycle_start,
+    read_mark_enqueue_on_commit,
 )
 from messaging.sending.models import (
     Conversation,
@@ -292,9 +292,13 @@ def conversation_reopen(*, conversation: Conversation, actor) -> Conversation:
     return conversation
 
 
-def conversation_mark_read(*, conversation: Conversation) -> str | None:
+def conversation_mark_read(*, conversation: Conversation, typing: bool = False) -> str | None:
     """Clear the unread badge now; tell WhatsApp (blue ticks) in the background, so the page
-    never waits on the provider. Returns the wamid that will be marked read."""
+    never waits on the provider. Returns the wamid that will be marked read.
+
+    `typing` also shows the contact a typing indicator (until our reply, at most 25 s): for
+    an agent who opens the conversation to answer it, never after a reply has gone out.
+    """
     Contact.objects.filter(pk=conversation.contact_id).update(unread_count=0)
     conversation.contact.unread_count = 0
     wamid = (
@@ -307,26 +311,19 @@ def conversation_mark_read(*, conversation: Conversation) -> str | None:
         .first()
     )
     if wamid:
-        channel_id = conversation.channel_id
-        transaction.on_commit(lambda: _mark_read_enqueue(channel_id, wamid))
+        read_mark_enqueue_on_commit(channel_id=conversation.channel_id, wamid=wamid, typing=typing)
     return wamid
 
 
-def _mark_read_enqueue(channel_id: int, wamid: str) -> None:
-    try:
-        task("messaging.inbox_mark_read").delay(channel_id, wamid)
-    except Exception:  # the broker is down: the badge is cleared; blue ticks are cosmetic
-        logger.warning("could not enqueue the read mark of %s", wamid)
-
-
-def provider_mark_read(*, channel_id: int, wamid: str) -> bool:
-    """Tell the provider that `wamid` was read. Temporary errors propagate (the task retries)."""
+def provider_mark_read(*, channel_id: int, wamid: str, typing: bool = False) -> bool:
+    """Tell the provider that `wamid` was read, with a typing indicator when `typing`.
+    Temporary errors propagate (the task retries)."""
 
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is None:
         return False
     try:
-        provider_for_channel(channel).mark_read(wamid)
+        provider_for_channel(channel).mark_read(wamid, typing=typing)
     except PermanentError as exc:
         logger.info("read mark of %s refused: %s", wamid, exc)
         return False

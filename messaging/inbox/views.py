@@ -249,7 +249,8 @@ def inbox_action(request, pk, action):
     contact = conversation.contact
     try:
         if action == "read":
-            svc.conversation_mark_read(conversation=conversation)
+            # An agent who may answer is about to: the contact sees the typing dots.
+            svc.conversation_mark_read(conversation=conversation, typing=user.has_perms(REPLY))
             messages.success(request, "Marked as read.")
         elif action == "assign-me":
             conversation_assign(conversation=conversation, assignee=user, actor=user)

@@ -775,8 +775,13 @@ class Provider(abc.ABC):
         """Send one message; raise `InvalidMessage` or a `ProviderError` subclass."""
 
     @abc.abstractmethod
-    def mark_read(self, wamid: str) -> None:
-        """Tell the provider an inbound message was read (blue ticks)."""
+    def mark_read(self, wamid: str, *, typing: bool = False) -> None:
+        """Tell the provider an inbound message was read (blue ticks).
+
+        With `typing`, the user also sees a typing indicator: WhatsApp shows it until our
+        next message or for at most 25 seconds, so send it only when a reply is on its way.
+        A provider without read receipts (`supports_read_receipts = False`) does neither.
+        """
 
     @abc.abstractmethod
     def list_templates(self) -> Iterator[TemplateInfo]:

@@ -1,12 +1,14 @@
 """A conversation's life: its cycles (opened, first response), who it is assigned to.
 
 The bookkeeping both the inbox (staff replies, assignment) and automation (auto-replies, the
-assign action) and inbound processing (a new cycle opens) call; the inbox keeps its pages,
-replies, close and reopen, and read marks.
+assign action) and inbound processing (a new cycle opens) call, and the queueing of read marks
+and typing indicators both the inbox and automation send; the inbox keeps its pages, replies,
+close and reopen, and the read-mark task.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -14,6 +16,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
 from core.errors import DomainError
+from core.queueing import task
 from messaging.sending.models import (
     Conversation,
     ConversationEvent,
@@ -22,6 +25,8 @@ from messaging.sending.models import (
     Message,
     MessageType,
 )
+
+logger = logging.getLogger(__name__)
 
 # Inbound types that are not the user writing to us: they neither need a reply nor get one.
 NOT_FROM_USER = frozenset({MessageType.SYSTEM, MessageType.REACTION})
@@ -137,3 +142,23 @@ def conversation_assign(*, conversation: Conversation, assignee, actor) -> Conve
         )  # fmt: skip
     conversation.assignee = assignee
     return conversation
+
+
+def read_mark_enqueue_on_commit(*, channel_id: int, wamid: str, typing: bool = False) -> None:
+    """After commit, queue `messaging.inbox_mark_read` for `wamid` (blue ticks), with a
+    typing indicator when `typing` (WhatsApp shows it until our next message, at most 25 s).
+
+    Never blocks on the provider and never raises: both are cosmetic, and the caller's work
+    (a cleared badge, an answer being prepared) must not fail because the broker is down.
+    """
+
+    def enqueue() -> None:
+        try:
+            if typing:
+                task("messaging.inbox_mark_read").delay(channel_id, wamid, typing=True)
+            else:
+                task("messaging.inbox_mark_read").delay(channel_id, wamid)
+        except Exception:
+            logger.warning("could not enqueue the read mark of %s", wamid)
+
+    transaction.on_commit(enqueue)

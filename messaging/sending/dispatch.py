@@ -568,6 +568,10 @@ def _interrupted(channel_id: int, messages: list[Message], exc: Exception) -> No
     `sending` and becomes `unknown` when its claim goes stale."""
     retry_at = next_attempt_time(1)
     requeued = _release(messages, retry_at=retry_at)
+    unsent = Message.objects.filter(
+        pk__in=[m.pk for m in messages], request_started_at__isnull=True
+    ).exclude(status=Status.SENDING)
+    ratelimit.recipients_release_gap([str(c) for c in unsent.values_list("contact_id", flat=True)])
     logger.warning(
         "send batch on channel %s stopped (%s: %s); %d of %d claimed message(s) had not been "
         "sent and are queued again",
@@ -597,7 +601,8 @@ def send_sweep() -> dict[str, int]:
     hung. If its request had not started it never reached the provider: it goes back to the
     queue (paused if its campaign is). If it had, it may have arrived: it becomes `unknown`
     (never re-sent blindly), and a status webhook carrying its UUID settles it. Channels with
-    due queued messages get a drainer.
+    due queued messages get a drainer. Expired per-recipient gaps of the embedded limiter are
+    deleted.
     """
     now = timezone.now()
     stale_claims = Message.objects.filter(
@@ -626,4 +631,5 @@ def send_sweep() -> dict[str, int]:
         "stale_requeued": requeued,
         "stale_to_unknown": unknown,
         "channels_redriven": len(channels),
+        "recipient_gaps_purged": ratelimit.recipient_gaps_purge(),
     }

@@ -187,9 +187,13 @@ def send_policy_check_number(*, channel: Channel, kind: str, count: int = 1) -> 
 # --- The template ------------------------------------------------------------------------------
 
 
-def template_component(components: list[dict], kind: str, index: str | None = None) -> dict | None:
-    """The first component of `kind` (header, body, button `index`) of a send body."""
-    for component in components or []:
+def template_component(components: Any, kind: str, index: str | None = None) -> dict | None:
+    """The first component of `kind` (header, body, button `index`) of a send body; malformed
+    entries are skipped here and refused with their reason by `validate_outbound`, never a
+    server error."""
+    for component in components if isinstance(components, list) else []:
+        if not isinstance(component, dict):
+            continue
         if str(component.get("type", "")).lower() != kind:
             continue
         if index is None or str(component.get("index")) == index:
@@ -201,6 +205,11 @@ def template_header_format(template: MessageTemplate) -> str:
     """TEXT, IMAGE, VIDEO, DOCUMENT or LOCATION; "" when the template has no header."""
     header = template_component(template.components, "header")
     return str((header or {}).get("format", "")).upper()
+
+
+def _parameters(component: dict | None) -> list[dict]:
+    given = (component or {}).get("parameters")
+    return [p for p in given if isinstance(p, dict)] if isinstance(given, list) else []
 
 
 def _parameters_refusal(
@@ -231,19 +240,17 @@ def template_parameters_refusal(
     *, template: MessageTemplate, content: dict[str, Any]
 ) -> Refusal | None:
     """Whether `content` supplies every parameter the template declares (None: it does)."""
-    components = content.get("components") or []
+    components = content.get("components") if isinstance(content, dict) else None
     fmt = (template.parameter_format or "positional").lower()
     declared = template.parameters or {}
 
     body = template_component(components, "body")
-    refusal = _parameters_refusal(
-        "body", declared.get("body", []), fmt, (body or {}).get("parameters", [])
-    )
+    refusal = _parameters_refusal("body", declared.get("body", []), fmt, _parameters(body))
     if refusal is not None:
         return refusal
 
     header_format = template_header_format(template)
-    header_params = (template_component(components, "header") or {}).get("parameters", [])
+    header_params = _parameters(template_component(components, "header"))
     if header_format in {"IMAGE", "VIDEO", "DOCUMENT"}:
         kind = header_format.lower()
         if not any(p.get("type") == kind for p in header_params):
@@ -260,7 +267,7 @@ def template_parameters_refusal(
     for index, expected in (declared.get("buttons") or {}).items():
         button = template_component(components, "button", str(index))
         refusal = _parameters_refusal(
-            f"button {index}", expected, "positional", (button or {}).get("parameters", [])
+            f"button {index}", expected, "positional", _parameters(button)
         )
         if refusal is not None:
             return refusal

@@ -67,21 +67,28 @@ def template_find(*, channel: Channel, content: dict[str, Any]) -> MessageTempla
     return template
 
 
-def _media_links(type_: str, content: dict[str, Any]) -> list[str]:
-    links = []
-    if type_ in MEDIA_TYPES and content.get("link"):
-        links.append(content["link"])
-    if type_ == "template":
-        for component in content.get("components") or []:
-            for param in component.get("parameters") or []:
-                media = param.get(param.get("type", ""), {})
-                if isinstance(media, dict) and media.get("link"):
-                    links.append(media["link"])
-    if type_ == "interactive":
-        header = (content.get("header") or {}) if isinstance(content, dict) else {}
-        media = header.get(header.get("type", ""), {})
-        if isinstance(media, dict) and media.get("link"):
-            links.append(media["link"])
+def _media_links(content: Any) -> list[Any]:
+    """Every media link in a send body, however deep it sits.
+
+    WhatsApp media objects carry their URL under `link`: a media message's own object,
+    template header parameters, interactive headers, and the per-card headers of carousels
+    (which a check of the known places alone would let through). Nothing else in a send body
+    uses that key: buttons and contacts carry theirs under `url` or `text`, and those are
+    opened by the user's phone, not fetched for us. Walked without recursion, so a deeply
+    nested body cannot exhaust the stack.
+    """
+    links: list[Any] = []
+    stack: list[Any] = [content]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "link" and value not in (None, ""):
+                    links.append(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
     return links
 
 
@@ -111,8 +118,10 @@ def message_check(request: SendRequest) -> MessageTemplate | None:
 
 def message_check_content(request: SendRequest) -> None:
     """Media links pass the SSRF guard and the body keeps WhatsApp's documented limits."""
-    type_ = request.type
-    for link in _media_links(type_, request.content):
+    links = _media_links(request.content)
+    if any(not isinstance(link, str) for link in links):
+        raise SendRefused("A media link must be a URL.", code="media_url_refused")
+    for link in dict.fromkeys(links):  # a carousel may repeat one image: one lookup
         try:
             url_check_public(link)
         except UnsafeUrl as exc:

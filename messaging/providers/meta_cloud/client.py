@@ -177,12 +177,12 @@ class MetaCloudProvider(Provider):
         )
         return result
 
-    def mark_read(self, wamid: str) -> None:
+    def mark_read(self, wamid: str, *, typing: bool = False) -> None:
         self._json_call(
             "POST",
             self._url(self.phone_number_id, "messages"),
-            body=mark_read_body(wamid),
-            what="mark_read",
+            body=mark_read_body(wamid, typing=typing),
+            what="mark_read_typing" if typing else "mark_read",
         )
 
     # --- number health ---------------------------------------------------------------------

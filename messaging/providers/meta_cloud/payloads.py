@@ -32,5 +32,11 @@ def message_body(message: OutboundMessage) -> dict[str, Any]:
     return body
 
 
-def mark_read_body(wamid: str) -> dict[str, Any]:
-    return {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
+def mark_read_body(wamid: str, *, typing: bool = False) -> dict[str, Any]:
+    """Mark `wamid` read; with `typing`, also show the typing indicator. The Cloud API has
+    no separate typing call: the indicator rides on the read receipt of the message being
+    answered, and lasts until our reply or 25 seconds."""
+    body: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
+    if typing:
+        body["typing_indicator"] = {"type": "text"}
+    return body

@@ -12,9 +12,9 @@ header, `media: {type, url|id}` for a media header and `buttons: [{index, id|tex
 header, media and button keys are not documented publicly [U]; check them against a real
 account before relying on them.
 
-MyOperator has no documented read-receipt or media-by-id endpoint: `mark_read` is a logged
-no-op (`supports_read_receipts = False`) and `fetch_media` accepts only the media URL that
-their webhook carries.
+MyOperator has no documented read-receipt, typing-indicator or media-by-id endpoint:
+`mark_read` (with or without `typing`) is a logged no-op (`supports_read_receipts = False`)
+and `fetch_media` accepts only the media URL that their webhook carries.
 
 Webhook authentication (their format is not public, see `webhooks.py`): MyOperator lets the
 panel configure the callback URL and custom headers, so Parley accepts either
@@ -291,8 +291,12 @@ class MyOperatorProvider(Provider):
             raw=response,
         )
 
-    def mark_read(self, wamid: str) -> None:
-        logger.debug("mark_read %s skipped: MyOperator has no read-receipt endpoint", wamid)
+    def mark_read(self, wamid: str, *, typing: bool = False) -> None:
+        logger.debug(
+            "mark_read %s (typing=%s) skipped: MyOperator has no read-receipt or typing endpoint",
+            wamid,
+            typing,
+        )
 
     # --- templates ---------------------------------------------------------------------------
 

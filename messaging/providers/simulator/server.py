@@ -2,7 +2,8 @@
 
 Graph endpoints (Bearer token checked when `access_token` is configured):
 
-    POST /{version}/{phone_number_id}/messages        send, or mark as read
+    POST /{version}/{phone_number_id}/messages        send, or mark as read (with or
+                                                      without a typing indicator)
     POST /{version}/{phone_number_id}/media           upload (multipart) -> {id}
     GET  /{version}/{waba_id}/message_templates       cursor paging: limit, after, before
     GET  /{version}/{media_id}                        -> {url, mime_type, sha256, file_size, id}
@@ -12,6 +13,7 @@ Graph endpoints (Bearer token checked when `access_token` is configured):
 Control endpoints (no auth; bind to loopback):
 
     GET  /_sim/health  /_sim/counts  /_sim/messages?to=&limit=  /_sim/stats  /_sim/reads
+    GET  /_sim/typing                                 wamids read with a typing indicator
     GET  /_sim/attempts?to=                           every send request, refused ones too
     GET  /_sim/webhooks                               recent webhook deliveries
     GET|POST /_sim/config                             read / merge runtime config
@@ -326,6 +328,11 @@ class SimulatorServer:
             items = [a for a in items if a["to"] == wanted]
         return items
 
+    def typing_indicators(self) -> list[str]:
+        """The wamids a typing indicator was shown for (with their read mark), oldest first."""
+        with self.state.lock:
+            return list(self.state.typing_indicators)
+
     def wait_webhooks(self, timeout: float = 5.0) -> bool:
         """Block until every scheduled webhook has been posted (or given up)."""
         return self.dispatcher.wait_idle(timeout)
@@ -401,6 +408,9 @@ class SimulatorServer:
             with self.state.lock:
                 self.state.read_marks.append(request.wamid)
                 self.state.stats["read_marks"] += 1
+                if request.typing_indicator:
+                    self.state.typing_indicators.append(request.wamid)
+                    self.state.stats["typing_indicators"] += 1
             return _json_response(200, {"success": True})
 
         try:
@@ -690,6 +700,9 @@ class SimulatorServer:
     def _control_get_reads(self, query: Any, payload: Any) -> _Response:
         with self.state.lock:
             return _json_response(200, list(self.state.read_marks))
+
+    def _control_get_typing(self, query: Any, payload: Any) -> _Response:
+        return _json_response(200, self.typing_indicators())
 
     def _control_get_stats(self, query: Any, payload: Any) -> _Response:
         with self.state.lock:

@@ -36,6 +36,8 @@ class SimState:
         # between a refusal and the next try (backoff, jitter) and the requests per second.
         self.attempts: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_messages)
         self.read_marks: collections.deque[str] = collections.deque(maxlen=max_messages)
+        # The wamids whose read mark also asked for a typing indicator, in arrival order.
+        self.typing_indicators: collections.deque[str] = collections.deque(maxlen=max_messages)
         self.storm_code: int | None = None
         self.storm_remaining = 0
         self.hang_remaining = 0
@@ -165,6 +167,7 @@ class SimState:
             self.deliveries.clear()
             self.attempts.clear()
             self.read_marks.clear()
+            self.typing_indicators.clear()
             self.profile_names.clear()
             self.storm_code, self.storm_remaining, self.hang_remaining = None, 0, 0
 

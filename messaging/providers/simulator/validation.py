@@ -142,7 +142,9 @@ def _parse_read(body: Mapping[str, Any]) -> ReadRequest:
     if not isinstance(wamid, str) or not wamid:
         raise _missing("message_id")
     indicator = body.get("typing_indicator")
-    if indicator is not None and not (isinstance(indicator, Mapping) and indicator.get("type")):
+    if indicator is not None and not (
+        isinstance(indicator, Mapping) and indicator.get("type") == "text"
+    ):
         raise _invalid('Param typing_indicator must be {"type": "text"}.')
     return ReadRequest(wamid=wamid, typing_indicator=indicator is not None)
 

@@ -380,6 +380,78 @@ def test_responders_stay_quiet_while_an_agent_is_on_it(wa_channel):
     assert (run.outcome, run.detail) == ("skipped", "an agent is on it")
 
 
+# --- Typing indicator ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_marks():
+    """The (args, kwargs) handed to `messaging.inbox_mark_read` (nothing runs them)."""
+    from messaging.inbox.tasks import inbox_mark_read
+
+    with mock.patch.object(inbox_mark_read, "delay") as delay:
+        yield delay
+
+
+def test_a_responder_shows_the_typing_indicator_before_it_answers(
+    wa_channel, read_marks, django_capture_on_commit_callbacks
+):
+    FaqEntryFactory(keywords="delivery", answer="2-3 days.", topic="delivery")
+    message = inbound(body="When is delivery?")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        (run,) = autoreply_process(message_id=message.pk)
+    assert run.outcome == "sent"
+    read_marks.assert_called_once_with(wa_channel.pk, message.wamid, typing=True)
+    # Queued first: the dots are on their way before the answer is.
+    read_marks.reset_mock()
+    callbacks[0]()
+    read_marks.assert_called_once_with(wa_channel.pk, message.wamid, typing=True)
+
+
+@pytest.mark.parametrize("agent_on_it", [False, True])
+def test_no_typing_indicator_without_a_responder_at_work(
+    wa_channel, read_marks, django_capture_on_commit_callbacks, agent_on_it
+):
+    """A rule's reply is instant (nothing to announce); while an agent is on it the
+    responders stay quiet, and so do the dots."""
+    FaqEntryFactory(keywords="delivery", answer="2-3 days.", topic="delivery")
+    rule(trigger="keyword", trigger_value="HELLO", text="Hi there.")
+    greeting = inbound(body="hello", wamid="wamid.hello")
+    question = inbound(body="delivery?", wamid="wamid.question")
+    if agent_on_it:
+        Message.objects.create(
+            channel=wa_channel, contact=question.contact, direction="out", type="text",
+            content={"body": "I'm here"}, sent_by=UserFactory(username="human"),
+        )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        autoreply_process(message_id=greeting.pk)
+        if agent_on_it:
+            autoreply_process(message_id=question.pk)
+    read_marks.assert_not_called()
+
+
+def test_the_typing_indicator_reaches_whatsapp_through_a_worker(
+    channel, simulator, django_capture_on_commit_callbacks, settings
+):
+    """End to end, with tasks run as a worker would: the question is marked read with one
+    typing indicator, then answered."""
+    from config.celery import app
+    from messaging.sending.dispatch import send_batch_run
+
+    settings.SEND_RECIPIENT_MIN_GAP_SECONDS = 0
+    FaqEntryFactory(keywords="delivery", answer="2-3 days.", topic="delivery")
+    message = inbound(body="When is delivery?")
+    previous, app.conf.task_always_eager = app.conf.task_always_eager, True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            autoreply_run.apply(args=[message.pk]).get()
+    finally:
+        app.conf.task_always_eager = previous
+    assert simulator.typing_indicators() == [message.wamid]
+    send_batch_run(channel_id=channel.pk, max_seconds=5)
+    assert [m["body"]["body"] for m in simulator.messages()] == ["2-3 days."]
+    assert simulator.typing_indicators() == [message.wamid]  # one, however the run went
+
+
 # --- Receiver and task -------------------------------------------------------------------------
 
 

@@ -107,6 +107,32 @@ def test_a_template_reply_needs_an_approved_template_and_its_parameters():
     ) == {"template": "Template 'order_update' [en] is PAUSED, not APPROVED."}  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("link", "problem"),
+    [
+        ("https://93.184.215.14/banner.png", None),
+        ("http://169.254.169.254/latest/meta-data/", "non-public address"),
+        ("http://192.168.1.20/banner.png", "non-public address"),
+        ("http://localhost/banner.png", "non-public address"),
+        ("file:///etc/passwd", "Only http and https"),
+        (["x"], "must be a URL"),
+    ],
+)
+def test_a_template_reply_s_header_media_link_passes_the_ssrf_guard(settings, link, problem):
+    """The send would refuse it on every message; the rule is refused when saved instead."""
+    settings.MEDIA_URL_ALLOW_PRIVATE = False
+    values = {"body": ["a", "b"], "header_media_link": link}
+    problems = rule_problems(
+        rule(action=AutoReplyAction.SEND_TEMPLATE, template=template(body=["1", "2"]),
+             template_parameters=values),
+        office_hours=OPEN,
+    )  # fmt: skip
+    if problem is None:
+        assert problems == {}
+    else:
+        assert problem in problems["template_parameters"]
+
+
 def test_template_parameters_by_position_or_by_name():
     named = template(header=["title"], body=["name", "order"])
     assert template_parameters_problem(named, {}) == "Header needs 1 value(s): title."

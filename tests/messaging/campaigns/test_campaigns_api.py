@@ -275,3 +275,35 @@ def test_bulk_send_refuses_like_a_single_send(manager, channel):
     assert response.json()["error"]["details"]["channel"] == [
         "Several channels exist: name one by phone_number_id."
     ]
+
+
+def test_bulk_send_guards_each_recipients_header_media_link(manager, channel, settings):
+    """Per-recipient components replace the base ones, and their media links pass the SSRF
+    guard recipient by recipient: private ones are refused, the others go ahead."""
+    settings.MEDIA_URL_ALLOW_PRIVATE = False
+    good, bad, metadata = (ContactFactory(consent="opted_in") for _ in range(3))
+
+    def header(link):
+        return [
+            {"type": "header", "parameters": [{"type": "image", "image": {"link": link}}]},
+            {"type": "body", "parameters": [{"type": "text", "text": "Ravi"},
+                                            {"type": "text", "text": "Mid-caps"}]},
+        ]  # fmt: skip
+
+    body = {
+        "type": "template",
+        "template": {"name": "daily_market_insight", "language": {"code": "en"}},
+        "recipients": [
+            {"to": good.phone, "components": header("https://93.184.215.14/a.png")},
+            {"to": bad.phone, "components": header("http://192.168.1.20/a.png")},
+            {"to": metadata.phone, "components": header("http://169.254.169.254/latest/")},
+        ],
+    }
+    response = manager.post("/api/v1/messages/bulk/", body, format="json")
+    assert response.status_code == 202, response.json()
+    assert response.json()["accepted"] == 1
+    assert [(r["index"], r["code"]) for r in response.json()["refused"]] == [
+        (1, "media_url_refused"),
+        (2, "media_url_refused"),
+    ]
+    assert list(Message.objects.values_list("contact_id", flat=True)) == [good.pk]

@@ -763,6 +763,22 @@ def test_feed_refuses_entities_oversize_and_private_addresses(feed_server, setti
     assert content_feed_import().as_dict() == {"created": 0, "skipped": 0, "errors": []}
 
 
+@pytest.mark.parametrize(
+    "link",
+    ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/a.png", "http://localhost/a.png"],
+)
+def test_the_admin_refuses_a_private_media_link_too(settings, link):
+    """The admin form shares the staff form's media field, and with it the SSRF guard."""
+    from messaging.content.admin import ContentItemAdminForm
+    from messaging.content.forms import ContentItemForm
+
+    settings.MEDIA_URL_ALLOW_PRIVATE = False
+    for form_class in (ContentItemAdminForm, ContentItemForm):
+        form = form_class(data={"title": "x", "body": "y", "media_url": link})
+        assert not form.is_valid()
+        assert "non-public address" in form.errors["media_url"][0], form_class
+
+
 def test_admin_edit_goes_through_the_workflow(client, make_user, template, author, reviewer):
     item = approved_item(template, author, reviewer)
     client.force_login(make_user("Admin", username="boss"))

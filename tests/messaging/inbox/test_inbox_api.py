@@ -2,6 +2,7 @@
 close, reopen, read, rating automated answers, and every permission."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -174,6 +175,46 @@ def test_assign_close_reopen_read(api, agent, make_user, wa_channel):
     assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_transition"
     assert api.post(f"{base}/reopen/").json()["is_open"] is True
     assert api.post(f"{base}/read/").json()["contact"]["unread_count"] == 0
+
+
+def test_read_with_typing_shows_the_typing_indicator(
+    api, api_client, wa_channel, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Permission
+
+    from messaging.inbox.tasks import inbox_mark_read
+    from tests.factories import UserFactory
+    from tests.messaging.inbox.support import inbound
+
+    message = inbound(body="Hello?")
+    url = f"/api/v1/conversations/{message.conversation_id}/read/"
+    with (
+        mock.patch.object(inbox_mark_read, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert api.post(url, {"typing": True}, format="json").status_code == 200
+        assert api.post(url).status_code == 200  # no body: the read mark alone
+    assert delay.call_args_list == [
+        mock.call(wa_channel.pk, message.wamid, typing=True),
+        mock.call(wa_channel.pk, message.wamid),
+    ]
+    assert api.post(url, {"typing": "sometimes"}, format="json").status_code == 400
+    # Typing dots promise an answer: only someone who may reply can show them.
+    supervisor = UserFactory(username="no-reply")
+    supervisor.user_permissions.set(
+        Permission.objects.filter(
+            codename__in=["access_staff", "view_conversation", "change_conversation"]
+        )
+    )
+    api_client.force_authenticate(supervisor)
+    with (
+        mock.patch.object(inbox_mark_read, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = api_client.post(url, {"typing": True}, format="json")
+        assert response.status_code == 403
+        assert api_client.post(url).status_code == 200
+    delay.assert_called_once_with(wa_channel.pk, message.wamid)
 
 
 def test_rating_automated_answers(api, agent, wa_channel):

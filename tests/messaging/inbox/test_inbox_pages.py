@@ -3,6 +3,7 @@ filters, search, query count), the thread (every message type, ticks, window), t
 box (window enforcement, templates, media) and the actions."""
 
 import datetime as dt
+import json
 import time
 from unittest import mock
 
@@ -529,7 +530,8 @@ def test_mark_as_read_clears_the_badge_and_tells_whatsapp_in_the_background(
         response = agent_client.post(f"/staff/inbox/{conversation.pk}/read/")
     assert response.status_code == 302
     assert Contact.objects.get(pk=message.contact_id).unread_count == 0
-    delay.assert_called_once_with(wa_channel.pk, message.wamid)
+    # An agent who may reply also shows the contact the typing indicator.
+    delay.assert_called_once_with(wa_channel.pk, message.wamid, typing=True)
 
 
 def test_the_read_task_calls_the_provider(channel, simulator):
@@ -537,6 +539,103 @@ def test_the_read_task_calls_the_provider(channel, simulator):
 
     assert inbox_mark_read.apply(args=[channel.pk, "wamid.IN.read-me"]).get() is True
     assert list(simulator.state.read_marks) == ["wamid.IN.read-me"]
+    assert simulator.typing_indicators() == []
+
+
+def test_the_read_task_shows_the_typing_indicator(channel, simulator):
+    from messaging.inbox.tasks import inbox_mark_read
+
+    result = inbox_mark_read.apply(args=[channel.pk, "wamid.IN.typing"], kwargs={"typing": True})
+    assert result.get() is True
+    assert list(simulator.state.read_marks) == ["wamid.IN.typing"]
+    assert simulator.typing_indicators() == ["wamid.IN.typing"]
+
+
+@pytest.fixture
+def eager_tasks():
+    """Enqueued tasks run at once in this process, as a worker would run them."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+def test_opening_a_conversation_shows_whatsapp_one_typing_indicator(
+    agent_client, channel, simulator, eager_tasks, django_capture_on_commit_callbacks
+):
+    message = inbound(body="Is anyone there?")
+    assert message.channel == channel
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(f"/staff/inbox/{message.conversation_id}/read/")
+    assert response.status_code == 302
+    assert simulator.typing_indicators() == [message.wamid]
+    assert list(simulator.state.read_marks) == [message.wamid]
+
+
+def test_no_typing_indicator_for_someone_who_cannot_reply(
+    client, wa_channel, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Permission
+
+    from messaging.inbox.tasks import inbox_mark_read
+
+    supervisor = UserFactory(username="no-reply")
+    supervisor.user_permissions.set(
+        Permission.objects.filter(
+            codename__in=["access_staff", "view_conversation", "change_conversation"]
+        )
+    )
+    client.force_login(supervisor)
+    message = inbound(body="hello")
+    with (
+        mock.patch.object(inbox_mark_read, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(f"/staff/inbox/{message.conversation_id}/read/")
+    assert response.status_code == 302
+    delay.assert_called_once_with(wa_channel.pk, message.wamid)
+
+
+def test_a_reply_marks_read_without_a_typing_indicator(
+    agent_client, wa_channel, django_capture_on_commit_callbacks
+):
+    from messaging.inbox.tasks import inbox_mark_read
+
+    message = inbound(body="hello")
+    with (
+        mock.patch.object(inbox_mark_read, "delay") as delay,
+        mock.patch("messaging.sending.nudge.send_enqueue"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = agent_client.post(
+            f"/staff/inbox/{message.conversation_id}/reply/", {"body": "On it"}
+        )
+    assert response.status_code == 302
+    delay.assert_called_once_with(wa_channel.pk, message.wamid)
+
+
+def test_a_typing_indicator_is_not_retried(channel, django_capture_on_commit_callbacks):
+    """A temporary failure retries the read mark alone: dots shown seconds late could
+    outlive the reply they announced."""
+    from messaging.inbox.tasks import inbox_mark_read
+    from messaging.models import Channel
+    from tests.messaging.providers.support import Loopback, json_answer
+
+    answers = iter([json_answer({"error": {"code": 2, "message": "down"}}, status=503)])
+    server = Loopback(lambda request: next(answers, json_answer({"success": True})))
+    try:
+        Channel.objects.filter(pk=channel.pk).update(base_url=server.url)
+        result = inbox_mark_read.apply(
+            args=[channel.pk, "wamid.IN.x"], kwargs={"typing": True}, throw=False
+        )  # an eager retry runs at once, as a worker would after the countdown
+        bodies = [json.loads(r["body"]) for r in server.wait_for(2)]
+    finally:
+        server.close()
+    assert result.get() is True
+    assert [b.get("typing_indicator") for b in bodies] == [{"type": "text"}, None]
+    assert [b["message_id"] for b in bodies] == ["wamid.IN.x", "wamid.IN.x"]
 
 
 def test_assign_close_reopen_pin_block(agent_client, agent, make_user, wa_channel):

@@ -397,3 +397,33 @@ def test_without_a_channel_to_choose_the_refusal_is_recorded(integrator, channel
     assert error["code"] == "channel_unknown"
     assert error["message"] == "Several channels exist: name one by phone_number_id."
     assert Notification.objects.get(reference_id="CH-1").refusal_code == "channel_unknown"
+
+
+@pytest.mark.parametrize(
+    "link", ["http://169.254.169.254/latest/meta-data/", "http://localhost/insight.png"]
+)
+def test_a_header_media_link_from_the_caller_passes_the_ssrf_guard(
+    integrator, channel, settings, link
+):
+    """A caller's variable that fills the header media link is refused like a direct send's
+    media link, recorded on the notification, and nothing is queued."""
+    settings.MEDIA_URL_ALLOW_PRIVATE = False
+    NotificationType.objects.create(
+        code="market_insight", name="Market insight", template_name="daily_market_insight",
+        parameter_mapping={
+            "header_media_link": {"source": "variable", "value": "chart"},
+            "body": [{"source": "field", "value": "name"},
+                     {"source": "variable", "value": "insight"}],
+        },
+    )  # fmt: skip
+    contact = ContactFactory(consent="opted_in")
+    body = {"event_type": "market_insight", "phone": contact.phone, "reference_id": "M-1",
+            "variables": {"chart": link, "insight": "Mid-caps rallied"}}  # fmt: skip
+    response = post(integrator, **body)
+    assert response.status_code == 422, response.json()
+    assert response.json()["error"]["code"] == "media_url_refused"
+    assert Notification.objects.get().refusal_code == "media_url_refused"
+    assert not Message.objects.exists()
+    public = {**body, "reference_id": "M-2",
+              "variables": {"chart": "https://93.184.215.14/c.png", "insight": "x"}}  # fmt: skip
+    assert post(integrator, **public).status_code == 202

@@ -157,6 +157,15 @@ CASES = {
 }
 
 
+def test_mark_read_body_with_typing_indicator():
+    assert mark_read_body("wamid.X", typing=True) == {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": "wamid.X",
+        "typing_indicator": {"type": "text"},
+    }
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_body_is_the_documented_envelope(name):
     message = CASES[name]
@@ -241,6 +250,14 @@ def test_mark_read_through_simulator(provider, simulator):
     provider.mark_read("wamid.INBOUND1")
     reads = requests.get(f"{simulator.url}/_sim/reads", timeout=2).json()
     assert reads == ["wamid.INBOUND1"]
+    assert simulator.counts() == {}
+
+
+def test_typing_indicator_through_simulator(provider, simulator):
+    provider.mark_read("wamid.INBOUND1")
+    provider.mark_read("wamid.INBOUND2", typing=True)
+    assert list(simulator.state.read_marks) == ["wamid.INBOUND1", "wamid.INBOUND2"]
+    assert simulator.typing_indicators() == ["wamid.INBOUND2"]
     assert simulator.counts() == {}
 
 

@@ -266,6 +266,13 @@ def test_mark_read_is_a_documented_no_op(loopback):
     assert server.requests == []
 
 
+def test_typing_indicator_is_a_documented_no_op(loopback):
+    server = loopback()
+    provider = make(server.url)
+    provider.mark_read("myop-in-1", typing=True)
+    assert server.requests == []
+
+
 def test_fetch_media_by_url(loopback):
     server = loopback(lambda request: (200, {"Content-Type": "image/png; q=1"}, b"\x89PNGdata"))
     media = make(server.url).fetch_media(f"{server.url}/files/1.png")

@@ -165,11 +165,44 @@ def test_error_envelope_shape(simulator):
         ({**text_body(), "recipient_type": "group"}, 131009),
         ({"messaging_product": "whatsapp", "status": "read"}, 131008),
         ({"messaging_product": "whatsapp", "status": "delivered", "message_id": "w"}, 131009),
+        (
+            {
+                "messaging_product": "whatsapp",
+                "status": "read",
+                "message_id": "w",
+                "typing_indicator": {"type": "audio"},
+            },
+            131009,
+        ),
+        (
+            {
+                "messaging_product": "whatsapp",
+                "status": "read",
+                "message_id": "w",
+                "typing_indicator": True,
+            },
+            131009,
+        ),
     ],
 )
 def test_bad_bodies_rejected_with_meta_codes(simulator, body, code):
     assert_graph_error(post_message(simulator, body), 400, code)
     assert simulator.counts() == {}
+
+
+def test_typing_indicators_are_recorded_and_counted_apart_from_read_marks(simulator):
+    read = {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.A"}
+    typing = {**read, "message_id": "wamid.B", "typing_indicator": {"type": "text"}}
+    assert post_message(simulator, read).json() == {"success": True}
+    assert post_message(simulator, typing).json() == {"success": True}
+    assert requests.get(f"{simulator.url}/_sim/reads", timeout=2).json() == ["wamid.A", "wamid.B"]
+    assert requests.get(f"{simulator.url}/_sim/typing", timeout=2).json() == ["wamid.B"]
+    assert simulator.typing_indicators() == ["wamid.B"]
+    stats = requests.get(f"{simulator.url}/_sim/stats", timeout=2).json()
+    assert (stats["read_marks"], stats["typing_indicators"]) == (2, 1)
+    assert simulator.counts() == {}  # neither is a message
+    simulator.reset()
+    assert simulator.typing_indicators() == []
 
 
 def test_bad_json(simulator):

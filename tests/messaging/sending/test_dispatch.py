@@ -58,7 +58,11 @@ def test_the_simulator_sees_our_uuid_as_callback_data(channel, simulator):
     assert sent["callback_data"] == str(message.uuid)
 
 
-def test_throughput_storm_backs_off_then_every_message_is_accepted_once(channel, simulator):
+def test_throughput_storm_backs_off_then_every_message_is_accepted_once(
+    channel, simulator, settings
+):
+    # A retry made due at once would otherwise wait out the recipient's gap (tested apart).
+    settings.SEND_RECIPIENT_MIN_GAP_SECONDS = 0
     simulator.configure(error_storm={"code": 130429, "count": 3})
     messages = queue_texts(channel, 4)
     first = send_batch_run(channel_id=channel.pk, max_seconds=5)
@@ -77,6 +81,8 @@ def test_throughput_storm_backs_off_then_every_message_is_accepted_once(channel,
 
 
 def test_server_errors_are_retried_up_to_the_cap_then_failed(channel, simulator, settings):
+    # A retry made due at once would otherwise wait out the recipient's gap (tested apart).
+    settings.SEND_RECIPIENT_MIN_GAP_SECONDS = 0
     settings.SEND_MAX_ATTEMPTS = 2
     simulator.configure(error_storm={"code": 500, "count": 10})
     (message,) = queue_texts(channel, 1)
@@ -127,7 +133,9 @@ def test_a_lost_response_leaves_the_message_unknown_and_never_resends(channel, s
     assert simulator.counts() == {message.contact.wa_id: 1}
 
 
-def test_connection_refused_is_retried_safely(channel, simulator):
+def test_connection_refused_is_retried_safely(channel, simulator, settings):
+    # A retry made due at once would otherwise wait out the recipient's gap (tested apart).
+    settings.SEND_RECIPIENT_MIN_GAP_SECONDS = 0
     import socket
 
     with socket.socket() as sock:
@@ -150,6 +158,8 @@ def test_connection_refused_is_retried_safely(channel, simulator):
 
 
 def test_bad_credentials_pause_the_channel_and_keep_the_messages(channel, simulator, settings):
+    # A retry made due at once would otherwise wait out the recipient's gap (tested apart).
+    settings.SEND_RECIPIENT_MIN_GAP_SECONDS = 0
     settings.WHATSAPP_API_TOKEN = "wrong"
     messages = queue_texts(channel, 2)
     totals = send_batch_run(channel_id=channel.pk, max_seconds=5)
@@ -344,12 +354,16 @@ def test_sweeper_queues_stale_claims_that_never_sent_and_writes_off_the_rest(cha
     assert result["channels_redriven"] == 1
 
 
-def test_a_claim_the_sweeper_took_back_is_never_sent_by_its_old_worker(channel, simulator):
+def test_a_claim_the_sweeper_took_back_is_never_sent_by_its_old_worker(
+    channel, simulator, settings
+):
     """A worker that hung past SEND_CLAIM_STALE_SECONDS before sending finds its claim
     queued again (and taken by another worker): it sends none of it."""
     from concurrent.futures import ThreadPoolExecutor
 
     from messaging.sending.dispatch import batch_send
+
+    settings.SEND_RECIPIENT_MIN_GAP_SECONDS = 0  # about claims, not pacing: both go at once
 
     queue_texts(channel, 2)
     hung = messages_claim(channel_id=channel.pk, lane=Lane.PRIORITY, limit=10)

@@ -252,3 +252,47 @@ def test_several_channels_need_a_name(sender, channel):
     ]
     named = {**body, "channel": channel.phone_number_id}
     assert sender.post("/api/v1/messages/", named, format="json").status_code == 202
+
+
+# --- Media links, however deep, and malformed bodies -----------------------------------------
+
+CAROUSEL = {
+    "type": "carousel",
+    "body": {"text": "Pick one"},
+    "action": {
+        "cards": [
+            {"card_index": 0, "header": {"type": "image", "image": {"link": "https://93.184.215.14/a.png"}}},
+            {"card_index": 1, "header": {"type": "image", "image": {"link": "http://169.254.169.254/x"}}},
+        ]
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        # A card's header link inside a carousel is as guarded as a message's own.
+        ({"type": "interactive", "interactive": CAROUSEL}, "media_url_refused"),
+        ({"type": "image", "image": {"link": "http://localhost/cat.png"}}, "media_url_refused"),
+        ({"type": "image", "image": {"link": 42}}, "media_url_refused"),
+        ({"type": "document", "document": {"link": {"url": "https://x"}}}, "media_url_refused"),
+        # Malformed template components: refused with a reason, not a server error.
+        (
+            {"type": "template", "template": {"name": "order_confirmation",
+             "language": {"code": "en"}, "components": ["header"]}},
+            "template_parameters_missing",
+        ),
+        (
+            {"type": "template", "template": {"name": "order_confirmation",
+             "language": {"code": "en"}, "components": "body"}},
+            "template_parameters_missing",
+        ),
+    ],
+)  # fmt: skip
+def test_unsafe_or_malformed_media_is_refused_with_a_reason(sender, channel, settings, body, code):
+    settings.MEDIA_URL_ALLOW_PRIVATE = False
+    contact = open_contact(channel)
+    response = sender.post("/api/v1/messages/", {"to": contact.phone, **body}, format="json")
+    assert response.status_code == 422, response.json()
+    assert response.json()["error"]["code"] == code
+    assert not Message.objects.exists()
