@@ -17,7 +17,7 @@ holds the batch: its messages wait, as they do for a paused channel.
 | code | refused when |
 | --- | --- |
 | `channel_inactive` | the number is switched off, or paused (bad credentials, a lock) |
-| `channel_restricted` | number health says WhatsApp restricted or flagged it |
+| `channel_restricted` | number health says WhatsApp restricted, banned or deleted it |
 | `over_budget` | the number has no business-initiated (template) sends left |
 | `template_not_approved` | the template is not APPROVED (pending, rejected, disabled...) |
 | `template_paused` | Meta paused the template for its quality |
@@ -25,11 +25,13 @@ holds the batch: its messages wait, as they do for a paused channel.
 | `contact_blocked` | staff blocked the contact |
 | `contact_undeliverable` | WhatsApp said the number cannot receive messages (131026) |
 | `no_address` | the contact has no phone, WhatsApp id or BSUID |
-| `no_consent` | a marketing template, and the contact is not opted in (*) |
+| `opted_out` | a marketing template, and the contact opted out of marketing (*) |
+| `no_consent` | a marketing template, and the contact never opted in |
 | `window_closed` | free-form content, and this number's 24-hour window is closed |
 
-(*) A STOP keyword, Meta's marketing preference "stop" (the `user_preferences` webhook),
-error 131050 and staff all record the opt-out as the contact's consent.
+(*) A STOP keyword, a tap on a marketing opt-out button ("Stop promotions"), Meta's marketing
+preference "stop" (the `user_preferences` webhook), error 131050 and staff all record the
+opt-out as the contact's consent.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class Reason(StrEnum):
     CONTACT_BLOCKED = "contact_blocked"
     CONTACT_UNDELIVERABLE = "contact_undeliverable"
     NO_ADDRESS = "no_address"
+    OPTED_OUT = "opted_out"
     NO_CONSENT = "no_consent"
     WINDOW_CLOSED = "window_closed"
 
@@ -86,9 +89,6 @@ class Reason(StrEnum):
 HOLDING_REASONS = frozenset(
     {Reason.CHANNEL_INACTIVE, Reason.CHANNEL_RESTRICTED, Reason.OVER_BUDGET}
 )
-
-# Number-health states in which WhatsApp lets the number send nothing (or should not be
-# pushed): read from `Channel.status` once channels record it.
 
 # Campaign and content reports have always counted these under shorter names (stored in
 # `Campaign.excluded` and returned by their APIs); every other reason counts under its code.
@@ -306,6 +306,12 @@ def _contact_refusal(contact: Contact, kind: str) -> Refusal | None:
         )
     if not (contact.phone or contact.wa_id or contact.bsuid):
         return Refusal(Reason.NO_ADDRESS, "The contact has no phone number or WhatsApp id.")
+    if kind == SendKind.MARKETING and contact.consent == Consent.OPTED_OUT:
+        return Refusal(
+            Reason.OPTED_OUT,
+            "The contact opted out of marketing messages.",
+            details={"consent": contact.consent},
+        )
     if kind == SendKind.MARKETING and contact.consent != Consent.OPTED_IN:
         return Refusal(
             Reason.NO_CONSENT,
@@ -435,5 +441,9 @@ def send_policy_audience_q(*, kind: str, contact_path: str = "") -> dict[str, Q]
         Reason.NO_ADDRESS.value: reachable & no_address,
     }
     if kind == SendKind.MARKETING:
-        reasons[Reason.NO_CONSENT.value] = reachable & ~no_address & ~q(consent=Consent.OPTED_IN)
+        addressable = reachable & ~no_address
+        reasons[Reason.OPTED_OUT.value] = addressable & q(consent=Consent.OPTED_OUT)
+        reasons[Reason.NO_CONSENT.value] = addressable & ~q(
+            consent__in=[Consent.OPTED_IN, Consent.OPTED_OUT]
+        )
     return reasons

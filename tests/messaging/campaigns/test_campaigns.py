@@ -105,7 +105,7 @@ def test_marketing_excludes_contacts_without_consent(channel, tag):
     report = campaign_preflight(campaign)
     assert report.ok, report.problems
     assert report.sendable == 3
-    assert report.excluded == {"no_consent": 3}
+    assert report.excluded == {"no_consent": 2, "opted_out": 1}
 
 
 @pytest.mark.parametrize(
@@ -470,8 +470,8 @@ def test_send_time_refusals_are_excluded_not_failures_and_do_not_pause(
     assert opting_out.wa_id not in simulator.counts()
     assert blocked.wa_id not in simulator.counts()
     progress = campaign_progress(campaign)
-    assert progress["excluded_at_send"] == {"no_consent": 1, "blocked": 1}
-    assert progress["excluded"] == {"no_consent": 1, "blocked": 1}
+    assert progress["excluded_at_send"] == {"opted_out": 1, "blocked": 1}
+    assert progress["excluded"] == {"opted_out": 1, "blocked": 1}
     assert progress["counts"]["excluded"] == 2 and progress["counts"]["failed"] == 1
     assert [e["code"] for e in progress["errors"]] == [131026]  # the provider's failure only
     assert progress["total"] == 4 and progress["pending"] == 0

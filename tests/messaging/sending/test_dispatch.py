@@ -455,7 +455,7 @@ def test_an_opt_out_between_queue_and_send_fails_the_message_unsent(channel, sim
         )
     )  # fmt: skip
     send_batch_run(channel_id=channel.pk, max_seconds=5)
-    assert_refused_unsent(message, simulator, "no_consent")
+    assert_refused_unsent(message, simulator, "opted_out")
 
 
 def test_a_template_paused_after_queueing_fails_the_message_unsent(channel, simulator):
@@ -490,6 +490,10 @@ def _consent_withdrawn(message):
     Contact.objects.filter(pk=message.contact_id).update(consent="unknown")
 
 
+def _opted_out(message):
+    Contact.objects.filter(pk=message.contact_id).update(consent="opted_out")
+
+
 def _window_aged(message):
     Conversation.objects.filter(contact_id=message.contact_id).update(
         last_inbound_at=timezone.now() - timedelta(hours=25)
@@ -516,6 +520,7 @@ SEND_TIME_CASES = {
     "contact_undeliverable": ("text", _undeliverable),
     "no_address": ("text", _no_address),
     "no_consent": ("marketing", _consent_withdrawn),
+    "opted_out": ("marketing", _opted_out),
     "window_closed": ("text", _window_aged),
     "template_not_approved": ("template", _template_disabled),
     "template_paused": ("template", _template_paused),

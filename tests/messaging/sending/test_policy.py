@@ -117,8 +117,12 @@ def _no_address(channel, monkeypatch):
     return text(channel, with_window(channel, phone=None, wa_id=None, bsuid=None))
 
 
-def _no_consent(channel, monkeypatch):
+def _opted_out(channel, monkeypatch):
     return template(channel, ContactFactory(consent="opted_out"), marketing_content(channel))
+
+
+def _no_consent(channel, monkeypatch):
+    return template(channel, ContactFactory(consent="unknown"), marketing_content(channel))
 
 
 def _window_closed(channel, monkeypatch):
@@ -137,6 +141,7 @@ QUEUE_CASES = {
     Reason.CONTACT_BLOCKED: _blocked,
     Reason.CONTACT_UNDELIVERABLE: _undeliverable,
     Reason.NO_ADDRESS: _no_address,
+    Reason.OPTED_OUT: _opted_out,
     Reason.NO_CONSENT: _no_consent,
     Reason.WINDOW_CLOSED: _window_closed,
 }

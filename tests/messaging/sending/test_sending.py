@@ -100,15 +100,17 @@ def marketing_content(channel):
     )
 
 
-@pytest.mark.parametrize("consent", ["unknown", "opted_out"])
-def test_marketing_needs_consent(channel, consent):
+@pytest.mark.parametrize(
+    ("consent", "code"), [("unknown", "no_consent"), ("opted_out", "opted_out")]
+)
+def test_marketing_needs_consent(channel, consent, code):
     content = marketing_content(channel)
     with pytest.raises(SendRefused) as exc:
         message_send(
             channel=channel, contact=ContactFactory(consent=consent), type="template",
             content=content,
         )  # fmt: skip
-    assert exc.value.code == "no_consent"
+    assert exc.value.code == code
 
 
 def test_marketing_with_consent_is_queued(channel):

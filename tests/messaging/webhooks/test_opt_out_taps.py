@@ -279,7 +279,7 @@ def test_after_the_tap_marketing_stops_from_every_number_and_the_rest_still_goes
         )  # fmt: skip
         with pytest.raises(SendRefused) as refused:
             message_send(channel=number, contact=customer, type="template", content=content)
-        assert refused.value.code == "no_consent"
+        assert refused.value.code == "opted_out"
 
     receipt = MessageTemplate.objects.get(channel=channel, name="payment_received")
     utility = message_send(
