@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -251,6 +251,8 @@ def inbox_action(request, pk, action):
         if action == "read":
             # An agent who may answer is about to: the contact sees the typing dots.
             svc.conversation_mark_read(conversation=conversation, typing=user.has_perms(REPLY))
+            if request.htmx:  # the thread page marks itself read as it opens: no page to show
+                return HttpResponse(status=204)
             messages.success(request, "Marked as read.")
         elif action == "assign-me":
             conversation_assign(conversation=conversation, assignee=user, actor=user)

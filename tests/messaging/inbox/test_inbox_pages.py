@@ -534,6 +534,32 @@ def test_mark_as_read_clears_the_badge_and_tells_whatsapp_in_the_background(
     delay.assert_called_once_with(wa_channel.pk, message.wamid, typing=True)
 
 
+def test_opening_a_thread_marks_it_read_with_the_typing_indicator(
+    agent_client, wa_channel, django_capture_on_commit_callbacks
+):
+    """The page asks (htmx, on load, with the CSRF token) for the read mark as it opens: an
+    agent who may reply shows the contact the typing dots; the GET itself changes nothing."""
+    message = inbound(body="where is my order?")
+    conversation = message.conversation
+    page = agent_client.get(f"/staff/inbox/{conversation.pk}/").content.decode()
+    assert 'data-testid="read-on-open"' in page and 'hx-trigger="load"' in page
+    assert Contact.objects.get(pk=message.contact_id).unread_count == 1
+    from messaging.inbox.tasks import inbox_mark_read
+
+    with (
+        mock.patch.object(inbox_mark_read, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = agent_client.post(
+            f"/staff/inbox/{conversation.pk}/read/", HTTP_HX_REQUEST="true"
+        )
+    assert response.status_code == 204
+    assert Contact.objects.get(pk=message.contact_id).unread_count == 0
+    delay.assert_called_once_with(wa_channel.pk, message.wamid, typing=True)
+    page = agent_client.get(f"/staff/inbox/{conversation.pk}/").content.decode()
+    assert 'data-testid="read-on-open"' not in page  # nothing left to mark
+
+
 def test_the_read_task_calls_the_provider(channel, simulator):
     from messaging.inbox.tasks import inbox_mark_read
 
