@@ -60,3 +60,16 @@ def url_check_public(url: str, *, allow_private: bool | None = None) -> str:
                 f"The host {parts.hostname!r} resolves to a non-public address ({address})."
             )
     return url
+
+
+def url_public_problem(url: object) -> str | None:
+    """Why `url` may not be fetched or handed to a provider, in words for a form or an API
+    error; None when it is a public http(s) URL. For values a person or a caller stored (a
+    campaign's header image, a rule's media link), checked when saved and before use."""
+    if not isinstance(url, str):
+        return "must be a URL"
+    try:
+        url_check_public(url)
+    except UnsafeUrl as exc:
+        return exc.message
+    return None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import models
 
-from core.ssrf import UnsafeUrl, url_check_public
+from core.ssrf import url_public_problem
 from messaging.automation.office_hours import OfficeHoursInvalid, office_hours_parse
 from messaging.channels.selectors import template_unsendable_reason
 
@@ -120,15 +120,8 @@ def header_media_link_problem(values: Any) -> str:
     """Why a rule's constant header media link may not be sent ('' when it may): the send
     path refuses it anyway (`core.ssrf`), but the rule would then fail on every message."""
     link = values.get("header_media_link") if isinstance(values, dict) else None
-    if not link:
-        return ""
-    if not isinstance(link, str):
-        return "The header media link must be a URL."
-    try:
-        url_check_public(link)
-    except UnsafeUrl as exc:
-        return f"Header media link refused: {exc.message}"
-    return ""
+    problem = url_public_problem(link) if link else None
+    return f"Header media link refused: {problem}" if problem else ""
 
 
 def template_parameters_problem(template: MessageTemplate, values: Any) -> str:

@@ -14,7 +14,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core.ssrf import UnsafeUrl, url_check_public
+from core.ssrf import url_public_problem
 from crm.models import Contact
 from crm.selectors import segment_contacts
 from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
@@ -202,15 +202,8 @@ def header_media_link_problem(mapping: Any) -> str | None:
     again at pre-flight and so at launch, since DNS may have changed in between.
     """
     link = mapping.get("header_media_link") if isinstance(mapping, dict) else None
-    if not link:
-        return None
-    if not isinstance(link, str):
-        return "The header media link must be a URL."
-    try:
-        url_check_public(link)
-    except UnsafeUrl as exc:
-        return f"Header media link refused: {exc.message}"
-    return None
+    problem = url_public_problem(link) if link else None
+    return f"Header media link refused: {problem}" if problem else None
 
 
 def _valid_source(item) -> bool:
