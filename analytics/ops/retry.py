@@ -16,14 +16,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from core.errors import DomainError
 from messaging.models import Channel, Direction, Message, Status
 from messaging.providers.error_codes import RECIPIENT_REFUSES_CODES
-from messaging.sending.nudge import send_enqueue
+from messaging.sending.retry import messages_failed_retry
 
 logger = logging.getLogger(__name__)
 
@@ -84,25 +82,9 @@ def failed_messages_retry(
     )
     total = len(ids)
     requeued = 0
-    channels: set[int] = set()
     for start in range(0, total, BATCH):
-        batch = ids[start : start + BATCH]
-        now = timezone.now()
-        with transaction.atomic():
-            rows = Message.objects.filter(pk__in=batch, status=Status.FAILED)
-            channels.update(rows.values_list("channel_id", flat=True).distinct())
-            requeued += rows.update(
-                status=Status.QUEUED,
-                attempts=0,
-                wamid=None,
-                claimed_at=None,
-                failed_at=None,
-                refusal="",  # the send policy is asked again when it goes
-                next_attempt_at=now,
-            )
+        requeued += messages_failed_retry(message_ids=ids[start : start + BATCH])
         if report is not None:
             report(min(start + BATCH, total), total)
-    for channel_id in sorted(channels):
-        transaction.on_commit(lambda channel_id=channel_id: send_enqueue(channel_id=channel_id))
     logger.info("re-queued %s failed messages (code=%s channel=%s)", requeued, code, channel)
     return {"matched": total, "requeued": requeued, "skipped_never_retry": skipped}

@@ -18,6 +18,7 @@ from django.db import models
 
 from core.ssrf import url_public_problem
 from messaging.automation.office_hours import OfficeHoursInvalid, office_hours_parse
+from messaging.channels.opt_out import keyword_normalise
 from messaging.channels.selectors import template_unsendable_reason
 
 if TYPE_CHECKING:
@@ -46,9 +47,7 @@ class AutoReplyAction(models.TextChoices):
     ADD_TAG = "add_tag", "Add a tag"
 
 
-def text_normalise(text: str) -> str:
-    """Upper case, runs of whitespace as one space: how keywords are compared."""
-    return " ".join((text or "").split()).upper()
+text_normalise = keyword_normalise  # how keywords are compared, shared with consent keywords
 
 
 def trigger_keywords(value: str) -> list[str]:

@@ -55,7 +55,7 @@ from messaging.automation.models import (
 from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
 from messaging.automation.responders import Answer, Responder, responders_active
 from messaging.automation.rules import MAX_TEXT, rule_problems, text_normalise, trigger_keywords
-from messaging.channels.opt_out import opt_out_tap_match
+from messaging.channels.opt_out import consent_keyword, opt_out_tap_match
 from messaging.channels.rendering import template_render
 from messaging.content.unlock import content_unlock
 from messaging.sending.conversations import (
@@ -63,8 +63,8 @@ from messaging.sending.conversations import (
     conversation_outbound_record,
     read_mark_enqueue_on_commit,
 )
-from messaging.sending.models import Conversation, Direction, Message, MessageType
-from messaging.sending.selectors import message_opt_out_tap
+from messaging.sending.models import Direction, Message, MessageType
+from messaging.sending.selectors import message_conversation, message_opt_out_tap
 from messaging.sending.send import SendRefused, message_send, template_content_build
 
 logger = logging.getLogger(__name__)
@@ -127,9 +127,7 @@ class Inbound:
 
 def is_consent_keyword(text: str) -> bool:
     """STOP/START and friends: the webhook already handled them (and may have confirmed)."""
-    word = text_normalise(text)
-    keywords = [*settings.OPT_OUT_KEYWORDS, *settings.OPT_IN_KEYWORDS]
-    return bool(word) and word in {text_normalise(k) for k in keywords}
+    return consent_keyword(text) is not None
 
 
 def rule_matches(rule: AutoReplyRule, inbound: Inbound) -> bool:
@@ -389,10 +387,7 @@ def _run_step(step: Step, message: Message, inbound: Inbound, replied: bool) -> 
             AutomatedAnswer.objects.get_or_create(
                 message=reply, defaults={"question": message, **answer_fields}
             )
-        conversation = (
-            message.conversation
-            or Conversation.objects.filter(contact=message.contact, channel=message.channel).first()
-        )
+        conversation = message_conversation(message)
         if conversation is not None:
             conversation_outbound_record(conversation=conversation, message=reply, automated=True)
         return run

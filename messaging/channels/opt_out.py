@@ -20,7 +20,28 @@ from typing import Any
 
 from django.conf import settings
 
+from crm.models import Consent
 from messaging.channels.models import MessageTemplate, TemplateCategory
+
+
+def keyword_normalise(text: Any) -> str:
+    """How typed keywords are compared (STOP, START, auto-reply keywords): upper case, runs of
+    whitespace as one space."""
+    return " ".join(str(text or "").split()).upper()
+
+
+def consent_keyword(text: Any) -> str | None:
+    """The consent a typed keyword asks for: `opted_out` for an OPT_OUT_KEYWORDS word (STOP),
+    `opted_in` for an OPT_IN_KEYWORDS word (START), else None. The webhook records it; the
+    auto-replies leave such messages alone."""
+    word = keyword_normalise(text)
+    if not word:
+        return None
+    if word in {keyword_normalise(k) for k in settings.OPT_OUT_KEYWORDS}:
+        return Consent.OPTED_OUT
+    if word in {keyword_normalise(k) for k in settings.OPT_IN_KEYWORDS}:
+        return Consent.OPTED_IN
+    return None
 
 
 def button_label_normalise(text: Any) -> str:

@@ -43,6 +43,7 @@ from messaging.inbox.selectors import (
 )
 from messaging.sending.conversations import conversation_assign
 from messaging.sending.models import Conversation, Message
+from messaging.sending.selectors import message_conversation
 
 PAGE_SIZE = 50
 VIEW = "messaging.view_conversation"
@@ -290,14 +291,8 @@ def inbox_rate(request, pk):
         svc.answer_rate(answer=answer, rating=request.POST.get("rating"), user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
-    conversation = (
-        answer.message.conversation_id
-        or Conversation.objects.filter(
-            contact_id=answer.message.contact_id, channel_id=answer.message.channel_id
-        )
-        .values_list("pk", flat=True)
-        .first()
-    )
+    thread = message_conversation(answer.message)
+    conversation = thread.pk if thread else None
     if request.htmx and conversation:
         return redirect("messaging:inbox-thread-partial", pk=conversation)
     if conversation:

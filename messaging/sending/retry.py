@@ -6,9 +6,10 @@ import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from messaging.sending.models import Message, Status
+from messaging.sending.models import Direction, Message, Status
 from messaging.sending.nudge import send_enqueue_on_commit
 
 
@@ -66,5 +67,35 @@ def messages_requeue(*, message_ids: list[int], code: int | None, reason: str) -
         rows, ["status", "wamid", "next_attempt_at", "error_code", "error_title"]
     )
     for channel_id in {m.channel_id for m in rows}:
+        send_enqueue_on_commit(channel_id=channel_id)
+    return requeued
+
+
+def messages_failed_retry(*, message_ids: list[int]) -> int:
+    """Staff send failed outbound messages again (the operations centre's retry job).
+
+    Each goes back to the queue now with its attempts reset and its last refusal cleared: the
+    send policy is asked again when it goes. A message already sent again by hand
+    (`resent_as`) stays failed, so nobody gets it twice. The channels' drainers are nudged
+    after commit. Returns how many were queued again.
+    """
+    with transaction.atomic():
+        rows = Message.objects.filter(
+            pk__in=message_ids,
+            status=Status.FAILED,
+            direction=Direction.OUTBOUND,
+            resent_as__isnull=True,
+        )
+        channels = set(rows.values_list("channel_id", flat=True).distinct())
+        requeued = rows.update(
+            status=Status.QUEUED,
+            attempts=0,
+            wamid=None,
+            claimed_at=None,
+            failed_at=None,
+            refusal="",
+            next_attempt_at=timezone.now(),
+        )
+    for channel_id in sorted(channels):
         send_enqueue_on_commit(channel_id=channel_id)
     return requeued

@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 
 from messaging.channels.opt_out import OptOutTap, opt_out_tap_match
-from messaging.sending.models import Direction, Message, MessageType
+from messaging.sending.models import Conversation, Direction, Message, MessageType
 
 
 def message_list() -> QuerySet[Message]:
@@ -36,3 +36,13 @@ def message_opt_out_tap(message: Message) -> OptOutTap | None:
         template=replied_to.template if replied_to is not None else None,
         sent_content=replied_to.content if replied_to is not None else None,
     )
+
+
+def message_conversation(message: Message) -> Conversation | None:
+    """The conversation a message belongs to: its own, or the thread with its contact on its
+    number (a message queued before the contact ever wrote has none attached yet)."""
+    if message.conversation_id:
+        return message.conversation
+    return Conversation.objects.filter(
+        contact_id=message.contact_id, channel_id=message.channel_id
+    ).first()

@@ -18,7 +18,7 @@ from core.ssrf import UnsafeUrl, url_check_public
 from crm.models import Contact
 from messaging.channels.models import Channel, MessageTemplate
 from messaging.providers import InvalidMessage, OutboundMessage, validate_outbound
-from messaging.sending.models import Conversation, Direction, Lane, Message, MessageType
+from messaging.sending.models import Direction, Lane, Message, MessageType
 from messaging.sending.nudge import send_enqueue_on_commit
 from messaging.sending.policy import (
     SendKind,
@@ -27,6 +27,7 @@ from messaging.sending.policy import (
     send_policy_check,
     template_header_format,
 )
+from messaging.sending.selectors import message_conversation
 
 MEDIA_TYPES = {"image", "video", "audio", "document", "sticker"}
 SENDABLE_TYPES = {"text", "template", "interactive", "location", "contacts", "reaction"} | (
@@ -192,12 +193,7 @@ def message_send(
 
 def message_conversation_touch(message: Message) -> None:
     """Attach an outbound message to its open conversation, if the contact has one."""
-
-    conversation = (
-        Conversation.objects.filter(contact=message.contact, channel=message.channel)
-        .only("pk")
-        .first()
-    )
+    conversation = message_conversation(message)
     if conversation is not None:
         Message.objects.filter(pk=message.pk).update(conversation=conversation)
         message.conversation = conversation

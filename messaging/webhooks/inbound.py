@@ -34,6 +34,7 @@ from crm.services import consent_set, contact_number_change
 from messaging.automation.services import autoreply_enqueue
 from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel
+from messaging.channels.opt_out import consent_keyword
 from messaging.channels.templates import templates_status_event_apply
 from messaging.providers import (
     InboundMessage,
@@ -64,10 +65,6 @@ NOT_UNREAD = frozenset({"system", "reaction"})
 # --- Messages ---------------------------------------------------------------------------------
 
 
-def _normalise_keyword(text: str) -> str:
-    return " ".join(text.split()).upper()
-
-
 def _keyword_consent(message_type: str, content: dict[str, Any]) -> str | None:
     if message_type == MessageType.TEXT:
         text = content.get("body")
@@ -77,12 +74,7 @@ def _keyword_consent(message_type: str, content: dict[str, Any]) -> str | None:
         return None
     if not isinstance(text, str) or len(text) > 64:
         return None
-    word = _normalise_keyword(text)
-    if word in {_normalise_keyword(k) for k in settings.OPT_OUT_KEYWORDS}:
-        return Consent.OPTED_OUT
-    if word in {_normalise_keyword(k) for k in settings.OPT_IN_KEYWORDS}:
-        return Consent.OPTED_IN
-    return None
+    return consent_keyword(text)
 
 
 def _media_id(kind: str, content: dict[str, Any]) -> str:

@@ -272,10 +272,10 @@ def test_run_job_list_and_enqueue(enqueued, capsys):
 def test_retry_failed_messages_requeues_only_retryable_outbound(
     enqueued, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from analytics.ops import retry as ops_retry
+    from messaging.sending import nudge
 
     nudged = []
-    monkeypatch.setattr(ops_retry, "send_enqueue", lambda channel_id: nudged.append(channel_id))
+    monkeypatch.setattr(nudge, "send_enqueue", lambda channel_id, **kw: nudged.append(channel_id))
     channel = ChannelFactory()
     other = ChannelFactory(phone_number_id="300")
     now = timezone.now()
