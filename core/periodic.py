@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +49,8 @@ from celery import Task, shared_task
 from celery.exceptions import Ignore, Reject, Retry
 from django.conf import settings
 from django.core.cache import cache
+
+from core.locks import cache_lock
 
 __all__ = ["ALREADY_RUNNING", "BACKING_OFF", "PeriodicTaskBase", "periodic_task"]
 
@@ -77,11 +78,10 @@ class PeriodicTaskBase(Task):
         key = self.name
         if self.lock_scope is not None:
             key = f"{key}:{self.lock_scope(*args, **kwargs)}"
-        lock_key, token = f"task-lock:{key}", uuid.uuid4().hex
-        if not cache.add(lock_key, token, timeout=self.lock_timeout):
-            logger.info("periodic task %s skipped: another run holds its lock", key)
-            return {"skipped": ALREADY_RUNNING}
-        try:
+        with cache_lock(f"task-lock:{key}", timeout=self.lock_timeout) as acquired:
+            if not acquired:
+                logger.info("periodic task %s skipped: another run holds its lock", key)
+                return {"skipped": ALREADY_RUNNING}
             # Read under the lock, so that no other run changes it until this one ends.
             backoff_key = f"task-backoff:{key}"
             backoff = cache.get(backoff_key)
@@ -101,9 +101,6 @@ class PeriodicTaskBase(Task):
             if backoff:
                 cache.delete(backoff_key)
             return result
-        finally:
-            if cache.get(lock_key) == token:
-                cache.delete(lock_key)
 
     def _failure_record(self, *, key: str, backoff_key: str, backoff: dict | None) -> None:
         """Pause the task for `backoff_min` doubled per failure in a row, up to the cap.

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 
 
-def retry_countdown(retries: int, *, cap: float = 60.0) -> float:
+def retry_countdown(retries: int, *, cap: float = 60.0, base: float = 2.0) -> float:
     """Seconds before retry `retries + 1`: uniform in [ceiling / 2, ceiling], where the ceiling
-    doubles with each retry (2, 4, 8, ...) up to `cap`."""
-    ceiling = min(cap, 2.0 ** (retries + 1))
+    starts at `base` and doubles with each retry (2, 4, 8, ...) up to `cap`."""
+    ceiling = min(cap, base * 2.0 ** max(retries, 0))
     return random.uniform(ceiling / 2, ceiling)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -23,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
@@ -44,6 +42,7 @@ from analytics.services.conversions import conversions_attribute
 from analytics.services.customers import customers_rollup
 from analytics.services.events import MARK_DEBOUNCE_SECONDS
 from core.errors import Conflict
+from core.locks import cache_lock
 from messaging.models import ContentItem
 
 logger = logging.getLogger(__name__)
@@ -72,13 +71,8 @@ def rollup_lock() -> Iterator[bool]:
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
         return
-    key, token = "analytics:rollup-lock", uuid.uuid4().hex
-    acquired = cache.add(key, token, timeout=settings.ANALYTICS_ROLLUP_LOCK_SECONDS)
-    try:
-        yield acquired
-    finally:
-        if acquired and cache.get(key) == token:
-            cache.delete(key)
+    with cache_lock("analytics:rollup-lock", timeout=settings.ANALYTICS_ROLLUP_LOCK_SECONDS) as ok:
+        yield ok
 
 
 @dataclass

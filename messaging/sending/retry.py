@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.retrying import retry_countdown
 from messaging.sending.models import Direction, Message, Status
 from messaging.sending.nudge import send_enqueue_on_commit
 
@@ -20,10 +21,11 @@ def backoff_delay(attempts: int, *, retry_after: float | None = None) -> float:
     more): every message refused in the same storm carries the same hint, and retrying them
     all at the same instant would only start the next storm.
     """
-    base = settings.SEND_RETRY_BASE_SECONDS
-    cap = settings.SEND_RETRY_MAX_DELAY_SECONDS
-    ceiling = min(cap, base * (2 ** max(attempts - 1, 0)))
-    delay = random.uniform(ceiling / 2, ceiling)
+    delay = retry_countdown(
+        attempts - 1,
+        base=settings.SEND_RETRY_BASE_SECONDS,
+        cap=settings.SEND_RETRY_MAX_DELAY_SECONDS,
+    )
     if retry_after:
         delay = max(delay, retry_after * random.uniform(1.0, 1.2))
     return delay

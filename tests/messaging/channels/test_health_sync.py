@@ -4,7 +4,6 @@ simulator's on-demand webhooks, end to end over loopback with the real database.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -156,7 +155,7 @@ def test_a_quality_drop_reaches_parley_signed_and_the_refresh_reads_the_rating(
     channel_health_sync(channel=channel)
     answer = number_event(simulator, quality="RED", tier="TIER_1K")
     assert answer["webhooks"] == ["phone_number_quality_update", "phone_number_quality_update"]
-    time.sleep(0.1)  # both changes may arrive in one post or two
+    assert simulator.wait_webhooks()  # both changes posted, in one post or two
     _deliver(client, receiver, len(receiver.requests) or 1)
     with django_capture_on_commit_callbacks(execute=True):
         webhook_events_drain()

@@ -185,5 +185,5 @@ def test_an_explicit_event_is_posted_as_given(simulator, webhook_receiver):
 def test_nothing_changed_posts_nothing(simulator, webhook_receiver):
     answer = event(simulator, quality="GREEN")
     assert answer["webhooks"] == [] and not answer["scheduled"]
-    time.sleep(0.2)
+    assert simulator.wait_webhooks()  # its queue is idle: nothing was or will be posted
     assert webhook_receiver.requests == []
