@@ -3,7 +3,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from core.csv_safe import csv_stream
-from core.models import ApiToken, WorkerHeartbeat
+from core.models import ApiToken, IdempotencyKey, WorkerHeartbeat
 from core.services import api_token_create, api_token_revoke
 
 
@@ -21,7 +21,28 @@ def export_csv(modeladmin, request, queryset):
     return response
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
+class StaffScopedAdmin(admin.ModelAdmin):
+    """Admin visibility follows the staff pages: besides the model's own permission, a user
+    needs every permission in `staff_permissions`, those of the staff page that shows the same
+    rows. (A role may read a model through a narrower door, e.g. reporting totals, without
+    being meant to browse every row of it.)"""
+
+    staff_permissions: tuple[str, ...] = ()
+
+    def in_staff_scope(self, request) -> bool:
+        return request.user.has_perms(self.staff_permissions)
+
+    def has_module_permission(self, request):
+        return self.in_staff_scope(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.in_staff_scope(request) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self.in_staff_scope(request) and super().has_change_permission(request, obj)
+
+
+class ReadOnlyModelAdmin(StaffScopedAdmin):
     """A table written only by the system (messages, consent history, logs): browse and
     filter it, never add, change or delete a row by hand."""
 
@@ -105,3 +126,13 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyModelAdmin):
+    """The stored first answers to `Idempotency-Key` requests: written by the API only."""
+
+    list_display = ["created_at", "user", "scope", "key", "response_status"]
+    list_filter = ["scope", "response_status", "created_at"]
+    search_fields = ["=key", "user__username"]
+    list_select_related = ["user"]

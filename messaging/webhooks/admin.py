@@ -109,6 +109,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what arrived; WEBHOOK_RETENTION_DAYS purges old ones
+
 
 @admin.register(MessageStatusEvent)
 class MessageStatusEventAdmin(admin.ModelAdmin):
