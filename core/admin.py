@@ -1,8 +1,11 @@
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from core.csv_safe import csv_stream
+from core.mfa.services import mfa_disable
 from core.models import ApiToken, IdempotencyKey, WorkerHeartbeat
 from core.services import api_token_create, api_token_revoke
 
@@ -136,3 +139,24 @@ class IdempotencyKeyAdmin(ReadOnlyModelAdmin):
     list_filter = ["scope", "response_status", "created_at"]
     search_fields = ["=key", "user__username"]
     list_select_related = ["user"]
+
+
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin, with the operator's way out for a lost phone."""
+
+    actions = [*(DjangoUserAdmin.actions or []), "reset_two_factor"]
+
+    @admin.action(description="Reset two-factor sign-in", permissions=["change"])
+    def reset_two_factor(self, request, queryset):
+        for user in queryset:
+            removed = mfa_disable(user=user)
+            self.message_user(
+                request,
+                f"{user}: two-factor sign-in reset ({removed} device(s) removed)."
+                if removed
+                else f"{user} had no two-factor devices.",
+            )
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdmin)
