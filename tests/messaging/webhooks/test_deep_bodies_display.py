@@ -4,6 +4,8 @@ bodies are indented, deep ones are shown as received, both bounded in size."""
 
 import json
 import re
+import sys
+from contextlib import contextmanager
 
 import pytest
 from django.test import Client
@@ -37,6 +39,20 @@ def deep_body(depth: int) -> bytes:
     ).encode()
 
 
+@contextmanager
+def shallow_server_stack():
+    """The decoder's depth check counts every frame below it. A web worker calls the intake
+    about a hundred frames deep; pytest under xdist, several hundred deeper, which alone would
+    push a 900-deep body past Python's default limit of 1,000. Give the intake the headroom a
+    server has; the pages are then rendered under the default limit."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + 1000)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def pages_render(event: WebhookEvent) -> list[bytes]:
     superuser = UserFactory(username="root", is_superuser=True)
     admin = UserFactory(username="ops-admin", roles=["Admin"])
@@ -55,7 +71,8 @@ def pages_render(event: WebhookEvent) -> list[bytes]:
 
 def test_a_900_deep_signed_webhook_is_stored_and_its_pages_render(client):
     raw = deep_body(900)
-    assert post_signed(client, raw).status_code == 200
+    with shallow_server_stack():
+        assert post_signed(client, raw).status_code == 200
     event = WebhookEvent.objects.get()
     assert event.body == raw.decode()
     for content in pages_render(event):
