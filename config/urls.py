@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/2fa/", include("core.mfa.urls")),
     path("staff/operations/", include(("analytics.ops.urls", "ops"), namespace="ops")),
     path("staff/analytics/", include(("analytics.urls", "analytics"), namespace="analytics")),
     path("staff/", include(("core.urls", "staff"), namespace="staff")),

@@ -1,9 +1,12 @@
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from core.csv_safe import csv_stream
-from core.models import ApiToken, WorkerHeartbeat
+from core.mfa.services import mfa_disable
+from core.models import ApiToken, IdempotencyKey, WorkerHeartbeat
 from core.services import api_token_create, api_token_revoke
 
 
@@ -21,7 +24,28 @@ def export_csv(modeladmin, request, queryset):
     return response
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
+class StaffScopedAdmin(admin.ModelAdmin):
+    """Admin visibility follows the staff pages: besides the model's own permission, a user
+    needs every permission in `staff_permissions`, those of the staff page that shows the same
+    rows. (A role may read a model through a narrower door, e.g. reporting totals, without
+    being meant to browse every row of it.)"""
+
+    staff_permissions: tuple[str, ...] = ()
+
+    def in_staff_scope(self, request) -> bool:
+        return request.user.has_perms(self.staff_permissions)
+
+    def has_module_permission(self, request):
+        return self.in_staff_scope(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.in_staff_scope(request) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self.in_staff_scope(request) and super().has_change_permission(request, obj)
+
+
+class ReadOnlyModelAdmin(StaffScopedAdmin):
     """A table written only by the system (messages, consent history, logs): browse and
     filter it, never add, change or delete a row by hand."""
 
@@ -105,3 +129,34 @@ class WorkerHeartbeatAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyModelAdmin):
+    """The stored first answers to `Idempotency-Key` requests: written by the API only."""
+
+    list_display = ["created_at", "user", "scope", "key", "response_status"]
+    list_filter = ["scope", "response_status", "created_at"]
+    search_fields = ["=key", "user__username"]
+    list_select_related = ["user"]
+
+
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin, with the operator's way out for a lost phone."""
+
+    actions = [*(DjangoUserAdmin.actions or []), "reset_two_factor"]
+
+    @admin.action(description="Reset two-factor sign-in", permissions=["change"])
+    def reset_two_factor(self, request, queryset):
+        for user in queryset:
+            removed = mfa_disable(user=user)
+            self.message_user(
+                request,
+                f"{user}: two-factor sign-in reset ({removed} device(s) removed)."
+                if removed
+                else f"{user} had no two-factor devices.",
+            )
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdmin)

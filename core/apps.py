@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.checks import Error, register
 from django.db.models.signals import post_migrate
 
 
@@ -14,6 +15,36 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): these read models, which Django loads only after every app module.
+        from django.contrib.auth.signals import user_logged_in
+
         from core.roles import roles_sync_on_migrate
 
         post_migrate.connect(roles_sync_on_migrate, dispatch_uid="core.roles_sync")
+        user_logged_in.connect(_mfa_session_start, dispatch_uid="core.mfa_session_start")
+        register(_check_2fa_roles)
+
+
+def _mfa_session_start(sender, request, user, **kwargs):
+    from core.mfa.services import mfa_session_start
+
+    if request is not None and hasattr(request, "session"):
+        mfa_session_start(request, user)
+
+
+def _check_2fa_roles(app_configs, **kwargs):
+    """STAFF_2FA_REQUIRED_ROLES must name roles that exist, or a typo would silently require
+    nothing."""
+    from django.conf import settings
+
+    from core.roles import ROLE_NAMES
+
+    unknown = sorted(set(settings.STAFF_2FA_REQUIRED_ROLES) - set(ROLE_NAMES))
+    if unknown:
+        return [
+            Error(
+                f"STAFF_2FA_REQUIRED_ROLES names unknown roles: {', '.join(unknown)}",
+                hint=f"Roles are: {', '.join(ROLE_NAMES)}.",
+                id="core.E001",
+            )
+        ]
+    return []

@@ -60,4 +60,5 @@ nav_register(
     ),
     NavItem("Users", "admin:auth_user_changelist", "auth.view_user", "Admin", 920),
     NavItem("API docs", "api-docs", "core.access_staff", "Help", 1000),
+    NavItem("Two-factor sign-in", "mfa-overview", "core.access_staff", "Help", 1010),
 )

@@ -23,6 +23,22 @@ ANALYST = "Analyst"
 _FRAMEWORK = ["admin.*", "auth.*", "contenttypes.*", "sessions.*", "axes.*"]
 
 
+# The operations centre's tables and the system's own bookkeeping: error tracebacks, job logs,
+# health samples, raw webhook bodies and provider status history, rollup and rate-limit state.
+# The operations centre is Admin-only, so these rows are too, in the admin and everywhere else
+# (README "Admin policy").
+OPERATIONS_ONLY = [
+    "analytics.*_apperror",
+    "analytics.*_jobrun",
+    "analytics.*_healthsample",
+    "analytics.*_rollupdirtyday",
+    "analytics.*_rollupstate",
+    "messaging.*_webhookevent",
+    "messaging.*_messagestatusevent",
+    "messaging.*_ratelimitstate",
+]
+
+
 @dataclass(frozen=True)
 class Role:
     name: str
@@ -56,7 +72,7 @@ ROLES: list[Role] = [
             "messaging.*_trackedlink",
             "analytics.view_*",
         ],
-        denies=["messaging.review_contentitem", "crm.delete_consentevent"],
+        denies=["messaging.review_contentitem", "crm.delete_consentevent", *OPERATIONS_ONLY],
     ),
     Role(
         CONTENT_REVIEWER,
@@ -71,6 +87,7 @@ ROLES: list[Role] = [
             "crm.view_contact",
             "analytics.view_*",
         ],
+        denies=OPERATIONS_ONLY,
     ),
     Role(
         AGENT,
@@ -94,6 +111,7 @@ ROLES: list[Role] = [
             "analytics.add_qualityrating",
             "analytics.view_qualityrating",
         ],
+        denies=OPERATIONS_ONLY,
     ),
     Role(
         ANALYST,
@@ -104,7 +122,7 @@ ROLES: list[Role] = [
             "messaging.view_*",
             "analytics.*",
         ],
-        denies=["analytics.add_*", "analytics.change_*", "analytics.delete_*"],
+        denies=["analytics.add_*", "analytics.change_*", "analytics.delete_*", *OPERATIONS_ONLY],
     ),
 ]
 

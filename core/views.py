@@ -1,12 +1,16 @@
+from urllib.parse import urlencode
+
 from django.contrib.auth import views as auth_views
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.health import health_report
 from core.logging import request_id_var
+from core.mfa.services import ENROL, SESSION_KEY, VERIFY
 from core.permissions import staff_permission_required
 
 
@@ -19,8 +23,19 @@ def healthz(request):
 
 
 class LoginView(auth_views.LoginView):
+    """The password step. A session that owes a second factor goes on to the code (or to
+    setting two-factor sign-in up), then to where it was headed."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def get_success_url(self):
+        url = super().get_success_url()
+        state = self.request.session.get(SESSION_KEY)
+        if state in (VERIFY, ENROL):
+            name = "mfa-verify" if state == VERIFY else "mfa-setup"
+            return f"{reverse(name)}?{urlencode({'next': url})}"
+        return url
 
 
 @require_GET

@@ -22,6 +22,7 @@ from crm.models import (
     ConsentEvent,
     ConsentSource,
     Contact,
+    ContactNumberChange,
     ImportJob,
     ImportRowError,
     ImportStatus,
@@ -383,3 +384,24 @@ class ImportJobAdmin(admin.ModelAdmin):
         for job in queryset.filter(dry_run=True, status=ImportStatus.COMPLETED):
             import_job_from_dry_run(job=job, actor=request.user)
         self.message_user(request, "Queued.")
+
+
+@admin.register(ContactNumberChange)
+class ContactNumberChangeAdmin(ReadOnlyModelAdmin):
+    """Append-only history of contacts' numbers (written by `contact_number_change`)."""
+
+    list_display = ["changed_at", "contact", "old_phone", "new_phone", "source"]
+    list_filter = ["source", "changed_at"]
+    search_fields = ["old_phone", "new_phone", "=old_wa_id", "=new_wa_id"]
+    list_select_related = ["contact"]
+    date_hierarchy = "changed_at"
+
+
+@admin.register(ImportRowError)
+class ImportRowErrorAdmin(ReadOnlyModelAdmin):
+    """Rows an import refused, and why (the import job's report)."""
+
+    list_display = ["job", "line", "column", "value", "reason"]
+    list_filter = ["job"]
+    search_fields = ["reason", "value"]
+    list_select_related = ["job"]

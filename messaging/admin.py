@@ -1,6 +1,7 @@
 """Django's admin autodiscovery imports `messaging.admin`; each domain registers its own."""
 
 from messaging.automation import admin as automation_admin  # noqa: F401
+from messaging.campaigns import admin as campaigns_admin  # noqa: F401
 from messaging.channels import admin as channels_admin  # noqa: F401
 from messaging.content import admin as content_admin  # noqa: F401
 from messaging.inbox import admin as inbox_admin  # noqa: F401

@@ -9,7 +9,6 @@ call analytics.ops services and selectors.
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import timedelta
 
 from django import forms
@@ -41,6 +40,7 @@ from analytics.ops.jobs import (
 )
 from analytics.ops.models import JobRun, JobState, JobTrigger
 from analytics.ops.sparkline import sparkline_svg, uptime_bars_svg
+from core.json_display import json_pretty
 from core.permissions import staff_permission_required
 from messaging.providers.error_codes import error_code_info
 from messaging.webhooks.services import webhook_events_replay
@@ -412,17 +412,16 @@ def errors(request):
 @staff_permission_required(VIEW)
 def webhook_event(request, pk: int):
     event = get_object_or_404(errorlog.webhook_event_list(), pk=pk)
-    try:
-        pretty = json.dumps(json.loads(event.body), indent=2, ensure_ascii=False)
-    except ValueError:
-        pretty = event.body
+    shown = json_pretty(event.body)
     return render(
         request,
         "analytics/ops/webhook_event.html",
         {
             "event": event,
-            "pretty": pretty[:200_000],
-            "truncated": len(pretty) > 200_000,
+            "pretty": shown.text,
+            "truncated": shown.truncated,
+            "as_received": shown.as_received,
+            "depth": shown.depth,
             "may_replay": request.user.has_perm("messaging.replay_webhookevent"),
         },
     )

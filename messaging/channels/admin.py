@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 from django.db import models
 
-from messaging.channels.models import Channel, MessageTemplate
+from core.admin import ReadOnlyModelAdmin
+from messaging.channels.models import Channel, MessageTemplate, RateLimitState
 from messaging.channels.services import channel_resume
 from messaging.channels.templates import templates_sync
 
@@ -132,3 +133,11 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         for channel in {t.channel for t in queryset.select_related("channel")}:
             result = templates_sync(channel=channel)
             self.message_user(request, f"{channel.name}: {result.summary()}")
+
+
+@admin.register(RateLimitState)
+class RateLimitStateAdmin(ReadOnlyModelAdmin):
+    """The rate limiter's state in embedded mode (no Redis): for diagnosis only."""
+
+    list_display = ["key", "tat"]
+    search_fields = ["key"]

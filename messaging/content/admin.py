@@ -5,10 +5,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from core.admin import ReadOnlyModelAdmin
 from core.errors import DomainError
 from messaging.content import services as content_svc
 from messaging.content.forms import media_url_field
-from messaging.content.models import ContentDelivery, ContentItem, ContentTransition
+from messaging.content.models import (
+    ContentDelivery,
+    ContentItem,
+    ContentTransition,
+    ContentUnlock,
+)
 
 # --- Content -----------------------------------------------------------------------------------
 
@@ -128,21 +134,31 @@ class ContentItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContentDelivery)
-class ContentDeliveryAdmin(admin.ModelAdmin):
+class ContentDeliveryAdmin(ReadOnlyModelAdmin):
     list_display = ["content_item", "contact", "message", "unlocked_at", "created_at"]
     list_filter = ["unlocked_at", "created_at"]
     search_fields = ["contact__phone", "contact__name", "content_item__title"]
     list_select_related = ["content_item", "contact", "message"]
-    show_full_result_count = False
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
+@admin.register(ContentTransition)
+class ContentTransitionAdmin(ReadOnlyModelAdmin):
+    """Append-only history of content items' review states."""
 
-    def has_change_permission(self, request, obj=None):
-        return False
+    list_display = ["created_at", "content_item", "from_state", "to_state", "actor", "note"]
+    list_filter = ["to_state", "created_at"]
+    search_fields = ["content_item__title", "note"]
+    list_select_related = ["content_item", "actor"]
+
+
+@admin.register(ContentUnlock)
+class ContentUnlockAdmin(ReadOnlyModelAdmin):
+    """Append-only unlocks of delivered content (Click-to-Unlock taps)."""
+
+    list_display = ["created_at", "delivery", "kind", "message"]
+    list_filter = ["kind", "created_at"]
+    list_select_related = ["delivery", "message"]
+    raw_id_fields = ["delivery", "message"]
 
 
 # --- Notifications -----------------------------------------------------------------------------

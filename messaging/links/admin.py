@@ -5,7 +5,7 @@ from django.db.models import Count
 from django.utils.html import format_html
 
 from core.admin import ReadOnlyModelAdmin
-from messaging.links.models import TrackedLink
+from messaging.links.models import LinkClick, TrackedLink
 
 
 @admin.register(TrackedLink)
@@ -25,3 +25,14 @@ class TrackedLinkAdmin(ReadOnlyModelAdmin):
     @admin.display(description="URL")
     def target(self, link):
         return format_html('<a href="{}" rel="noopener noreferrer">{}</a>', link.url, link.url[:80])
+
+
+@admin.register(LinkClick)
+class LinkClickAdmin(ReadOnlyModelAdmin):
+    """Append-only clicks on tracked links (the address only as a keyed hash)."""
+
+    list_display = ["clicked_at", "link", "is_bot", "user_agent"]
+    list_filter = ["is_bot", "clicked_at"]
+    search_fields = ["=link__token"]
+    list_select_related = ["link"]
+    date_hierarchy = "clicked_at"

@@ -5,6 +5,7 @@ from django.contrib import admin
 from core.admin import ReadOnlyModelAdmin
 from messaging.notifications.models import (
     Notification,
+    NotificationPreference,
     NotificationPreferenceEvent,
     NotificationType,
 )
@@ -62,3 +63,14 @@ class NotificationPreferenceEventAdmin(ReadOnlyModelAdmin):
     list_filter = ["source", "opted_out", "event_type"]
     search_fields = ["contact__phone", "contact__name"]
     list_select_related = ["contact", "event_type", "actor"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(ReadOnlyModelAdmin):
+    """Contacts' current choices; they change on the contact's page or through the API, so
+    each change leaves a preference event."""
+
+    list_display = ["contact", "event_type", "opted_out", "updated_at"]
+    list_filter = ["opted_out", "event_type"]
+    search_fields = ["contact__phone", "contact__name"]
+    list_select_related = ["contact", "event_type"]

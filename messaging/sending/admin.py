@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from core.admin import ReadOnlyModelAdmin
-from messaging.sending.models import UNCONFIRMED, Message, MessageStatusEvent
+from messaging.sending.models import UNCONFIRMED, ConversationEvent, Message, MessageStatusEvent
 from messaging.sending.unconfirmed import messages_resend
 
 
@@ -43,7 +43,12 @@ class ConfirmationFilter(admin.SimpleListFilter):
 @admin.register(Message)
 class MessageAdmin(ReadOnlyModelAdmin):
     """Read-only: messages change only through the send and webhook paths. The one action is a
-    person's decision to send unconfirmed messages again (each as a new message)."""
+    person's decision to send unconfirmed messages again (each as a new message).
+
+    Bodies are shown to the roles that read conversations in the inbox; the reporting
+    permission on messages alone (Content reviewer) does not open them here."""
+
+    staff_permissions = ("messaging.view_conversation",)
 
     list_display = [
         "uuid", "direction", "type", "contact", "channel", "status", "unconfirmed", "error_code",
@@ -80,3 +85,14 @@ class MessageAdmin(ReadOnlyModelAdmin):
             self.message_user(
                 request, f"... and {len(report.refused) - 10} more refused.", messages.ERROR
             )
+
+
+@admin.register(ConversationEvent)
+class ConversationEventAdmin(ReadOnlyModelAdmin):
+    """Append-only history of conversations (openings, first responses, closes, assignments)."""
+
+    list_display = ["at", "conversation", "kind", "actor", "assignee", "automated", "seconds"]
+    list_filter = ["kind", "automated", "at"]
+    list_select_related = ["conversation", "actor", "assignee"]
+    raw_id_fields = ["conversation"]
+    date_hierarchy = "at"

@@ -1,7 +1,5 @@
 """Webhook events (the raw bodies, their state, replay) and the provider status history."""
 
-import json
-
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -9,11 +7,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from core.json_display import json_pretty
 from messaging.sending.models import MessageStatusEvent
 from messaging.webhooks.models import WebhookEvent
 from messaging.webhooks.services import webhook_events_replay
-
-PREVIEW_CHARS = 200_000
 
 
 class HasErrorFilter(admin.SimpleListFilter):
@@ -87,13 +84,16 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="body")
     def pretty_body(self, obj):
-        try:
-            text = json.dumps(json.loads(obj.body), indent=2, ensure_ascii=False)
-        except ValueError:
-            text = obj.body
-        if len(text) > PREVIEW_CHARS:
-            text = text[:PREVIEW_CHARS] + "\n… (truncated; see the raw body)"
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+        """Indented when shallow enough; a body nested past the limit is shown as received
+        (pretty-printing it would recurse past Python's limit and crash the page)."""
+        shown = json_pretty(obj.body)
+        notes = []
+        if shown.as_received and shown.depth:
+            notes.append(f"nested {shown.depth} levels deep; shown as received")
+        if shown.truncated:
+            notes.append("truncated; see the raw body")
+        note = f"\n… ({'; '.join(notes)})" if notes else ""
+        return format_html('<pre style="white-space: pre-wrap">{}{}</pre>', shown.text, note)
 
     @admin.action(description="Replay selected webhook events", permissions=["replay"])
     def replay(self, request, queryset):
@@ -108,6 +108,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what arrived; WEBHOOK_RETENTION_DAYS purges old ones
 
 
 @admin.register(MessageStatusEvent)

@@ -411,8 +411,10 @@ def test_webhooks_let_nobody_in_without_the_provider_credentials(world):
 
 def test_the_admin_follows_each_roles_model_permissions(world):
     """Django's rule: a staff user sees a model's admin pages with its view or change
-    permission. Checked for every registered model and role against core/roles.py; anonymous
-    users are sent to the admin's sign-in page, users without a role see no model."""
+    permission (and, where the model admin names them, the permissions of the staff page that
+    shows the same rows: core.admin.StaffScopedAdmin). Checked for every registered model and
+    role against core/roles.py; anonymous users are sent to the admin's sign-in page, users
+    without a role see no model."""
     assert any(row.url.startswith("/admin/") for row in readme_matrix())
     anonymous, no_role = Client(), Client()
     no_role.force_login(world.users[NO_ROLE])
@@ -424,11 +426,14 @@ def test_the_admin_follows_each_roles_model_permissions(world):
     for role in ROLES:
         client = Client()
         client.force_login(world.users[role.name])
-        for model in admin.site._registry:
+        for model, model_admin in admin.site._registry.items():
             meta = model._meta
             url = f"/admin/{meta.app_label}/{meta.model_name}/"
             perms = [f"{meta.app_label}.{p}_{meta.model_name}" for p in ("view", "change")]
-            expected = any(role.allows(p) for p in perms)
+            staff_scope = getattr(model_admin, "staff_permissions", ())
+            expected = any(role.allows(p) for p in perms) and all(
+                role.allows(p) for p in staff_scope
+            )
             response = client.get(url)
             assert response.status_code < 500, (url, role.name, response.status_code)
             if let_in(response) != expected:

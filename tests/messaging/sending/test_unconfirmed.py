@@ -276,7 +276,7 @@ def test_admin_lists_unconfirmed_and_sends_them_again(channel, client, admin_use
 
 def test_admin_resend_action_needs_the_permission(channel, client, make_user):
     (message,) = unconfirmed(channel)
-    client.force_login(make_user("Content reviewer"))  # may read messages in the admin
+    client.force_login(make_user("Analyst"))  # may read messages in the admin, not resend
     listing = client.get("/admin/messaging/message/")
     assert listing.status_code == 200
     assert "resend_unconfirmed" not in listing.content.decode()
