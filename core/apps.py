@@ -14,6 +14,10 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): these read models, which Django loads only after every app module.
+        from core.audit import audit_receivers_connect
+        from core.audited import audit_register_core
         from core.roles import roles_sync_on_migrate
 
         post_migrate.connect(roles_sync_on_migrate, dispatch_uid="core.roles_sync")
+        audit_register_core()
+        audit_receivers_connect()

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "csp",
+    "auditlog",  # before core: core.admin replaces the admin page auditlog registers
     "core",
     "crm",
     "messaging",
@@ -51,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -158,6 +160,19 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind N proxies (load balancers) that each append to X-Forwarded-For, the client is the N-th
+# address from the right; 0: no proxy, REMOTE_ADDR. Lock-outs and the audit log both use it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "core.addresses.client_address"
+# The cool-off counts from the lock-out: attempts refused during it do not start it again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+
+# --- Audit log (django-auditlog, storage core.AuditEvent; README "Audit log") -------------
+AUDITLOG_LOGENTRY_MODEL = "core.AuditEvent"
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_DISABLE_ON_RAW_SAVE = True  # fixtures and restores are not anyone's edits
+AUDITLOG_CID_GETTER = "core.audit_context.request_id"
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 
 # --- Content-Security-Policy: nothing from other origins, no inline script -------------------
 CONTENT_SECURITY_POLICY = {
