@@ -169,6 +169,10 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 
 # --- Audit log (django-auditlog, storage core.AuditEvent; README "Audit log") -------------
 AUDITLOG_LOGENTRY_MODEL = "core.AuditEvent"
+# auditlog's own migrations only create its LogEntry table, which core.AuditEvent replaces;
+# run, they would leave a content type and permissions for a model that does not exist
+# (and a restore after `flush` would then miss them).
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_DISABLE_ON_RAW_SAVE = True  # fixtures and restores are not anyone's edits
 AUDITLOG_CID_GETTER = "core.audit_context.request_id"
