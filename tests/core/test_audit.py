@@ -174,7 +174,7 @@ def test_campaign_launch_pause_resume_and_cancel_are_recorded_with_the_token(tok
             "template": template.pk,
             "parameter_mapping": mapping,
             "tags": ["vip"],
-        },  # fmt: skip
+        },
         format="json",
     )
     assert created.status_code == 201, created.json()
@@ -225,7 +225,7 @@ def test_a_role_change_in_the_admin_is_recorded(staff, make_user):
             "groups": [analysts.pk],
             "date_joined_0": "2026-01-01",
             "date_joined_1": "00:00:00",
-        },  # fmt: skip
+        },
     )
     assert response.status_code == 302, response.content[:2000]
     event = last("role_change", object_pk=str(user.pk))
