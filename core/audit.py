@@ -21,6 +21,7 @@ from typing import Any
 from auditlog.registry import auditlog
 from auditlog.signals import pre_log
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
@@ -135,8 +136,6 @@ def _roles_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
     """A user's groups changed (from either side of the relation): one `role_change` event."""
     if action not in ("post_add", "post_remove", "pre_clear"):
         return
-    from django.contrib.auth.models import Group
-
     User = get_user_model()
     if action == "pre_clear":
         if reverse:  # a group emptied: each member loses it
@@ -162,7 +161,7 @@ def _role_event(user, *, added: list[str] | None = None, removed: list[str] | No
 
 
 def audit_receivers_connect() -> None:
-    from axes.signals import user_locked_out
+    from axes.signals import user_locked_out  # imports axes' models: only once apps are ready
 
     User = get_user_model()
     pre_log.connect(_only_when_someone_acts, dispatch_uid="core.audit.gate")
