@@ -14,6 +14,7 @@ class AnalyticsConfig(AppConfig):
         # Imported in ready(): these read models, which Django loads only after every app module.
         from celery.signals import before_task_publish
 
+        from analytics.audited import audit_register_analytics
         from analytics.ops.builtins import register_board, register_jobs
         from analytics.ops.queues import task_published_at
         from core.navigation import NavItem, nav_register
@@ -27,6 +28,7 @@ class AnalyticsConfig(AppConfig):
         )
         register_jobs()
         register_board()
+        audit_register_analytics()
 
         # Second group: after the jobs and board above are registered, the sections join them.
         from analytics.receivers import receivers_connect

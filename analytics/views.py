@@ -20,7 +20,9 @@ from django.views.decorators.http import require_GET
 from analytics import charts, selectors
 from analytics.days import today
 from analytics.models import ChurnRisk, CustomerTier
+from core.audit import audit_record
 from core.csv_safe import csv_stream
+from core.models import AuditAction
 from core.permissions import staff_permission_required
 
 VIEW = "analytics.view_dashboard"
@@ -469,6 +471,8 @@ def export(request, table: str):
     except KeyError:
         raise Http404("No such table.") from None
     header, rows = build(request)
+    filters = {k: v for k, v in request.GET.items() if v}
+    audit_record(AuditAction.EXPORT, details={"what": f"analytics {table}", "filters": filters})
     response = StreamingHttpResponse(
         csv_stream(header, rows, phone_columns=phone_columns), content_type="text/csv"
     )

@@ -4,9 +4,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from core.audit import audit_record
 from core.csv_safe import csv_stream
 from core.mfa.services import mfa_disable
-from core.models import ApiToken, IdempotencyKey, WorkerHeartbeat
+from core.models import ApiToken, AuditAction, AuditEvent, IdempotencyKey, WorkerHeartbeat
 from core.services import api_token_create, api_token_revoke
 
 
@@ -17,6 +18,14 @@ def export_csv(modeladmin, request, queryset):
     header = [f.attname for f in fields]
     rows = ([getattr(obj, f.attname) for f in fields] for obj in queryset.order_by("pk").iterator())
     name = queryset.model._meta.model_name
+    audit_record(
+        AuditAction.EXPORT,
+        details={
+            "what": queryset.model._meta.label_lower,
+            "via": "admin",
+            "rows": queryset.count(),
+        },
+    )
     response = StreamingHttpResponse(csv_stream(header, rows), content_type="text/csv")
     response["Content-Disposition"] = (
         f'attachment; filename="{name}-{timezone.now():%Y%m%d-%H%M}.csv"'
@@ -160,3 +169,19 @@ class UserAdmin(DjangoUserAdmin):
 
 admin.site.unregister(get_user_model())
 admin.site.register(get_user_model(), UserAdmin)
+# django-auditlog registers its own page for the log-entry model; this one is read-only.
+if admin.site.is_registered(AuditEvent):
+    admin.site.unregister(AuditEvent)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyModelAdmin):
+    """The audit log, append-only: browse and filter, never add, change or delete.
+    `/staff/audit/` is the page made for reading it (filters, before/after, CSV)."""
+
+    list_display = ["timestamp", "action_name", "actor_label", "remote_addr", "content_type",
+                    "object_pk", "object_repr"]  # fmt: skip
+    list_filter = ["action_name", "timestamp"]
+    list_select_related = ["content_type"]
+    search_fields = ["actor_label", "object_repr", "object_pk"]
+    date_hierarchy = "timestamp"

@@ -17,9 +17,13 @@ class CoreConfig(AppConfig):
         # Imported in ready(): these read models, which Django loads only after every app module.
         from django.contrib.auth.signals import user_logged_in
 
+        from core.audit import audit_receivers_connect
+        from core.audited import audit_register_core
         from core.roles import roles_sync_on_migrate
 
         post_migrate.connect(roles_sync_on_migrate, dispatch_uid="core.roles_sync")
+        audit_register_core()
+        audit_receivers_connect()
         user_logged_in.connect(_mfa_session_start, dispatch_uid="core.mfa_session_start")
         register(_check_2fa_roles)
 

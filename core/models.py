@@ -1,9 +1,12 @@
 import hashlib
 import secrets
 
+from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from core.audit_context import audit_event_prepare
 
 
 class StaffAccess(models.Model):
@@ -121,3 +124,123 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class AuditAction(models.TextChoices):
+    """What an audit event records: a model write, or a named action (README "Audit log")."""
+
+    CREATE = "create", "Created"
+    UPDATE = "update", "Changed"
+    DELETE = "delete", "Deleted"
+    EXPORT = "export", "Export"
+    IMPORT = "import", "Import started"
+    LAUNCH = "launch", "Campaign launched"
+    PAUSE = "pause", "Campaign paused"
+    RESUME = "resume", "Campaign resumed"
+    CANCEL = "cancel", "Campaign cancelled"
+    ERASE = "erase", "Contact erased"
+    RESTORE = "restore", "Backup restored"
+    BACKUP = "backup", "Backup written"
+    ROLE_CHANGE = "role_change", "Roles changed"
+    TOKEN_CREATED = "token_created", "API token created"
+    TOKEN_REVOKED = "token_revoked", "API token revoked"
+    SIGN_IN = "sign_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    LOCKOUT = "lockout", "Locked out"
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+class AppendOnly(Exception):
+    """Raised by any attempt to change or delete an audit event outside the retention purge."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnly("Audit events are never changed.")
+
+    def delete(self):
+        raise AppendOnly("Audit events are deleted only by the retention purge.")
+
+    def purge_batch(self, *, before, batch: int) -> int:
+        """Delete up to `batch` events older than `before` (the retention purge only)."""
+        pks = list(self.filter(timestamp__lt=before).values_list("pk", flat=True)[:batch])
+        if not pks:
+            return 0
+        return models.QuerySet(self.model, using=self.db).filter(pk__in=pks)._raw_delete(self.db)
+
+
+class AuditEventManager(LogEntryManager.from_queryset(AuditEventQuerySet)):
+    pass
+
+
+class AuditEvent(AbstractLogEntry):
+    """One entry of the append-only audit log: who (user or API token), when, from where,
+    what (a model and id, or a named action) and the changed fields before and after.
+
+    django-auditlog's swappable log-entry model (`AUDITLOG_LOGENTRY_MODEL`), so the package
+    writes model changes here and `core.audit.audit_record` writes named actions; who and from
+    where come from the request context (`core.audit`). A named action may concern no row
+    (a failed sign-in with an unknown name), so the object columns may be empty. Secrets are
+    masked before a row is written; rows are never updated or deleted except by retention.
+    """
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name="object type",
+    )
+    object_pk = models.CharField(db_index=True, max_length=255, blank=True, default="")
+    object_repr = models.TextField(blank=True, default="")
+    action = models.PositiveSmallIntegerField(
+        choices=AbstractLogEntry.Action.choices, null=True, blank=True
+    )
+    action_name = models.CharField(
+        "action", max_length=32, choices=AuditAction.choices, db_index=True
+    )
+    token = models.ForeignKey(
+        ApiToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=200, blank=True, help_text="Who, kept when the user or token is deleted."
+    )
+
+    objects = AuditEventManager()
+
+    class Meta(AbstractLogEntry.Meta):
+        verbose_name = "audit event"
+        verbose_name_plural = "audit events"
+        ordering = ["-timestamp", "-pk"]
+        indexes = [models.Index(fields=["content_type", "object_pk"], name="audit_object")]
+
+    def __str__(self) -> str:
+        what = self.object_repr or self.get_action_name_display()
+        return f"{self.get_action_name_display()}: {what}"
+
+    def changed_fields(self) -> list[tuple[str, str, str]]:
+        """(field, before, after) for display; m2m changes as (field, removed, added)."""
+        rows = []
+        for field, values in (self.changes or {}).items():
+            if isinstance(values, dict) and values.get("type") == "m2m":
+                objects = ", ".join(str(o) for o in values.get("objects", []))
+                removed = objects if values.get("operation") == "delete" else ""
+                rows.append((field, removed, "" if removed else objects))
+            elif isinstance(values, list | tuple) and len(values) == 2:
+                rows.append((field, _text(values[0]), _text(values[1])))
+            else:
+                rows.append((field, "", _text(values)))
+        return rows
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnly("Audit events are never changed.")
+        audit_event_prepare(self)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("Audit events are deleted only by the retention purge.")

@@ -59,6 +59,7 @@ nav_register(
         910,
     ),
     NavItem("Users", "admin:auth_user_changelist", "auth.view_user", "Admin", 920),
+    NavItem("Audit log", "staff:audit", "core.view_auditevent", "Admin", 930),
     NavItem("API docs", "api-docs", "core.access_staff", "Help", 1000),
     NavItem("Two-factor sign-in", "mfa-overview", "core.access_staff", "Help", 1010),
 )

@@ -7,7 +7,8 @@ import logging
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from core.models import ApiToken, WorkerHeartbeat
+from core.audit import audit_record
+from core.models import ApiToken, AuditAction, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,11 @@ def api_token_create(*, user, name: str, created_by=None, expires_at=None) -> tu
         expires_at=expires_at,
     )
     logger.info("API token %s created for %s", token.prefix, user)
+    audit_record(
+        AuditAction.TOKEN_CREATED,
+        obj=token,
+        details={"user": user.get_username(), "prefix": token.prefix, "name": name},
+    )
     return token, key
 
 
@@ -33,6 +39,11 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         logger.info("API token %s revoked", token.prefix)
+        audit_record(
+            AuditAction.TOKEN_REVOKED,
+            obj=token,
+            details={"user": token.user.get_username(), "prefix": token.prefix},
+        )
     return token
 
 

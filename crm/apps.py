@@ -13,6 +13,9 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         # Imported in ready(): these read models, which Django loads only after every app module.
         from core.navigation import NavItem, nav_register
+        from crm.audited import audit_register_crm
+
+        audit_register_crm()
 
         nav_register(
             NavItem("Contacts", "crm:contact_list", "crm.view_contact", "Audience", 200),

@@ -10,10 +10,12 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         # Imported in ready(): these read models, which Django loads only after every app module.
         from core.navigation import NavItem, nav_register
+        from messaging.audited import audit_register_messaging
         from messaging.campaigns.health_hooks import campaign_health_hooks_register
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
 
+        audit_register_messaging()
         nav_register(
             NavItem("Inbox", "messaging:inbox", "messaging.view_conversation", "Inbox", 150),
             NavItem("FAQ", "messaging:faq-list", "messaging.view_faqentry", "Inbox", 160),

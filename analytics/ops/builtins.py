@@ -12,6 +12,8 @@ from analytics.ops.jobs import JobArgument, JobContext, job_register
 from analytics.ops.models import AppError, JobRun, JobState
 from analytics.ops.retention import data_purge
 from analytics.ops.retry import channel_resolve, failed_messages_retry
+from core.audit import audit_record
+from core.models import AuditAction
 from messaging.channels.templates import templates_sync_all
 from messaging.content.distribution import content_distribute
 from messaging.content.feed import content_feed_import
@@ -74,6 +76,11 @@ def purge_data_job(ctx: JobContext) -> dict:
 def backup_job(ctx: JobContext) -> dict:
 
     path = backup_create(log=ctx.log, progress=ctx.progress, exclude_job_run_id=ctx.job_run.pk)
+    audit_record(
+        AuditAction.BACKUP,
+        actor=ctx.job_run.started_by,
+        details={"archive": path.name, "bytes": path.stat().st_size, "job_run": ctx.job_run.pk},
+    )
     return {"archive": path.name, "bytes": path.stat().st_size}
 
 

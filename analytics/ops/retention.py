@@ -6,6 +6,7 @@
 | health samples | HEALTH_SAMPLE_RETENTION_DAYS | 7 |
 | finished job runs (with their logs) | JOB_RETENTION_DAYS | 30 |
 | application errors | APP_ERROR_RETENTION_DAYS | 30 |
+| audit events | AUDIT_RETENTION_DAYS | 365 |
 
 Deletes in batches so that locks stay short; pending webhooks and active jobs are never purged.
 """
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from analytics.ops.models import FINISHED_JOB_STATES, AppError, HealthSample, JobRun
+from core.models import AuditEvent
 from messaging.webhooks.services import webhook_events_purge
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,16 @@ def app_errors_purge(*, older_than_days: int | None = None) -> int:
     return _delete_in_batches(AppError.objects.filter(created_at__lt=cutoff))
 
 
+def audit_events_purge(*, older_than_days: int | None = None) -> int:
+    """The audit log is append-only: this batched purge is the only way rows leave it."""
+    days = settings.AUDIT_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    while count := AuditEvent.objects.purge_batch(before=cutoff, batch=BATCH):
+        deleted += count
+    return deleted
+
+
 def data_purge(*, log: Callable[[str], None] | None = None) -> dict[str, int]:
     """Apply every retention setting; returns rows deleted per kind."""
 
@@ -78,5 +90,7 @@ def data_purge(*, log: Callable[[str], None] | None = None) -> dict[str, int]:
         f"application errors older than {settings.APP_ERROR_RETENTION_DAYS} days: "
         f"{counts['app_errors']}"
     )
+    counts["audit_events"] = audit_events_purge()
+    say(f"audit events older than {settings.AUDIT_RETENTION_DAYS} days: {counts['audit_events']}")
     logger.info("retention purge: %s", counts)
     return counts

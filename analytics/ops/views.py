@@ -40,7 +40,9 @@ from analytics.ops.jobs import (
 )
 from analytics.ops.models import JobRun, JobState, JobTrigger
 from analytics.ops.sparkline import sparkline_svg, uptime_bars_svg
+from core.audit import audit_record
 from core.json_display import json_pretty
+from core.models import AuditAction
 from core.permissions import staff_permission_required
 from messaging.providers.error_codes import error_code_info
 from messaging.webhooks.services import webhook_events_replay
@@ -279,6 +281,7 @@ def backup_download(request, name: str):
     path = backup_file(name)  # looked up in the directory listing: no path traversal
     if path is None:
         raise Http404("No such backup.")
+    audit_record(AuditAction.EXPORT, details={"what": "backup", "archive": path.name})
     return FileResponse(
         path.open("rb"), as_attachment=True, filename=path.name, content_type="application/gzip"
     )

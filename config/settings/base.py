@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "auditlog",  # before core: core.admin replaces the admin page auditlog registers
     "core",
     "crm",
     "messaging",
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.audit.AuditContextMiddleware",
     # Marks sessions verified by a second factor; ours then keeps unverified ones out.
     "django_otp.middleware.OTPMiddleware",
     "core.mfa.middleware.TwoFactorMiddleware",
@@ -164,6 +166,23 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind N proxies (load balancers) that each append to X-Forwarded-For, the client is the N-th
+# address from the right; 0: no proxy, REMOTE_ADDR. Lock-outs and the audit log both use it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "core.addresses.client_address"
+# The cool-off counts from the lock-out: attempts refused during it do not start it again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+
+# --- Audit log (django-auditlog, storage core.AuditEvent; README "Audit log") -------------
+AUDITLOG_LOGENTRY_MODEL = "core.AuditEvent"
+# auditlog's own migrations only create its LogEntry table, which core.AuditEvent replaces;
+# run, they would leave a content type and permissions for a model that does not exist
+# (and a restore after `flush` would then miss them).
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_DISABLE_ON_RAW_SAVE = True  # fixtures and restores are not anyone's edits
+AUDITLOG_CID_GETTER = "core.audit_context.request_id"
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 
 # Two-factor sign-in (README "Two-factor sign-in"): roles (names from core/roles.py) whose users
 # must use it. None in the embedded demo; production defaults to ["Admin"]. Users who enrolled

@@ -4,6 +4,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from core.audit_context import audit_bind_token
 from core.models import ApiToken
 
 # Writing last_used_at on every request would turn each API read into a write.
@@ -36,6 +37,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # DRF authenticates inside the view, after every middleware: tell the audit log now
+        # that this request's writes are the token's.
+        audit_bind_token(token)
         return token.user, token
 
     def authenticate_header(self, request):

@@ -30,7 +30,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from core.audit import audit_record
 from core.errors import DomainError
+from core.models import AuditAction
 from core.queueing import task
 from crm.importing.readers import FileRefused, reader_for, upload_sniff
 from crm.importing.rows import Row, RowParser, RowProblem
@@ -87,9 +89,19 @@ def import_job_create(
         upload.seek(0)
         job.file.save(stored, File(upload.file if hasattr(upload, "file") else upload), save=False)
         job.save()
+        # The rows are written in bulk by the job (no model signals): one event says who
+        # started it; the job's counters say what it did.
+        audit_record(
+            AuditAction.IMPORT, obj=job, actor=_person(actor),
+            details={"file": job.original_name, "dry_run": dry_run, "advisors": as_advisors},
+        )  # fmt: skip
         if enqueue:
             import_job_enqueue(job)
     return job
+
+
+def _person(actor):
+    return actor if getattr(actor, "pk", None) else None
 
 
 def import_job_from_dry_run(*, job: ImportJob, actor=None) -> ImportJob:
@@ -102,6 +114,10 @@ def import_job_from_dry_run(*, job: ImportJob, actor=None) -> ImportJob:
             size_bytes=job.size_bytes, dry_run=False, as_advisors=job.as_advisors,
             columns=job.columns, ignored_columns=job.ignored_columns, source_job=job,
             created_by=actor if getattr(actor, "pk", None) else None,
+        )  # fmt: skip
+        audit_record(
+            AuditAction.IMPORT, obj=real, actor=_person(actor),
+            details={"file": real.original_name, "dry_run": False, "from_dry_run": job.pk},
         )  # fmt: skip
         import_job_enqueue(real)
     return real
@@ -131,6 +147,10 @@ def import_job_resume(*, job: ImportJob, actor=None, enqueue: bool = True) -> Im
             raise DomainError(
                 "This job is finished or still running; nothing to resume.", code="not_resumable"
             )
+        audit_record(
+            AuditAction.IMPORT, obj=job, actor=_person(actor),
+            details={"file": job.original_name, "resumed": True},
+        )  # fmt: skip
         if enqueue:
             import_job_enqueue(job)
     job.refresh_from_db()

@@ -6,8 +6,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.audit import audit_record
 from core.csv_safe import csv_stream
 from core.errors import DomainError
+from core.models import AuditAction
 from core.permissions import staff_permission_required
 from crm import selectors
 from crm.forms import ConsentForm, ContactFilterForm, ContactForm, MergeForm
@@ -41,8 +43,17 @@ EXPORT_FIELDS = [
 ]  # fmt: skip
 
 
-def contact_export_response(queryset, *, filename: str) -> StreamingHttpResponse:
-    """Stream contacts as CSV, each cell safe against formula injection (phones stay E.164)."""
+def contact_export_response(
+    queryset, *, filename: str, audit_obj=None, audit_details: dict | None = None
+) -> StreamingHttpResponse:
+    """Stream contacts as CSV, each cell safe against formula injection (phones stay E.164).
+
+    Every export is an audit event (what, which filters, how many rows)."""
+    audit_record(
+        AuditAction.EXPORT,
+        obj=audit_obj,
+        details={"what": "contacts", "rows": queryset.count(), **(audit_details or {})},
+    )
     keys = list(AttributeDefinition.objects.order_by("key").values_list("key", flat=True))
     header = [*EXPORT_FIELDS, *(f"attr:{k}" for k in keys)]
 
@@ -69,7 +80,10 @@ def contact_export(request):
     form = ContactFilterForm(request.GET or None)
     queryset = selectors.contact_search(**form.search_kwargs())
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    return contact_export_response(queryset, filename=f"contacts-{stamp}.csv")
+    filters = {k: v for k, v in request.GET.items() if v}
+    return contact_export_response(
+        queryset, filename=f"contacts-{stamp}.csv", audit_details={"filters": filters}
+    )
 
 
 def _contact_or_404(pk: int) -> Contact:

@@ -6,8 +6,10 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.audit import audit_record
 from core.csv_safe import csv_stream
 from core.errors import DomainError
+from core.models import AuditAction
 from core.permissions import staff_permission_required
 from crm import selectors
 from crm.forms import ImportForm
@@ -83,6 +85,7 @@ def import_progress(request, pk: int):
 
 
 def import_errors_csv_response(job: ImportJob) -> StreamingHttpResponse:
+    audit_record(AuditAction.EXPORT, obj=job, details={"what": "import errors"})
     rows = (
         (e.line, e.column, e.value, e.reason)
         for e in selectors.import_job_errors(job).iterator(chunk_size=2000)

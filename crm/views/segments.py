@@ -115,4 +115,6 @@ def segment_export(request, pk: int):
     queryset = selectors.segment_queryset(segment).prefetch_related("tags")
     queryset = queryset.select_related("advisor")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    return contact_export_response(queryset, filename=f"segment-{segment.pk}-{stamp}.csv")
+    return contact_export_response(
+        queryset, filename=f"segment-{segment.pk}-{stamp}.csv", audit_obj=segment
+    )

@@ -21,7 +21,9 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.audit import audit_record
 from core.errors import DomainError, InvalidTransition
+from core.models import AuditAction
 from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
 from messaging.campaigns.selectors import (
     CONTACT_FIELDS,
@@ -297,6 +299,11 @@ def campaign_launch(
                 locked = _budget_pause(locked)
             created -= held
         send_enqueue_on_commit(channel_id=locked.channel_id, fanout=_fanout(created))
+        # The messages were written in bulk (no model signals): one event for all of them.
+        audit_record(
+            AuditAction.LAUNCH, obj=locked, actor=launched_by,
+            details={"messages": created, "audience": preflight.sendable},
+        )  # fmt: skip
     logger.info("campaign %s launched: %d messages", locked.pk, created)
     return locked
 
@@ -496,7 +503,13 @@ def campaign_pause(
         locked.save(
             update_fields=["state", "paused_at", "pause_reason", "auto_paused", "budget_paused"]
         )
-        Message.objects.filter(campaign=locked, status=Status.QUEUED).update(status=Status.PAUSED)
+        held = Message.objects.filter(campaign=locked, status=Status.QUEUED).update(
+            status=Status.PAUSED
+        )
+        audit_record(
+            AuditAction.PAUSE, obj=locked, actor=actor,
+            details={"reason": reason[:300], "automatic": auto, "messages_held": held},
+        )  # fmt: skip
     if auto:
         logger.warning("campaign %s paused automatically: %s", locked.pk, reason)
     return locked
@@ -519,6 +532,9 @@ def campaign_resume(*, campaign: Campaign, actor=None) -> Campaign:
         locked.save(update_fields=["state", "pause_reason", "auto_paused", "budget_paused"])
         resumed = _release(locked, room)
         send_enqueue_on_commit(channel_id=locked.channel_id, fanout=_fanout(resumed))
+        audit_record(
+            AuditAction.RESUME, obj=locked, actor=actor, details={"messages_queued": resumed}
+        )
     return locked
 
 
@@ -667,9 +683,13 @@ def campaign_cancel(*, campaign: Campaign, actor=None, reason: str = "") -> Camp
         locked = _transition(campaign, CampaignState.CANCELLED, actor=actor, note=reason)
         locked.cancelled_at = now
         locked.save(update_fields=["state", "cancelled_at"])
-        Message.objects.filter(campaign=locked, status__in=[Status.QUEUED, Status.PAUSED]).update(
-            status=Status.CANCELLED, failed_at=now, error_title="Campaign cancelled"
-        )
+        cancelled = Message.objects.filter(
+            campaign=locked, status__in=[Status.QUEUED, Status.PAUSED]
+        ).update(status=Status.CANCELLED, failed_at=now, error_title="Campaign cancelled")
+        audit_record(
+            AuditAction.CANCEL, obj=locked, actor=actor,
+            details={"reason": reason[:300], "messages_cancelled": cancelled},
+        )  # fmt: skip
     return locked
 
 

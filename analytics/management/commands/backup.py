@@ -3,6 +3,8 @@ from django.core.management.base import BaseCommand, CommandError
 from analytics.models import JobState
 from analytics.ops.backup import backup_create
 from analytics.ops.jobs import JobAlreadyRunning, job_run_now
+from core.audit import audit_record
+from core.models import AuditAction
 
 
 class Command(BaseCommand):
@@ -21,6 +23,10 @@ class Command(BaseCommand):
         if output or no_pg_dump:
             # A custom destination is a one-off copy: not recorded as a job run.
             path = backup_create(output_dir=output, log=self.stdout.write, pg_dump=not no_pg_dump)
+            audit_record(
+                AuditAction.BACKUP,
+                details={"archive": path.name, "bytes": path.stat().st_size, "via": "command"},
+            )
             self.stdout.write(str(path))
             return
         try:

@@ -1,6 +1,10 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics.ops.backup import RestoreError, backup_restore
+from core.audit import audit_record
+from core.models import AuditAction
 
 
 class Command(BaseCommand):
@@ -16,8 +20,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, archive, force, **options):
+        name = Path(archive).name
         try:
             counts = backup_restore(archive=archive, force=force, log=self.stdout.write)
         except RestoreError as exc:
+            audit_record(
+                AuditAction.RESTORE,
+                details={"archive": name, "ok": False, "error": exc.message[:500]},
+            )
             raise CommandError(exc.message) from exc
+        # Written after the restore: the audit table itself was just restored from the archive.
+        audit_record(
+            AuditAction.RESTORE,
+            details={"archive": name, "ok": True, "rows": sum(counts.values()), "force": force},
+        )
         self.stdout.write(self.style.SUCCESS(f"restored {sum(counts.values())} rows"))

@@ -52,6 +52,7 @@ def test_purge_deletes_what_is_past_retention_and_keeps_the_rest(aged):
         "health_samples": 1,
         "job_runs": 1,
         "app_errors": 1,
+        "audit_events": 0,
     }
     assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {
         aged["old_pending_webhook"].pk,

@@ -1,0 +1,43 @@
+"""Which messaging tables the audit log follows (core.audit), and why.
+
+Recorded, field by field, when staff or an API token write them: the configuration people
+edit, `Channel` (secrets are never in it: it names the settings that hold them, and those
+names are shown), `MessageTemplate`, `Campaign` (with launch, pause, resume and cancel also
+named actions), `ContentItem`, `AutoReplyRule`, `FaqEntry`, `NotificationType`,
+`NotificationPreference`, `TrackedLink`; and `Conversation` (assignment, closing), without
+the timestamps every inbound message moves.
+
+Not recorded: the traffic, high-volume and written by the send path and webhooks (`Message`,
+`MessageStatusEvent`, `Notification`, `WebhookEvent`, `LinkClick`, `ContentDelivery`,
+`ContentUnlock`, `AutoReplyRun`, `AutomatedAnswer`, `RateLimitState`), and the append-only
+histories that already name who acted (`CampaignTransition`, `ContentTransition`,
+`ConversationEvent`, `NotificationPreferenceEvent`). Bulk writes (a campaign's messages,
+held and released rows) are one named event each (`launch`, `pause`, `resume`, `cancel`).
+"""
+
+from __future__ import annotations
+
+from core.audit import audit_register
+from messaging.automation.models import AutoReplyRule, FaqEntry
+from messaging.campaigns.models import Campaign
+from messaging.channels.models import Channel, MessageTemplate
+from messaging.content.models import ContentItem
+from messaging.links.models import TrackedLink
+from messaging.notifications.models import NotificationPreference, NotificationType
+from messaging.sending.models import Conversation
+
+
+def audit_register_messaging() -> None:
+    for model in (
+        Channel, MessageTemplate, ContentItem, AutoReplyRule, FaqEntry, NotificationType,
+        NotificationPreference, TrackedLink,
+    ):  # fmt: skip
+        audit_register(model)
+    audit_register(Campaign, m2m_fields={"tags"})
+    audit_register(
+        Conversation,
+        exclude_fields=[
+            "first_inbound_at", "last_inbound_at", "first_response_at",
+            "first_response_automated", "last_activity_at",
+        ],
+    )  # fmt: skip
