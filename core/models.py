@@ -147,6 +147,11 @@ class AuditAction(models.TextChoices):
     SIGN_IN = "sign_in", "Signed in"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
     LOCKOUT = "lockout", "Locked out"
+    MFA_ENROLLED = "mfa_enrolled", "Two-factor sign-in set up"
+    MFA_VERIFIED = "mfa_verified", "Second factor given"
+    MFA_FAILED = "mfa_failed", "Second factor refused"
+    MFA_RECOVERY_CODES = "mfa_recovery_codes", "Recovery codes replaced"
+    MFA_DISABLED = "mfa_disabled", "Two-factor sign-in turned off or reset"
 
 
 def _text(value) -> str:

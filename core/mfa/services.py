@@ -22,6 +22,8 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from core.audit import audit_record
+from core.models import AuditAction
 from core.roles import ADMIN
 
 RECOVERY_CODE_COUNT = 10
@@ -65,6 +67,12 @@ def mfa_session_start(request, user) -> None:
 def mfa_session_verified(request, device) -> None:
     otp_login(request, device)
     request.session[SESSION_KEY] = OK
+    audit_record(
+        AuditAction.MFA_VERIFIED,
+        obj=request.user,
+        actor=request.user,
+        details={"with": "recovery code" if isinstance(device, StaticDevice) else "app"},
+    )
 
 
 def mfa_pending_device(*, user) -> TOTPDevice:
@@ -122,7 +130,15 @@ def mfa_verify(*, user, code: str) -> Verification:
     model = TOTPDevice if _is_totp(code) else StaticDevice
     with transaction.atomic():
         devices = model.objects.select_for_update().filter(user=user, confirmed=True)
-        return _verify_against(list(devices), code)
+        verification = _verify_against(list(devices), code)
+        if not verification.ok:
+            audit_record(
+                AuditAction.MFA_FAILED,
+                obj=user,
+                actor=user,
+                details={"with": "app" if model is TOTPDevice else "recovery code"},
+            )
+        return verification
 
 
 def _recovery_codes_issue(user) -> list[str]:
@@ -144,12 +160,14 @@ def mfa_confirm(*, user, device: TOTPDevice, code: str) -> list[str] | None:
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    audit_record(AuditAction.MFA_ENROLLED, obj=user)
     return _recovery_codes_issue(user)
 
 
 @transaction.atomic
 def mfa_recovery_codes_regenerate(*, user) -> list[str]:
     """New recovery codes for an enrolled user; the old ones stop working."""
+    audit_record(AuditAction.MFA_RECOVERY_CODES, obj=user)
     return _recovery_codes_issue(user)
 
 
@@ -166,4 +184,7 @@ def mfa_disable(*, user) -> int:
     removed = sum(queryset.count() for queryset in devices)
     for queryset in devices:
         queryset.delete()
+    if removed:
+        # The actor is whoever acts: the user turning it off, or the operator resetting it.
+        audit_record(AuditAction.MFA_DISABLED, obj=user, details={"devices_removed": removed})
     return removed

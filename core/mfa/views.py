@@ -120,7 +120,6 @@ def mfa_verify(request):
             if services.mfa_recovery_codes_left(request.user) <= 2:
                 messages.warning(request, "Few recovery codes left: make new ones.")
             return redirect(_next_url(request))
-        # Where the audit log records a failed second factor (user, address, time).
         form.add_error("code", _refused(verification))
     return render(
         request, "registration/two_factor_verify.html", {"form": form, "next": _next_url(request)}

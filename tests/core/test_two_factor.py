@@ -305,3 +305,35 @@ def test_anonymous_requests_pass_through_untouched(client):
     assert isinstance(AnonymousUser(), AnonymousUser)
     response = client.get("/accounts/2fa/verify/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_every_second_factor_step_leaves_an_audit_event(clock):
+    from core.models import AuditAction, AuditEvent
+
+    user = UserFactory(username="agent", roles=["Agent"])
+    device, _ = enrol(user)
+    clock.shift(timedelta(seconds=31))
+    client, _ = sign_in(user)
+    client.post("/accounts/2fa/verify/", {"code": "000000"}, REMOTE_ADDR="198.51.100.7")
+    clock.shift(timedelta(seconds=2))
+    client.post("/accounts/2fa/verify/", {"code": code_for(device)})
+    client.post("/accounts/2fa/recovery-codes/")
+    clock.shift(timedelta(seconds=31))
+    client.post("/accounts/2fa/turn-off/", {"code": code_for(device)})
+
+    events = list(AuditEvent.objects.filter(object_pk=str(user.pk)).order_by("pk"))
+    steps = [e.action_name for e in events if e.action_name.startswith("mfa_")]
+    assert steps == [
+        AuditAction.MFA_ENROLLED,
+        AuditAction.MFA_FAILED,
+        AuditAction.MFA_VERIFIED,
+        AuditAction.MFA_RECOVERY_CODES,
+        AuditAction.MFA_DISABLED,
+    ]
+    failed = next(e for e in events if e.action_name == AuditAction.MFA_FAILED)
+    assert failed.actor == user and failed.remote_addr == "198.51.100.7"
+    assert failed.additional_data == {"with": "app"}
+    # Neither the code typed nor any secret is kept.
+    dumped = str([(e.changes, e.additional_data) for e in events])
+    assert "000000" not in dumped and device.key not in dumped
