@@ -6,7 +6,7 @@ from django.apps import apps
 from django.db.models import Count
 from django.urls import NoReverseMatch, reverse
 
-from analytics.ops.backup import backup_create
+from analytics.ops.backup import backup_write, backups_rotate
 from analytics.ops.board import BoardDay, BoardRow, board_register
 from analytics.ops.jobs import JobArgument, JobContext, job_register
 from analytics.ops.models import AppError, JobRun, JobState
@@ -74,14 +74,29 @@ def purge_data_job(ctx: JobContext) -> dict:
 
 
 def backup_job(ctx: JobContext) -> dict:
-
-    path = backup_create(log=ctx.log, progress=ctx.progress, exclude_job_run_id=ctx.job_run.pk)
+    """The record of a backup is its run: when and how long (started/finished), the outcome
+    (state), and in its counts the archive's name, size in bytes and SHA-256."""
+    written = backup_write(log=ctx.log, progress=ctx.progress, exclude_job_run_id=ctx.job_run.pk)
+    rotated = backups_rotate(log=ctx.log)
     audit_record(
         AuditAction.BACKUP,
         actor=ctx.job_run.started_by,
-        details={"archive": path.name, "bytes": path.stat().st_size, "job_run": ctx.job_run.pk},
+        details={
+            "archive": written.path.name,
+            "bytes": written.size,
+            "sha256": written.sha256,
+            "job_run": ctx.job_run.pk,
+        },
     )
-    return {"archive": path.name, "bytes": path.stat().st_size}
+    return {
+        "archive": written.path.name,
+        "bytes": written.size,
+        "sha256": written.sha256,
+        "rows": written.rows,
+        "media_files": written.media_files,
+        "media_bytes": written.media_bytes,
+        "rotated_out": len(rotated),
+    }
 
 
 def distribute_content_job(ctx: JobContext, *, day=None) -> dict:
@@ -171,8 +186,9 @@ def register_jobs() -> None:
         title="Back up the database",
         fn=backup_job,
         permission="core.manage_backups",
-        description="Write an archive of every Parley table to BACKUP_DIR (JSON Lines with "
-        "checksums, plus pg_dump on PostgreSQL).",
+        description="Write an archive of every Parley table and the uploaded media to BACKUP_DIR "
+        "(JSON Lines with checksums, plus pg_dump on PostgreSQL), then keep the newest "
+        "BACKUP_KEEP archives (runs daily).",
     )
 
 

@@ -27,6 +27,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
+from analytics.ops.backup import backup_latest
 from analytics.ops.jobs import job_last_runs
 from analytics.ops.models import HealthSample
 from analytics.ops.queues import QUEUES, queue_states
@@ -234,6 +235,43 @@ def _beat(now: datetime) -> dict[str, Any]:
     )
 
 
+def _backup(now: datetime) -> dict[str, Any]:
+    """The last successful backup's age, size and checksum; `warn` when it is older than
+    BACKUP_MAX_AGE_HOURS, when there is none, or when the latest run failed."""
+    latest = backup_latest()
+    done, last = latest["last_success"], latest["last"]
+    limit = timedelta(hours=settings.BACKUP_MAX_AGE_HOURS)
+    counts = (done.counts or {}) if done else {}
+    finished = (done.finished_at or done.created_at) if done else None
+    age = (now - finished).total_seconds() if finished else None
+    if done is None:
+        state, detail = WARN, "no successful backup yet"
+    elif now - finished > limit:
+        state, detail = WARN, f"the last successful backup is older than {_limit_text(limit)}"
+    elif last is not None and last.state == "failed":
+        state, detail = WARN, "the latest backup failed"
+    else:
+        state, detail = OK, ""
+    return _component(
+        "backup",
+        "Backups",
+        state,
+        detail=detail,
+        run=done,
+        latest_run=last,
+        finished_at=finished,
+        age_s=max(0.0, age) if age is not None else None,
+        size=counts.get("bytes"),
+        sha256=counts.get("sha256", ""),
+        archive=counts.get("archive", ""),
+    )
+
+
+def _limit_text(limit: timedelta) -> str:
+    hours = limit.total_seconds() / 3600
+    return f"{hours:g} hours" if hours != 24 else "a day"
+
+
 def _webhooks(now: datetime, window: dict[str, Any]) -> dict[str, Any]:
 
     pending = WebhookEvent.objects.filter(state=WebhookState.PENDING).aggregate(
@@ -406,7 +444,8 @@ def health_collect(*, use_cache: bool = True) -> dict[str, Any]:
     channels = _channels(window, use_cache=use_cache)
     host = _host()
     beat = _beat(now)
-    components = [database, broker, workers, *queues, beat, webhooks, *channels, *host]
+    backup = _backup(now)
+    components = [database, broker, workers, *queues, beat, webhooks, backup, *channels, *host]
     status = worst(
         *(
             c["state"]
@@ -419,7 +458,7 @@ def health_collect(*, use_cache: bool = True) -> dict[str, Any]:
         "time": now,
         "components": components,
         "by_key": {c["key"]: c for c in components},
-        "core": [database, broker, workers, beat, webhooks],
+        "core": [database, broker, workers, beat, webhooks, backup],
         "workers": worker_rows,
         "queues": queues,
         "channels": channels,

@@ -25,7 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analytics.ops import errorlog, events
-from analytics.ops.backup import backup_file, backups_list
+from analytics.ops.backup import backup_file, backup_runs, backups_list
 from analytics.ops.board import board_build
 from analytics.ops.health import SPARKLINES, health_collect, health_history
 from analytics.ops.jobs import (
@@ -270,8 +270,21 @@ def job_cancel_view(request, pk: int):
 @staff_permission_required(VIEW, BACKUPS)
 def backups(request):
     may_start = job_get("backup").user_may_start(request.user)
+    runs = list(backup_runs())
+    checksums = {
+        (run.counts or {}).get("archive"): (run.counts or {}).get("sha256", "") for run in runs
+    }
+    files = [(entry, checksums.get(entry.name, "")) for entry in backups_list()]
     return render(
-        request, "analytics/ops/backups.html", {"backups": backups_list(), "may_start": may_start}
+        request,
+        "analytics/ops/backups.html",
+        {
+            "backups": files,
+            "runs": runs,
+            "may_start": may_start,
+            "keep": settings.BACKUP_KEEP,
+            "max_age_hours": settings.BACKUP_MAX_AGE_HOURS,
+        },
     )
 
 

@@ -419,7 +419,14 @@ CAMPAIGN_MAX_DRAINERS = env.int("CAMPAIGN_MAX_DRAINERS", default=4)
 
 # --- Operations -------------------------------------------------------------------------------
 # Backups (`manage.py backup`, the operations page) are written here; admins download them.
+# 0700, archives 0600. The `backup` job runs daily at 02:00 UTC (a beat row: edit its crontab
+# in the admin) and then keeps the newest BACKUP_KEEP archives of BACKUP_DIR.
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=7)
+# Uploaded and downloaded media (MEDIA_ROOT) go into the archive too.
+BACKUP_INCLUDE_MEDIA = env.bool("BACKUP_INCLUDE_MEDIA", default=True)
+# The operations centre warns when the last successful backup is older than this (or none).
+BACKUP_MAX_AGE_HOURS = env.float("BACKUP_MAX_AGE_HOURS", default=24)
 # Retention, applied by the nightly `purge_data` job (WEBHOOK_RETENTION_DAYS covers raw webhooks).
 HEALTH_SAMPLE_RETENTION_DAYS = env.int("HEALTH_SAMPLE_RETENTION_DAYS", default=7)
 JOB_RETENTION_DAYS = env.int("JOB_RETENTION_DAYS", default=30)

@@ -352,7 +352,8 @@ def test_health_partial_queries_do_not_grow_with_channels_and_workers(
         channel = ChannelFactory(phone_number_id=f"9{i}")
         MessageFactory(channel=channel, status=Status.DELIVERED, accepted_at=timezone.now())
         WorkerHeartbeat.objects.create(hostname=f"w{i}@host", queues=ALL_QUEUES)
-    with django_assert_max_num_queries(18):
+    # 19: one more than before for the last backup (one indexed read when it succeeded).
+    with django_assert_max_num_queries(19):
         assert ops_client.get(reverse("ops:health_partial")).status_code == 200
 
 
