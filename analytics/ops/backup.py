@@ -13,7 +13,8 @@ An archive (`parley-backup-<UTC time>.tar.gz` in BACKUP_DIR) holds:
   of the whole database, read from the same snapshot as the JSON Lines (same rows);
 - `media/...`: every file under MEDIA_ROOT (BACKUP_INCLUDE_MEDIA).
 
-Included: the apps core, crm, messaging, analytics and django_celery_beat, and auth users and
+Included: the apps core, crm, messaging, analytics, django_celery_beat and the second factors
+(otp_totp, otp_static), and auth users and
 groups. Not in the portable files: worker heartbeats (process state), sessions, sign-in
 lock-outs and secrets (they live in the environment, never in the database).
 
@@ -89,7 +90,16 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 CHUNK = 2000
-BACKUP_APPS = ("core", "crm", "messaging", "analytics", "django_celery_beat")
+BACKUP_APPS = (
+    "core",
+    "crm",
+    "messaging",
+    "analytics",
+    "django_celery_beat",
+    # Staff's second factors: without them a restore would make every Admin enrol again.
+    "otp_totp",
+    "otp_static",
+)
 # State of running processes, not data: a restored heartbeat would show a worker long gone.
 RUNTIME_MODELS = ("core.workerheartbeat",)
 # Referenced by natural key: their ids are assigned by `migrate` and differ between databases.
