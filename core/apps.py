@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -14,6 +15,8 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): these read models, which Django loads only after every app module.
+        from core.db_guards import sqlite_guard_register
         from core.roles import roles_sync_on_migrate
 
+        connection_created.connect(sqlite_guard_register, dispatch_uid="core.sqlite_guard")
         post_migrate.connect(roles_sync_on_migrate, dispatch_uid="core.roles_sync")

@@ -56,7 +56,7 @@ ROLES: list[Role] = [
             "messaging.*_trackedlink",
             "analytics.view_*",
         ],
-        denies=["messaging.review_contentitem", "crm.delete_consentevent"],
+        denies=["messaging.review_contentitem", "crm.delete_consentevent", "crm.erase_contact"],
     ),
     Role(
         CONTENT_REVIEWER,

@@ -51,6 +51,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
 from analytics.ops.models import ACTIVE_JOB_STATES, JobRun, JobState
+from core.db_guards import append_only_maintenance
 from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -531,8 +532,9 @@ def _interrupt_active_jobs() -> int:
 
 
 def _tables_empty(chosen: list[type[models.Model]]) -> None:
+    """Empty the tables a backup restores, append-only ones too (core.db_guards)."""
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with append_only_maintenance(), connection.cursor() as cursor:
         for model in reversed(chosen):
             for field in model._meta.many_to_many:
                 through = field.remote_field.through
