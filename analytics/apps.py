@@ -44,6 +44,9 @@ class AnalyticsConfig(AppConfig):
             NavItem("Revenue", "analytics:revenue", dashboards, "Analytics", 750),
         )
         receivers_connect()
+        from analytics.personal_data import personal_data_register_analytics
+
+        personal_data_register_analytics()
         register_rollup_job()
         register_board_sections()
         # Lets the health page tell how long the oldest task has waited in a queue.

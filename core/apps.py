@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.core.checks import Error, register
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -19,8 +20,10 @@ class CoreConfig(AppConfig):
 
         from core.audit import audit_receivers_connect
         from core.audited import audit_register_core
+        from core.db_guards import sqlite_guard_register
         from core.roles import roles_sync_on_migrate
 
+        connection_created.connect(sqlite_guard_register, dispatch_uid="core.sqlite_guard")
         post_migrate.connect(roles_sync_on_migrate, dispatch_uid="core.roles_sync")
         audit_register_core()
         audit_receivers_connect()

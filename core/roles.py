@@ -72,7 +72,12 @@ ROLES: list[Role] = [
             "messaging.*_trackedlink",
             "analytics.view_*",
         ],
-        denies=["messaging.review_contentitem", "crm.delete_consentevent", *OPERATIONS_ONLY],
+        denies=[
+            "messaging.review_contentitem",
+            "crm.delete_consentevent",
+            "crm.erase_contact",
+            *OPERATIONS_ONLY,
+        ],
     ),
     Role(
         CONTENT_REVIEWER,

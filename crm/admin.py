@@ -121,6 +121,25 @@ class ContactAdmin(admin.ModelAdmin):
     actions = ["opt_in", "opt_out", "merge_two"]
     show_full_result_count = False
 
+    def has_change_permission(self, request, obj=None):
+        # An erased contact is the pseudonymous record of a consent history: nothing to edit.
+        if obj is not None and obj.erased_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """Consent history protects a contact (PROTECT, and the events cannot be deleted): the
+        page refuses, and says to erase instead, as the API's DELETE does."""
+        contact = self.get_object(request, object_id)
+        if contact is not None and contact.consent_events.exists():
+            self.message_user(
+                request,
+                "This contact has consent history, which must be kept: erase the contact "
+                "instead (Erase on its staff page, or POST /api/v1/contacts/{id}/erase/).",
+                messages.ERROR,
+            )
+        return super().delete_view(request, object_id, extra_context)
+
     @admin.display(description="Staff page")
     def staff_page(self, contact):
         if not contact.pk:

@@ -8,9 +8,10 @@ registered crm still works: no messages, no conversations, no channels to filter
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from django.db.models import Q
 
@@ -105,3 +106,39 @@ def contact_messaging_register(extension: ContactMessaging) -> ContactMessaging:
 
 def contact_messaging() -> ContactMessaging:
     return _registered
+
+
+# --- Personal data held by other apps: erasure and the right of access -----------------------
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """How an app that holds data about a contact erases it and exports it.
+
+    `erase(contact)` runs inside the erasure's transaction, before crm empties the contact's
+    own fields (so the identifiers are still there to find things by), and returns counts of
+    what it removed. `export(contact)` returns JSON-ready data for the contact's export.
+    """
+
+    name: str
+    erase: Callable[[Contact], dict[str, int]]
+    export: Callable[[Contact], dict[str, Any]]
+    order: int = 100
+
+
+_personal_data: dict[str, PersonalData] = {}
+
+
+def personal_data_register(
+    name: str,
+    *,
+    erase: Callable[[Contact], dict[str, int]],
+    export: Callable[[Contact], dict[str, Any]],
+    order: int = 100,
+) -> None:
+    """Register (or replace) what app `name` holds about contacts (from its `ready()`)."""
+    _personal_data[name] = PersonalData(name, erase, export, order)
+
+
+def personal_data_sections() -> list[PersonalData]:
+    return sorted(_personal_data.values(), key=lambda section: (section.order, section.name))

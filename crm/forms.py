@@ -122,6 +122,20 @@ class MergeForm(forms.Form):
     )
 
 
+class EraseForm(forms.Form):
+    """Erasure is irreversible: the person typing ERASE is the confirmation."""
+
+    confirm = forms.CharField(
+        label="Type ERASE to confirm", max_length=10, help_text="This cannot be undone."
+    )
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"].strip()
+        if value != "ERASE":
+            raise forms.ValidationError("Type ERASE, in capitals, to confirm.")
+        return value
+
+
 class SegmentForm(forms.Form):
     """A structured editor for `Segment.filter` (validated by `segment_filter_clean`)."""
 

@@ -40,6 +40,7 @@ class ConsentSource(models.TextChoices):
     STAFF = "staff", "Staff"
     PROVIDER_ERROR = "provider_error", "Provider error (131050)"
     MERGE = "merge", "Merge"
+    ERASED = "erased", "Opt-out of an erased contact"
 
 
 class Tag(models.Model):
@@ -84,6 +85,14 @@ class Contact(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Erasure (`crm.services.contact_erase`) keeps this row as the pseudonymous record of the
+    # person: every personal field emptied, the consent history kept, and keyed hashes of the
+    # identifiers (`crm.erasure.identity_hash`) so the number is recognised if it comes back.
+    erased_at = models.DateTimeField(null=True, blank=True)
+    phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    wa_id_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    bsuid_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -98,6 +107,7 @@ class Contact(models.Model):
             ("export_contact", "Can export contacts"),
             ("change_consent", "Can change a contact's marketing consent"),
             ("merge_contact", "Can merge duplicate contacts"),
+            ("erase_contact", "Can erase a contact's personal data"),
         ]
 
     def __str__(self) -> str:
@@ -105,7 +115,13 @@ class Contact(models.Model):
 
     @property
     def display_name(self) -> str:
+        if self.erased_at is not None:
+            return f"Erased contact #{self.pk}"
         return self.name or self.profile_name or self.phone or self.bsuid or f"#{self.pk}"
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
     @property
     def window_open(self) -> bool:
@@ -114,10 +130,37 @@ class Contact(models.Model):
         return expires is not None and expires > timezone.now()
 
 
-class ConsentEvent(models.Model):
-    """Append-only audit of every consent change. Written only by `crm.services.consent_set`."""
+class ConsentEventImmutable(ValueError):
+    """A consent event was about to be changed or deleted: they are proof, append-only."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_events")
+
+class ConsentEventQuerySet(models.QuerySet):
+    """Bulk writes refused in Python with a clear error (the database refuses them too)."""
+
+    def update(self, **kwargs):
+        if set(kwargs) - {"contact", "contact_id"}:
+            raise ConsentEventImmutable(
+                "Consent events are append-only: only the contact they belong to may change "
+                "(a merge moves them)."
+            )
+        return super().update(**kwargs)
+
+    def delete(self):
+        raise ConsentEventImmutable(
+            "Consent events are append-only and cannot be deleted; erase the contact instead "
+            "(its consent history stays with the pseudonymous record)."
+        )
+
+    delete.queryset_only = True
+
+
+class ConsentEvent(models.Model):
+    """Append-only audit of every consent change. Written only by `crm.services.consent_set`
+    (and imports' bulk insert). Database triggers refuse UPDATE and DELETE (migration
+    `crm.0007_consent_events_append_only`); the queryset and `delete()` refuse them first, in
+    Python. Deleting a contact that has some is refused too (PROTECT): erase it instead."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consent_events")
     previous = models.CharField(max_length=16, choices=Consent.choices)
     consent = models.CharField(max_length=16, choices=Consent.choices)
     source = models.CharField(max_length=20, choices=ConsentSource.choices)
@@ -127,16 +170,22 @@ class ConsentEvent(models.Model):
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    objects = ConsentEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"{self.contact_id}: {self.previous} -> {self.consent} ({self.source})"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
-            raise ValueError("consent events are append-only")
+            raise ConsentEventImmutable("consent events are append-only")
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ConsentEventImmutable("consent events are append-only and cannot be deleted")
 
 
 class NumberChangeSource(models.TextChoices):
@@ -333,6 +382,8 @@ class ImportJob(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     run_token = models.CharField(max_length=32, blank=True, editable=False)
     attempts = models.PositiveIntegerField(default=0)
+    # When retention (UPLOAD_RETENTION_DAYS) or an erasure removed the file and error rows.
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

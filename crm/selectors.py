@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from core.errors import DomainError
-from crm.extensions import MessageRow, contact_messaging
+from crm.extensions import MessageRow, contact_messaging, personal_data_sections
+from crm.identity import erased_opt_out_find  # noqa: F401 (the rule's home; public here too)
 from crm.models import (  # noqa: F401 (public here too)
     WINDOW,
     Advisor,
@@ -352,3 +355,73 @@ def import_job_errors(job: ImportJob) -> QuerySet[ImportRowError]:
 def channel_choices() -> list[tuple[int, str]]:
     """(id, label) of the channels a segment can filter by (empty without messaging)."""
     return contact_messaging().channel_choices()
+
+
+# --- The right of access ----------------------------------------------------------------------
+
+EXPORT_FORMAT = "parley.contact-export/1"
+_IMPORT_NOTE = re.compile(r"import job #(\d+)")
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def contact_data_export(contact: Contact) -> dict:
+    """Everything Parley holds about one person, JSON-ready: the contact, its tags and
+    attributes, consent history, former numbers, advisor profile, the imports that set its
+    consent, and what other apps registered (`crm.extensions.personal_data_register`: messages
+    with their statuses, conversations and notes, notifications, link clicks, conversions...).
+    """
+    contact = Contact.objects.select_related("advisor").prefetch_related("tags").get(pk=contact.pk)
+    consent = [
+        {
+            "at": _iso(e.created_at), "previous": e.previous, "consent": e.consent,
+            "source": e.source, "actor": e.actor.get_username() if e.actor else None,
+            "note": e.note,
+        }
+        for e in contact.consent_events.select_related("actor").order_by("created_at", "id")
+    ]  # fmt: skip
+    job_ids = sorted({int(m) for e in consent for m in _IMPORT_NOTE.findall(e["note"])})
+    imports = [
+        {
+            "id": job.pk, "file": job.original_name, "created_at": _iso(job.created_at),
+            "finished_at": _iso(job.finished_at), "advisors": job.as_advisors,
+        }
+        for job in ImportJob.objects.filter(pk__in=job_ids).order_by("pk")
+    ]  # fmt: skip
+    advisor = getattr(contact, "advisor", None)
+    data: dict = {
+        "format": EXPORT_FORMAT,
+        "exported_at": _iso(timezone.now()),
+        "contact": {
+            "id": contact.pk, "phone": contact.phone, "wa_id": contact.wa_id,
+            "bsuid": contact.bsuid, "name": contact.name, "profile_name": contact.profile_name,
+            "language": contact.language, "consent": contact.consent,
+            "consent_updated_at": _iso(contact.consent_updated_at),
+            "blocked": contact.blocked, "undeliverable": contact.undeliverable,
+            "undeliverable_reason": contact.undeliverable_reason,
+            "last_inbound_at": _iso(contact.last_inbound_at),
+            "last_outbound_at": _iso(contact.last_outbound_at),
+            "created_at": _iso(contact.created_at), "erased_at": _iso(contact.erased_at),
+        },
+        "tags": [t.name for t in contact.tags.all()],
+        "attributes": contact.attributes or {},
+        "consent_history": consent,
+        "number_changes": [
+            {
+                "at": _iso(c.changed_at), "old_phone": c.old_phone, "old_wa_id": c.old_wa_id,
+                "new_phone": c.new_phone, "new_wa_id": c.new_wa_id, "source": c.source,
+            }
+            for c in contact_number_history(contact)
+        ],
+        "advisor": None if advisor is None else {
+            "firm": advisor.firm, "region": advisor.region, "tier": advisor.tier,
+            "active": advisor.is_active, "content_preferences": advisor.content_preferences,
+            "onboarded_on": _iso(advisor.onboarded_on),
+        },
+        "imports": imports,
+    }  # fmt: skip
+    for section in personal_data_sections():
+        data.update(section.export(contact))
+    return data

@@ -9,3 +9,6 @@ consent_changed = Signal()
 consent_changed_bulk = Signal()
 # sender=Contact, contact=the kept Contact, duplicate_id=the deleted duplicate's id
 contact_merged = Signal()
+# sender=Contact, contact_id=the erased contact's id, actor=the user who erased it (or None):
+# sent after the erasure committed
+contact_erased = Signal()

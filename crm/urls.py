@@ -13,6 +13,12 @@ urlpatterns = [
     path("contacts/<int:pk>/consent/", contacts.contact_consent, name="contact_consent"),
     path("contacts/<int:pk>/block/", contacts.contact_block_view, name="contact_block"),
     path("contacts/<int:pk>/merge/", contacts.contact_merge_view, name="contact_merge"),
+    path("contacts/<int:pk>/erase/", contacts.contact_erase_view, name="contact_erase"),
+    path(
+        "contacts/<int:pk>/export.json",
+        contacts.contact_data_export_view,
+        name="contact_data_export",
+    ),
     path("segments/", segments.segment_list, name="segment_list"),
     path("segments/new/", segments.segment_new, name="segment_new"),
     path("segments/preview/", segments.segment_preview, name="segment_preview"),

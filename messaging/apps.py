@@ -14,6 +14,7 @@ class MessagingConfig(AppConfig):
         from messaging.campaigns.health_hooks import campaign_health_hooks_register
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
+        from messaging.personal_data import personal_data_register_messaging
 
         audit_register_messaging()
         nav_register(
@@ -48,5 +49,6 @@ class MessagingConfig(AppConfig):
             ),
         )
         crm_extension_register()
+        personal_data_register_messaging()
         campaign_send_hooks_register()
         campaign_health_hooks_register()

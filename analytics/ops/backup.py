@@ -84,6 +84,7 @@ from analytics.ops.backup_pg import (
     pg_tools_missing,
 )
 from analytics.ops.models import ACTIVE_JOB_STATES, JobRun, JobState
+from core.db_guards import append_only_maintenance
 from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -763,8 +764,9 @@ def _tables_to_empty(chosen: list[type[models.Model]]) -> list[str]:
 
 
 def _tables_empty(chosen: list[type[models.Model]]) -> None:
+    """Empty the tables a backup restores, append-only ones too (core.db_guards)."""
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with append_only_maintenance(), connection.cursor() as cursor:
         for table in _tables_to_empty(chosen):
             cursor.execute(f"DELETE FROM {quote(table)}")  # noqa: S608 - names from the models
 

@@ -10,7 +10,7 @@ from analytics.ops.backup import backup_write, backups_rotate
 from analytics.ops.board import BoardDay, BoardRow, board_register
 from analytics.ops.jobs import JobArgument, JobContext, job_register
 from analytics.ops.models import AppError, JobRun, JobState
-from analytics.ops.retention import data_purge
+from analytics.ops.retention import data_purge, retention_last_purge, retention_settings
 from analytics.ops.retry import channel_resolve, failed_messages_retry
 from core.audit import audit_record
 from core.models import AuditAction
@@ -160,8 +160,9 @@ def register_jobs() -> None:
         title="Purge old data",
         fn=purge_data_job,
         permission="messaging.delete_webhookevent",
-        description="Delete raw webhooks, health samples, job runs and application errors "
-        "older than their retention settings (runs nightly).",
+        description="Delete raw webhooks, health samples, job runs and application errors, "
+        "redact message bodies and media, purge finished imports' files and error rows, "
+        "each older than its retention setting (runs nightly).",
     )
     job_register(
         "distribute_content",
@@ -329,6 +330,39 @@ def app_errors_today(day: BoardDay) -> list[BoardRow]:
     ]
 
 
+def _days(value: int) -> str:
+    return f"{value} days" if value else "kept (0: off)"
+
+
+def retention_last_night(day: BoardDay) -> list[BoardRow]:
+    """What the latest nightly purge redacted and removed, and the settings in force."""
+    run = retention_last_purge()
+    settings_now = retention_settings()
+    rows = []
+    if run is None:
+        rows.append(BoardRow("Last purge", "never ran", state="warn"))
+    else:
+        counts = run.counts or {}
+        url = _url("ops:job_detail", "", run.pk)
+        rows += [
+            BoardRow(
+                "Last purge", f"{run.created_at:%Y-%m-%d %H:%M} ({run.state})",
+                state="ok" if run.state == JobState.SUCCEEDED else "warn", url=url,
+            ),
+            BoardRow("Messages redacted", counts.get("messages_redacted", 0)),
+            BoardRow("Media files deleted", counts.get("media_files_deleted", 0)),
+            BoardRow("Import files purged", counts.get("import_files", 0)),
+            BoardRow("Import error rows purged", counts.get("import_error_rows", 0)),
+            BoardRow("Raw webhooks purged", counts.get("webhook_events", 0)),
+        ]  # fmt: skip
+    rows += [
+        BoardRow("Message bodies and media", _days(settings_now["MESSAGE_RETENTION_DAYS"])),
+        BoardRow("Import files and error rows", _days(settings_now["UPLOAD_RETENTION_DAYS"])),
+        BoardRow("Raw webhooks", _days(settings_now["WEBHOOK_RETENTION_DAYS"])),
+    ]
+    return rows
+
+
 def register_board() -> None:
     board_register("messages", messages_today, title="Messages sent", order=10)
     board_register("inbound", inbound_today, title="Inbound", order=20)
@@ -336,3 +370,4 @@ def register_board() -> None:
     board_register("imports", imports_today, title="Imports", order=60)
     board_register("jobs", jobs_today, title="Jobs", order=80)
     board_register("app_errors", app_errors_today, title="Errors", order=90)
+    board_register("retention", retention_last_night, title="Retention", order=95)

@@ -7,8 +7,12 @@
 | finished job runs (with their logs) | JOB_RETENTION_DAYS | 30 |
 | application errors | APP_ERROR_RETENTION_DAYS | 30 |
 | audit events | AUDIT_RETENTION_DAYS | 365 |
+| message bodies and media (redacted; metadata stays) | MESSAGE_RETENTION_DAYS | 365 |
+| finished imports' files and error rows | UPLOAD_RETENTION_DAYS | 30 |
 
 Deletes in batches so that locks stay short; pending webhooks and active jobs are never purged.
+Messages are redacted by `messaging.sending.redaction` (the same service an erasure uses),
+imports by `crm.retention`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from django.utils import timezone
 
 from analytics.ops.models import FINISHED_JOB_STATES, AppError, HealthSample, JobRun
 from core.models import AuditEvent
+from crm.retention import import_uploads_purge
+from messaging.sending.redaction import messages_retention_apply
 from messaging.webhooks.services import webhook_events_purge
 
 logger = logging.getLogger(__name__)
@@ -92,5 +98,39 @@ def data_purge(*, log: Callable[[str], None] | None = None) -> dict[str, int]:
     )
     counts["audit_events"] = audit_events_purge()
     say(f"audit events older than {settings.AUDIT_RETENTION_DAYS} days: {counts['audit_events']}")
+    redacted = messages_retention_apply()
+    counts["messages_redacted"] = redacted.messages
+    counts["media_files_deleted"] = redacted.media_files
+    say(
+        f"messages older than {settings.MESSAGE_RETENTION_DAYS or 'forever (off)'} days "
+        f"redacted: {redacted.messages} ({redacted.media_files} media files)"
+    )
+    uploads = import_uploads_purge()
+    counts.update(uploads)
+    say(
+        f"imports finished more than {settings.UPLOAD_RETENTION_DAYS or 'forever (off)'} days "
+        f"ago: {uploads['import_files']} files, {uploads['import_error_rows']} error rows"
+    )
     logger.info("retention purge: %s", counts)
     return counts
+
+
+RETENTION_SETTINGS = (
+    "MESSAGE_RETENTION_DAYS", "UPLOAD_RETENTION_DAYS", "WEBHOOK_RETENTION_DAYS",
+    "HEALTH_SAMPLE_RETENTION_DAYS", "JOB_RETENTION_DAYS", "APP_ERROR_RETENTION_DAYS",
+    "AUDIT_RETENTION_DAYS",
+)  # fmt: skip
+
+
+def retention_settings() -> dict[str, int]:
+    """The retention settings in force (0 means kept forever where a setting allows it)."""
+    return {name: getattr(settings, name) for name in RETENTION_SETTINGS}
+
+
+def retention_last_purge() -> JobRun | None:
+    """The latest finished run of the nightly purge, with its counts."""
+    return (
+        JobRun.objects.filter(name="purge_data", state__in=FINISHED_JOB_STATES)
+        .order_by("-created_at", "-id")
+        .first()
+    )

@@ -431,6 +431,16 @@ BACKUP_MAX_AGE_HOURS = env.float("BACKUP_MAX_AGE_HOURS", default=24)
 HEALTH_SAMPLE_RETENTION_DAYS = env.int("HEALTH_SAMPLE_RETENTION_DAYS", default=7)
 JOB_RETENTION_DAYS = env.int("JOB_RETENTION_DAYS", default=30)
 APP_ERROR_RETENTION_DAYS = env.int("APP_ERROR_RETENTION_DAYS", default=30)
+# Message bodies and media older than this are redacted (status, times, template, campaign and
+# cost stay for analytics); 0 keeps them forever. Imported files and their error rows go after
+# UPLOAD_RETENTION_DAYS (0: kept). Both nightly, in batches of RETENTION_BATCH rows.
+MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=365)
+UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=30)
+RETENTION_BATCH = env.int("RETENTION_BATCH", default=1000)
+# Key of the hashes an erased contact keeps of its phone, WhatsApp id and BSUID (crm.identity);
+# empty: derived from SECRET_KEY. Set it in production and keep it: a new key stops erased
+# numbers that opted out from being recognised.
+ERASURE_HASH_KEY = env.str("ERASURE_HASH_KEY", default="")
 # A running job silent (no log, no progress) this long is marked failed, which frees its lock.
 JOB_STALE_SECONDS = env.int("JOB_STALE_SECONDS", default=900)
 # Celery time limit of one job run (backups of large databases take a while).

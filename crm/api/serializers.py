@@ -32,7 +32,7 @@ class ContactSerializer(serializers.ModelSerializer):
             "id", "phone", "wa_id", "bsuid", "name", "profile_name", "language", "tags",
             "attributes", "consent", "consent_updated_at", "blocked", "pinned",
             "undeliverable", "undeliverable_reason", "unread_count", "last_inbound_at",
-            "last_outbound_at", "is_advisor", "created_at", "updated_at",
+            "last_outbound_at", "is_advisor", "created_at", "updated_at", "erased_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -41,6 +41,13 @@ class ContactSerializer(serializers.ModelSerializer):
 
     def get_is_advisor(self, contact) -> bool:
         return hasattr(contact, "advisor")
+
+
+class ContactErasureSerializer(serializers.Serializer):
+    """The erased record, and how many of each kind of thing the erasure removed."""
+
+    contact = ContactSerializer()
+    removed = serializers.DictField(child=serializers.IntegerField())
 
 
 class ConsentEventSerializer(serializers.ModelSerializer):

@@ -10,7 +10,7 @@ import django_filters
 from django.conf import settings
 from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
@@ -27,6 +27,7 @@ from crm.api.serializers import (
     ConsentChangeSerializer,
     ConsentEventSerializer,
     ContactCreateSerializer,
+    ContactErasureSerializer,
     ContactSerializer,
     ContactUpdateSerializer,
     ImportCreateSerializer,
@@ -56,6 +57,8 @@ from crm.services import (
     consent_set,
     contact_block,
     contact_create,
+    contact_delete,
+    contact_erase,
     contact_update,
     segment_create,
     segment_update,
@@ -103,6 +106,8 @@ class ContactViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
     action_permissions = {
         "consent": ["crm.change_consent"],
         "consent_history": ["crm.view_consentevent"],
+        "erase": ["crm.view_contact", "crm.erase_contact"],
+        "export": ["crm.view_contact", "crm.export_contact"],
     }
     queryset = Contact.objects.none()  # for the schema and ModelPermissions
 
@@ -157,6 +162,56 @@ class ContactViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
         contact = self.get_object()
         events = selectors.contact_consent_history(contact, limit=200)
         return Response(ConsentEventSerializer(events, many=True).data)
+
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            409: OpenApiResponse(
+                description="The contact has consent history (code `consent_history`): "
+                "erase it instead with `POST /contacts/{id}/erase/`."
+            ),
+        }
+    )
+    def destroy(self, request, *args, **kwargs):
+        """Delete a contact without consent history. One with consent history is refused
+        (409): its opt-outs are proof to keep, so erase it instead."""
+        contact_delete(contact=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ContactErasureSerializer,
+            409: OpenApiResponse(description="Already erased (code `already_erased`)."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request, pk=None):
+        """Erase the person's data (right to erasure): name, numbers, attributes, tags, message
+        bodies and media, conversation notes, link clicks, import traces. The contact stays as
+        a pseudonymous record with its consent history and keyed hashes of its identifiers, so
+        a number that opted out stays opted out if it is imported or writes again. Irreversible;
+        needs `crm.erase_contact`."""
+        contact = self.get_object()
+        removed = contact_erase(contact=contact, actor=request.user)
+        record = self.get_queryset().get(pk=contact.pk)
+        return Response(ContactErasureSerializer({"contact": record, "removed": removed}).data)
+
+    @extend_schema(
+        responses={(200, "application/json"): OpenApiTypes.OBJECT},
+        description="Everything Parley holds about the person (right of access), as one JSON "
+        "document: the contact, tags, attributes, consent history, former numbers, advisor "
+        "profile, imports, messages with their statuses, conversations and notes, "
+        "notifications, content deliveries, link clicks, conversions and button taps. "
+        "Needs `crm.export_contact`.",
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def export(self, request, pk=None):
+        """The right of access: everything held about the contact, as JSON."""
+        data = selectors.contact_data_export(self.get_object())
+        response = Response(data)
+        response["Content-Disposition"] = f'attachment; filename="contact-{pk}.json"'
+        return response
 
     def _out(self, contact: Contact) -> dict:
         return ContactSerializer(self.get_queryset().get(pk=contact.pk)).data

@@ -139,7 +139,8 @@ def import_job_resume(*, job: ImportJob, actor=None, enqueue: bool = True) -> Im
     )
     with transaction.atomic():
         updated = (
-            ImportJob.objects.filter(pk=job.pk)
+            ImportJob.objects.filter(pk=job.pk, purged_at__isnull=True)
+            .exclude(file="")
             .filter(resumable)
             .update(status=ImportStatus.PENDING, message="", run_token="", heartbeat_at=None)
         )

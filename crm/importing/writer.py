@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from crm.identity import erased_opt_outs
 from crm.importing.rows import Row
 from crm.models import Advisor, Consent, ConsentEvent, ConsentSource, Contact, Tag
 
@@ -201,17 +202,26 @@ def batch_apply(
             result.updated += 1
         else:
             result.skipped += 1
+    # New contacts whose number an erased contact opted out of start opted out, whatever the
+    # file says (one query per batch; crm.identity is the rule's home).
+    erased = erased_opt_outs([phone for phone in after if phone not in before])
+    for phone in erased:
+        after[phone].consent = Consent.OPTED_OUT
     if dry_run:
         return result
 
+    note = f"import job #{job_id}" if job_id else "import"
     changed: list[tuple[str, _State]] = []
-    consent_changes: list[tuple[str, str, str]] = []  # phone, previous, new
+    consent_changes: list[tuple[str, str, str, str]] = []  # phone, previous, new, note
     for phone, state in after.items():
         old = before.get(phone)
         previous = old.consent if old else Consent.UNKNOWN
         if state.consent != previous:
             state.consent_updated_at = now
-            consent_changes.append((phone, previous, state.consent))
+            why = note
+            if phone in erased:
+                why = f"{note}: this number opted out as erased contact #{erased[phone]}"
+            consent_changes.append((phone, previous, state.consent, why))
         if old is None or state.contact_key() != old.contact_key():
             changed.append((phone, state))
     ids = {phone: s.pk for phone, s in before.items()}
@@ -234,10 +244,11 @@ def batch_apply(
         _tag_links_insert(new_links, fresh=True)
         _tag_links_insert(more_links, fresh=False)
 
-    note = f"import job #{job_id}" if job_id else "import"
-    result.consent_changes = [(ids[p], previous, new) for p, previous, new in consent_changes]
-    if result.consent_changes:
-        _consent_events_insert(result.consent_changes, note=note, at=now)
+    result.consent_changes = [(ids[p], previous, new) for p, previous, new, _ in consent_changes]
+    if consent_changes:
+        _consent_events_insert(
+            [(ids[p], previous, new, why) for p, previous, new, why in consent_changes], at=now
+        )
 
     if as_advisors:
         advisors = []
@@ -383,9 +394,12 @@ def _tag_links_insert(links: list[tuple[int, int]], *, fresh: bool) -> None:
 CONSENT_EVENT_COLUMNS = ["contact_id", "previous", "consent", "source", "note", "created_at"]
 
 
-def _consent_events_insert(changes: list[tuple[int, str, str]], *, note: str, at) -> None:
-    """Append one ConsentEvent (source `import`) per change: the audit of an import."""
-    rows = ((c, previous, new, ConsentSource.IMPORT, note, at) for c, previous, new in changes)
+def _consent_events_insert(changes: list[tuple[int, str, str, str]], *, at) -> None:
+    """Append one ConsentEvent (source `import`) per (contact, previous, new, note): the audit
+    of an import."""
+    rows = (
+        (c, previous, new, ConsentSource.IMPORT, note, at) for c, previous, new, note in changes
+    )
     if not _postgres():
         ConsentEvent.objects.bulk_create(
             ConsentEvent(**dict(zip(CONSENT_EVENT_COLUMNS, row, strict=True))) for row in rows

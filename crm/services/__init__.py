@@ -15,6 +15,7 @@ from crm.services.contacts import (
     consent_set,
     contact_block,
     contact_create,
+    contact_erased_opt_out_apply,
     contact_identity_record,
     contact_update,
     language_clean,
@@ -22,6 +23,7 @@ from crm.services.contacts import (
     tag_names_clean,
     tags_get_or_create,
 )
+from crm.services.erasure import contact_delete, contact_erase
 from crm.services.merge import contact_merge
 from crm.services.numbers import contact_number_change
 from crm.services.segments import SegmentInvalid, segment_create, segment_update
@@ -41,6 +43,9 @@ __all__ = [
     "consent_set",
     "contact_block",
     "contact_create",
+    "contact_delete",
+    "contact_erase",
+    "contact_erased_opt_out_apply",
     "contact_identity_record",
     "contact_merge",
     "contact_number_change",

@@ -13,6 +13,7 @@ from django.utils import timezone
 from phonenumbers import PhoneMetadata, phonenumberutil
 
 from core.errors import Conflict, DomainError
+from crm.identity import erased_opt_out_find
 from crm.models import Consent, ConsentEvent, ConsentSource, Contact, Tag
 from crm.services.attributes import attributes_clean
 from crm.signals import consent_changed
@@ -155,10 +156,12 @@ def contact_identity_record(
     profile_name = (profile_name or "")[: Contact._meta.get_field("profile_name").max_length]
     if contact is None:
         with transaction.atomic():
-            return Contact.objects.create(
+            contact = Contact.objects.create(
                 wa_id=wa_id or (phone.lstrip("+") if phone else None), phone=phone or None,
                 bsuid=bsuid or None, profile_name=profile_name,
             )  # fmt: skip
+            contact_erased_opt_out_apply(contact=contact)
+        return contact
     changed = []
     if wa_id and contact.wa_id != wa_id:
         contact.wa_id = wa_id
@@ -175,7 +178,30 @@ def contact_identity_record(
     if changed:
         with transaction.atomic():
             contact.save(update_fields=[*changed, "updated_at"])
+            if {"phone", "wa_id", "bsuid"} & set(changed):
+                contact_erased_opt_out_apply(contact=contact)
     return contact
+
+
+def contact_erased_opt_out_apply(*, contact: Contact) -> ConsentEvent | None:
+    """Opt `contact` out when an erased record that opted out had one of its identifiers
+    (`crm.identity.erased_opt_out_find`). Every path that creates a contact or gives it a new
+    number calls this (imports do the same per batch in `crm.importing.writer`), so a number
+    that said stop stays stopped after its contact was erased. Returns the consent event."""
+    if contact.consent == Consent.OPTED_OUT or contact.erased_at is not None:
+        return None
+    wa_id = contact.wa_id
+    erased = erased_opt_out_find(
+        phone=contact.phone or (phone_spelled(wa_id) if wa_id else None),
+        wa_id=wa_id,
+        bsuid=contact.bsuid,
+    )
+    if erased is None:
+        return None
+    return consent_set(
+        contact=contact, consent=Consent.OPTED_OUT, source=ConsentSource.ERASED,
+        note=f"this number opted out as erased contact #{erased.pk}",
+    )  # fmt: skip
 
 
 def consent_set(
@@ -199,6 +225,10 @@ def consent_set(
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         if locked.consent == consent:
             return None
+        if locked.erased_at is not None:
+            raise DomainError(
+                "This contact was erased; its consent history is closed.", code="contact_erased"
+            )
         event = ConsentEvent.objects.create(
             contact=locked,
             previous=locked.consent,
@@ -320,6 +350,10 @@ def contact_create(
         tag_objects = tags_get_or_create(tags)
         if tag_objects:
             contact.tags.add(*tag_objects)
+        # A number known to have opted out (an erased contact's) starts opted out, whatever
+        # the caller asked: only the person (START) or a later, explicit change opts it in.
+        if contact_erased_opt_out_apply(contact=contact) is not None:
+            return contact
         if consent and consent != Consent.UNKNOWN:
             consent_set(
                 contact=contact, consent=consent, source=consent_source, actor=actor,
@@ -335,6 +369,8 @@ def contact_update(*, contact: Contact, actor=None, tags: Iterable[str] | None =
     """Change a contact's details. Consent is not among them (`consent_set`), nor blocking
     (`contact_block`). `tags` replaces the contact's tags; `attributes` replaces its
     attributes (validated against the definitions)."""
+    if contact.erased_at is not None:
+        raise DomainError("This contact was erased; it cannot be changed.", code="contact_erased")
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))} here.", code="invalid")
@@ -370,6 +406,8 @@ def contact_update(*, contact: Contact, actor=None, tags: Iterable[str] | None =
                 ) from None
         if tags is not None:
             contact.tags.set(tags_get_or_create(tags))
+        if "phone" in changes or "bsuid" in changes:
+            contact_erased_opt_out_apply(contact=contact)
     return contact
 
 

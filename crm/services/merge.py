@@ -116,6 +116,8 @@ def contact_merge(*, keep: Contact, duplicate: Contact, actor=None) -> Contact:
         if len(locked) != 2:
             raise DomainError("One of the contacts no longer exists.", code="invalid_merge")
         kept, dup = locked[keep.pk], locked[duplicate.pk]
+        if kept.erased_at is not None or dup.erased_at is not None:
+            raise DomainError("An erased contact cannot be merged.", code="invalid_merge")
         dup_id = dup.pk
 
         for model, field_name in _relations(Contact):

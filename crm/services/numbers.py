@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from crm.models import Contact, ContactNumberChange, NumberChangeSource
-from crm.services.contacts import phone_normalize, phone_spelled
+from crm.services.contacts import contact_erased_opt_out_apply, phone_normalize, phone_spelled
 from crm.services.merge import contact_merge
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def contact_number_change(
         )
         locked.phone, locked.wa_id = phone, wa_id
         locked.save(update_fields=["phone", "wa_id", "updated_at"])
+        contact_erased_opt_out_apply(contact=locked)
     logger.info("contact %s changed number (merged %s)", locked.pk, merged or "none")
     contact.phone, contact.wa_id = locked.phone, locked.wa_id
     return locked

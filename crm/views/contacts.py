@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -12,12 +12,13 @@ from core.errors import DomainError
 from core.models import AuditAction
 from core.permissions import staff_permission_required
 from crm import selectors
-from crm.forms import ConsentForm, ContactFilterForm, ContactForm, MergeForm
+from crm.forms import ConsentForm, ContactFilterForm, ContactForm, EraseForm, MergeForm
 from crm.models import AttributeDefinition, ConsentSource, Contact
 from crm.services import (
     consent_set,
     contact_block,
     contact_create,
+    contact_erase,
     contact_merge,
     contact_update,
 )
@@ -226,3 +227,43 @@ def contact_merge_view(request, pk: int):
         "crm/contacts/merge.html",
         {"keep": keep, "duplicate": duplicate, "form": form},
     )
+
+
+@require_http_methods(["GET", "POST"])
+@staff_permission_required("crm.view_contact", "crm.erase_contact")
+def contact_erase_view(request, pk: int):
+    """Confirm (type ERASE), then erase the person's data; the record keeps the consent."""
+    contact = _contact_or_404(pk)
+    if contact.is_erased:
+        messages.info(request, "This contact was already erased.")
+        return redirect("crm:contact_detail", pk=pk)
+    form = EraseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            removed = contact_erase(contact=contact, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            total = sum(removed.values())
+            messages.success(request, f"Contact #{pk} erased ({total} items removed).")
+            return redirect("crm:contact_detail", pk=pk)
+    return render(
+        request,
+        "crm/contacts/erase.html",
+        {
+            "contact": contact,
+            "form": form,
+            "consent_count": contact.consent_events.count(),
+            "conversation_count": selectors.contact_conversation_count(contact),
+        },
+    )
+
+
+@require_GET
+@staff_permission_required("crm.view_contact", "crm.export_contact")
+def contact_data_export_view(request, pk: int):
+    """The right of access: everything held about one contact, as a JSON download."""
+    contact = _contact_or_404(pk)
+    response = JsonResponse(selectors.contact_data_export(contact), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="contact-{pk}.json"'
+    return response

@@ -209,6 +209,9 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     is_automated = models.BooleanField(default=False)
+    # Body and media removed (`messaging.sending.redaction`: retention or an erasure); the
+    # metadata stays for analytics.
+    redacted_at = models.DateTimeField(null=True, blank=True)
     campaign = models.ForeignKey(
         "messaging.Campaign",
         on_delete=models.CASCADE,
@@ -261,6 +264,13 @@ class Message(models.Model):
             ),
             models.Index(
                 fields=["received_at"], condition=Q(direction="in"), name="message_inbound_received"
+            ),
+            # Retention's nightly pass (MESSAGE_RETENTION_DAYS) reads only what it has not
+            # redacted yet, however many old messages are already done.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(redacted_at__isnull=True),
+                name="message_unredacted_created",
             ),
             models.Index(
                 fields=["campaign", "-created_at"],

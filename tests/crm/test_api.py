@@ -66,8 +66,15 @@ def test_contact_crud_and_filters(api, definitions, django_assert_max_num_querie
     assert patched.status_code == 200, patched.json()
     assert (patched.json()["name"], patched.json()["blocked"]) == ("Asha P", True)
     assert patched.json()["tags"] == ["vip"]
-    assert api.delete(f"/api/v1/contacts/{pk}/").status_code == 204
-    assert not Contact.objects.filter(pk=pk).exists()
+    # It has consent history (opted in at creation): deleting it is refused, erase instead.
+    refused = api.delete(f"/api/v1/contacts/{pk}/")
+    assert refused.status_code == 409, refused.json()
+    assert refused.json()["error"]["code"] == "consent_history"
+    assert f"/api/v1/contacts/{pk}/erase/" in refused.json()["error"]["message"]
+    assert Contact.objects.filter(pk=pk).exists()
+    plain = ContactFactory()
+    assert api.delete(f"/api/v1/contacts/{plain.pk}/").status_code == 204
+    assert not Contact.objects.filter(pk=plain.pk).exists()
 
 
 def test_tags_and_attributes(api):

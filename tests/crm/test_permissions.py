@@ -29,7 +29,7 @@ def objects(db, tmp_path, settings):
     }
 
 
-PAGES = [
+PAGES = [  # (method, url name, object, the exact permissions needed)
     ("get", "crm:contact_list", None, ["crm.view_contact"]),
     ("get", "crm:contact_export", None, ["crm.view_contact", "crm.export_contact"]),
     ("get", "crm:contact_new", None, ["crm.add_contact"]),
@@ -38,6 +38,9 @@ PAGES = [
     ("post", "crm:contact_consent", "contact", ["crm.change_consent"]),
     ("post", "crm:contact_block", "contact", ["crm.change_contact"]),
     ("get", "crm:contact_merge", "contact", ["crm.view_contact", "crm.merge_contact"]),
+    ("get", "crm:contact_erase", "contact", ["crm.view_contact", "crm.erase_contact"]),
+    ("post", "crm:contact_erase", "contact", ["crm.view_contact", "crm.erase_contact"]),
+    ("get", "crm:contact_data_export", "contact", ["crm.view_contact", "crm.export_contact"]),
     ("get", "crm:segment_list", None, ["crm.view_segment"]),
     ("get", "crm:segment_new", None, ["crm.add_segment"]),
     ("post", "crm:segment_preview", None, ["crm.view_segment"]),
@@ -100,6 +103,10 @@ API = [
     ("delete", "/api/v1/contacts/{contact}/", "contact", ["crm.delete_contact"]),
     ("post", "/api/v1/contacts/{contact}/consent/", "contact", ["crm.change_consent"]),
     ("get", "/api/v1/contacts/{contact}/consent-history/", "contact", ["crm.view_consentevent"]),
+    ("post", "/api/v1/contacts/{contact}/erase/", "contact",
+     ["crm.view_contact", "crm.erase_contact"]),
+    ("get", "/api/v1/contacts/{contact}/export/", "contact",
+     ["crm.view_contact", "crm.export_contact"]),
     ("get", "/api/v1/tags/", None, ["crm.view_tag"]),
     ("post", "/api/v1/tags/", None, ["crm.add_tag"]),
     ("get", "/api/v1/attributes/", None, ["crm.view_attributedefinition"]),

@@ -53,6 +53,10 @@ def test_purge_deletes_what_is_past_retention_and_keeps_the_rest(aged):
         "job_runs": 1,
         "app_errors": 1,
         "audit_events": 0,
+        "messages_redacted": 0,
+        "media_files_deleted": 0,
+        "import_files": 0,
+        "import_error_rows": 0,
     }
     assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {
         aged["old_pending_webhook"].pk,
