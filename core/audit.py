@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "AuditAction",
     "AuditContextMiddleware",
+    "audit_events_redact",
     "audit_record",
     "audit_register",
 ]
@@ -74,6 +75,13 @@ def audit_record(
             event.object_repr = f"{obj._meta.verbose_name} {obj.pk}"
     event.save()
     return event
+
+
+def audit_events_redact(model: type[Model], pks, *, label: str) -> int:
+    """An erasure: past events about these rows of `model` keep who, when and which fields,
+    and lose the values (the person's old name, number, notes) and the description."""
+    content_type = ContentType.objects.get_for_model(model)
+    return AuditEvent.objects.all().redact_objects(content_type, list(pks), label=label)
 
 
 def audit_register(model, *, exclude_fields: list[str] | None = None, **options) -> None:

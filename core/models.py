@@ -176,6 +176,23 @@ class AuditEventQuerySet(models.QuerySet):
             return 0
         return models.QuerySet(self.model, using=self.db).filter(pk__in=pks)._raw_delete(self.db)
 
+    def redact_objects(self, content_type, pks, *, label: str) -> int:
+        """Forget what past events recorded about these rows (an erasure, and only that): each
+        changed field's values become "[erased]" and the object's description `label`. Who
+        acted, when, from where, the action and which fields changed stay."""
+        events = list(self.filter(content_type=content_type, object_pk__in=[str(pk) for pk in pks]))
+        raw = models.QuerySet(self.model, using=self.db)
+        for event in events:
+            raw.filter(pk=event.pk).update(
+                changes=dict.fromkeys(event.changes or {}, ERASED_VALUE) or None,
+                object_repr=label,
+                serialized_data=None,
+            )
+        return len(events)
+
+
+ERASED_VALUE = ["[erased]", "[erased]"]
+
 
 class AuditEventManager(LogEntryManager.from_queryset(AuditEventQuerySet)):
     pass

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from core.audit import audit_events_redact
 from crm.extensions import personal_data_register
 from crm.models import Contact
 from messaging.content.models import ContentDelivery
@@ -44,6 +45,16 @@ def contact_messaging_erase(contact: Contact) -> dict[str, int]:
     conversations = Conversation.objects.filter(contact=contact)
     notes = ConversationEvent.objects.filter(conversation__in=conversations).exclude(note="")
     notes_cleared = notes.update(note="")
+    audit_events_redact(
+        Conversation,
+        conversations.values_list("pk", flat=True),
+        label=f"Conversation of erased contact #{contact.pk}",
+    )
+    audit_events_redact(
+        NotificationPreference,
+        NotificationPreference.objects.filter(contact=contact).values_list("pk", flat=True),
+        label=f"Preference of erased contact #{contact.pk}",
+    )
     variables = Notification.objects.filter(contact=contact).exclude(variables={})
     notifications = variables.update(variables={}, refusal_details={})
     clicks = LinkClick.objects.filter(link__contact=contact).update(user_agent="", ip_hash="")

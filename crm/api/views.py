@@ -17,6 +17,8 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.audit import audit_record
+from core.models import AuditAction
 from crm import selectors
 from crm.api.serializers import (
     AdvisorCreateSerializer,
@@ -208,7 +210,9 @@ class ContactViewSet(ActionPermissionsMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], pagination_class=None)
     def export(self, request, pk=None):
         """The right of access: everything held about the contact, as JSON."""
-        data = selectors.contact_data_export(self.get_object())
+        contact = self.get_object()
+        data = selectors.contact_data_export(contact)
+        audit_record(AuditAction.EXPORT, obj=contact, details={"what": "contact data"})
         response = Response(data)
         response["Content-Disposition"] = f'attachment; filename="contact-{pk}.json"'
         return response

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import logging
 
+from auditlog.context import disable_auditlog
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import audit_events_redact, audit_record
 from core.errors import Conflict
+from core.models import AuditAction
 from crm.extensions import personal_data_sections
 from crm.identity import identity_hashes
 from crm.models import Advisor, Contact, ContactNumberChange
@@ -43,7 +46,10 @@ def contact_erase(*, contact: Contact, actor=None) -> dict[str, int]:
     One transaction: all of it or none. Files (message media, import files) are deleted once
     it commits. Raises Conflict if the contact was already erased.
     """
-    with transaction.atomic():
+    # The erasure's own writes are not field-by-field audit events (those would keep the very
+    # values it removes): one `erase` event names it, and past events about the person's rows
+    # lose their values.
+    with transaction.atomic(), disable_auditlog():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         if locked.erased_at is not None:
             raise Conflict("This contact was already erased.", code="already_erased")
@@ -56,6 +62,8 @@ def contact_erase(*, contact: Contact, actor=None) -> dict[str, int]:
             counts[key] = counts.get(key, 0) + value
         # The numbers it had before a change are forgotten (they may be someone else's now).
         counts["number_changes"], _ = ContactNumberChange.objects.filter(contact=locked).delete()
+        advisors = list(Advisor.objects.filter(contact=locked).values_list("pk", flat=True))
+        audit_events_redact(Advisor, advisors, label=f"Advisor of erased contact #{locked.pk}")
         counts["advisor_profile"], _ = Advisor.objects.filter(contact=locked).delete()
         counts["tags"] = locked.tags.count()
         locked.tags.clear()
@@ -68,6 +76,10 @@ def contact_erase(*, contact: Contact, actor=None) -> dict[str, int]:
         locked.erased_at = timezone.now()
         locked.save()
         erased_id = locked.pk
+        counts["audit_events_redacted"] = audit_events_redact(
+            Contact, [erased_id], label=str(locked)
+        )
+        audit_record(AuditAction.ERASE, obj=locked, actor=actor, details=counts)
         transaction.on_commit(
             lambda: contact_erased.send(sender=Contact, contact_id=erased_id, actor=actor)
         )

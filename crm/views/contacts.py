@@ -264,6 +264,8 @@ def contact_erase_view(request, pk: int):
 def contact_data_export_view(request, pk: int):
     """The right of access: everything held about one contact, as a JSON download."""
     contact = _contact_or_404(pk)
-    response = JsonResponse(selectors.contact_data_export(contact), json_dumps_params={"indent": 2})
+    data = selectors.contact_data_export(contact)
+    audit_record(AuditAction.EXPORT, obj=contact, details={"what": "contact data"})
+    response = JsonResponse(data, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="contact-{pk}.json"'
     return response

@@ -371,3 +371,35 @@ def test_admin_delete_of_a_contact_with_consent_history_is_refused(client, admin
     assert response.status_code == 200 and b"Cannot delete contact" in response.content
     assert b"erase the contact instead" in response.content
     assert Contact.objects.filter(pk=contact.pk).exists()
+
+
+def test_erasure_and_export_are_audited_and_past_events_forget_the_person(
+    api_client, client, admin_user
+):
+    from core.models import AuditAction, AuditEvent
+
+    contact = _opted_out_contact(name="Priya Raman")
+    advisor = AdvisorFactory(contact=contact)
+    client.force_login(admin_user)
+    api = _api(api_client, admin_user)
+    edited = api.patch(f"/api/v1/contacts/{contact.pk}/", {"name": "Priya R."}, format="json")
+    assert edited.status_code == 200, edited.json()
+    assert AuditEvent.objects.filter(action_name="update", object_pk=str(contact.pk)).exists()
+
+    assert api.get(f"/api/v1/contacts/{contact.pk}/export/").status_code == 200
+    assert client.get(f"/staff/contacts/{contact.pk}/export.json").status_code == 200
+    assert api.post(f"/api/v1/contacts/{contact.pk}/erase/").status_code == 200
+
+    about = AuditEvent.objects.filter(object_pk__in=[str(contact.pk), str(advisor.pk)])
+    assert about.filter(action_name=AuditAction.EXPORT).count() == 2
+    erase = about.get(action_name=AuditAction.ERASE)
+    assert erase.actor == admin_user and erase.token_id is not None
+    assert erase.additional_data["messages"] >= 0
+    everything = json.dumps(
+        [[e.object_repr, e.changes, e.additional_data] for e in AuditEvent.objects.all()]
+    )
+    assert "Priya" not in everything and PHONE not in everything
+    assert PHONE.lstrip("+") not in everything
+    update = about.filter(action_name="update").first()
+    assert update.changes["name"] == ["[erased]", "[erased]"]
+    assert update.object_repr == f"Erased contact #{contact.pk}"
