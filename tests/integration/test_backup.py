@@ -85,7 +85,9 @@ def test_backup_and_restore_into_a_new_postgresql_database(tmp_path, restore_dat
         compared = 0
         for model in backup_models():
             table, pk = model._meta.db_table, model._meta.pk.column
-            sql = f'SELECT * FROM "{table}" ORDER BY "{pk}"'
+            # The restore itself is an audit event, written once it is done.
+            only = " WHERE action_name <> 'restore'" if table == "core_auditevent" else ""
+            sql = f'SELECT * FROM "{table}"{only} ORDER BY "{pk}"'
             expected = rows(source, sql)
             assert rows(target, sql) == expected, table
             compared += len(expected)
