@@ -319,6 +319,9 @@ SEND_UNKNOWN_SETTLE_HOURS = env.float("SEND_UNKNOWN_SETTLE_HOURS", default=24.0)
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.05)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=10.0)
 MEDIA_URL_ALLOW_PRIVATE = env.bool("MEDIA_URL_ALLOW_PRIVATE", default=False)
+# `seed_demo` and `create_demo_users` make staff accounts with published passwords: allowed in
+# the local demo and tests, refused under the production settings (README "Security notes").
+DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
 
 # --- Webhooks ---------------------------------------------------------------------------------
 # Meta documents payloads of up to ~3 MB; the intake reads at most this many bytes itself
