@@ -13,7 +13,6 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,18 +29,18 @@ from analytics.api.serializers import (
 from analytics.days import day_bounds
 from analytics.models import ConversionEvent
 from analytics.services.conversions import conversion_record
+from core.api.pagination import CappedLimitOffsetPagination
 from core.errors import DomainError
 from crm.selectors import ContactUnresolved, contact_resolve
 
 REPORTING = ["analytics.view_dashboard"]
 
 
-class UncountedPagination(LimitOffsetPagination):
+class UncountedPagination(CappedLimitOffsetPagination):
     """limit/offset without COUNT(*): reports over large tables answer in constant time.
-    `next` is set when there is at least one more row."""
+    `next` is set when there is at least one more row. Capped like every API list."""
 
     default_limit = 50
-    max_limit = 500
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request

@@ -202,7 +202,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "core.api.permissions.ModelPermissions",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.CappedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -225,12 +225,16 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# The most rows one API page returns, whatever `limit` asks; exports are the way to get everything.
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",
     "DESCRIPTION": (
         "WhatsApp Business engagement: messages, contacts, campaigns, notifications and "
         "reporting. Authenticate with `Authorization: Token <key>` (tokens are created by "
-        "admins) or a staff session."
+        "admins) or a staff session. Lists are paged with `limit`/`offset`; a page holds at "
+        "most API_MAX_PAGE_SIZE rows (200 by default) whatever `limit` asks: to get "
+        "everything, use the exports (contacts, segments), which need their own permission."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
