@@ -323,6 +323,13 @@ SEND_UNKNOWN_SETTLE_HOURS = env.float("SEND_UNKNOWN_SETTLE_HOURS", default=24.0)
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.05)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=10.0)
 MEDIA_URL_ALLOW_PRIVATE = env.bool("MEDIA_URL_ALLOW_PRIVATE", default=False)
+# A channel's own API base URL passes the same SSRF guard: private and loopback hosts only when
+# this is on (the local demo's simulator; `bin/run` turns MEDIA_URL_ALLOW_PRIVATE on, and this
+# follows it unless set). WHATSAPP_GRAPH_URL is the operator's own setting and is not checked.
+PROVIDER_URL_ALLOW_PRIVATE = env.bool("PROVIDER_URL_ALLOW_PRIVATE", default=MEDIA_URL_ALLOW_PRIVATE)
+# The settings a channel may name as its access token, app secret or company id: anything else
+# (SECRET_KEY, DATABASE_URL, LANGUAGE_CODE...) is refused when saved and reads as no secret.
+CHANNEL_SECRET_SETTING_PATTERNS = ("WHATSAPP_*", "MYOPERATOR_*")
 # `seed_demo` and `create_demo_users` make staff accounts with published passwords: allowed in
 # the local demo and tests, refused under the production settings (README "Security notes").
 DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
