@@ -8,7 +8,12 @@ from django.template.response import TemplateResponse
 from core.errors import DomainError
 from messaging.content import services as content_svc
 from messaging.content.forms import media_url_field
-from messaging.content.models import ContentDelivery, ContentItem, ContentTransition
+from messaging.content.models import (
+    ContentDelivery,
+    ContentItem,
+    ContentRevision,
+    ContentTransition,
+)
 
 # --- Content -----------------------------------------------------------------------------------
 
@@ -21,6 +26,22 @@ class ContentTransitionInline(admin.TabularInline):
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ContentRevisionInline(admin.TabularInline):
+    """Every edit: who, when, each field before and after (append-only, read-only)."""
+
+    model = ContentRevision
+    fields = ["created_at", "editor_name", "state", "changes"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -54,7 +75,7 @@ class ContentItemAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["created_by"]
     raw_id_fields = ["target_segment"]
-    inlines = [ContentTransitionInline]
+    inlines = [ContentTransitionInline, ContentRevisionInline]
     actions = ["approve", "reject"]
     fields = [
         "title", "body", "media_url", "category", "send_on", "target", "target_tier",
