@@ -7,9 +7,10 @@ reporting endpoints need `analytics.view_dashboard` (message-level reports also
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -31,6 +32,7 @@ from analytics.models import ConversionEvent
 from analytics.services.conversions import conversion_record
 from core.api.pagination import CappedLimitOffsetPagination
 from core.errors import DomainError
+from core.params import query_id, query_moment
 from crm.selectors import ContactUnresolved, contact_resolve
 
 REPORTING = ["analytics.view_dashboard"]
@@ -74,23 +76,14 @@ class UncountedPagination(CappedLimitOffsetPagination):
         }
 
 
-def _moment(raw: str | None, *, end: bool = False):
-    """A datetime or a date (a date's start, or with `end` the next day's start)."""
-    if not raw:
-        return None
-    try:
-        day = parse_date(raw)
-        value = None if day is not None else parse_datetime(raw)
-    except ValueError:
-        day = value = None
-    if day is not None:
-        start, next_start = day_bounds(day)
-        return next_start if end else start
-    if value is None:
-        raise DomainError(f"Not a date or date-time: {raw!r}", code="invalid_filter")
-    if value.tzinfo is None:
-        raise DomainError("Give date-times with a time zone.", code="invalid_filter")
-    return value
+def _moment(raw: str | None, *, end: bool = False, name: str = "date"):
+    """A datetime or a date (a date's start, or with `end` the next day's start); dates
+    outside `core.params`' window are a 400."""
+    value = query_moment(raw, name=name)
+    if value is None or isinstance(value, datetime):
+        return value
+    start, next_start = day_bounds(value)
+    return next_start if end else start
 
 
 def _phone_contact_id(raw: str | None) -> int | None:
@@ -194,11 +187,8 @@ class MessageStatusReportView(ReportingView, generics.GenericAPIView):
 
     def get(self, request):
         params = request.query_params
-        campaign_id = status = None
-        if params.get("campaign"):
-            if not params["campaign"].isdigit():
-                raise DomainError("campaign is an id.", code="invalid_filter")
-            campaign_id = int(params["campaign"])
+        status = None
+        campaign_id = query_id(params.get("campaign"), name="campaign")
         if params.get("status"):
             if params["status"].lower() not in STATUS_NAMES:
                 raise DomainError(
@@ -208,8 +198,8 @@ class MessageStatusReportView(ReportingView, generics.GenericAPIView):
         messages = selectors.message_status_report(
             campaign_id=campaign_id,
             status=status,
-            since=_moment(params.get("date_from")),
-            until=_moment(params.get("date_to"), end=True),
+            since=_moment(params.get("date_from"), name="date_from"),
+            until=_moment(params.get("date_to"), end=True, name="date_to"),
             contact_id=_phone_contact_id(params.get("phone")),
         )
         page = self.paginate_queryset(messages)
@@ -237,7 +227,7 @@ class InboundReportView(ReportingView, generics.GenericAPIView):
     def get(self, request):
         params = request.query_params
         messages = selectors.inbound_report(
-            since=_moment(params.get("since")),
+            since=_moment(params.get("since"), name="since"),
             type=params.get("type") or "",
             contact_id=_phone_contact_id(params.get("phone")),
         )
