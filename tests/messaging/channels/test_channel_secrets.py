@@ -135,3 +135,11 @@ def test_the_admin_refuses_a_disallowed_setting_name_and_a_private_base_url(
     errors = response.context["adminform"].form.errors
     assert set(errors) >= {"token_setting", "app_secret_setting", "base_url"}
     assert not Channel.objects.filter(phone_number_id="pn-evil").exists()
+
+
+def test_the_admin_flags_a_stored_disallowed_name(client, make_user):
+    channel = ChannelFactory()
+    Channel.objects.filter(pk=channel.pk).update(token_setting="SECRET_KEY")
+    client.force_login(make_user("Admin"))
+    page = client.get(f"/admin/messaging/channel/{channel.pk}/change/")
+    assert b"SECRET_KEY: NOT ALLOWED (read as empty)" in page.content
