@@ -15,7 +15,6 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, QuerySet, Sum
-from django.utils.dateparse import parse_date
 
 from analytics.days import day_bounds, days_between, today
 from analytics.db import analytics_queries
@@ -31,6 +30,7 @@ from analytics.models import (
 from analytics.ops.jobs import job_last_runs
 from analytics.registry import ROLLUP_JOB
 from analytics.services import figures
+from core.params import query_date_or_none
 from messaging.models import Campaign, ContentItem, Conversation, Direction, Message
 from messaging.providers.error_codes import error_code_info
 
@@ -66,8 +66,8 @@ def date_range_from(params) -> DateRange:
     current = today()
     key = str(params.get("range") or params.get("days") or DEFAULT_RANGE)
     if key == "custom":
-        first = parse_date(str(params.get("start") or ""))
-        last = parse_date(str(params.get("end") or "")) or current
+        first = query_date_or_none(params.get("start"))
+        last = query_date_or_none(params.get("end")) or current
         if first is not None:
             last = min(last, current)
             first = min(first, last)

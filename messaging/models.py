@@ -26,6 +26,7 @@ from messaging.channels.models import (  # noqa: F401
 from messaging.content.models import (  # noqa: F401
     ContentDelivery,
     ContentItem,
+    ContentRevision,
     ContentSource,
     ContentState,
     ContentTarget,

@@ -7,13 +7,13 @@ reporting endpoints need `analytics.view_dashboard` (message-level reports also
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,18 +30,19 @@ from analytics.api.serializers import (
 from analytics.days import day_bounds
 from analytics.models import ConversionEvent
 from analytics.services.conversions import conversion_record
+from core.api.pagination import CappedLimitOffsetPagination
 from core.errors import DomainError
+from core.params import query_id, query_moment
 from crm.selectors import ContactUnresolved, contact_resolve
 
 REPORTING = ["analytics.view_dashboard"]
 
 
-class UncountedPagination(LimitOffsetPagination):
+class UncountedPagination(CappedLimitOffsetPagination):
     """limit/offset without COUNT(*): reports over large tables answer in constant time.
-    `next` is set when there is at least one more row."""
+    `next` is set when there is at least one more row. Capped like every API list."""
 
     default_limit = 50
-    max_limit = 500
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
@@ -75,23 +76,14 @@ class UncountedPagination(LimitOffsetPagination):
         }
 
 
-def _moment(raw: str | None, *, end: bool = False):
-    """A datetime or a date (a date's start, or with `end` the next day's start)."""
-    if not raw:
-        return None
-    try:
-        day = parse_date(raw)
-        value = None if day is not None else parse_datetime(raw)
-    except ValueError:
-        day = value = None
-    if day is not None:
-        start, next_start = day_bounds(day)
-        return next_start if end else start
-    if value is None:
-        raise DomainError(f"Not a date or date-time: {raw!r}", code="invalid_filter")
-    if value.tzinfo is None:
-        raise DomainError("Give date-times with a time zone.", code="invalid_filter")
-    return value
+def _moment(raw: str | None, *, end: bool = False, name: str = "date"):
+    """A datetime or a date (a date's start, or with `end` the next day's start); dates
+    outside `core.params`' window are a 400."""
+    value = query_moment(raw, name=name)
+    if value is None or isinstance(value, datetime):
+        return value
+    start, next_start = day_bounds(value)
+    return next_start if end else start
 
 
 def _phone_contact_id(raw: str | None) -> int | None:
@@ -195,11 +187,8 @@ class MessageStatusReportView(ReportingView, generics.GenericAPIView):
 
     def get(self, request):
         params = request.query_params
-        campaign_id = status = None
-        if params.get("campaign"):
-            if not params["campaign"].isdigit():
-                raise DomainError("campaign is an id.", code="invalid_filter")
-            campaign_id = int(params["campaign"])
+        status = None
+        campaign_id = query_id(params.get("campaign"), name="campaign")
         if params.get("status"):
             if params["status"].lower() not in STATUS_NAMES:
                 raise DomainError(
@@ -209,8 +198,8 @@ class MessageStatusReportView(ReportingView, generics.GenericAPIView):
         messages = selectors.message_status_report(
             campaign_id=campaign_id,
             status=status,
-            since=_moment(params.get("date_from")),
-            until=_moment(params.get("date_to"), end=True),
+            since=_moment(params.get("date_from"), name="date_from"),
+            until=_moment(params.get("date_to"), end=True, name="date_to"),
             contact_id=_phone_contact_id(params.get("phone")),
         )
         page = self.paginate_queryset(messages)
@@ -238,7 +227,7 @@ class InboundReportView(ReportingView, generics.GenericAPIView):
     def get(self, request):
         params = request.query_params
         messages = selectors.inbound_report(
-            since=_moment(params.get("since")),
+            since=_moment(params.get("since"), name="since"),
             type=params.get("type") or "",
             contact_id=_phone_contact_id(params.get("phone")),
         )

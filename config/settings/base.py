@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.QueryStringNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -236,12 +237,12 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "core.api.permissions.ModelPermissions",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.CappedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "core.api.filters.SearchFilter",
+        "core.api.filters.OrderingFilter",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.UserRateThrottle",
@@ -259,12 +260,16 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# The most rows one API page returns, whatever `limit` asks; exports are the way to get everything.
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",
     "DESCRIPTION": (
         "WhatsApp Business engagement: messages, contacts, campaigns, notifications and "
         "reporting. Authenticate with `Authorization: Token <key>` (tokens are created by "
-        "admins) or a staff session."
+        "admins) or a staff session. Lists are paged with `limit`/`offset`; a page holds at "
+        "most API_MAX_PAGE_SIZE rows (200 by default) whatever `limit` asks: to get "
+        "everything, use the exports (contacts, segments), which need their own permission."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -353,6 +358,16 @@ SEND_UNKNOWN_SETTLE_HOURS = env.float("SEND_UNKNOWN_SETTLE_HOURS", default=24.0)
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.05)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=10.0)
 MEDIA_URL_ALLOW_PRIVATE = env.bool("MEDIA_URL_ALLOW_PRIVATE", default=False)
+# A channel's own API base URL passes the same SSRF guard: private and loopback hosts only when
+# this is on (the local demo's simulator; `bin/run` turns MEDIA_URL_ALLOW_PRIVATE on, and this
+# follows it unless set). WHATSAPP_GRAPH_URL is the operator's own setting and is not checked.
+PROVIDER_URL_ALLOW_PRIVATE = env.bool("PROVIDER_URL_ALLOW_PRIVATE", default=MEDIA_URL_ALLOW_PRIVATE)
+# The settings a channel may name as its access token, app secret or company id: anything else
+# (SECRET_KEY, DATABASE_URL, LANGUAGE_CODE...) is refused when saved and reads as no secret.
+CHANNEL_SECRET_SETTING_PATTERNS = ("WHATSAPP_*", "MYOPERATOR_*")
+# `seed_demo` and `create_demo_users` make staff accounts with published passwords: allowed in
+# the local demo and tests, refused under the production settings (README "Security notes").
+DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
 
 # --- Webhooks ---------------------------------------------------------------------------------
 # Meta documents payloads of up to ~3 MB; the intake reads at most this many bytes itself

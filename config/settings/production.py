@@ -10,6 +10,10 @@ if not SECRET_KEY:
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production.")
 
+# The demo accounts' passwords are published: never create them here (`--staging-demo` makes
+# them with random passwords for a throwaway staging install).
+DEMO_DATA_ALLOWED = False
+
 # TLS is terminated by the load balancer, which sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

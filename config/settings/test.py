@@ -28,6 +28,9 @@ if env.str("REDIS_URL", default=""):
         }
     }
 LOGGING["root"]["level"] = "WARNING"
+# The tests' provider is the simulator on loopback (MEDIA_URL_ALLOW_PRIVATE stays off, so the
+# media SSRF rules are tested as in production).
+PROVIDER_URL_ALLOW_PRIVATE = True
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
 # Unit tests enqueue into kombu's in-memory transport (nothing consumes it); the integration
 # suite sets REDIS_URL and real workers consume.

@@ -3,6 +3,7 @@ from django.db import models
 
 from core.admin import ReadOnlyModelAdmin
 from messaging.channels.models import Channel, MessageTemplate, RateLimitState
+from messaging.channels.secrets import secret_setting_allowed
 from messaging.channels.services import channel_resume
 from messaging.channels.templates import templates_sync
 
@@ -70,8 +71,13 @@ class ChannelAdmin(admin.ModelAdmin):
     @admin.display(description="secrets set in the environment")
     def secrets_configured(self, obj: Channel) -> str:
         names = [obj.token_setting, obj.app_secret_setting, obj.company_id_setting]
-        state = [f"{n}: {'set' if obj.secret(n) else 'MISSING'}" for n in names if n]
-        return "; ".join(state)
+
+        def state(name: str) -> str:
+            if not secret_setting_allowed(name):
+                return "NOT ALLOWED (read as empty)"
+            return "set" if obj.secret(name) else "MISSING"
+
+        return "; ".join(f"{n}: {state(n)}" for n in names if n)
 
     @admin.action(description="Sync templates from the provider")
     def sync_templates(self, request, queryset):

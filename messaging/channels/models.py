@@ -1,8 +1,19 @@
 """Channels (one WhatsApp number each) and the templates approved for them."""
 
+import logging
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+
+from messaging.channels.secrets import (
+    base_url_problem,
+    secret_setting_allowed,
+    validate_secret_setting,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class Provider(models.TextChoices):
@@ -62,7 +73,8 @@ class Channel(models.Model):
 
     Secrets are never stored here: each channel names the settings that hold its access token
     and app secret (environment variables in production), so the database, the admin and
-    backups never contain them.
+    backups never contain them. Only names matching CHANNEL_SECRET_SETTING_PATTERNS may be
+    named (`messaging.channels.secrets`).
     """
 
     name = models.CharField(max_length=100)
@@ -76,15 +88,22 @@ class Channel(models.Model):
     token_setting = models.CharField(
         max_length=64,
         default="WHATSAPP_API_TOKEN",
-        help_text="Name of the setting (environment variable) that holds the access token.",
+        validators=[validate_secret_setting],
+        help_text="Name of the setting (environment variable) that holds the access token: "
+        "WHATSAPP_* or MYOPERATOR_*.",
     )
     app_secret_setting = models.CharField(
         max_length=64,
         default="WHATSAPP_APP_SECRET",
-        help_text="Name of the setting that holds the app secret for webhook signatures.",
+        validators=[validate_secret_setting],
+        help_text="Name of the setting that holds the app secret for webhook signatures: "
+        "WHATSAPP_* or MYOPERATOR_*.",
     )
     company_id_setting = models.CharField(
-        max_length=64, blank=True, help_text="MyOperator only: the setting with the company id."
+        max_length=64,
+        blank=True,
+        validators=[validate_secret_setting],
+        help_text="MyOperator only: the setting with the company id (MYOPERATOR_*).",
     )
     throughput_mps = models.PositiveIntegerField(
         "throughput (messages/second)",
@@ -125,8 +144,26 @@ class Channel(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.display_phone_number or self.phone_number_id})"
 
+    def clean(self) -> None:
+        super().clean()
+        # The SSRF guard: private and loopback hosts only where PROVIDER_URL_ALLOW_PRIVATE is on.
+        if problem := base_url_problem(self.base_url):
+            raise ValidationError({"base_url": problem[0].upper() + problem[1:]})
+
     def secret(self, setting_name: str) -> str:
-        return str(getattr(settings, setting_name, "") or "") if setting_name else ""
+        """The value of a setting this channel names; "" for a name that is not a channel
+        secret setting (stored before the rule or written around validation), so such a
+        channel has no credentials and refuses to send or verify."""
+        if not setting_name:
+            return ""
+        if not secret_setting_allowed(setting_name):
+            logger.error(
+                "channel %s names %r as a secret setting, which is not allowed; read as empty",
+                self.pk,
+                setting_name,
+            )
+            return ""
+        return str(getattr(settings, setting_name, "") or "")
 
 
 class TemplateCategory(models.TextChoices):

@@ -12,6 +12,7 @@ from messaging.content.forms import media_url_field
 from messaging.content.models import (
     ContentDelivery,
     ContentItem,
+    ContentRevision,
     ContentTransition,
     ContentUnlock,
 )
@@ -27,6 +28,22 @@ class ContentTransitionInline(admin.TabularInline):
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ContentRevisionInline(admin.TabularInline):
+    """Every edit: who, when, each field before and after (append-only, read-only)."""
+
+    model = ContentRevision
+    fields = ["created_at", "editor_name", "state", "changes"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -60,7 +77,7 @@ class ContentItemAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["created_by"]
     raw_id_fields = ["target_segment"]
-    inlines = [ContentTransitionInline]
+    inlines = [ContentTransitionInline, ContentRevisionInline]
     actions = ["approve", "reject"]
     fields = [
         "title", "body", "media_url", "category", "send_on", "target", "target_tier",
@@ -149,6 +166,16 @@ class ContentTransitionAdmin(ReadOnlyModelAdmin):
     list_filter = ["to_state", "created_at"]
     search_fields = ["content_item__title", "note"]
     list_select_related = ["content_item", "actor"]
+
+
+@admin.register(ContentRevision)
+class ContentRevisionAdmin(ReadOnlyModelAdmin):
+    """Append-only record of every edit of a content item: who, in which state, what changed."""
+
+    list_display = ["created_at", "content_item", "editor_name", "state"]
+    list_filter = ["state", "created_at"]
+    search_fields = ["content_item__title", "editor_name"]
+    list_select_related = ["content_item"]
 
 
 @admin.register(ContentUnlock)

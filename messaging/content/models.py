@@ -126,6 +126,36 @@ class ContentTransition(models.Model):
         return f"{self.content_item_id}: {self.from_state or '-'} -> {self.to_state}"
 
 
+class ContentRevision(models.Model):
+    """One edit of a content item: who, when, and each changed field's value before and after
+    (append-only; written only by `content_update`). A reviewer who edited an item may not
+    approve it: their words are in it."""
+
+    content_item = models.ForeignKey(
+        ContentItem, on_delete=models.CASCADE, related_name="revisions"
+    )
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept when the user is deleted: the history still says who.
+    editor_name = models.CharField(max_length=150, blank=True)
+    state = models.CharField(max_length=16, help_text="The item's state when it was edited.")
+    # {"body": {"before": "...", "after": "..."}, "template": {"before": 3, "after": 5}, ...}
+    changes = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["content_item", "editor"], name="content_rev_item_editor")]
+
+    def __str__(self) -> str:
+        return f"{self.content_item_id}: {', '.join(self.changes)} by {self.editor_name or '-'}"
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.changes)
+
+
 class ContentDelivery(models.Model):
     """One content item announced to one advisor; at most one per (item, contact)."""
 

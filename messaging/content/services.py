@@ -5,8 +5,10 @@ workflow are in `messaging.content.rules`.
 Workflow: `draft -> pending_review -> approved | rejected -> scheduled -> distributed`. Every
 change takes the item's row lock, checks the transition table and records a
 `ContentTransition`. Editing a rejected, approved or scheduled item sends it back to draft
-(it must be reviewed again); a rejected item can also be resubmitted as it is. An author (or
-the person who submitted it) never approves their own item.
+(it must be reviewed again); a rejected item can also be resubmitted as it is. Every edit is
+recorded as a `ContentRevision` (who, when, each field before and after). An author, the
+person who submitted it, or anyone who edited it never approves it: a reviewer who rewrote a
+draft and then approved it used to leave no trace.
 
 Distribution lives in `content_distribution`, Click-to-Unlock in `content_unlock`.
 """
@@ -15,14 +17,20 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition
-from messaging.content.models import ContentItem, ContentState, ContentTransition
+from messaging.content.models import (
+    ContentItem,
+    ContentRevision,
+    ContentState,
+    ContentTransition,
+)
 from messaging.content.rules import ContentNotReady, unlock_buttons_clean
 from messaging.content.selectors import content_problems
 
@@ -88,8 +96,18 @@ def content_create(*, created_by=None, note: str = "created", **fields) -> Conte
     return item
 
 
+def _revision_value(value: Any) -> Any:
+    """A field's value as the revision stores it (JSON): a related row as its id and name."""
+    if isinstance(value, models.Model):
+        return {"id": value.pk, "name": str(value)}
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def content_update(*, item: ContentItem, actor=None, **fields) -> ContentItem:
-    """Change an item; a rejected, approved or scheduled one goes back to draft for review."""
+    """Change an item; a rejected, approved or scheduled one goes back to draft for review.
+    What changed is recorded as a ContentRevision by `actor` (nothing when nothing did)."""
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.", code="invalid")
@@ -102,12 +120,23 @@ def content_update(*, item: ContentItem, actor=None, **fields) -> ContentItem:
             raise InvalidTransition(
                 f"A {locked.get_state_display().lower()} item cannot be edited{hint}."
             )
+        edited_in = locked.state
         if locked.state != S.DRAFT:
             note = f"edited while {locked.get_state_display().lower()}: needs review again"
             locked = content_transition(locked, S.DRAFT, actor=actor, note=note)
+        changes = {}
         for name, value in fields.items():
+            before, after = _revision_value(getattr(locked, name)), _revision_value(value)
+            if before != after:
+                changes[name] = {"before": before, "after": after}
             setattr(locked, name, value)
         locked.save(update_fields=[*fields, "state", "updated_at"])
+        if changes:
+            ContentRevision.objects.create(
+                content_item=locked, editor=actor,
+                editor_name=(actor.get_username() if actor is not None else "")[:150],
+                state=edited_in, changes=changes,
+            )  # fmt: skip
     return locked
 
 
@@ -149,17 +178,33 @@ def _reviewed(locked: ContentItem, reviewer, note: str) -> None:
     locked.save(update_fields=["state", "reviewed_by", "reviewed_at", "review_note", "updated_at"])
 
 
+def content_self_review_reason(item: ContentItem, user) -> str | None:
+    """Why `user` may not approve `item` (they wrote, submitted or edited it); None if they may.
+    The one home of the rule: the staff pages, the admin and the service all ask it."""
+    if user is None or user.pk is None:
+        return None
+    if user.pk in {item.created_by_id, item.submitted_by_id}:
+        return "You wrote or submitted this item: another reviewer must approve it."
+    if ContentRevision.objects.filter(content_item_id=item.pk, editor_id=user.pk).exists():
+        return "You edited this item: another reviewer must approve it."
+    return None
+
+
+def content_items_edited_by(user, item_ids: list[int]) -> set[int]:
+    """Of `item_ids`, those `user` edited (one query, for the review queue)."""
+    rows = ContentRevision.objects.filter(content_item_id__in=item_ids, editor_id=user.pk)
+    return set(rows.values_list("content_item_id", flat=True))
+
+
 def content_approve(*, item: ContentItem, reviewer, note: str = "") -> ContentItem:
-    """Approve an item under review. Its author (or submitter) cannot approve it."""
-    if reviewer is not None and reviewer.pk in {item.created_by_id, item.submitted_by_id}:
-        raise SelfApproval("You wrote or submitted this item: another reviewer must approve it.")
+    """Approve an item under review. Whoever wrote, submitted or edited it cannot."""
+    if reason := content_self_review_reason(item, reviewer):
+        raise SelfApproval(reason)
     _ensure_ready(item)
     with transaction.atomic():
         locked = content_transition(item, S.APPROVED, actor=reviewer, note=note or "approved")
-        if reviewer is not None and reviewer.pk in {locked.created_by_id, locked.submitted_by_id}:
-            raise SelfApproval(
-                "You wrote or submitted this item: another reviewer must approve it."
-            )
+        if reason := content_self_review_reason(locked, reviewer):  # under the row lock
+            raise SelfApproval(reason)
         _reviewed(locked, reviewer, note)
     return locked
 

@@ -90,11 +90,12 @@ def content_detail(request, pk):
     context = {
         "item": item,
         "transitions": item.transitions.select_related("actor"),
+        "revisions": item.revisions.all(),
         "stats": content_stats(item),
         "can_edit": user.has_perm("messaging.change_contentitem") and item.state in svc.EDITABLE,
         "can_review": user.has_perm("messaging.review_contentitem")
         and item.state == ContentState.PENDING_REVIEW,
-        "is_author": user.pk in {item.created_by_id, item.submitted_by_id},
+        "self_review": svc.content_self_review_reason(item, user),
         "review_form": ReviewForm(),
     }
     if item.state in (ContentState.DRAFT, ContentState.REJECTED, ContentState.PENDING_REVIEW):
@@ -106,9 +107,12 @@ def content_detail(request, pk):
 @staff_permission_required("messaging.review_contentitem")
 def content_review(request):
     items = list(content_review_queue())
+    edited = svc.content_items_edited_by(request.user, [item.pk for item in items])
     for item in items:
         item.problems = content_problems(item)
-        item.is_own = request.user.pk in {item.created_by_id, item.submitted_by_id}
+        item.is_own = request.user.pk in {item.created_by_id, item.submitted_by_id} or (
+            item.pk in edited
+        )
     return render(
         request, "messaging/content/review.html", {"items": items, "review_form": ReviewForm()}
     )

@@ -7,6 +7,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.filters import MomentFilter
 from core.errors import DomainError
 from crm.models import Contact
 from crm.selectors import contact_resolve
@@ -83,8 +84,8 @@ class NotificationFilter(django_filters.FilterSet):
     # Bounded so that an id no database column can hold is a 400, not a crash.
     contact = django_filters.NumberFilter(field_name="contact_id", min_value=1, max_value=2**63 - 1)
     status = django_filters.CharFilter(method="filter_status")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Notification

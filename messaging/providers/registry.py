@@ -42,6 +42,15 @@ class ChannelConfig(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
+class WebhookAddressee:
+    """Whom one change of a webhook body is for: a number (`phone_number_id`) or, for an
+    account-wide change that names none, a WhatsApp Business Account (`waba_id`)."""
+
+    kind: str  # "phone_number_id" | "waba_id"
+    value: str
+
+
+@dataclasses.dataclass(frozen=True)
 class WebhookCredentials:
     """What may authenticate a webhook POST: HMAC keys over the raw body, bearer tokens.
     Empty means nothing is configured, so every POST is refused."""
@@ -110,10 +119,17 @@ class ProviderType(abc.ABC):
 
     # --- webhooks ---------------------------------------------------------------------------
 
+    def webhook_addressees(self, payload: Any) -> list[WebhookAddressee] | None:
+        """The channels a (decoded, not yet authenticated) webhook body names, one per change,
+        when this provider signs each channel's webhooks with that channel's secret; None
+        when its webhooks are authenticated account-wide (the intake then passes no
+        channels to `webhook_credentials`). Never raises on a malformed body."""
+        return None
+
     @abc.abstractmethod
     def webhook_credentials(self, channels: Iterable[ChannelConfig]) -> WebhookCredentials:
         """The secrets a webhook POST may be signed or authenticated with, given the channels
-        of this provider (a channel may name its own secret)."""
+        its body names (`webhook_addressees`), or none for account-wide webhooks."""
 
     @abc.abstractmethod
     def verify_webhook(
@@ -220,20 +236,43 @@ class MetaCloudType(ProviderType):
             number_fields=_setting("WHATSAPP_PHONE_NUMBER_FIELDS"),
         )
 
+    def webhook_addressees(self, payload: Any) -> list[WebhookAddressee] | None:
+        """Each change's `value.metadata.phone_number_id`, or its entry's `id` (the WABA) for a
+        change that names no number (template, account and quality updates)."""
+        found: list[WebhookAddressee] = []
+        entries = payload.get("entry") if isinstance(payload, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            changes = entry.get("changes")
+            for change in changes if isinstance(changes, list) else []:
+                value = change.get("value") if isinstance(change, dict) else None
+                metadata = value.get("metadata") if isinstance(value, dict) else None
+                number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+                if isinstance(number, str | int) and not isinstance(number, bool) and number:
+                    found.append(WebhookAddressee("phone_number_id", str(number)))
+                elif isinstance(entry.get("id"), str | int) and entry.get("id"):
+                    found.append(WebhookAddressee("waba_id", str(entry["id"])))
+                else:
+                    found.append(WebhookAddressee("phone_number_id", ""))  # names no channel
+        return found
+
     def webhook_credentials(self, channels: Iterable[ChannelConfig]) -> WebhookCredentials:
-        """WHATSAPP_APP_SECRET plus any other app secret a channel names: one install normally
-        has one Meta app, hence one secret, but a channel may belong to another app."""
-        names = {"WHATSAPP_APP_SECRET"}
-        names.update(c.app_secret_setting for c in channels if c.app_secret_setting)
-        return WebhookCredentials(signing_keys=tuple(sorted({_setting(n) for n in names} - {""})))
+        """The app secret of each channel the body names, "" where a channel has none: a
+        webhook is verified only with the secret of the channels it is for, never with
+        another channel's or a global one (one Meta app, one secret, for all its numbers)."""
+        keys = {c.secret(c.app_secret_setting) for c in channels}
+        return WebhookCredentials(signing_keys=tuple(sorted(keys)))
 
     def verify_webhook(
         self, headers: Mapping[str, str], raw_body: bytes, credentials: WebhookCredentials
     ) -> bool:
-        # Every key is checked (no early exit) so timing says nothing about which matched.
+        """Authentic when the signature matches the secret of every channel the body names:
+        a body naming numbers of two apps (two secrets), or a channel without a secret, is
+        refused. Every key is checked (no early exit) so timing says nothing."""
         keys = credentials.signing_keys
         valid = [meta_cloud.verify_signature(k, headers, raw_body) for k in keys]
-        return any(valid)
+        return bool(keys) and all(valid)
 
     def verify_subscription(self, params: Mapping[str, str]) -> str | None:
         return meta_cloud.subscription_challenge(params, _setting("WHATSAPP_WEBHOOK_VERIFY_TOKEN"))

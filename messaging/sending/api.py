@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
+from core.api.filters import MomentFilter
 from core.api.idempotency import idempotent
 from core.errors import DomainError
 from crm.selectors import contact_resolve
@@ -24,8 +25,8 @@ class MessageFilter(django_filters.FilterSet):
     contact = django_filters.NumberFilter(field_name="contact_id", min_value=1, max_value=2**63 - 1)
     phone = django_filters.CharFilter(field_name="contact__phone")
     direction = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
     unconfirmed = django_filters.BooleanFilter(method="filter_unconfirmed")
 
     class Meta:

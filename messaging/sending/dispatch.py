@@ -39,7 +39,7 @@ from django.utils import timezone
 from core.bulk import update_from_values
 from crm.models import Contact
 from messaging.channels import ratelimit
-from messaging.channels.clients import provider_for_channel
+from messaging.channels.clients import ChannelMisconfigured, provider_for_channel
 from messaging.channels.models import Channel
 from messaging.channels.services import channel_pause
 from messaging.providers import (
@@ -316,7 +316,12 @@ def batch_send(
         outcomes.rate_limited = True
         return outcomes
     t0 = time.monotonic() + start
-    provider = provider_for_channel(channel)
+    try:
+        provider = provider_for_channel(channel)
+    except ChannelMisconfigured as exc:  # nothing was sent: pause the channel, requeue
+        outcomes.auth = [(message, exc) for message in messages]
+        outcomes_record(channel=channel, outcomes=outcomes)
+        return outcomes
     for message, future in _submit_in_stages(executor, provider, channel, messages, t0, rate):
         result = future.result()
         if isinstance(result, SendResult):
@@ -495,7 +500,11 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
 
     if outcomes.auth:
         _, exc = outcomes.auth[0]
-        channel_pause(channel=channel, reason=f"Provider refused our credentials: {exc}")
+        if isinstance(exc, ChannelMisconfigured):
+            reason = str(exc)
+        else:
+            reason = f"Provider refused our credentials: {exc}"
+        channel_pause(channel=channel, reason=reason[:300])
         Message.objects.filter(
             pk__in=[m.pk for m, _ in outcomes.auth], status=Status.SENDING
         ).update(status=Status.QUEUED)

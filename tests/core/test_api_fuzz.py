@@ -8,6 +8,9 @@ Deliberate exclusions (RELIABILITY.md):
 * `status_code_conformance`: drf-spectacular documents the success responses only; the 4xx
   answers all share the API's error envelope (README, "API"), checked here on every 4xx.
 * Operations that stream files (`.../errors.csv`) are checked for no 5xx only.
+
+Hostile query values (30-digit numbers, NUL, dates at the calendar's edges) in every
+parameter of every API list and staff page: `tests/core/test_query_fuzz.py`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.csv_safe import FORMULA_STARTS, csv_safe_cell, csv_stream
+from core.csv_safe import FORMULA_STARTS, SEPARATORS, csv_safe_cell, csv_stream
 from tests.factories import AttributeDefinitionFactory, ContactFactory, SegmentFactory, TagFactory
 
 
@@ -19,7 +19,7 @@ from tests.factories import AttributeDefinitionFactory, ContactFactory, SegmentF
         ("+1+1", "'+1+1"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=cmd", "'\t=cmd"),
+        ("\t=cmd", "'\t'=cmd"),  # a tab is a separator too
         ("\r=cmd", "'\r=cmd"),
         ("  =1", "'  =1"),
         ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
@@ -47,8 +47,35 @@ def test_phones_stay_usable_only_in_the_phone_column():
 @given(st.text())
 def test_no_cell_ever_starts_a_formula(text):
     cell = csv_safe_cell(text)
-    assert not cell.lstrip(" ").startswith(FORMULA_STARTS)
-    assert cell in (text, "'" + text)
+    assert not cell.lstrip(' "').startswith(FORMULA_STARTS)
+    assert cell.replace("'", "") == text.replace("'", "")  # only quotes are added
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("x;=1+1", "x;'=1+1"),
+        ("x,=1+1", "x,'=1+1"),
+        ("x\t=1+1", "x\t'=1+1"),
+        ("x|=1+1", "x|'=1+1"),
+        ('x; "=HYPERLINK(1)', "x; \"'=HYPERLINK(1)"),
+        ("a;b;@SUM(A1)", "a;b;'@SUM(A1)"),
+        ("=1;=2", "'=1;'=2"),
+        ("Mumbai, South", "Mumbai, South"),
+        ("a - b", "a - b"),
+    ],
+)
+def test_a_formula_after_a_separator_is_neutralised(value, expected):
+    """Regression: `x;=1+1` passed the guard and ran in spreadsheets that split on `;`."""
+    assert csv_safe_cell(value) == expected
+
+
+@given(st.text(alphabet=st.sampled_from("x ;,\t|\"=+-@'1")))
+def test_no_part_of_a_cell_split_on_any_separator_starts_a_formula(text):
+    cell = csv_safe_cell(text)
+    for separator in SEPARATORS:
+        for part in cell.split(separator):
+            assert not part.lstrip(' "\t').startswith(("=", "+", "-", "@", "\r")), (cell, part)
 
 
 def read(response) -> list[dict]:

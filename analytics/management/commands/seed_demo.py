@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from analytics.demo import seed_analytics
+from core.management.commands.create_demo_users import add_staging_flag, demo_mode
 from crm.demo import seed_crm
 from crm.models import Contact
 from messaging.campaigns.demo import seed_campaigns
@@ -26,10 +27,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=2026, help="random seed")
+        add_staging_flag(parser)
 
-    def handle(self, *args, seed, **options):
+    def handle(self, *args, seed, staging_demo=False, **options):
+        demo_mode(staging_demo=staging_demo)  # refuses under the production settings
         rng = random.Random(seed)
-        call_command("create_demo_users", stdout=self.stdout)
+        call_command("create_demo_users", staging_demo=staging_demo, stdout=self.stdout)
         self.stdout.write(f"CRM: {seed_crm(rng=rng)}")
 
         channel = channels_active().first()

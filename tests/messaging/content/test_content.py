@@ -793,6 +793,7 @@ def test_admin_edit_goes_through_the_workflow(client, make_user, template, autho
             "target_tier": "", "target_region": "", "target_segment": "",
             "template": template.pk, "unlock_buttons": json.dumps(item.unlock_buttons),
             "transitions-TOTAL_FORMS": "0", "transitions-INITIAL_FORMS": "0",
+            "revisions-TOTAL_FORMS": "0", "revisions-INITIAL_FORMS": "0",
         },
     )  # fmt: skip
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -803,3 +804,71 @@ def test_admin_edit_goes_through_the_workflow(client, make_user, template, autho
     distributed.refresh_from_db()
     page = client.get(f"/admin/messaging/contentitem/{distributed.pk}/change/")
     assert page.status_code == 200 and b'name="_save"' not in page.content  # read-only now
+
+
+# --- Edits and who may approve (regression: a reviewer rewrote a draft, then approved it) ------
+
+
+def _rewritten_by_reviewer(template, author, reviewer):
+    """The attack: the reviewer rewrites the author's draft; the author resubmits it."""
+    item = ContentItemFactory(template=template, created_by=author, body="The author's words")
+    item = content_update(item=item, actor=reviewer, body="The reviewer's words")
+    return content_submit(item=item, actor=author)
+
+
+def test_every_edit_is_recorded_with_who_when_and_before_after(template, author, reviewer):
+    item = approved_item(template, author, reviewer, title="Old", body="Old body")
+    other = MessageTemplate.objects.exclude(pk=template.pk).filter(channel=template.channel).first()
+    content_update(item=item, actor=author, title="New", body="Old body", template=other)
+    revision = item.revisions.get()
+    assert revision.editor == author and revision.editor_name == author.username
+    assert revision.state == "approved"  # edited while approved (now back to draft)
+    assert revision.changes == {
+        "title": {"before": "Old", "after": "New"},
+        "template": {
+            "before": {"id": template.pk, "name": str(template)},
+            "after": {"id": other.pk, "name": str(other)},
+        },
+    }  # the unchanged body is not listed
+    content_update(item=item, actor=author, title="New")  # nothing changed: no revision
+    assert item.revisions.count() == 1
+
+
+def test_whoever_edited_an_item_cannot_approve_it(template, author, reviewer, make_user):
+    item = _rewritten_by_reviewer(template, author, reviewer)
+    with pytest.raises(SelfApproval, match="You edited this item"):
+        content_approve(item=item, reviewer=reviewer)
+    item.refresh_from_db()
+    assert item.state == "pending_review"
+    # Another reviewer may.
+    second = make_user("Content reviewer", username="second_reviewer")
+    assert content_approve(item=item, reviewer=second).state == "approved"
+
+
+def test_the_staff_page_refuses_an_editors_approval_and_shows_the_edits(
+    client, template, author, reviewer
+):
+    item = _rewritten_by_reviewer(template, author, reviewer)
+    client.force_login(reviewer)
+    detail = client.get(f"/staff/content/{item.pk}/")
+    assert b"You edited this item: another reviewer must approve it." in detail.content
+    assert b'data-testid="revisions"' in detail.content
+    assert b"The author&#x27;s words" in detail.content
+    assert b"The reviewer&#x27;s words" in detail.content
+    queue = client.get("/staff/content/review/")
+    assert b"another reviewer must approve" in queue.content
+    client.post(f"/staff/content/{item.pk}/approve/")
+    item.refresh_from_db()
+    assert item.state == "pending_review"
+
+
+def test_the_admin_refuses_an_editors_approval(client, template, author, make_user):
+    boss = make_user("Admin", username="boss")
+    item = _rewritten_by_reviewer(template, author, boss)
+    client.force_login(boss)
+    url = "/admin/messaging/contentitem/"
+    page = client.post(url, {"action": "approve", "_selected_action": [item.pk]}, follow=True)
+    assert b"You edited this item" in page.content
+    assert ContentItem.objects.get(pk=item.pk).state == "pending_review"
+    change = client.get(f"{url}{item.pk}/change/")
+    assert b"The reviewer" in change.content  # the edit is listed in the admin too

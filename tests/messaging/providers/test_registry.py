@@ -184,34 +184,60 @@ def test_default_base_urls(settings):
 # --- Webhook verification ----------------------------------------------------------------------
 
 
-def test_meta_credentials_are_the_install_secret_and_each_channels_own(settings):
+def test_meta_credentials_are_the_secrets_of_the_channels_named_only(settings):
+    """Regression: the install secret and every channel's secret used to be accepted for any
+    body, so a channel naming LANGUAGE_CODE ("en-us") let anyone sign a forged webhook."""
     settings.WHATSAPP_APP_SECRET = "main-secret"
-    settings.OTHER_APP_SECRET = "other-secret"
-    channels = [
-        FakeChannel("meta_cloud", app_secret_setting="OTHER_APP_SECRET"),
-        FakeChannel("meta_cloud", app_secret_setting=""),
-        FakeChannel("meta_cloud", app_secret_setting="UNSET_SECRET"),
-    ]
-    credentials = provider_type("meta_cloud").webhook_credentials(channels)
-    assert credentials.signing_keys == ("main-secret", "other-secret")
-    settings.WHATSAPP_APP_SECRET = ""
-    assert not provider_type("meta_cloud").webhook_credentials([])
-
-
-def test_meta_verification_accepts_any_configured_secret_and_refuses_the_rest():
+    one = FakeChannel("meta_cloud", app_secret_setting="A", secrets={"A": "one-secret"})
+    other = FakeChannel("meta_cloud", app_secret_setting="B", secrets={"B": "other-secret"})
+    unset = FakeChannel("meta_cloud", app_secret_setting="C")
     meta = provider_type("meta_cloud")
-    credentials = WebhookCredentials(signing_keys=("one", "two"))
-    for secret in ("one", "two"):
-        headers = {"X-Hub-Signature-256": signature_for(secret, BODY)}
-        assert meta.verify_webhook(headers, BODY, credentials)
-    good = {"X-Hub-Signature-256": signature_for("one", BODY)}
-    assert not meta.verify_webhook(good, BODY + b" ", credentials)  # other bytes
-    assert not meta.verify_webhook(
-        {"X-Hub-Signature-256": signature_for("three", BODY)}, BODY, credentials
-    )
-    assert not meta.verify_webhook({}, BODY, credentials)
-    assert not meta.verify_webhook(good, BODY, WebhookCredentials())  # nothing configured
+    assert meta.webhook_credentials([one]).signing_keys == ("one-secret",)
+    assert meta.webhook_credentials([one, one]).signing_keys == ("one-secret",)
+    assert meta.webhook_credentials([one, other]).signing_keys == ("one-secret", "other-secret")
+    assert meta.webhook_credentials([unset]).signing_keys == ("",)
+    assert not meta.webhook_credentials([])  # no channel named: not the install secret either
+
+
+def test_meta_verification_needs_the_secret_of_every_channel_named():
+    meta = provider_type("meta_cloud")
+    one = WebhookCredentials(signing_keys=("one",))
+    headers = {"X-Hub-Signature-256": signature_for("one", BODY)}
+    assert meta.verify_webhook(headers, BODY, one)
+    assert not meta.verify_webhook(headers, BODY + b" ", one)  # other bytes
+    assert not meta.verify_webhook({"X-Hub-Signature-256": signature_for("two", BODY)}, BODY, one)
+    assert not meta.verify_webhook({}, BODY, one)
+    # Two apps' numbers in one body: no single signature is valid for both.
+    assert not meta.verify_webhook(headers, BODY, WebhookCredentials(signing_keys=("one", "two")))
+    # A named channel without a secret refuses, even signed with an empty key.
+    empty = {"X-Hub-Signature-256": signature_for("", BODY)}
+    assert not meta.verify_webhook(empty, BODY, WebhookCredentials(signing_keys=("",)))
+    assert not meta.verify_webhook(headers, BODY, WebhookCredentials())  # nothing configured
     assert meta.webhook_auth_headers == ("X-Hub-Signature-256",)
+
+
+def test_meta_webhook_addressees_are_each_changes_number_or_account():
+    from messaging.providers.registry import WebhookAddressee
+
+    meta = provider_type("meta_cloud")
+    body = {
+        "entry": [
+            {"id": "waba-1", "changes": [
+                {"value": {"metadata": {"phone_number_id": "pn-1"}}},
+                {"field": "message_template_status_update", "value": {"event": "APPROVED"}},
+            ]},
+            {"changes": [{"value": {}}]},
+            "junk",
+        ]
+    }  # fmt: skip
+    assert meta.webhook_addressees(body) == [
+        WebhookAddressee("phone_number_id", "pn-1"),
+        WebhookAddressee("waba_id", "waba-1"),
+        WebhookAddressee("phone_number_id", ""),
+    ]
+    for junk in (None, [], {"entry": "x"}, {"entry": [{"changes": [1, None]}]}):
+        assert isinstance(meta.webhook_addressees(junk), list)
+    assert provider_type("myoperator").webhook_addressees({"entry": []}) is None
 
 
 def test_meta_subscription_handshake(settings):

@@ -14,7 +14,10 @@ from messaging.webhooks.tasks import webhook_drain
 from tests.factories import ChannelFactory
 from tests.messaging.webhooks.support import (
     APP_SECRET,
+    PHONE_NUMBER_ID,
     VERIFY_TOKEN,
+    WABA_ID,
+    envelope,
     fixture,
     fixture_bytes,
     post_signed,
@@ -31,6 +34,7 @@ def webhook_settings(settings):
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     settings.WHATSAPP_WEBHOOK_VERIFY_TOKEN = VERIFY_TOKEN
     views._forget_secrets()
+    ChannelFactory(phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID)  # the fixtures' number
     yield settings
     views._forget_secrets()
 
@@ -149,12 +153,78 @@ def test_an_unsigned_body_is_refused_even_when_no_secret_is_configured(client, s
 
 
 def test_a_channel_may_name_its_own_app_secret(client, settings, enqueued):
-    settings.SECOND_APP_SECRET = "second-app-secret"
-    ChannelFactory(phone_number_id="200000000000009", app_secret_setting="SECOND_APP_SECRET")
-    raw = fixture_bytes("text_message.json")
-    assert post_signed(client, raw, secret="second-app-secret").status_code == 200
-    assert post_signed(client, raw, secret=APP_SECRET).status_code == 200  # duplicate
+    settings.WHATSAPP_SECOND_APP_SECRET = "second-app-secret"
+    ChannelFactory(
+        phone_number_id="200000000000009",
+        waba_id="100000000000009",
+        app_secret_setting="WHATSAPP_SECOND_APP_SECRET",
+    )
+    body = envelope(
+        "messages", {"messages": []}, waba_id="100000000000009", phone_number_id="200000000000009"
+    )
+    assert post_signed(client, body, secret="second-app-secret").status_code == 200
     assert WebhookEvent.objects.count() == 1
+
+
+def test_a_webhook_is_verified_only_with_the_secret_of_the_channel_it_names(client, settings):
+    """Regression: any channel's secret (or the install's) verified any body."""
+    settings.WHATSAPP_SECOND_APP_SECRET = "second-app-secret"
+    ChannelFactory(
+        phone_number_id="200000000000009",
+        waba_id="100000000000009",
+        app_secret_setting="WHATSAPP_SECOND_APP_SECRET",
+    )
+    # A body for the first number, signed with the second number's secret.
+    raw = fixture_bytes("text_message.json")
+    assert post_signed(client, raw, secret="second-app-secret").status_code == 403
+    # A body for the second number, signed with the install-wide secret.
+    body = envelope("messages", {"messages": []}, phone_number_id="200000000000009")
+    assert post_signed(client, body, secret=APP_SECRET).status_code == 403
+    # A body naming numbers of both apps cannot carry one valid signature.
+    both = envelope("messages", {"messages": []})
+    both["entry"].append(envelope("messages", {}, phone_number_id="200000000000009")["entry"][0])
+    assert post_signed(client, both).status_code == 403
+    assert post_signed(client, both, secret="second-app-secret").status_code == 403
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_body_for_an_unknown_channel_is_refused_and_stored_nowhere(client):
+    body = envelope("messages", {"messages": []}, phone_number_id="999999999999999")
+    response = post_signed(client, body)
+    assert response.status_code == 403
+    assert response.content == b"unknown channel"
+    no_change = {"object": "whatsapp_business_account", "entry": []}
+    assert post_signed(client, no_change).status_code == 403
+    unknown_waba = envelope("account_update", {"event": "X"}, waba_id="1", phone_number_id=None)
+    assert post_signed(client, unknown_waba).status_code == 403
+    assert not WebhookEvent.objects.exists()
+
+
+def test_an_account_change_is_verified_with_the_secret_of_its_wabas_numbers(client, enqueued):
+    body = envelope(
+        "message_template_status_update",
+        {"event": "APPROVED", "message_template_name": "order_update"},
+        waba_id=WABA_ID,
+        phone_number_id=None,
+    )
+    assert post_signed(client, body).status_code == 200
+
+
+def test_a_stored_disallowed_secret_setting_cannot_sign_a_forged_stop(client, settings):
+    """Regression: a channel whose app secret "setting" was LANGUAGE_CODE let an anonymous
+    webhook signed with "en-us" store a forged STOP."""
+    from messaging.models import Channel
+
+    # Written around validation, as a row stored before the rule would be.
+    Channel.objects.filter(phone_number_id=PHONE_NUMBER_ID).update(
+        app_secret_setting="LANGUAGE_CODE"
+    )
+    assert settings.LANGUAGE_CODE == "en-us"
+    stop = fixture("text_message.json")
+    response = post_signed(client, stop, secret="en-us")
+    assert response.status_code == 403
+    assert post_signed(client, stop, secret=APP_SECRET).status_code == 403  # nor the global one
+    assert not WebhookEvent.objects.exists()
 
 
 def test_a_body_over_3_mb_is_413_and_nothing_is_stored(client):
