@@ -77,6 +77,7 @@ STAFF_PAGES: dict[str, list[str]] = {
     "messaging.channel": ["/staff/campaigns/<pk>/"],
     "messaging.contentdelivery": ["/staff/content/<pk>/"],
     "messaging.contentitem": ["/staff/content/"],
+    "messaging.contentrevision": ["/staff/content/<pk>/"],
     "messaging.contenttransition": ["/staff/content/<pk>/"],
     "messaging.contentunlock": ["/staff/content/<pk>/"],
     "messaging.conversation": ["/staff/inbox/"],

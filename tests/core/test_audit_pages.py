@@ -88,8 +88,12 @@ def test_the_page_filters_by_object_id(events):
 @pytest.mark.parametrize("query", BAD_FILTERS)
 def test_bad_filters_are_a_form_error_on_the_page_and_a_400_in_the_api(events, query):
     response = admin_client(events["admin"]).get(reverse("staff:audit"), query)
-    assert response.status_code == 200 and response.context["form"].errors
-    assert 'data-testid="audit-form-error"' in response.content.decode()
+    if any("\x00" in value for value in query.values()):
+        # A NUL anywhere in a query string is refused before any view (QueryStringNulMiddleware).
+        assert response.status_code == 400
+    else:
+        assert response.status_code == 200 and response.context["form"].errors
+        assert 'data-testid="audit-form-error"' in response.content.decode()
     assert (
         admin_client(events["admin"]).get(reverse("staff:audit_export"), query).status_code == 400
     )
@@ -98,7 +102,7 @@ def test_bad_filters_are_a_form_error_on_the_page_and_a_400_in_the_api(events, q
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     response = api.get("/api/v1/audit-events/", query)
     assert response.status_code == 400, response.content
-    assert response.json()["error"]["code"] == "invalid"
+    assert response.json()["error"]["code"] in ("invalid", "invalid_parameter")  # NUL: middleware
 
 
 def test_the_csv_export_is_formula_safe_filtered_and_audited(events):

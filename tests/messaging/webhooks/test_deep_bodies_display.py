@@ -13,7 +13,7 @@ from django.test import Client
 from core.json_display import PRETTY_MAX_CHARS, json_depth, json_pretty
 from messaging.models import WebhookEvent
 from messaging.webhooks.services import webhook_event_store
-from tests.factories import UserFactory
+from tests.factories import ChannelFactory, UserFactory
 from tests.messaging.webhooks.support import APP_SECRET, post_signed
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,7 @@ def webhook_settings(settings):
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     views._forget_secrets()
+    ChannelFactory(waba_id="1")  # the account the deep bodies name
     yield
     views._forget_secrets()
 
