@@ -282,7 +282,12 @@ def test_backup_and_restore_commands_are_recorded(tmp_path, settings):
     backup = last("backup")
     archive = backup.additional_data["archive"]
     assert backup.actor_label == "system" and (tmp_path / archive).exists()
-    call_command("restore", str(tmp_path / archive), "--force", stdout=io.StringIO())
+    # Portable: the PostgreSQL schema swap runs in a session of its own, outside this test's
+    # transaction (tests/integration/test_backup_atomic.py covers it, and its audit event).
+    call_command(
+        "restore", str(tmp_path / archive), "--force", "--method", "portable",
+        stdout=io.StringIO(),
+    )  # fmt: skip
     restore = last("restore")
     assert restore.additional_data["ok"] is True and restore.additional_data["archive"] == archive
 
@@ -297,12 +302,6 @@ def test_the_backup_job_and_download_are_recorded(staff, settings, tmp_path):
     event = last("export")
     assert event.additional_data == {"what": "backup", "archive": archive}
     assert event.actor == admin.user
-
-
-def test_erase_is_a_known_action_for_the_erasure_service():
-    contact = ContactFactory()
-    event = audit_record("erase", obj=contact, details={"reason": "request"})
-    assert event.action_name == "erase" and event.actor_label == "system"
 
 
 # --- Secrets and append-only --------------------------------------------------------------
