@@ -13,3 +13,6 @@ WHATSAPP_WEBHOOK_VERIFY_TOKEN = env.str("WHATSAPP_WEBHOOK_VERIFY_TOKEN", default
 WHATSAPP_BUSINESS_ACCOUNT_ID = env.str("WHATSAPP_BUSINESS_ACCOUNT_ID", default="100000000000001")
 WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="200000000000001")
 WHATSAPP_DISPLAY_PHONE_NUMBER = env.str("WHATSAPP_DISPLAY_PHONE_NUMBER", default="15550001111")
+# The embedded demo's provider is the simulator on loopback: channels may point at private
+# hosts here. Production keeps the SSRF guard on channel base URLs (base.py: off by default).
+PROVIDER_URL_ALLOW_PRIVATE = env.bool("PROVIDER_URL_ALLOW_PRIVATE", default=True)
