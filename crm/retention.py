@@ -14,7 +14,6 @@ needs it remains. Files are deleted after the transaction commits.
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import timedelta
 
@@ -23,9 +22,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.storage import files_delete_on_commit
 from crm.models import ImportJob, ImportRowError, ImportStatus, _import_storage
-
-logger = logging.getLogger(__name__)
 
 FINISHED = (ImportStatus.COMPLETED, ImportStatus.FAILED)
 NON_DIGITS = re.compile(rb"\D")
@@ -40,17 +38,7 @@ def _files_delete_on_commit(names: set[str]) -> None:
             "file", flat=True
         )
     )
-    doomed = sorted(names - still_used)
-
-    def delete() -> None:
-        storage = _import_storage()
-        for name in doomed:
-            try:
-                storage.delete(name)
-            except OSError:
-                logger.warning("could not delete import file %s", name, exc_info=True)
-
-    transaction.on_commit(delete)
+    files_delete_on_commit(names - still_used, storage=_import_storage)
 
 
 def _jobs_purge(job_ids: list[int], *, now) -> tuple[int, int]:

@@ -9,19 +9,16 @@ provider payloads of its statuses. `redacted_at` marks it, so retention never re
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.storage import files_delete_on_commit
 from messaging.sending.models import Message, MessageStatusEvent
-
-logger = logging.getLogger(__name__)
 
 REDACTED = {
     "content": {}, "edit_history": [], "reaction": "", "media_id": "", "media_file": "",
@@ -39,20 +36,6 @@ class Redacted:
         self.media_files += other.media_files
 
 
-def _files_delete_on_commit(names: list[str]) -> None:
-    if not names:
-        return
-
-    def delete() -> None:
-        for name in names:
-            try:
-                default_storage.delete(name)
-            except OSError:
-                logger.warning("could not delete media file %s", name, exc_info=True)
-
-    transaction.on_commit(delete)
-
-
 def messages_redact(*, message_ids: list[int]) -> Redacted:
     """Redact the messages `message_ids` (already redacted ones are skipped): one transaction,
     the caller bounds the batch. Files go after commit."""
@@ -64,7 +47,7 @@ def messages_redact(*, message_ids: list[int]) -> Redacted:
             return Redacted()
         count = Message.objects.filter(pk__in=ids).update(**REDACTED, redacted_at=timezone.now())
         MessageStatusEvent.objects.filter(message_id__in=ids).update(raw={})
-        _files_delete_on_commit(files)
+        files_delete_on_commit(files)
     return Redacted(messages=count, media_files=len(files))
 
 
