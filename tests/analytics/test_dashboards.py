@@ -265,7 +265,7 @@ def test_the_campaign_summary_explains_its_errors(client, make_user):
     html = response.content.decode()
     assert "131026" in html and "Undeliverable" in html
     funnel = {s["step"]: s["count"] for s in response.context["funnel"]}
-    assert funnel == {"Targeted": 3, "Sent": 2, "Delivered": 2, "Read": 1, "Clicked": 2,
-                      "Converted": 1}  # fmt: skip
+    assert funnel == {"Targeted": 3, "Sent": 2, "Delivered": 2, "Read": 1, "Replied": 2,
+                      "Clicked": 2, "Converted": 1}  # fmt: skip
     assert response.context["hourly"][9] == 2
     assert client.get(_campaign_page(99999)).status_code == 404
