@@ -33,6 +33,7 @@ PAGES = [
     "/staff/analytics/today/",
     "/staff/analytics/campaigns/",
     "/staff/analytics/buttons/",
+    "/staff/analytics/page-views/",
     "/staff/analytics/conversations/",
     "/staff/analytics/customers/",
     "/staff/analytics/revenue/",
@@ -140,7 +141,8 @@ def test_every_dashboard_runs_a_bounded_number_of_queries_whatever_the_data(clie
     client.force_login(make_user("Analyst"))
     small = _fill(2)
     urls = [*PAGES, _campaign_page(small.pk), "/api/v1/reporting/dashboard",
-            f"/api/v1/reporting/campaigns/{small.pk}/summary"]  # fmt: skip
+            f"/api/v1/reporting/campaigns/{small.pk}/summary", "/api/v1/reporting/page-views/",
+            "/api/v1/monitoring/dashboard"]  # fmt: skip
     urls += [f"/staff/analytics/export/{t}/?campaign={small.pk}" for t in EXPORTS if t not in {
         "campaigns"}]  # fmt: skip
     counts_small = {url: _queries(client, url) for url in urls}
