@@ -8,13 +8,18 @@ tests travel to D+10 12:00, and the period is D .. D+10.
 
 Campaign K1 "Diwali" (channel A), one message per contact, created D 08:55:
 
-| contact | message | what happens |
-| p1 | sent 09:00, delivered 09:01, read 09:05 | writes at 10:00, taps "Shop" 10:05, views page pricing (web) 11:30, orders 1000 INR 11:00, views pricing (web) again D+1 09:00 |
-| p2 | sent 09:00, read 09:30, **no delivered receipt** | clicks the tracked link 12:00 (a link-preview bot too), views pricing (web) 12:01, orders 500 INR D+10 10:00 (past the window: organic) |
-| p3 | sent 09:00, delivered 09:02 | signs up D+1 10:00 (value 0), writes and taps "Shop" on D+8 09:30 (past the window) |
-| p4 | **failed** 09:00 (131026), never sent | orders 300 INR D 12:00 (a failed message never attributes: organic) |
-| p5 | sent 09:00 | nothing |
-| p6 | sent 09:00, delivered 09:03 | orders 200 INR D 15:00 and 10 USD (830 INR at USD=83) D+2 10:00 |
+- p1: sent 09:00, delivered 09:01, read 09:05. Writes at 10:00, taps "Shop" 10:05, orders
+  1000 INR 11:00, views page pricing (web) 11:30 and again D+1 09:00.
+- p2: sent 09:00, read 09:30, **no delivered receipt**. Clicks the tracked link 12:00 (a
+  link-preview bot too), views pricing (web) 12:01, orders 500 INR D+10 10:00 (past the
+  window: organic).
+- p3: sent 09:00, delivered 09:02. Signs up D+1 10:00 (value 0); writes and taps "Shop" on
+  D+8 09:30 (past the window).
+- p4: **failed** 09:00 (131026), never sent. Orders 300 INR D 12:00 (a failed message never
+  attributes: organic).
+- p5: sent 09:00. Nothing else.
+- p6: sent 09:00, delivered 09:03. Orders 200 INR D 15:00 and 10 USD (830 INR at USD=83)
+  D+2 10:00.
 
 Campaign K2 "Spring" (channel A), created D+1 08:55: q1 sent 09:00, delivered 09:01, read
 09:10, taps "Shop" 14:00 (a button reply is an inbound message, so q1 also replied); q2 sent
@@ -133,7 +138,8 @@ def build_known_world() -> KnownWorld:
     out("p6", c["p6"], campaign=k1, created=at(8, 55), status=Status.DELIVERED, sent_at=at(9),
         delivered_at=at(9, 3))  # fmt: skip
     out("q1", c["q1"], campaign=k2, created=at(8, 55, days=1), status=Status.READ,
-        sent_at=at(9, days=1), delivered_at=at(9, 1, days=1), read_at=at(9, 10, days=1))  # fmt: skip
+        sent_at=at(9, days=1), delivered_at=at(9, 1, days=1),
+        read_at=at(9, 10, days=1))  # fmt: skip
     out("q2", c["q2"], campaign=k2, created=at(8, 55, days=1), status=Status.DELIVERED,
         sent_at=at(9, days=1), delivered_at=at(9, 1, days=1))  # fmt: skip
     out("a1", c["a1"], created=at(7, 55), status=Status.READ, sent_at=at(8),
