@@ -19,4 +19,10 @@ urlpatterns = [
     ),
     path("reporting/inbound", views.InboundReportView.as_view(), name="reporting-inbound"),
     path("reporting/dashboard", views.DashboardReportView.as_view(), name="reporting-dashboard"),
+    path("reporting/page-views/", views.PageViewReportView.as_view(), name="reporting-page-views"),
+    # Seed 000's monitoring paths, documented aliases of the reporting endpoints above.
+    path("monitoring/inbound", views.MonitoringInboundView.as_view(), name="monitoring-inbound"),
+    path(
+        "monitoring/dashboard", views.MonitoringDashboardView.as_view(), name="monitoring-dashboard"
+    ),
 ]

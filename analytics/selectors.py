@@ -211,6 +211,33 @@ def campaign_report_list() -> QuerySet[Campaign]:
     return Campaign.objects.all()
 
 
+FUNNEL_STEPS = (
+    ("Targeted", "targeted", "messages"),
+    ("Sent", "sent", "messages"),
+    ("Delivered", "delivered", "messages"),
+    ("Read", "read", "messages"),
+    ("Replied", "replied", "contacts"),
+    ("Clicked", "clicked", "contacts"),
+    ("Converted", "converted", "contacts"),
+)
+
+
+def campaign_funnel(total) -> list[dict[str, Any]]:
+    """A campaign's funnel from its whole-campaign row: sent >= delivered >= read count
+    messages that reached at least that status (one message per contact, so also contacts);
+    replied, clicked and converted count distinct contacts within the attribution window
+    (analytics.services.figures). Page views are never conversions."""
+    return [
+        {
+            "step": name,
+            "count": getattr(total, field),
+            "counts": unit,
+            "share": _ratio(getattr(total, field), total.targeted),
+        }
+        for name, field, unit in FUNNEL_STEPS
+    ]
+
+
 def campaign_summary(campaign) -> dict[str, Any]:
     total = CampaignPerformance.objects.filter(campaign=campaign, day__isnull=True).first()
     days = list(
@@ -226,19 +253,7 @@ def campaign_summary(campaign) -> dict[str, Any]:
         for code, n in sorted(total.errors.items(), key=lambda kv: (-kv[1], kv[0])):
             number = int(code) if str(code).lstrip("-").isdigit() else None
             errors.append({"code": code, "count": n, "meaning": error_code_info(number).meaning})
-    funnel = []
-    if total is not None:
-        steps = [
-            ("Targeted", total.targeted),
-            ("Sent", total.sent),
-            ("Delivered", total.delivered),
-            ("Read", total.read),
-            ("Clicked", total.clicked),
-            ("Converted", total.converted),
-        ]
-        funnel = [
-            {"step": name, "count": n, "share": _ratio(n, total.targeted)} for name, n in steps
-        ]
+    funnel = campaign_funnel(total) if total is not None else []
     return {"total": total, "days": days, "hourly": hourly, "errors": errors, "funnel": funnel}
 
 
@@ -264,6 +279,7 @@ def button_summary(date_range: DateRange, *, top: int = 8) -> dict[str, Any]:
                 "delay_sum": 0.0,
                 "delay_n": 0,
                 "days": defaultdict(int),
+                "hourly": [0] * 24,
             },
         )
         entry["clicks"] += row.clicks
@@ -276,9 +292,11 @@ def button_summary(date_range: DateRange, *, top: int = 8) -> dict[str, Any]:
         for hour, n in enumerate(row.hourly or []):
             if hour < 24:
                 hourly[hour] += n
+                entry["hourly"][hour] += n
         for name, n in (row.delay_buckets or {}).items():
             if name in buckets:
                 buckets[name] += n
+    # `contacts` per label is the sum of each day's distinct tappers: contact-days.
     labels = sorted(by_label.values(), key=lambda e: (-e["clicks"], e["label"]))
     for entry in labels:
         entry["average_delay_seconds"] = (
@@ -292,6 +310,24 @@ def button_summary(date_range: DateRange, *, top: int = 8) -> dict[str, Any]:
         "total": sum(e["clicks"] for e in labels),
         "rows": rows,
     }
+
+
+# --- Page views -----------------------------------------------------------------------------------
+
+
+def page_view_summary(date_range: DateRange, *, limit: int = 500) -> dict[str, Any]:
+    """Page views of the range (engagement, never conversions): views and distinct contacts in
+    all, by page, by source and by day (figures.page_view_figures, the one definition)."""
+    start, end = day_bounds(date_range.first)[0], day_bounds(date_range.last)[1]
+    with analytics_queries():
+        found = figures.page_view_figures(start, end, limit=limit)
+    by_day = {row["day"]: row for row in found["days"]}
+    found["days"] = [
+        {"day": day, "views": by_day.get(day, {}).get("views", 0),
+         "contacts": by_day.get(day, {}).get("contacts", 0)}
+        for day in date_range.days
+    ]  # fmt: skip
+    return found
 
 
 # --- Conversations -------------------------------------------------------------------------------

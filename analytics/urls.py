@@ -10,6 +10,7 @@ urlpatterns = [
     path("campaigns/", views.campaigns, name="campaigns"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign"),
     path("buttons/", views.buttons, name="buttons"),
+    path("page-views/", views.page_views, name="page_views"),
     path("conversations/", views.conversations, name="conversations"),
     path("customers/", views.customers, name="customers"),
     path("revenue/", views.revenue, name="revenue"),

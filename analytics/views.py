@@ -31,6 +31,7 @@ TABS = [
     ("overview", "Overview"),
     ("campaigns", "Campaigns"),
     ("buttons", "Buttons"),
+    ("page_views", "Page views"),
     ("conversations", "Conversations"),
     ("customers", "Customers"),
     ("revenue", "Revenue"),
@@ -149,7 +150,7 @@ def campaign_detail(request, pk: int):
     chart_data = {
         "funnel": charts.chart(
             "bar", [s["step"] for s in summary["funnel"]],
-            [charts.dataset("Contacts", [s["count"] for s in summary["funnel"]])],
+            [charts.dataset("Messages, then contacts", [s["count"] for s in summary["funnel"]])],
             title="Funnel",
         ),
         "campaign_days": charts.chart(
@@ -168,7 +169,14 @@ def campaign_detail(request, pk: int):
     return render(
         request,
         "analytics/dashboards/campaign.html",
-        _context(request, "campaigns", campaign=campaign, charts=chart_data, **summary),
+        _context(
+            request,
+            "campaigns",
+            campaign=campaign,
+            charts=chart_data,
+            window=settings.ATTRIBUTION_WINDOW_DAYS,
+            **summary,
+        ),
     )
 
 
@@ -192,6 +200,11 @@ def buttons(request):
             "bar", [f"{h:02d}:00" for h in range(24)],
             [charts.dataset("Taps", summary["hourly"])], title="Taps by hour of day",
         ),
+        "buttons_hourly_each": charts.chart(
+            "bar", [f"{h:02d}:00" for h in range(24)],
+            [charts.dataset(e["label"], e["hourly"]) for e in summary["top"]],
+            title="Taps by hour of day, per button", stacked=True,
+        ),
         "buttons_delay": charts.chart(
             "bar", ["< 1 min", "1-5 min", "5-60 min", "1-24 h", "> 1 day", "unknown"],
             [charts.dataset("Taps", list(summary["delay_buckets"].values()))],
@@ -201,7 +214,38 @@ def buttons(request):
     return render(
         request,
         "analytics/dashboards/buttons.html",
-        _context(request, "buttons", date_range=date_range, charts=chart_data, **summary),
+        _context(
+            request,
+            "buttons",
+            date_range=date_range,
+            charts=chart_data,
+            hours=[f"{h:02d}" for h in range(24)],
+            **summary,
+        ),
+    )
+
+
+# --- Page views -----------------------------------------------------------------------------------
+
+
+@require_GET
+@staff_permission_required(VIEW)
+def page_views(request):
+    date_range = selectors.date_range_from(request.GET)
+    summary = selectors.page_view_summary(date_range)
+    days = summary["days"]
+    chart_data = {
+        "page_views_daily": charts.chart(
+            "bar", [d["day"].strftime("%d %b") for d in days],
+            [charts.dataset("Views", [d["views"] for d in days]),
+             charts.dataset("Contacts", [d["contacts"] for d in days])],
+            title="Page views per day",
+        ),
+    }  # fmt: skip
+    return render(
+        request,
+        "analytics/dashboards/page_views.html",
+        _context(request, "page_views", date_range=date_range, charts=chart_data, **summary),
     )
 
 
@@ -384,7 +428,8 @@ def _campaign_errors(request):
 
 def _buttons_table(request):
     summary = selectors.button_summary(selectors.date_range_from(request.GET))
-    return ["button", "taps", "contacts", "average_delay_seconds"], (
+    # Each day's distinct tappers added up over the period: contact-days, not contacts.
+    return ["button", "taps", "contact_days", "average_delay_seconds"], (
         [e["label"], e["clicks"], e["contacts"], e["average_delay_seconds"]]
         for e in summary["labels"]
     )
@@ -395,6 +440,34 @@ def _button_days_table(request):
     return ["day", "button", "taps", "contacts", "average_delay_seconds"], (
         [r.day, r.label, r.clicks, r.contacts, r.average_delay_seconds] for r in summary["rows"]
     )
+
+
+def _button_hours_table(request):
+    summary = selectors.button_summary(selectors.date_range_from(request.GET))
+    return ["button", "hour", "taps"], (
+        [e["label"], f"{hour:02d}:00", n] for e in summary["labels"] for hour, n in
+        enumerate(e["hourly"])
+    )  # fmt: skip
+
+
+def _page_view_pages_table(request):
+    summary = selectors.page_view_summary(selectors.date_range_from(request.GET), limit=5000)
+    return ["page", "views", "contacts"], (
+        [r["page"], r["views"], r["contacts"]] for r in summary["pages"]
+    )
+
+
+def _page_view_sources_table(request):
+    summary = selectors.page_view_summary(selectors.date_range_from(request.GET), limit=5000)
+    return ["source", "views", "contacts"], (
+        [r["source"], r["views"], r["contacts"]] for r in summary["sources"]
+    )
+
+
+def _page_view_days_table(request):
+    summary = selectors.page_view_summary(selectors.date_range_from(request.GET))
+    return ["day", "views", "contacts"], ([r["day"], r["views"], r["contacts"]]
+                                          for r in summary["days"])  # fmt: skip
 
 
 def _topics_table(request):
@@ -454,6 +527,10 @@ EXPORTS: dict[str, tuple[Table, tuple[int, ...]]] = {
     "campaign-errors": (_campaign_errors, ()),
     "buttons": (_buttons_table, ()),
     "button-days": (_button_days_table, ()),
+    "button-hours": (_button_hours_table, ()),
+    "page-view-pages": (_page_view_pages_table, ()),
+    "page-view-sources": (_page_view_sources_table, ()),
+    "page-view-days": (_page_view_days_table, ()),
     "topics": (_topics_table, ()),
     "segments": (_segments_table, ()),
     "at-risk": (_at_risk_table, (2,)),

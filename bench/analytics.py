@@ -311,6 +311,7 @@ def dashboards(user, campaign_id: int, n: int) -> list[tuple[str, float, float]]
         "/staff/analytics/campaigns/?range=30",
         f"/staff/analytics/campaigns/{campaign_id}/",
         "/staff/analytics/buttons/?range=30",
+        "/staff/analytics/page-views/?range=90",
         "/staff/analytics/conversations/?range=30",
         "/staff/analytics/customers/",
         "/staff/analytics/revenue/?range=90",
@@ -319,6 +320,7 @@ def dashboards(user, campaign_id: int, n: int) -> list[tuple[str, float, float]]
         "/api/v1/reporting/messages/status?status=failed",
         f"/api/v1/reporting/messages/status?campaign={campaign_id}",
         "/api/v1/reporting/inbound",
+        "/api/v1/reporting/page-views/?range=90",
     ]
     results = []
     for url in urls:

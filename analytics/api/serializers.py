@@ -147,6 +147,11 @@ class ErrorSerializer(serializers.Serializer):
 class FunnelStepSerializer(serializers.Serializer):
     step = serializers.CharField()
     count = serializers.IntegerField()
+    counts = serializers.ChoiceField(
+        choices=["messages", "contacts"],
+        help_text="What `count` counts: messages (targeted, sent, delivered, read) or distinct "
+        "contacts within the attribution window (replied, clicked, converted).",
+    )
     share = serializers.FloatField(allow_null=True)
 
 
@@ -224,3 +229,30 @@ class DashboardSerializer(serializers.Serializer):
     totals = DashboardTotalsSerializer()
     today = DashboardTodaySerializer()
     days = DashboardDaySerializer(many=True)
+
+
+class PageViewRowSerializer(serializers.Serializer):
+    views = serializers.IntegerField(help_text="Page views (events).")
+    contacts = serializers.IntegerField(help_text="Distinct contacts who viewed.")
+
+
+class PageViewPageSerializer(PageViewRowSerializer):
+    page = serializers.CharField()
+
+
+class PageViewSourceSerializer(PageViewRowSerializer):
+    source = serializers.CharField(help_text="The caller's `source` label; empty when none.")
+
+
+class PageViewDaySerializer(PageViewRowSerializer):
+    day = serializers.DateField()
+
+
+class PageViewReportSerializer(serializers.Serializer):
+    first = serializers.DateField()
+    last = serializers.DateField()
+    views = serializers.IntegerField()
+    contacts = serializers.IntegerField(help_text="Distinct contacts over the whole period.")
+    pages = PageViewPageSerializer(many=True)
+    sources = PageViewSourceSerializer(many=True)
+    days = PageViewDaySerializer(many=True)

@@ -26,6 +26,7 @@ from analytics.api.serializers import (
     DashboardSerializer,
     InboundSerializer,
     MessageStatusSerializer,
+    PageViewReportSerializer,
 )
 from analytics.days import day_bounds
 from analytics.models import ConversionEvent
@@ -260,18 +261,31 @@ class CampaignSummaryView(ReportingView):
         return Response(CampaignSummarySerializer(data).data)
 
 
+RANGE_PARAMETERS = [
+    OpenApiParameter("range", str, enum=["7", "30", "90", "custom"]),
+    OpenApiParameter("start", OpenApiTypes.DATE),
+    OpenApiParameter("end", OpenApiTypes.DATE),
+]
+
+
+class PageViewReportView(ReportingView):
+    """Page views over a period (`range=7|30|90`, or `range=custom&start=&end=`): views and
+    distinct contacts in all, by page, by the caller's `source` label and by day. Page views
+    are engagement, never conversions."""
+
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=PageViewReportSerializer)
+    def get(self, request):
+        date_range = selectors.date_range_from(request.query_params)
+        summary = selectors.page_view_summary(date_range)
+        data = {"first": date_range.first, "last": date_range.last, **summary}
+        return Response(PageViewReportSerializer(data).data)
+
+
 class DashboardReportView(ReportingView):
     """The dashboard's key figures for a period (`range=7|30|90`, or `range=custom&start=&end=`),
     today's live figures and the figures of each day."""
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("range", str, enum=["7", "30", "90", "custom"]),
-            OpenApiParameter("start", OpenApiTypes.DATE),
-            OpenApiParameter("end", OpenApiTypes.DATE),
-        ],
-        responses=DashboardSerializer,
-    )
+    @extend_schema(parameters=RANGE_PARAMETERS, responses=DashboardSerializer)
     def get(self, request):
         date_range = selectors.date_range_from(request.query_params)
         series = selectors.snapshot_series(date_range)
@@ -284,3 +298,29 @@ class DashboardReportView(ReportingView):
             "days": series,
         }
         return Response(DashboardSerializer(data).data)
+
+
+# --- Seed 000's monitoring paths: aliases of the reporting endpoints -----------------------------
+
+
+@extend_schema(
+    summary="Alias of GET /api/v1/reporting/inbound",
+    description="Seed 000's monitoring path: the same report, permissions and throttle as "
+    "`GET /api/v1/reporting/inbound`.",
+)
+class MonitoringInboundView(InboundReportView):
+    """Alias of the inbound report."""
+
+
+class MonitoringDashboardView(DashboardReportView):
+    """Alias of the dashboard report."""
+
+    @extend_schema(
+        summary="Alias of GET /api/v1/reporting/dashboard",
+        description="Seed 000's monitoring path: the same report, permissions and throttle as "
+        "`GET /api/v1/reporting/dashboard`.",
+        parameters=RANGE_PARAMETERS,
+        responses=DashboardSerializer,
+    )
+    def get(self, request):
+        return super().get(request)

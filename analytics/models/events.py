@@ -139,6 +139,8 @@ class ConversionEvent(models.Model):
             models.Index(fields=["occurred_at"], name="conversion_occurred"),
             models.Index(fields=["contact", "occurred_at"], name="conversion_contact"),
             models.Index(fields=["attributed_campaign", "occurred_at"], name="conversion_campaign"),
+            # Page views are read on their own (the page-views dashboard and report).
+            models.Index(fields=["type", "occurred_at"], name="conversion_type_occurred"),
         ]
 
     def __str__(self) -> str:

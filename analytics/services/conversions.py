@@ -241,4 +241,9 @@ def conversions_attribute(conversions: QuerySet[ConversionEvent]) -> int:
 
 
 def revenue_types() -> list[str]:
-    return [t for t in settings.ANALYTICS_REVENUE_TYPES if t in ConversionType.values]
+    """The conversion types whose value is revenue; a page view never is, whatever the setting."""
+    return [
+        t
+        for t in settings.ANALYTICS_REVENUE_TYPES
+        if t in ConversionType.values and t != ConversionType.PAGE_VIEW
+    ]

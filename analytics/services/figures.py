@@ -6,6 +6,12 @@ per-status timestamps: a message counts as sent on the day of `sent_at` (or, whe
 receipt came, of its delivery or read receipt), delivered on the day of `delivered_at` (or
 `read_at`: read implies delivered), read on the day of `read_at`, failed on the day of
 `failed_at` (status failed).
+
+Campaign funnel (README "Metrics glossary"): sent >= delivered >= read count messages that reached
+at least that status; replied, clicked and converted count distinct contacts of the campaign's
+audience, each within ATTRIBUTION_WINDOW_DAYS after that contact's campaign message (one per
+contact). Page views are engagement, never conversions: `NOT_PAGE_VIEW` keeps them out of every
+conversion count, and `page_view_figures` reports them on their own.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import (
     Avg,
     Count,
@@ -24,18 +29,22 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    Max,
-    Min,
     OuterRef,
     Q,
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, ExtractHour
+from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 
 from analytics.days import analytics_tz
-from analytics.models import ButtonClick, ButtonDaily, ConversionEvent, QualityRating
+from analytics.models import (
+    ButtonClick,
+    ButtonDaily,
+    ConversionEvent,
+    ConversionType,
+    QualityRating,
+)
 from analytics.services.conversions import revenue_types, to_reporting_currency
 from crm.models import Consent, ConsentEvent, Contact
 from messaging.inbox.selectors import inbox_metrics
@@ -53,7 +62,6 @@ from messaging.models import (
     MessageType,
     Notification,
     Status,
-    TrackedLink,
 )
 
 SENT_TIME = Coalesce("sent_at", "delivered_at", "read_at")
@@ -63,6 +71,18 @@ ZERO = Decimal("0")
 # sending (`Message.refusal`: the contact opted out, the window closed) was never sent, so it
 # is not a failure here, as campaigns count it as excluded.
 PROVIDER_FAILED = Q(status=Status.FAILED, refusal="")
+# Page views are stored as ConversionEvent(type=page_view) but are never conversions.
+NOT_PAGE_VIEW = ~Q(type=ConversionType.PAGE_VIEW)
+
+
+def attribution_window() -> timedelta:
+    """How long after a contact's campaign message its reply, click or conversion counts."""
+    return timedelta(days=settings.ATTRIBUTION_WINDOW_DAYS)
+
+
+def conversion_events() -> Any:
+    """Every conversion, page views left out: the one base of every conversion figure."""
+    return ConversionEvent.objects.filter(NOT_PAGE_VIEW).order_by()
 
 
 def _in(column: str, start: datetime, end: datetime) -> Q:
@@ -202,8 +222,8 @@ def conversions_by_channel(start: datetime, end: datetime) -> dict[int | None, d
     """Conversions and revenue per attributed channel (None: organic), with revenue by
     attribution source."""
     rows = (
-        ConversionEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
-        .order_by()
+        conversion_events()
+        .filter(occurred_at__gte=start, occurred_at__lt=end)
         .values("attributed_channel_id", "attribution_source")
         .annotate(
             n=Count("pk"),
@@ -358,113 +378,109 @@ def campaign_status_figures(
     return out
 
 
-def campaign_replies(
-    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
-) -> dict[int, int]:
-    """Distinct contacts who wrote within ANALYTICS_REPLY_WINDOW_HOURS after a campaign message
-    was sent to them (for a day: whose message arrived that day)."""
+def _window_messages(messages, start: datetime | None, end: datetime | None, contacts):
+    """The campaign messages whose attribution window may hold an event of [start, end): sent
+    (or delivered or read) from a window before `start` to `end`, to the `contacts` (a Q) who
+    did something that day. Whole campaigns (no `start`): every message. Annotates `sent_time`."""
 
-    window = timedelta(hours=settings.ANALYTICS_REPLY_WINDOW_HOURS)
-    messages = _campaign_messages(campaign_ids)
-    inbound = Message.objects.filter(
-        direction=Direction.INBOUND, contact_id=OuterRef("contact_id")
-    ).exclude(type__in=[MessageType.REACTION, MessageType.SYSTEM])
     if start is not None:
-        lookback = start - window
-        inbound = inbound.filter(received_at__gte=start, received_at__lt=end)
-        writers = Message.objects.filter(
-            direction=Direction.INBOUND, received_at__gte=start, received_at__lt=end
-        ).values("contact_id")
+        lookback = start - attribution_window()
         messages = messages.filter(
             _in("sent_at", lookback, end)
             | _in("delivered_at", lookback, end)
             | _in("read_at", lookback, end)
-        ).filter(contact_id__in=writers)
-    else:
-        # Only inbound messages from the campaigns' first send to a window after the last.
-        span = messages.aggregate(first=Min(SENT_TIME), last=Max(SENT_TIME))
-        if span["first"] is None:
-            return {}
-        inbound = inbound.filter(
-            received_at__gte=span["first"], received_at__lt=span["last"] + window
-        )
-    messages = messages.annotate(sent_time=SENT_TIME).filter(sent_time__isnull=False)
-    inbound = inbound.filter(
-        received_at__gte=OuterRef("sent_time"),
-        received_at__lt=ExpressionWrapper(
-            OuterRef("sent_time") + Value(window), output_field=DateTimeField()
+        ).filter(contacts)
+    return messages.annotate(sent_time=SENT_TIME).filter(sent_time__isnull=False)
+
+
+def _in_window(column: str) -> dict[str, Any]:
+    """`column` within the attribution window of OuterRef's campaign message."""
+    return {
+        f"{column}__gte": OuterRef("sent_time"),
+        f"{column}__lt": ExpressionWrapper(
+            OuterRef("sent_time") + Value(attribution_window()), output_field=DateTimeField()
         ),
-    )
-    rows = (
-        messages.filter(Exists(inbound))
-        .values_list("campaign_id")
-        .annotate(n=Count("contact_id", distinct=True))
-    )
+    }
+
+
+def _contacts_by_campaign(messages) -> dict[int, int]:
+    rows = messages.values_list("campaign_id").annotate(n=Count("contact_id", distinct=True))
     return {campaign_id: n for campaign_id, n in rows if campaign_id is not None}
+
+
+def campaign_replies(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+) -> dict[int, int]:
+    """Distinct contacts who wrote (reactions and system notes left out) within
+    ATTRIBUTION_WINDOW_DAYS after their campaign message was sent (for a day: whose message
+    arrived that day)."""
+
+    inbound = Message.objects.filter(
+        direction=Direction.INBOUND, contact_id=OuterRef("contact_id")
+    ).exclude(type__in=[MessageType.REACTION, MessageType.SYSTEM])
+    writers = None
+    if start is not None:
+        inbound = inbound.filter(received_at__gte=start, received_at__lt=end)
+        writers = Q(
+            contact_id__in=Message.objects.filter(
+                direction=Direction.INBOUND, received_at__gte=start, received_at__lt=end
+            ).values("contact_id")
+        )
+    messages = _window_messages(_campaign_messages(campaign_ids), start, end, writers)
+    return _contacts_by_campaign(
+        messages.filter(Exists(inbound.filter(**_in_window("received_at"))))
+    )
 
 
 def campaign_clicks(
     *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
 ) -> dict[int, int]:
-    """Distinct contacts who tapped a button of, or clicked a tracked link in, a campaign's
-    message (link-preview fetchers left out)."""
+    """Distinct contacts who tapped a button of, or clicked a tracked link in, their campaign
+    message within ATTRIBUTION_WINDOW_DAYS after it was sent (link-preview fetchers left out;
+    for a day: clicks of that day)."""
 
-    button = ButtonClick._meta
-    click, link = LinkClick._meta, TrackedLink._meta
-    q = connection.ops.quote_name
-    adapt = connection.ops.adapt_datetimefield_value
-
-    def col(meta, name):
-        return f"{q(meta.db_table)}.{q(meta.get_field(name).column)}"
-
-    button_where, link_where, params_b, params_l = [], [], [], []
-    if start is not None:
-        button_where.append(
-            f"{col(button, 'clicked_at')} >= %s AND {col(button, 'clicked_at')} < %s"
-        )
-        link_where.append(f"{col(click, 'clicked_at')} >= %s AND {col(click, 'clicked_at')} < %s")
-        params_b += [adapt(start), adapt(end)]
-        params_l += [adapt(start), adapt(end)]
-    if campaign_ids is not None:
-        ids = [int(i) for i in campaign_ids]
-        if not ids:
-            return {}
-        marks = ", ".join(["%s"] * len(ids))
-        button_where.append(f"{col(button, 'campaign')} IN ({marks})")
-        link_where.append(f"{col(link, 'campaign')} IN ({marks})")
-        params_b += ids
-        params_l += ids
-    button_where.append(f"{col(button, 'campaign')} IS NOT NULL")
-    link_where += [f"{col(link, 'campaign')} IS NOT NULL", f"{col(link, 'contact')} IS NOT NULL"]
-    link_where.append(f"{col(click, 'is_bot')} = %s")
-    params_l.append(False)
-    # Identifiers come from model meta (quoted); values are parameters.
-    sql = (
-        "SELECT campaign_id, COUNT(DISTINCT contact_id) FROM ("  # noqa: S608
-        f"SELECT {col(button, 'campaign')} AS campaign_id, {col(button, 'contact')} AS contact_id "
-        f"FROM {q(button.db_table)} WHERE {' AND '.join(button_where)} "
-        "UNION ALL "
-        f"SELECT {col(link, 'campaign')}, {col(link, 'contact')} FROM {q(click.db_table)} "
-        f"JOIN {q(link.db_table)} ON {col(link, 'id')} = {col(click, 'link')} "
-        f"WHERE {' AND '.join(link_where)}"
-        ") clicks GROUP BY campaign_id"
+    taps = ButtonClick.objects.filter(
+        campaign_id=OuterRef("campaign_id"), contact_id=OuterRef("contact_id")
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params_b + params_l)
-        return {int(campaign_id): n for campaign_id, n in cursor.fetchall()}
+    clicks = LinkClick.objects.filter(
+        is_bot=False,
+        link__campaign_id=OuterRef("campaign_id"),
+        link__contact_id=OuterRef("contact_id"),
+    )
+    clickers = None
+    if start is not None:
+        taps = taps.filter(clicked_at__gte=start, clicked_at__lt=end)
+        clicks = clicks.filter(clicked_at__gte=start, clicked_at__lt=end)
+        # The day's clickers, found through the clicked_at indexes.
+        tappers = ButtonClick.objects.filter(
+            clicked_at__gte=start, clicked_at__lt=end, campaign__isnull=False
+        ).values("contact_id")
+        linkers = LinkClick.objects.filter(
+            clicked_at__gte=start, clicked_at__lt=end, is_bot=False, link__campaign__isnull=False
+        ).values("link__contact_id")
+        clickers = Q(contact_id__in=tappers) | Q(contact_id__in=linkers)
+    messages = _window_messages(_campaign_messages(campaign_ids), start, end, clickers)
+    clicked = Exists(taps.filter(**_in_window("clicked_at"))) | Exists(
+        clicks.filter(**_in_window("clicked_at"))
+    )
+    return _contacts_by_campaign(messages.filter(clicked))
 
 
 def campaign_conversions(
     *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
 ) -> dict[int, dict[str, Any]]:
-    conversions = ConversionEvent.objects.filter(attributed_campaign__isnull=False).order_by()
+    """Per campaign: conversions (events, page views left out), converted (distinct contacts)
+    and revenue. A conversion belongs to a campaign when its message was the last touch
+    (services.conversions), so it came within ATTRIBUTION_WINDOW_DAYS after the contact's
+    campaign message was delivered."""
+    rows = conversion_events().filter(attributed_campaign__isnull=False)
     if start is not None:
-        conversions = conversions.filter(occurred_at__gte=start, occurred_at__lt=end)
+        rows = rows.filter(occurred_at__gte=start, occurred_at__lt=end)
     if campaign_ids is not None:
-        conversions = conversions.filter(attributed_campaign_id__in=list(campaign_ids))
+        rows = rows.filter(attributed_campaign_id__in=list(campaign_ids))
     return {
         row.pop("attributed_campaign_id"): row
-        for row in conversions.values("attributed_campaign_id").annotate(
+        for row in rows.values("attributed_campaign_id").annotate(
             conversions=Count("pk"),
             converted=Count("contact_id", distinct=True),
             revenue=Sum("value_base", filter=Q(type__in=revenue_types()), default=ZERO),
@@ -589,3 +605,43 @@ def content_item_figures(item_ids) -> dict[int, dict[str, Any]]:
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+# --- Page views -----------------------------------------------------------------------------------
+
+
+def page_views(start: datetime, end: datetime):
+    """Page views of [start, end): ConversionEvent(type=page_view) by `occurred_at`, found
+    through the (type, occurred_at) index."""
+    return ConversionEvent.objects.filter(
+        type=ConversionType.PAGE_VIEW, occurred_at__gte=start, occurred_at__lt=end
+    ).order_by()
+
+
+def page_view_figures(start: datetime, end: datetime, *, limit: int = 500) -> dict[str, Any]:
+    """Views and distinct contacts over [start, end): in all, by page, by the caller's
+    `source` label and by local day (a contact counts once per row, so the day rows add up to
+    contact-days, not contacts). At most `limit` pages and sources, most viewed first."""
+
+    views = page_views(start, end)
+    counts = {"views": Count("pk"), "contacts": Count("contact_id", distinct=True)}
+    totals = views.aggregate(**counts)
+    pages = list(
+        views.values("page_name").annotate(**counts).order_by("-views", "page_name")[:limit]
+    )
+    sources = list(views.values("source").annotate(**counts).order_by("-views", "source")[:limit])
+    days = list(
+        views.annotate(day=TruncDate("occurred_at", tzinfo=analytics_tz()))
+        .values("day")
+        .annotate(**counts)
+        .order_by("day")
+    )
+    return {
+        "views": totals["views"],
+        "contacts": totals["contacts"],
+        "pages": [{"page": r["page_name"], "views": r["views"], "contacts": r["contacts"]}
+                  for r in pages],
+        "sources": [{"source": r["source"], "views": r["views"], "contacts": r["contacts"]}
+                    for r in sources],
+        "days": days,
+    }  # fmt: skip

@@ -528,8 +528,6 @@ ANALYTICS_REVENUE_TYPES = env.list(
 )
 # Cost of an outbound message when its campaign has no cost_per_message (or it has none).
 MESSAGE_COST = env.str("MESSAGE_COST", default="0")
-# An inbound message within this many hours after a campaign message counts as a reply to it.
-ANALYTICS_REPLY_WINDOW_HOURS = env.int("ANALYTICS_REPLY_WINDOW_HOURS", default=24)
 # Incremental rollups: besides today and the days marked changed, the last N days get one
 # more pass after they ended; the nightly run recomputes all N.
 ANALYTICS_ROLLUP_RECENT_DAYS = env.int("ANALYTICS_ROLLUP_RECENT_DAYS", default=3)

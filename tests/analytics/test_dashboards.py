@@ -33,6 +33,7 @@ PAGES = [
     "/staff/analytics/today/",
     "/staff/analytics/campaigns/",
     "/staff/analytics/buttons/",
+    "/staff/analytics/page-views/",
     "/staff/analytics/conversations/",
     "/staff/analytics/customers/",
     "/staff/analytics/revenue/",
@@ -140,7 +141,8 @@ def test_every_dashboard_runs_a_bounded_number_of_queries_whatever_the_data(clie
     client.force_login(make_user("Analyst"))
     small = _fill(2)
     urls = [*PAGES, _campaign_page(small.pk), "/api/v1/reporting/dashboard",
-            f"/api/v1/reporting/campaigns/{small.pk}/summary"]  # fmt: skip
+            f"/api/v1/reporting/campaigns/{small.pk}/summary", "/api/v1/reporting/page-views/",
+            "/api/v1/monitoring/dashboard"]  # fmt: skip
     urls += [f"/staff/analytics/export/{t}/?campaign={small.pk}" for t in EXPORTS if t not in {
         "campaigns"}]  # fmt: skip
     counts_small = {url: _queries(client, url) for url in urls}
@@ -265,7 +267,7 @@ def test_the_campaign_summary_explains_its_errors(client, make_user):
     html = response.content.decode()
     assert "131026" in html and "Undeliverable" in html
     funnel = {s["step"]: s["count"] for s in response.context["funnel"]}
-    assert funnel == {"Targeted": 3, "Sent": 2, "Delivered": 2, "Read": 1, "Clicked": 2,
-                      "Converted": 1}  # fmt: skip
+    assert funnel == {"Targeted": 3, "Sent": 2, "Delivered": 2, "Read": 1, "Replied": 2,
+                      "Clicked": 2, "Converted": 1}  # fmt: skip
     assert response.context["hourly"][9] == 2
     assert client.get(_campaign_page(99999)).status_code == 404

@@ -107,7 +107,8 @@ def test_every_dashboard_renders_its_charts(make_user, page, login, live_server)
     _snapshots(10)
     login(make_user("Campaign manager").username)
     for path, charts in [
-        ("buttons/", 3),
+        ("buttons/", 4),
+        ("page-views/", 1),
         ("conversations/", 3),
         ("customers/", 1),
         ("revenue/", 1),
