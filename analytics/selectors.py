@@ -39,6 +39,7 @@ RANGE_CHOICES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 d
 DEFAULT_RANGE = "30"
 MAX_RANGE_DAYS = 366
 ZERO = Decimal("0")
+CENTS, COST_PLACES = Decimal("0.01"), Decimal("0.0001")
 
 
 @dataclass(frozen=True)
@@ -394,7 +395,8 @@ def revenue_by_number(date_range: DateRange, *, totals: dict[str, Any]) -> list[
     )
     out = []
     for row in rows:
-        attributed, cost = Decimal(row["attributed"] or 0), Decimal(row["cost"] or 0)
+        attributed = Decimal(row["attributed"] or 0).quantize(CENTS)
+        cost = Decimal(row["cost"] or 0).quantize(COST_PLACES)
         out.append(
             {
                 "channel_id": row["channel_id"],
@@ -402,7 +404,7 @@ def revenue_by_number(date_range: DateRange, *, totals: dict[str, Any]) -> list[
                 "number": row["channel__display_phone_number"],
                 "conversions": row["conversions"] or 0,
                 "attributed": attributed,
-                "organic": ZERO,
+                "organic": ZERO.quantize(CENTS),
                 "cost": cost,
                 "roi": figures.roi(attributed, cost),
             }
@@ -410,7 +412,9 @@ def revenue_by_number(date_range: DateRange, *, totals: dict[str, Any]) -> list[
     out.append(
         {
             "channel_id": None, "name": "No number (organic)", "number": "", "conversions": None,
-            "attributed": ZERO, "organic": totals["revenue_organic"], "cost": ZERO, "roi": None,
+            "attributed": ZERO.quantize(CENTS),
+            "organic": totals["revenue_organic"].quantize(CENTS),
+            "cost": ZERO.quantize(COST_PLACES), "roi": None,
         }
     )  # fmt: skip
     return out
@@ -429,6 +433,8 @@ def revenue_by_label(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry["attributed"] += Decimal(figures_.get("attributed") or 0)
             entry["organic"] += Decimal(figures_.get("organic") or 0)
     for entry in labels.values():
+        entry["attributed"] = entry["attributed"].quantize(CENTS)
+        entry["organic"] = entry["organic"].quantize(CENTS)
         entry["revenue"] = entry["attributed"] + entry["organic"]
     return sorted(labels.values(), key=lambda e: (-e["revenue"], e["label"]))
 

@@ -123,5 +123,6 @@ def messages_cost_backfill(
             (pk, {"cost": price.amount, "cost_currency": price.currency})
             for pk, price in prices.items()
         ]
-        done += update_from_values(Message, updates, fields=("cost", "cost_currency"))
+        update_from_values(Message, updates, fields=("cost", "cost_currency"))
+        done += len(updates)
         logger.info("message costs: %s stored (to id %s)", done, last)
