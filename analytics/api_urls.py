@@ -25,4 +25,5 @@ urlpatterns = [
     path(
         "monitoring/dashboard", views.MonitoringDashboardView.as_view(), name="monitoring-dashboard"
     ),
+    path("reporting/revenue", views.RevenueReportView.as_view(), name="reporting-revenue"),
 ]

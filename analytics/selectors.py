@@ -31,6 +31,7 @@ from analytics.ops.jobs import job_last_runs
 from analytics.registry import ROLLUP_JOB
 from analytics.services import figures
 from core.params import query_date_or_none
+from messaging.channels.pricing import price_card_current
 from messaging.models import Campaign, ContentItem, Conversation, Direction, Message
 from messaging.providers.error_codes import error_code_info
 
@@ -38,6 +39,7 @@ RANGE_CHOICES = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 d
 DEFAULT_RANGE = "30"
 MAX_RANGE_DAYS = 366
 ZERO = Decimal("0")
+CENTS, COST_PLACES = Decimal("0.01"), Decimal("0.0001")
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,16 @@ def snapshot_series(date_range: DateRange) -> list[dict[str, Any]]:
         row = rows.get(day)
         if row is None:
             row = dict.fromkeys(SUM_FIELDS, 0) | dict.fromkeys(MONEY_FIELDS, ZERO)
-            row |= dict.fromkeys(NULL_FIELDS) | {"day": day, "topics": []}
+            row |= dict.fromkeys(NULL_FIELDS) | {"day": day, "topics": [], "revenue_by_label": {}}
+        row["revenue_attributed"] = attributed_revenue(row)
         series.append(row)
     return series
+
+
+def attributed_revenue(row: dict[str, Any]) -> Decimal:
+    """Revenue credited to a message (campaign, content or notification): all revenue but
+    the organic part."""
+    return Decimal(row.get("revenue") or 0) - Decimal(row.get("revenue_organic") or 0)
 
 
 def _ratio(part, whole) -> float | None:
@@ -128,7 +137,8 @@ def kpis(series: list[dict[str, Any]]) -> dict[str, Any]:
     totals["delivery_rate"] = _ratio(totals["delivered"], totals["sent"])
     totals["read_rate"] = _ratio(totals["read"], totals["delivered"])
     totals["failure_rate"] = _ratio(totals["failed"], totals["sent"] + totals["failed"])
-    totals["roi"] = figures.roi(totals["revenue"], totals["cost"])
+    totals["revenue_attributed"] = attributed_revenue(totals)
+    totals["roi"] = figures.roi(totals["revenue_attributed"], totals["cost"])
     rated = [(row["average_rating"], row["ratings"]) for row in series if row.get("ratings")]
     totals["average_rating"] = (
         round(sum(a * n for a, n in rated) / sum(n for _a, n in rated), 2) if rated else None
@@ -157,6 +167,8 @@ def _today_compute(day: date) -> dict[str, Any]:
         conversions = figures.conversions_by_channel(start, end)
         people = figures.people_figures(start, end)
         inbound = sum(figures.inbound_by_channel(start, end).values())
+    revenue = sum((c["revenue"] for c in conversions.values()), ZERO)
+    organic = sum((c["by_source"]["organic"] for c in conversions.values()), ZERO)
     return {
         "day": day,
         **messages,
@@ -166,7 +178,9 @@ def _today_compute(day: date) -> dict[str, Any]:
         "opt_outs": people["opt_outs"],
         "new_contacts": people["new_contacts"],
         "conversions": sum(c["conversions"] for c in conversions.values()),
-        "revenue": sum((c["revenue"] for c in conversions.values()), ZERO),
+        "revenue": revenue,
+        "revenue_attributed": revenue - organic,
+        "revenue_organic": organic,
     }
 
 
@@ -393,7 +407,72 @@ def revenue_summary(date_range: DateRange, *, top: int = 10) -> dict[str, Any]:
     )
     for row in top_campaigns:
         row["roi"] = figures.roi(Decimal(row["revenue"] or 0), Decimal(row["cost"] or 0))
-    return {"series": series, "totals": totals, "top_campaigns": top_campaigns}
+    return {
+        "series": series,
+        "totals": totals,
+        "top_campaigns": top_campaigns,
+        "by_number": revenue_by_number(date_range, totals=totals),
+        "by_label": revenue_by_label(series),
+        "price_card": price_card_current(on=date_range.last),
+    }
+
+
+def revenue_by_number(date_range: DateRange, *, totals: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per number (channel) over the range, from the channel rows of DailySnapshot: the
+    revenue attributed to its messages, their cost and ROI; organic revenue belongs to no
+    number, so it is one last row without a channel (`channel_id` None)."""
+    rows = list(
+        DailySnapshot.objects.filter(
+            channel__isnull=False, day__gte=date_range.first, day__lte=date_range.last
+        )
+        .values("channel_id", "channel__name", "channel__display_phone_number")
+        .annotate(attributed=Sum("revenue"), cost=Sum("cost"), conversions=Sum("conversions"))
+        .order_by("channel__name", "channel_id")
+    )
+    out = []
+    for row in rows:
+        attributed = Decimal(row["attributed"] or 0).quantize(CENTS)
+        cost = Decimal(row["cost"] or 0).quantize(COST_PLACES)
+        out.append(
+            {
+                "channel_id": row["channel_id"],
+                "name": row["channel__name"],
+                "number": row["channel__display_phone_number"],
+                "conversions": row["conversions"] or 0,
+                "attributed": attributed,
+                "organic": ZERO.quantize(CENTS),
+                "cost": cost,
+                "roi": figures.roi(attributed, cost),
+            }
+        )
+    out.append(
+        {
+            "channel_id": None, "name": "No number (organic)", "number": "", "conversions": None,
+            "attributed": ZERO.quantize(CENTS),
+            "organic": totals["revenue_organic"].quantize(CENTS),
+            "cost": ZERO.quantize(COST_PLACES), "roi": None,
+        }
+    )  # fmt: skip
+    return out
+
+
+def revenue_by_label(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per the caller's `source` label, summed over the days of `series` (the all-channels
+    rows' `revenue_by_label`), most revenue first."""
+    labels: dict[str, dict[str, Any]] = {}
+    for row in series:
+        for label, figures_ in (row.get("revenue_by_label") or {}).items():
+            entry = labels.setdefault(
+                label, {"label": label, "conversions": 0, "attributed": ZERO, "organic": ZERO}
+            )
+            entry["conversions"] += int(figures_.get("conversions") or 0)
+            entry["attributed"] += Decimal(figures_.get("attributed") or 0)
+            entry["organic"] += Decimal(figures_.get("organic") or 0)
+    for entry in labels.values():
+        entry["attributed"] = entry["attributed"].quantize(CENTS)
+        entry["organic"] = entry["organic"].quantize(CENTS)
+        entry["revenue"] = entry["attributed"] + entry["organic"]
+    return sorted(labels.values(), key=lambda e: (-e["revenue"], e["label"]))
 
 
 # --- Message reports (API) ------------------------------------------------------------------------

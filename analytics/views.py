@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from analytics import charts, selectors
 from analytics.days import today
 from analytics.models import ChurnRisk, CustomerTier
+from analytics.services import figures
 from core.audit import audit_record
 from core.csv_safe import csv_stream
 from core.models import AuditAction
@@ -73,7 +74,8 @@ def _overview_charts(series) -> dict[str, Any]:
         ),
         "money": charts.chart(
             "bar", labels,
-            [charts.dataset("Revenue", [r["revenue"] for r in series]),
+            [charts.dataset("Attributed revenue", [r["revenue_attributed"] for r in series]),
+             charts.dataset("Organic revenue", [r["revenue_organic"] for r in series]),
              charts.dataset("Cost", [r["cost"] for r in series])],
             title="Revenue and cost", money=True,
         ),
@@ -378,8 +380,8 @@ def _daily_table(request):
               "conversations_opened", "conversations_closed", "first_response_median_seconds",
               "automated_share", "average_rating", "notifications_sent", "content_created",
               "content_approved", "content_distributed", "advisors_served", "conversions",
-              "revenue", "revenue_campaign", "revenue_content", "revenue_notification",
-              "revenue_organic", "cost"]  # fmt: skip
+              "revenue", "revenue_attributed", "revenue_campaign", "revenue_content",
+              "revenue_notification", "revenue_organic", "cost"]  # fmt: skip
     return fields, ([row.get(f) for f in fields] for row in series)
 
 
@@ -393,7 +395,8 @@ def _content_table(request):
 def _campaigns_table(request):
     rows = selectors.campaign_totals(selectors.date_range_from(request.GET))
     header = ["campaign_id", "campaign", "state", "targeted", "sent", "delivered", "read",
-              "failed", "replied", "clicked", "converted", "revenue", "cost", "roi"]  # fmt: skip
+              "failed", "replied", "clicked", "converted", "attributed_revenue", "cost",
+              "roi"]  # fmt: skip
     return header, (
         [r.campaign_id, r.campaign.name, r.campaign.state, r.targeted, r.sent, r.delivered,
          r.read, r.failed, r.replied, r.clicked, r.converted, r.revenue, r.cost, r.roi]
@@ -407,7 +410,7 @@ def _campaign_rows(request):
     )
     summary = selectors.campaign_summary(campaign)
     header = ["day", "targeted", "sent", "delivered", "read", "failed", "replied", "clicked",
-              "converted", "revenue", "cost", "roi"]  # fmt: skip
+              "converted", "attributed_revenue", "cost", "roi"]  # fmt: skip
     rows = [*summary["days"], *([summary["total"]] if summary["total"] else [])]
     return header, (
         [r.day or "total", r.targeted, r.sent, r.delivered, r.read, r.failed, r.replied,
@@ -503,17 +506,37 @@ def _top_customers_table(request):
 
 def _revenue_sources_table(request):
     series = selectors.snapshot_series(selectors.date_range_from(request.GET))
-    header = ["day", "campaign", "content", "notification", "organic", "total", "cost"]
+    header = ["day", "campaign", "content", "notification", "attributed", "organic", "total",
+              "cost", "roi"]  # fmt: skip
     return header, (
         [r["day"], r["revenue_campaign"], r["revenue_content"], r["revenue_notification"],
-         r["revenue_organic"], r["revenue"], r["cost"]]
+         r["revenue_attributed"], r["revenue_organic"], r["revenue"], r["cost"],
+         figures.roi(r["revenue_attributed"], r["cost"])]
         for r in series
     )  # fmt: skip
 
 
+def _revenue_numbers_table(request):
+    rows = selectors.revenue_summary(selectors.date_range_from(request.GET))["by_number"]
+    header = ["channel_id", "number_name", "number", "conversions", "attributed", "organic",
+              "cost", "roi"]  # fmt: skip
+    return header, (
+        [r["channel_id"], r["name"], r["number"], r["conversions"], r["attributed"],
+         r["organic"], r["cost"], r["roi"]]
+        for r in rows
+    )  # fmt: skip
+
+
+def _revenue_labels_table(request):
+    rows = selectors.revenue_summary(selectors.date_range_from(request.GET))["by_label"]
+    return ["source", "conversions", "attributed", "organic", "total"], (
+        [r["label"], r["conversions"], r["attributed"], r["organic"], r["revenue"]] for r in rows
+    )
+
+
 def _top_campaigns_table(request):
     rows = selectors.revenue_summary(selectors.date_range_from(request.GET), top=1000)
-    return ["campaign_id", "campaign", "conversions", "revenue", "cost", "roi"], (
+    return ["campaign_id", "campaign", "conversions", "attributed_revenue", "cost", "roi"], (
         [r["campaign_id"], r["campaign__name"], r["conversions"], r["revenue"], r["cost"], r["roi"]]
         for r in rows["top_campaigns"]
     )
@@ -536,6 +559,8 @@ EXPORTS: dict[str, tuple[Table, tuple[int, ...]]] = {
     "at-risk": (_at_risk_table, (2,)),
     "top-customers": (_top_customers_table, (2,)),
     "revenue-sources": (_revenue_sources_table, ()),
+    "revenue-numbers": (_revenue_numbers_table, ()),
+    "revenue-labels": (_revenue_labels_table, ()),
     "top-campaigns": (_top_campaigns_table, ()),
 }
 

@@ -95,8 +95,6 @@ def generate(args) -> dict:
                 name=f"Daily offer {n}",
                 channel=channels[0],
                 state="completed",
-                cost_per_message="0.7850",
-                currency="INR",
                 created_at=day_bounds(first_day + timedelta(days=n))[0],
             )
             for n in range(DAYS)
@@ -144,7 +142,7 @@ def generate(args) -> dict:
                 sent_at, delivered_at, read_at, failed_at, received_at, attempts,
                 next_attempt_at, error_code, error_title, error_detail, pricing,
                 pricing_category, billable, conversation_info, media_id, media_file, media_error,
-                reaction, is_automated, campaign_id)
+                reaction, is_automated, campaign_id, cost, cost_currency)
             SELECT gen_random_uuid(),
                 CASE WHEN i %% 10 = 0 THEN %(channel2)s ELSE %(channel1)s END,
                 contact,
@@ -172,7 +170,9 @@ def generate(args) -> dict:
                 '{}'::jsonb, '',
                 CASE WHEN NOT inbound AND i %% 2 = 0 THEN true END,
                 '{}'::jsonb, '', '', '', '', false,
-                CASE WHEN NOT inbound AND i %% 2 = 0 THEN %(first_campaign)s + d END
+                CASE WHEN NOT inbound AND i %% 2 = 0 THEN %(first_campaign)s + d END,
+                CASE WHEN inbound THEN NULL WHEN status = 70 THEN 0 ELSE 0.0107 END,
+                CASE WHEN inbound OR status = 70 THEN '' ELSE 'USD' END
             FROM shaped
             """,
             {

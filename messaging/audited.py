@@ -1,9 +1,10 @@
 """Which messaging tables the audit log follows (core.audit), and why.
 
 Recorded, field by field, when staff or an API token write them: the configuration people
-edit, `Channel` (secrets are never in it: it names the settings that hold them, and those
-names are shown), `MessageTemplate`, `Campaign` (with launch, pause, resume and cancel also
-named actions), `ContentItem`, `AutoReplyRule`, `FaqEntry`, `NotificationType`,
+edit, the price card (`PriceCard`, `PriceRate`: what every message costs), `Channel`
+(secrets are never in it: it names the settings that hold them, and those names are
+shown), `MessageTemplate`, `Campaign` (with launch, pause, resume and cancel also named
+actions), `ContentItem`, `AutoReplyRule`, `FaqEntry`, `NotificationType`,
 `NotificationPreference`, `TrackedLink`; and `Conversation` (assignment, closing), without
 the timestamps every inbound message moves.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 from core.audit import audit_register
 from messaging.automation.models import AutoReplyRule, FaqEntry
 from messaging.campaigns.models import Campaign
-from messaging.channels.models import Channel, MessageTemplate
+from messaging.channels.models import Channel, MessageTemplate, PriceCard, PriceRate
 from messaging.content.models import ContentItem
 from messaging.links.models import TrackedLink
 from messaging.notifications.models import NotificationPreference, NotificationType
@@ -30,7 +31,7 @@ from messaging.sending.models import Conversation
 def audit_register_messaging() -> None:
     for model in (
         Channel, MessageTemplate, ContentItem, AutoReplyRule, FaqEntry, NotificationType,
-        NotificationPreference, TrackedLink,
+        NotificationPreference, TrackedLink, PriceCard, PriceRate,
     ):  # fmt: skip
         audit_register(model)
     audit_register(Campaign, m2m_fields={"tags"})

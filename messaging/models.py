@@ -18,6 +18,9 @@ from messaging.campaigns.models import (  # noqa: F401
 from messaging.channels.models import (  # noqa: F401
     Channel,
     MessageTemplate,
+    PriceCard,
+    PriceRate,
+    PricingCategory,
     Provider,
     RateLimitState,
     TemplateCategory,

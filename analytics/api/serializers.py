@@ -186,6 +186,7 @@ class DashboardTotalsSerializer(serializers.Serializer):
     notifications_sent = serializers.IntegerField()
     conversions = serializers.IntegerField()
     revenue = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_attributed = serializers.DecimalField(max_digits=18, decimal_places=2)
     revenue_campaign = serializers.DecimalField(max_digits=18, decimal_places=2)
     revenue_content = serializers.DecimalField(max_digits=18, decimal_places=2)
     revenue_notification = serializers.DecimalField(max_digits=18, decimal_places=2)
@@ -208,6 +209,8 @@ class DashboardTodaySerializer(serializers.Serializer):
     new_contacts = serializers.IntegerField()
     conversions = serializers.IntegerField()
     revenue = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_attributed = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_organic = serializers.DecimalField(max_digits=18, decimal_places=2)
 
 
 class DashboardDaySerializer(serializers.Serializer):
@@ -219,6 +222,8 @@ class DashboardDaySerializer(serializers.Serializer):
     opt_outs = serializers.IntegerField(allow_null=True)
     conversions = serializers.IntegerField()
     revenue = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_attributed = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_organic = serializers.DecimalField(max_digits=18, decimal_places=2)
     cost = serializers.DecimalField(max_digits=18, decimal_places=4)
 
 
@@ -256,3 +261,58 @@ class PageViewReportSerializer(serializers.Serializer):
     pages = PageViewPageSerializer(many=True)
     sources = PageViewSourceSerializer(many=True)
     days = PageViewDaySerializer(many=True)
+
+
+class RevenueTotalsSerializer(serializers.Serializer):
+    conversions = serializers.IntegerField()
+    revenue = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_attributed = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_organic = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_campaign = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_content = serializers.DecimalField(max_digits=18, decimal_places=2)
+    revenue_notification = serializers.DecimalField(max_digits=18, decimal_places=2)
+    cost = serializers.DecimalField(max_digits=18, decimal_places=4)
+    roi = serializers.FloatField(allow_null=True, help_text="(attributed - cost) / cost")
+
+
+class RevenueNumberSerializer(serializers.Serializer):
+    channel = serializers.IntegerField(source="channel_id", allow_null=True)
+    name = serializers.CharField()
+    number = serializers.CharField()
+    conversions = serializers.IntegerField(allow_null=True)
+    attributed = serializers.DecimalField(max_digits=18, decimal_places=2)
+    organic = serializers.DecimalField(max_digits=18, decimal_places=2)
+    cost = serializers.DecimalField(max_digits=18, decimal_places=4)
+    roi = serializers.FloatField(allow_null=True)
+
+
+class RevenueLabelSerializer(serializers.Serializer):
+    source = serializers.CharField(source="label")
+    conversions = serializers.IntegerField()
+    attributed = serializers.DecimalField(max_digits=18, decimal_places=2)
+    organic = serializers.DecimalField(max_digits=18, decimal_places=2)
+    total = serializers.DecimalField(source="revenue", max_digits=18, decimal_places=2)
+
+
+class PriceRateSerializer(serializers.Serializer):
+    market = serializers.CharField(help_text="Country code; empty: Rest of World.")
+    category = serializers.CharField()
+    rate = serializers.DecimalField(max_digits=12, decimal_places=6)
+
+
+class PriceCardSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    effective_from = serializers.DateField()
+    currency = serializers.CharField()
+    source = serializers.CharField()
+    rates = PriceRateSerializer(many=True, source="rates.all")
+
+
+class RevenueReportSerializer(serializers.Serializer):
+    first = serializers.DateField()
+    last = serializers.DateField()
+    currency = serializers.CharField()
+    totals = RevenueTotalsSerializer()
+    by_number = RevenueNumberSerializer(many=True)
+    by_source = RevenueLabelSerializer(many=True)
+    price_card = PriceCardSerializer(allow_null=True)

@@ -27,6 +27,7 @@ from analytics.api.serializers import (
     InboundSerializer,
     MessageStatusSerializer,
     PageViewReportSerializer,
+    RevenueReportSerializer,
 )
 from analytics.days import day_bounds
 from analytics.models import ConversionEvent
@@ -324,3 +325,32 @@ class MonitoringDashboardView(DashboardReportView):
     )
     def get(self, request):
         return super().get(request)
+
+
+class RevenueReportView(ReportingView):
+    """Revenue for a period (`range=7|30|90`, or `range=custom&start=&end=`): attributed and
+    organic apart, cost and ROI ((attributed - cost) / cost, null without cost), per number
+    and per the `source` label conversions were recorded with, and the price card in effect
+    on the period's last day."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("range", str, enum=["7", "30", "90", "custom"]),
+            OpenApiParameter("start", OpenApiTypes.DATE),
+            OpenApiParameter("end", OpenApiTypes.DATE),
+        ],
+        responses=RevenueReportSerializer,
+    )
+    def get(self, request):
+        date_range = selectors.date_range_from(request.query_params)
+        summary = selectors.revenue_summary(date_range)
+        data = {
+            "first": date_range.first,
+            "last": date_range.last,
+            "currency": settings.ANALYTICS_CURRENCY,
+            "totals": summary["totals"],
+            "by_number": summary["by_number"],
+            "by_source": summary["by_label"],
+            "price_card": summary["price_card"],
+        }
+        return Response(RevenueReportSerializer(data).data)

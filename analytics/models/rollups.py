@@ -58,6 +58,8 @@ class DailySnapshot(models.Model):
     revenue_content = _money()
     revenue_notification = _money()
     revenue_organic = _money()
+    # All-channels row: {the caller's `source` label: {conversions, attributed, organic}}.
+    revenue_by_label = models.JSONField(default=dict, blank=True)
     cost = _money(4)
     computed_at = models.DateTimeField(default=timezone.now)
 

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 FUTURE_TOLERANCE = timedelta(hours=1)
 CENTS = Decimal("0.01")
+COST_PLACES = Decimal("0.0001")
 
 
 class ConversionInvalid(DomainError):
@@ -73,17 +74,26 @@ def exchange_rate(currency: str) -> Decimal:
         ) from None
 
 
-def to_reporting_currency(amount: Decimal, currency: str, *, strict: bool = True) -> Decimal:
+def to_reporting_currency(amount: Decimal, currency: str) -> Decimal:
+    """A conversion's value in ANALYTICS_CURRENCY; ConversionInvalid without a rate."""
+    return (Decimal(amount) * exchange_rate(currency)).quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+def cost_to_reporting_currency(amount: Decimal, currency: str) -> Decimal:
+    """A message cost (the price card's currency) in ANALYTICS_CURRENCY, with the rates
+    conversions use; four decimals, as costs are fractions of a cent. A currency without a
+    rate counts one to one, with a warning (README "Message costs": set the rate)."""
+    return (Decimal(amount) * _rate_or_one(currency)).quantize(COST_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _rate_or_one(currency: str) -> Decimal:
     try:
-        rate = exchange_rate(currency)
+        return exchange_rate(currency)
     except ConversionInvalid:
-        if strict:
-            raise
         logger.warning(
             "no exchange rate for %s; counted as %s", currency, settings.ANALYTICS_CURRENCY
         )
-        rate = Decimal(1)
-    return (Decimal(amount) * rate).quantize(CENTS, rounding=ROUND_HALF_UP)
+        return Decimal(1)
 
 
 def conversion_record(

@@ -39,13 +39,17 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThan
 
 from analytics.days import analytics_tz
 from analytics.models import (
+    AttributionSource,
     ButtonClick,
     ButtonDaily,
     ConversionEvent,
     ConversionType,
     QualityRating,
 )
-from analytics.services.conversions import revenue_types, to_reporting_currency
+from analytics.services.conversions import (
+    cost_to_reporting_currency,
+    revenue_types,
+)
 from crm.models import Consent, ConsentEvent, Contact
 from messaging.inbox.selectors import inbox_metrics
 from messaging.models import (
@@ -104,38 +108,42 @@ def touching(start: datetime, end: datetime) -> Q:
     )
 
 
-def message_cost_rate(cost_per_message, currency: str) -> Decimal:
-    """What one sent message of a campaign costs in the reporting currency: its campaign's
-    cost_per_message (converted), or MESSAGE_COST when the campaign has none (or no campaign)."""
-    cost = Decimal(str(cost_per_message or 0))
-    if cost > 0:
-        return to_reporting_currency(cost, currency or settings.ANALYTICS_CURRENCY, strict=False)
-    return default_message_cost()
+def messages_cost(messages, *, by: str) -> dict[Any, Decimal]:
+    """The one definition of cost: the cost Parley stored on each of these messages
+    (`Message.cost`, README "Message costs"), summed per `by` (a column: channel_id,
+    campaign_id) and per the price card's currency, each sum converted to
+    ANALYTICS_CURRENCY. Callers pass the messages a period counts (those sent in it)."""
+    out: dict[Any, Decimal] = defaultdict(lambda: ZERO)
+    rows = (
+        messages.filter(cost__gt=0)
+        .order_by()
+        .values_list(by, "cost_currency")
+        .annotate(total=Sum("cost"))
+    )
+    for key, currency, total in rows:
+        out[key] += cost_to_reporting_currency(Decimal(total), currency)
+    return dict(out)
 
 
-def default_message_cost() -> Decimal:
-    return Decimal(str(settings.MESSAGE_COST or 0))
-
-
-def roi(revenue: Decimal, cost: Decimal) -> float | None:
-    if not cost:
+def roi(attributed_revenue: Decimal, cost: Decimal) -> float | None:
+    """(attributed revenue - cost) / cost; None (shown "—") when nothing was spent. Organic
+    revenue is never in it: no message earned it."""
+    if not cost or cost <= 0:
         return None
-    return round(float((revenue - cost) / cost), 4)
+    return round(float((Decimal(attributed_revenue) - cost) / cost), 4)
 
 
 # --- Messages -----------------------------------------------------------------------------------
 
 
 def messages_by_channel(start: datetime, end: datetime) -> dict[int, dict[str, int]]:
-    """Outbound sent/delivered/read/failed, contacts reached and the billable sends without a
-    campaign (their cost is MESSAGE_COST), per channel."""
+    """Outbound sent/delivered/read/failed, contacts reached and cost (of the messages sent
+    in the period), per channel."""
 
     sent = _between(SENT_TIME, start, end)
-    billable = sent & ~Q(billable=False)
+    outbound = Message.objects.filter(direction=Direction.OUTBOUND).filter(touching(start, end))
     rows = (
-        Message.objects.filter(direction=Direction.OUTBOUND)
-        .filter(touching(start, end))
-        .order_by()
+        outbound.order_by()
         .values("channel_id")
         .annotate(
             sent=Count("pk", filter=sent),
@@ -143,10 +151,12 @@ def messages_by_channel(start: datetime, end: datetime) -> dict[int, dict[str, i
             read=Count("pk", filter=_in("read_at", start, end)),
             failed=Count("pk", filter=PROVIDER_FAILED & _in("failed_at", start, end)),
             contacts_reached=Count("contact_id", distinct=True, filter=sent),
-            billable_plain=Count("pk", filter=billable & Q(campaign__isnull=True)),
         )
     )
-    return {row.pop("channel_id"): row for row in rows}
+    out = {row.pop("channel_id"): {**row, "cost": ZERO} for row in rows}
+    for channel_id, cost in messages_cost(outbound.filter(sent), by="channel_id").items():
+        out.setdefault(channel_id, {"cost": ZERO})["cost"] = cost
+    return out
 
 
 def message_counts(start: datetime, end: datetime) -> dict[str, int]:
@@ -241,6 +251,32 @@ def conversions_by_channel(start: datetime, end: datetime) -> dict[int | None, d
     return out
 
 
+def revenue_by_label(start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
+    """Per the caller's `source` label of the conversions that occurred in the period:
+    conversions, attributed revenue (credited to a campaign, content or notification message)
+    and organic revenue, in ANALYTICS_CURRENCY. An empty label is kept as ""."""
+    revenue = Q(type__in=revenue_types())
+    organic = Q(attribution_source=AttributionSource.ORGANIC)
+    rows = (
+        ConversionEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .order_by()
+        .values("source")
+        .annotate(
+            conversions=Count("pk"),
+            attributed=Sum("value_base", filter=revenue & ~organic, default=ZERO),
+            organic=Sum("value_base", filter=revenue & organic, default=ZERO),
+        )
+    )
+    return {
+        row["source"]: {
+            "conversions": row["conversions"],
+            "attributed": str(Decimal(row["attributed"]).quantize(Decimal("0.01"))),
+            "organic": str(Decimal(row["organic"]).quantize(Decimal("0.01"))),
+        }
+        for row in rows
+    }
+
+
 def people_figures(start: datetime, end: datetime) -> dict[str, int]:
     """New contacts and consent changes (distinct contacts moved to opted in / opted out)."""
 
@@ -311,9 +347,7 @@ def campaigns_info(ids) -> dict[int, dict[str, Any]]:
 
     return {
         row["pk"]: row
-        for row in Campaign.objects.filter(pk__in=list(ids)).values(
-            "pk", "channel_id", "cost_per_message", "currency"
-        )
+        for row in Campaign.objects.filter(pk__in=list(ids)).values("pk", "channel_id")
     }
 
 
@@ -331,8 +365,9 @@ def _campaign_messages(campaign_ids=None):
 def campaign_status_figures(
     *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
 ) -> dict[int, dict[str, Any]]:
-    """Per campaign: targeted, sent, delivered, read, failed, errors by code, billable sends,
-    and (for a day) sends by local hour. With `start`/`end`: that day; else whole campaigns."""
+    """Per campaign: targeted, sent, delivered, read, failed, errors by code, cost of the
+    messages sent, and (for a day) sends by local hour. With `start`/`end`: that day; else
+    whole campaigns."""
 
     messages = _campaign_messages(campaign_ids)
     if start is not None:
@@ -355,11 +390,13 @@ def campaign_status_figures(
         delivered=Count("pk", filter=delivered),
         read=Count("pk", filter=read),
         failed=Count("pk", filter=failed),
-        billable_sent=Count("pk", filter=sent & ~Q(billable=False)),
     ):
         campaign_id = row.pop("campaign_id")
         if campaign_id is not None:
-            out[campaign_id] = {**row, "errors": {}, "hourly_sent": [0] * 24}
+            out[campaign_id] = {**row, "cost": ZERO, "errors": {}, "hourly_sent": [0] * 24}
+    for campaign_id, cost in messages_cost(messages.filter(sent), by="campaign_id").items():
+        if campaign_id in out:
+            out[campaign_id]["cost"] = cost
     for campaign_id, code, n in (
         messages.filter(failed).values_list("campaign_id", "error_code").annotate(n=Count("pk"))
     ):
@@ -505,13 +542,10 @@ def campaign_figures(
             continue
         row = statuses.get(campaign_id) or {
             "targeted": 0, "sent": 0, "delivered": 0, "read": 0, "failed": 0,
-            "billable_sent": 0, "errors": {}, "hourly_sent": [0] * 24,
+            "cost": ZERO, "errors": {}, "hourly_sent": [0] * 24,
         }  # fmt: skip
         money = conversions.get(campaign_id, {})
-        rate = message_cost_rate(
-            info[campaign_id]["cost_per_message"], info[campaign_id]["currency"]
-        )
-        cost = (rate * row.pop("billable_sent")).quantize(Decimal("0.0001"))
+        cost = row.pop("cost").quantize(Decimal("0.0001"))
         revenue = Decimal(money.get("revenue") or ZERO).quantize(Decimal("0.01"))
         if start is None:
             row["hourly_sent"] = []

@@ -218,31 +218,21 @@ def _describe(days: list[date]) -> str:
 # --- One day ------------------------------------------------------------------------------------
 
 
-def snapshot_figures(day: date, *, campaigns: dict | None = None) -> dict[int | None, dict]:
-    """Every DailySnapshot row of `day` as field dicts, keyed by channel id (None: all).
-    `campaigns`: the day's campaign figures when the caller has them already (their costs)."""
+def snapshot_figures(day: date) -> dict[int | None, dict]:
+    """Every DailySnapshot row of `day` as field dicts, keyed by channel id (None: all)."""
     start, end = day_bounds(day)
     messages = figures.messages_by_channel(start, end)
     inbound = figures.inbound_by_channel(start, end)
     buttons, links = figures.clicks_by_channel(start, end)
     opened = figures.conversations_opened_by_channel(start, end)
     conversions = figures.conversions_by_channel(start, end)
-    if campaigns is None:
-        campaigns = figures.campaign_figures(start=start, end=end)
-    default_cost = figures.default_message_cost()
-    cost_by_channel: dict[int, Decimal] = {}
-    for row in campaigns.values():
-        cost_by_channel[row["channel_id"]] = (
-            cost_by_channel.get(row["channel_id"], ZERO) + row["cost"]
-        )
     channel_ids = {
-        c for c in (*messages, *inbound, *buttons, *links, *opened, *conversions, *cost_by_channel)
-        if c is not None
+        c for c in (*messages, *inbound, *buttons, *links, *opened, *conversions) if c is not None
     }  # fmt: skip
     rows: dict[int | None, dict[str, Any]] = {}
     for channel_id in sorted(channel_ids):
         m = messages.get(channel_id, {})
-        cost = cost_by_channel.get(channel_id, ZERO) + default_cost * m.get("billable_plain", 0)
+        cost = m.get("cost", ZERO)
         money = conversions.get(channel_id)
         rows[channel_id] = {
             "sent": m.get("sent", 0),
@@ -285,6 +275,7 @@ def snapshot_figures(day: date, *, campaigns: dict | None = None) -> dict[int | 
     total.update(figures.people_figures(start, end))
     total.update(figures.content_figures(start, end))
     total.update(figures.quality_figures(start, end))
+    total["revenue_by_label"] = figures.revenue_by_label(start, end)
     rows[None] = total
     return rows
 
@@ -312,7 +303,7 @@ def rollup_day(day: date, *, dry_run: bool = False) -> dict[str, Any]:
                 ConversionEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
             )
         campaigns = figures.campaign_figures(start=start, end=end)
-        snapshots = snapshot_figures(day, campaigns=campaigns)
+        snapshots = snapshot_figures(day)
         buttons = figures.button_figures(start, end)
         if not dry_run:
             DailySnapshot.objects.filter(day=day).delete()

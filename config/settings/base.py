@@ -517,7 +517,8 @@ ANALYTICS_TIME_ZONE = env.str("ANALYTICS_TIME_ZONE", default=TIME_ZONE)
 # Conversions: last touch by a delivered campaign, content or notification message within
 # this many days before the conversion (README "Analytics").
 ATTRIBUTION_WINDOW_DAYS = env.int("ATTRIBUTION_WINDOW_DAYS", default=7)
-# Money is reported in this currency; conversions and campaign costs in another currency are
+# Money is reported in this currency; conversions and message costs (the price card's
+# currency, README "Message costs") in another currency are
 # converted with ANALYTICS_EXCHANGE_RATES (units of the reporting currency per unit, e.g.
 # "USD=83.2,EUR=90.1"); a conversion in a currency without a rate is refused.
 ANALYTICS_CURRENCY = env.str("ANALYTICS_CURRENCY", default="INR")
@@ -526,8 +527,6 @@ ANALYTICS_EXCHANGE_RATES = env.dict("ANALYTICS_EXCHANGE_RATES", default={})
 ANALYTICS_REVENUE_TYPES = env.list(
     "ANALYTICS_REVENUE_TYPES", default=["order", "payment", "subscription", "custom"]
 )
-# Cost of an outbound message when its campaign has no cost_per_message (or it has none).
-MESSAGE_COST = env.str("MESSAGE_COST", default="0")
 # Incremental rollups: besides today and the days marked changed, the last N days get one
 # more pass after they ended; the nightly run recomputes all N.
 ANALYTICS_ROLLUP_RECENT_DAYS = env.int("ANALYTICS_ROLLUP_RECENT_DAYS", default=3)

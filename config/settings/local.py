@@ -16,3 +16,5 @@ WHATSAPP_DISPLAY_PHONE_NUMBER = env.str("WHATSAPP_DISPLAY_PHONE_NUMBER", default
 # The embedded demo's provider is the simulator on loopback: channels may point at private
 # hosts here. Production keeps the SSRF guard on channel base URLs (base.py: off by default).
 PROVIDER_URL_ALLOW_PRIVATE = env.bool("PROVIDER_URL_ALLOW_PRIVATE", default=True)
+# The shipped price card is in USD: the demo reports in INR at this rate unless told otherwise.
+ANALYTICS_EXCHANGE_RATES = env.dict("ANALYTICS_EXCHANGE_RATES", default={"USD": "86.0"})

@@ -2,7 +2,13 @@ from django.contrib import admin, messages
 from django.db import models
 
 from core.admin import ReadOnlyModelAdmin
-from messaging.channels.models import Channel, MessageTemplate, RateLimitState
+from messaging.channels.models import (
+    Channel,
+    MessageTemplate,
+    PriceCard,
+    PriceRate,
+    RateLimitState,
+)
 from messaging.channels.secrets import secret_setting_allowed
 from messaging.channels.services import channel_resume
 from messaging.channels.templates import templates_sync
@@ -147,3 +153,29 @@ class RateLimitStateAdmin(ReadOnlyModelAdmin):
 
     list_display = ["key", "tat"]
     search_fields = ["key"]
+
+
+class PriceRateInline(admin.TabularInline):
+    model = PriceRate
+    extra = 0
+    fields = ["market", "category", "rate"]
+
+
+@admin.register(PriceCard)
+class PriceCardAdmin(admin.ModelAdmin):
+    """Meta's per-message rates (README "Message costs"). Editing needs the model's change
+    permission, which only Admins hold; when Meta publishes new rates, add a card with its
+    effective date rather than editing the old one, so past messages keep their price."""
+
+    list_display = ["name", "effective_from", "currency", "source"]
+    date_hierarchy = "effective_from"
+    search_fields = ["name", "source"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [PriceRateInline]
+
+
+@admin.register(PriceRate)
+class PriceRateAdmin(admin.ModelAdmin):
+    list_display = ["card", "market", "category", "rate"]
+    list_filter = ["card", "category", "market"]
+    search_fields = ["market"]

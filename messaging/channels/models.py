@@ -233,3 +233,76 @@ class RateLimitState(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class PricingCategory(models.TextChoices):
+    """Meta's pricing categories (the `pricing.category` of a status webhook, lower case)."""
+
+    MARKETING = "marketing", "Marketing"
+    UTILITY = "utility", "Utility"
+    AUTHENTICATION = "authentication", "Authentication"
+    SERVICE = "service", "Service"
+
+
+class PriceCard(models.Model):
+    """Meta's per-message rates in effect from a date (README "Message costs").
+
+    A message is priced with the card in effect on the (UTC) day it was sent: the latest card
+    whose `effective_from` is on or before that day. Rates are per delivered template message
+    by category and recipient country; a country without its own rate pays the card's
+    "Rest of World" rate (the rate with `market` empty). Operators add a new card when Meta
+    publishes new rates, so past messages keep the price they were sent at.
+    """
+
+    name = models.CharField(max_length=100)
+    effective_from = models.DateField(unique=True)
+    currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217, e.g. USD.")
+    source = models.CharField(
+        max_length=300, blank=True, help_text="Where the rates come from (Meta's rate card URL)."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-effective_from"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (from {self.effective_from:%Y-%m-%d}, {self.currency})"
+
+    def clean(self) -> None:
+        currency = (self.currency or "").strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise ValidationError({"currency": "A three-letter ISO 4217 code, e.g. USD."})
+        self.currency = currency
+
+
+class PriceRate(models.Model):
+    """One rate of a price card: a category in a market (a country, or Rest of World)."""
+
+    card = models.ForeignKey(PriceCard, on_delete=models.CASCADE, related_name="rates")
+    market = models.CharField(
+        max_length=2, blank=True,
+        help_text="ISO 3166 country code of the recipient's number (IN, BR, US...); empty: "
+        "Rest of World, for every country without its own rate.",
+    )  # fmt: skip
+    category = models.CharField(max_length=20, choices=PricingCategory.choices)
+    rate = models.DecimalField(
+        max_digits=12, decimal_places=6, help_text="Per message, in the card's currency."
+    )
+
+    class Meta:
+        ordering = ["card", "market", "category"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["card", "market", "category"], name="price_rate_one_per_market_category"
+            ),
+            models.CheckConstraint(condition=models.Q(rate__gte=0), name="price_rate_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market or 'Rest of World'} {self.category}: {self.rate}"
+
+    def clean(self) -> None:
+        self.market = (self.market or "").strip().upper()
+        if self.market and (len(self.market) != 2 or not self.market.isalpha()):
+            raise ValidationError({"market": "A two-letter country code, or empty."})

@@ -193,6 +193,11 @@ class Message(models.Model):
     pricing = models.JSONField(default=dict, blank=True)
     pricing_category = models.CharField(max_length=40, blank=True)
     billable = models.BooleanField(null=True)
+    # What Parley computes this message costs (README "Message costs"), in `cost_currency`:
+    # the price card's rate for its category and the recipient's country, 0 when Meta says it
+    # is free or it failed; empty until Meta reports it sent.
+    cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    cost_currency = models.CharField(max_length=3, blank=True)
     conversation_info = models.JSONField(default=dict, blank=True)
 
     media_id = models.CharField(max_length=128, blank=True)

@@ -27,6 +27,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -38,6 +39,7 @@ from crm.models import Contact
 from messaging.providers import StatusUpdate
 from messaging.providers.error_codes import error_code_info
 from messaging.sending import hooks
+from messaging.sending.costs import CostInput, messages_price
 from messaging.sending.failures import WINDOW_CLOSED, WINDOW_CLOSED_TITLE, failure_side_effects
 from messaging.sending.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
 from messaging.sending.retry import messages_requeue
@@ -77,6 +79,7 @@ _MESSAGE_FIELDS = (
     "pricing",
     "pricing_category",
     "billable",
+    "cost",
     "conversation_info",
     "deleted_at",
 )
@@ -323,6 +326,7 @@ def _apply(
     # Conversation objects differ per status of one message (only `sent` has the expiry):
     # these messages copy theirs in SQL from the earliest status that carried one.
     conversation_from_history: list[int] = []  # ids
+    to_price: list[CostInput] = []
     for wamid, message_rows in by_wamid.items():
         message = messages[wamid]
         rows_by_rank: dict[int, dict[str, Any]] = {}
@@ -375,6 +379,7 @@ def _apply(
             }
             if any(new[key] != message[key] for key in new):
                 change.update(new)
+        _cost_change(message, previous, current, change, pricing, to_price)
         if conversation is not None and conversation[0] != message["conversation_info"]:
             value, row = conversation
             raw = row["raw"] if isinstance(row["raw"], dict) else {}
@@ -385,6 +390,8 @@ def _apply(
         if change:
             changes[message["pk"]] = change
 
+    for pk, price in messages_price(to_price).items():
+        changes.setdefault(pk, {}).update(cost=price.amount, cost_currency=price.currency)
     _messages_write(changes)
     if conversation_from_history:
         earliest = (
@@ -400,6 +407,42 @@ def _apply(
     result.changed.update({pk: (t[0], t[1]) for pk, t in transitions.items()})
     if transitions and message_status_changed.has_listeners(Message):
         _signal_on_commit(transitions)
+
+
+def _cost_change(
+    message: dict[str, Any],
+    previous: int,
+    current: int,
+    change: dict[str, Any],
+    pricing: dict[str, Any],
+    to_price: list[CostInput],
+) -> None:
+    """Price a message when Meta first reports it sent (or delivered, or read), again when a
+    pricing object arrives later (it may say the message was free), and zero it when it
+    failed (README "Message costs")."""
+    if current == Status.FAILED:
+        if message["cost"] != 0:
+            change.update(cost=Decimal(0), cost_currency="")
+        return
+    if current not in FORWARD_RANKS:
+        return
+    newly_sent = previous not in FORWARD_RANKS or message["cost"] is None
+    if not (newly_sent or "pricing" in change):
+        return
+    sent_at = next(
+        (
+            value
+            for value in (
+                message["sent_at"] or change.get("sent_at"),
+                message["delivered_at"] or change.get("delivered_at"),
+                message["read_at"] or change.get("read_at"),
+            )
+            if value is not None
+        ),
+        None,
+    )
+    if sent_at is not None:
+        to_price.append(CostInput(message["pk"], pricing or message["pricing"] or {}, sent_at))
 
 
 # How each column combines with the row's current value, inside the UPDATE itself: statuses

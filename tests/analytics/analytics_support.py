@@ -2,13 +2,16 @@
 
 Day D is 2026-03-10 (UTC; the tests travel to D+2 10:00). What happens:
 
-| message | campaign | to | channel | times on D unless noted | status | billable |
-| m1 | K | c1 | A | sent 09:00:05, delivered 09:00:10, read 10:00 | read | yes |
-| m2 | K | c2 | A | sent 09:01, delivered D+1 08:00 | delivered | unknown |
-| m3 | K | c3 | A | failed 09:02 (131026), never sent | failed | - |
-| m4 | - | c4 | B | sent 12:00, delivered 12:01 (a free service reply) | delivered | no |
-| m5 | notification | c4 | A | sent 13:00, delivered 13:00:30 | delivered | unknown |
-| m6 | content | c1 | A | sent D-1 23:59, read D 00:30, no delivery receipt | read | yes |
+| message | campaign | to | channel | times on D unless noted | status | stored cost (INR) |
+| m1 | K | c1 | A | sent 09:00:05, delivered 09:00:10, read 10:00 | read | 0.50 |
+| m2 | K | c2 | A | sent 09:01, delivered D+1 08:00 | delivered | 0.50 |
+| m3 | K | c3 | A | failed 09:02 (131026), never sent | failed | 0 |
+| m4 | - | c4 | B | sent 12:00, delivered 12:01 (a free service reply) | delivered | 0 |
+| m5 | notification | c4 | A | sent 13:00, delivered 13:00:30 | delivered | 0.10 |
+| m6 | content | c1 | A | sent D-1 23:59, read D 00:30, no delivery receipt | read | 0.10 |
+
+(Costs are stored as the status path would have priced them; tests/analytics/test_money.py
+prices messages through the real webhook path.)
 
 Inbound: i1 text from c1 at 10:05, i4 a button reply from c1 at 10:06 to m1 ("Buy now"), i3 a
 reaction from c4 on B (not counted), i2 text from c2 at D+1 08:30. A tracked link of K is
@@ -84,8 +87,7 @@ def build_world() -> World:
     c4.created_at = at(7)
     c4.save(update_fields=["created_at"])
     w.campaign = Campaign.objects.create(
-        name="Spring sale", channel=w.a, state=CampaignState.COMPLETED,
-        cost_per_message=Decimal("0.50"), currency="INR", created_at=at(8),
+        name="Spring sale", channel=w.a, state=CampaignState.COMPLETED, created_at=at(8),
     )  # fmt: skip
 
     def out(name, contact, channel=None, **fields):
@@ -98,18 +100,21 @@ def build_world() -> World:
 
     k = w.campaign
     out("m1", c1, campaign=k, status=Status.READ, sent_at=at(9, 0, 5), delivered_at=at(9, 0, 10),
-        read_at=at(10), billable=True)  # fmt: skip
+        read_at=at(10), billable=True, cost=Decimal("0.50"), cost_currency="INR")  # fmt: skip
     out("m2", c2, campaign=k, status=Status.DELIVERED, sent_at=at(9, 1),
-        delivered_at=at(8, day=D + timedelta(days=1)))  # fmt: skip
+        delivered_at=at(8, day=D + timedelta(days=1)), cost=Decimal("0.50"),
+        cost_currency="INR")  # fmt: skip
     out("m3", c3, campaign=k, status=Status.FAILED, failed_at=at(9, 2), error_code=131026,
-        error_title="Message undeliverable")  # fmt: skip
+        error_title="Message undeliverable", cost=Decimal(0))  # fmt: skip
     out("m4", c4, channel=w.b, type="text", status=Status.DELIVERED, sent_at=at(12),
-        delivered_at=at(12, 1), billable=False, created_at=at(12))  # fmt: skip
+        delivered_at=at(12, 1), billable=False, created_at=at(12), cost=Decimal(0),
+        cost_currency="USD")  # fmt: skip
     m5 = out("m5", c4, status=Status.DELIVERED, sent_at=at(13), delivered_at=at(13, 0, 30),
-             created_at=at(13))  # fmt: skip
+             created_at=at(13), cost=Decimal("0.10"), cost_currency="INR")  # fmt: skip
     eve = D - timedelta(days=1)
     m6 = out("m6", c1, status=Status.READ, sent_at=at(23, 59, day=eve), read_at=at(0, 30),
-             billable=True, created_at=at(23, 58, day=eve))  # fmt: skip
+             billable=True, created_at=at(23, 58, day=eve), cost=Decimal("0.10"),
+             cost_currency="INR")  # fmt: skip
     w.notification = Notification.objects.create(
         event_type=_notification_type(), contact=c4, reference_id="ORD-1", message=m5
     )

@@ -39,7 +39,6 @@ D1 = D + timedelta(days=1)
 
 @pytest.fixture(autouse=True)
 def _clock(settings):
-    settings.MESSAGE_COST = "0.10"
     settings.ANALYTICS_TIME_ZONE = "UTC"
     events._recent_marks.clear()
     with time_machine.travel(NOW, tick=False) as traveller:
@@ -73,7 +72,7 @@ def test_the_days_snapshot_matches_the_hand_count(world):
     assert total.revenue == Decimal("1200.00")
     assert (total.revenue_campaign, total.revenue_notification) == (Decimal(1000), Decimal(200))
     assert (total.revenue_content, total.revenue_organic) == (0, 0)
-    # K: m1 and m2 billable at 0.50; m5 without a campaign at MESSAGE_COST; m4 not billable.
+    # The stored costs of the messages sent on D: m1 and m2 0.50, m5 0.10, m4 free.
     assert total.cost == Decimal("1.1000")
 
     a, b = snapshot(D, world.a), snapshot(D, world.b)

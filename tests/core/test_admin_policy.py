@@ -94,6 +94,8 @@ STAFF_PAGES: dict[str, list[str]] = {
     "messaging.notificationpreference": ["/staff/contacts/<pk>/notification-preferences/"],
     "messaging.notificationpreferenceevent": ["/staff/contacts/<pk>/notification-preferences/"],
     "messaging.notificationtype": ["/staff/notifications/"],
+    "messaging.pricecard": ["/staff/analytics/revenue/"],
+    "messaging.pricerate": ["/staff/analytics/revenue/"],
     "messaging.trackedlink": ["/staff/content/<pk>/", "/staff/analytics/campaigns/<pk>/"],
 }
 
