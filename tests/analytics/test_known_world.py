@@ -96,14 +96,14 @@ def test_the_campaign_csvs_hold_the_same_figures(world, analyst):
     rows = {r["campaign"]: r for r in _csv(analyst, "campaigns")}
     wanted = ["targeted", "sent", "delivered", "read", "failed", "replied", "clicked", "converted"]
     assert [rows["Diwali"][k] for k in wanted] == ["6", "5", "4", "2", "1", "1", "2", "3"]
-    assert rows["Diwali"]["revenue"] == "2030.00"
+    assert rows["Diwali"]["attributed_revenue"] == "2030.00"
     assert [rows["Spring"][k] for k in wanted] == ["2", "2", "2", "1", "0", "1", "1", "0"]
 
     by_day = {r["day"]: r for r in _csv(analyst, "campaign-days", f"campaign={world.k1.pk}")}
     assert list(by_day) == [D.isoformat(), D1.isoformat(), D2.isoformat(), "total"]
     assert [by_day[D.isoformat()][k] for k in wanted] == ["6", "5", "4", "2", "1", "1", "2", "2"]
     assert [by_day["total"][k] for k in wanted] == ["6", "5", "4", "2", "1", "1", "2", "3"]
-    assert by_day[D2.isoformat()]["revenue"] == "830.00"
+    assert by_day[D2.isoformat()]["attributed_revenue"] == "830.00"
 
     errors = _csv(analyst, "campaign-errors", f"campaign={world.k1.pk}")
     assert [(r["error_code"], r["count"]) for r in errors] == [("131026", "1")]
