@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, QuerySet, Sum
 
+from analytics.campaign_live import campaign_rows
 from analytics.days import day_bounds, days_between, today
 from analytics.db import analytics_queries
 from analytics.models import (
@@ -212,10 +213,9 @@ def campaign_report_list() -> QuerySet[Campaign]:
 
 
 def campaign_summary(campaign) -> dict[str, Any]:
-    total = CampaignPerformance.objects.filter(campaign=campaign, day__isnull=True).first()
-    days = list(
-        CampaignPerformance.objects.filter(campaign=campaign, day__isnull=False).order_by("day")
-    )
+    """A campaign's figures: its rollups, merged with live reads while it runs and just after
+    (`analytics.campaign_live`), so they match the campaign page."""
+    total, days, live = campaign_rows(campaign)
     hourly = [0] * 24
     for row in days:
         for hour, n in enumerate(row.hourly_sent or []):
@@ -239,7 +239,14 @@ def campaign_summary(campaign) -> dict[str, Any]:
         funnel = [
             {"step": name, "count": n, "share": _ratio(n, total.targeted)} for name, n in steps
         ]
-    return {"total": total, "days": days, "hourly": hourly, "errors": errors, "funnel": funnel}
+    return {
+        "total": total,
+        "days": days,
+        "hourly": hourly,
+        "errors": errors,
+        "funnel": funnel,
+        "live": live,
+    }
 
 
 # --- Buttons --------------------------------------------------------------------------------------

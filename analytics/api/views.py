@@ -236,8 +236,9 @@ class InboundReportView(ReportingView, generics.GenericAPIView):
 
 
 class CampaignSummaryView(ReportingView):
-    """A campaign's rolled-up figures: totals, funnel, failures by code with their meaning,
-    sends by hour of day and the figures of each day."""
+    """A campaign's figures: totals, funnel, failures by code with their meaning, sends by hour
+    of day and the figures of each day. Rollups, merged with live reads while the campaign runs
+    and just after (`campaign.live`), so they match the campaign page."""
 
     @extend_schema(responses=CampaignSummarySerializer)
     def get(self, request, pk: int):
@@ -250,6 +251,7 @@ class CampaignSummaryView(ReportingView):
                 "state": campaign.state,
                 "launched_at": campaign.launched_at,
                 "currency": settings.ANALYTICS_CURRENCY,
+                "live": summary["live"],
             },
             "total": summary["total"],
             "funnel": summary["funnel"],
