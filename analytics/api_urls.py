@@ -19,4 +19,5 @@ urlpatterns = [
     ),
     path("reporting/inbound", views.InboundReportView.as_view(), name="reporting-inbound"),
     path("reporting/dashboard", views.DashboardReportView.as_view(), name="reporting-dashboard"),
+    path("reporting/templates/", views.TemplateReportView.as_view(), name="reporting-templates"),
 ]
