@@ -26,4 +26,5 @@ urlpatterns = [
         "monitoring/dashboard", views.MonitoringDashboardView.as_view(), name="monitoring-dashboard"
     ),
     path("reporting/revenue", views.RevenueReportView.as_view(), name="reporting-revenue"),
+    path("reporting/templates/", views.TemplateReportView.as_view(), name="reporting-templates"),
 ]

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, QuerySet, Sum
 
+from analytics.campaign_live import campaign_rows
 from analytics.days import day_bounds, days_between, today
 from analytics.db import analytics_queries
 from analytics.models import (
@@ -253,10 +254,9 @@ def campaign_funnel(total) -> list[dict[str, Any]]:
 
 
 def campaign_summary(campaign) -> dict[str, Any]:
-    total = CampaignPerformance.objects.filter(campaign=campaign, day__isnull=True).first()
-    days = list(
-        CampaignPerformance.objects.filter(campaign=campaign, day__isnull=False).order_by("day")
-    )
+    """A campaign's figures: its rollups, merged with live reads while it runs and just after
+    (`analytics.campaign_live`), so they match the campaign page."""
+    total, days, live = campaign_rows(campaign)
     hourly = [0] * 24
     for row in days:
         for hour, n in enumerate(row.hourly_sent or []):
@@ -268,7 +268,14 @@ def campaign_summary(campaign) -> dict[str, Any]:
             number = int(code) if str(code).lstrip("-").isdigit() else None
             errors.append({"code": code, "count": n, "meaning": error_code_info(number).meaning})
     funnel = campaign_funnel(total) if total is not None else []
-    return {"total": total, "days": days, "hourly": hourly, "errors": errors, "funnel": funnel}
+    return {
+        "total": total,
+        "days": days,
+        "hourly": hourly,
+        "errors": errors,
+        "funnel": funnel,
+        "live": live,
+    }
 
 
 # --- Buttons --------------------------------------------------------------------------------------

@@ -21,16 +21,19 @@ from analytics import charts, selectors
 from analytics.days import today
 from analytics.models import ChurnRisk, CustomerTier
 from analytics.services import figures
+from analytics.template_report import template_report
 from core.audit import audit_record
 from core.csv_safe import csv_stream
 from core.models import AuditAction
 from core.permissions import staff_permission_required
+from messaging.channels.models import MessageTemplate
 
 VIEW = "analytics.view_dashboard"
 PAGE_SIZE = 50
 TABS = [
     ("overview", "Overview"),
     ("campaigns", "Campaigns"),
+    ("templates", "Templates"),
     ("buttons", "Buttons"),
     ("page_views", "Page views"),
     ("conversations", "Conversations"),
@@ -180,6 +183,40 @@ def campaign_detail(request, pk: int):
             **summary,
         ),
     )
+
+
+# --- Templates ------------------------------------------------------------------------------------
+
+
+@require_GET
+@staff_permission_required(VIEW)
+def templates(request):
+    date_range = selectors.date_range_from(request.GET)
+    rows = template_report(date_range.first, date_range.last)
+    return render(
+        request,
+        "analytics/dashboards/templates.html",
+        _context(
+            request, "templates", date_range=date_range, rows=rows,
+            window=settings.ATTRIBUTION_WINDOW_DAYS,
+        ),
+    )  # fmt: skip
+
+
+@require_GET
+@staff_permission_required(VIEW)
+def template_detail(request, pk: int):
+    template = get_object_or_404(MessageTemplate.objects.select_related("channel"), pk=pk)
+    date_range = selectors.date_range_from(request.GET)
+    (row,) = template_report(date_range.first, date_range.last, template_ids=[template.pk])
+    return render(
+        request,
+        "analytics/dashboards/template.html",
+        _context(
+            request, "templates", date_range=date_range, template=template, row=row,
+            window=settings.ATTRIBUTION_WINDOW_DAYS,
+        ),
+    )  # fmt: skip
 
 
 # --- Buttons --------------------------------------------------------------------------------------
@@ -429,6 +466,34 @@ def _campaign_errors(request):
     )
 
 
+TEMPLATE_COLUMNS = ["template_id", "channel", "name", "language", "category", "status",
+                    "quality", "sent", "delivered", "read", "replied", "clicked", "failed",
+                    "cost"]  # fmt: skip
+
+
+def _template_rows(request) -> list[dict[str, Any]]:
+    date_range = selectors.date_range_from(request.GET)
+    pk = request.GET.get("template")
+    ids = [int(pk)] if pk and pk.isdigit() and len(pk) < 19 else None
+    return template_report(date_range.first, date_range.last, template_ids=ids)
+
+
+def _templates_table(request):
+    rows = _template_rows(request)
+    fields = ["id", *TEMPLATE_COLUMNS[1:]]
+    return TEMPLATE_COLUMNS, ([row[f] for f in fields] for row in rows)
+
+
+def _template_errors_table(request):
+    rows = _template_rows(request)
+    header = ["template_id", "name", "language", "error_code", "title", "count"]
+    return header, (
+        [row["id"], row["name"], row["language"], e["code"], e["title"], e["count"]]
+        for row in rows
+        for e in row["errors"]
+    )
+
+
 def _buttons_table(request):
     summary = selectors.button_summary(selectors.date_range_from(request.GET))
     # Each day's distinct tappers added up over the period: contact-days, not contacts.
@@ -548,6 +613,8 @@ EXPORTS: dict[str, tuple[Table, tuple[int, ...]]] = {
     "campaigns": (_campaigns_table, ()),
     "campaign-days": (_campaign_rows, ()),
     "campaign-errors": (_campaign_errors, ()),
+    "templates": (_templates_table, ()),
+    "template-errors": (_template_errors_table, ()),
     "buttons": (_buttons_table, ()),
     "button-days": (_button_days_table, ()),
     "button-hours": (_button_hours_table, ()),

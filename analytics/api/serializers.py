@@ -316,3 +316,42 @@ class RevenueReportSerializer(serializers.Serializer):
     by_number = RevenueNumberSerializer(many=True)
     by_source = RevenueLabelSerializer(many=True)
     price_card = PriceCardSerializer(allow_null=True)
+
+
+class TemplateErrorSerializer(serializers.Serializer):
+    code = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField()
+    meaning = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class TemplateReportRowSerializer(serializers.Serializer):
+    """One template's figures over the period (README "Metrics glossary", Templates)."""
+
+    id = serializers.IntegerField()
+    channel = serializers.CharField()
+    name = serializers.CharField()
+    language = serializers.CharField()
+    category = serializers.CharField()
+    status = serializers.CharField(help_text="Meta's status of the template, as last synced.")
+    quality = serializers.CharField(help_text="Meta's quality rating; empty until rated.")
+    sent = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    read = serializers.IntegerField()
+    replied = serializers.IntegerField(help_text="Distinct contacts.")
+    clicked = serializers.IntegerField(help_text="Distinct contacts.")
+    failed = serializers.IntegerField()
+    errors = TemplateErrorSerializer(many=True)
+    cost = serializers.DecimalField(max_digits=16, decimal_places=4)
+    delivery_rate = serializers.FloatField(allow_null=True)
+    read_rate = serializers.FloatField(allow_null=True)
+
+
+class TemplateReportSerializer(serializers.Serializer):
+    first = serializers.DateField()
+    last = serializers.DateField()
+    currency = serializers.CharField()
+    reply_window_days = serializers.IntegerField(
+        help_text="Replies count within this many days of the send (ATTRIBUTION_WINDOW_DAYS)."
+    )
+    templates = TemplateReportRowSerializer(many=True)

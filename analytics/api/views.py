@@ -28,13 +28,15 @@ from analytics.api.serializers import (
     MessageStatusSerializer,
     PageViewReportSerializer,
     RevenueReportSerializer,
+    TemplateReportSerializer,
 )
 from analytics.days import day_bounds
 from analytics.models import ConversionEvent
 from analytics.services.conversions import conversion_record
+from analytics.template_report import template_report
 from core.api.pagination import CappedLimitOffsetPagination
 from core.errors import DomainError
-from core.params import query_id, query_moment
+from core.params import QueryParamError, query_date, query_id, query_moment
 from crm.selectors import ContactUnresolved, contact_resolve
 
 REPORTING = ["analytics.view_dashboard"]
@@ -238,8 +240,9 @@ class InboundReportView(ReportingView, generics.GenericAPIView):
 
 
 class CampaignSummaryView(ReportingView):
-    """A campaign's rolled-up figures: totals, funnel, failures by code with their meaning,
-    sends by hour of day and the figures of each day."""
+    """A campaign's figures: totals, funnel, failures by code with their meaning, sends by hour
+    of day and the figures of each day. Rollups, merged with live reads while the campaign runs
+    and just after (`campaign.live`), so they match the campaign page."""
 
     @extend_schema(responses=CampaignSummarySerializer)
     def get(self, request, pk: int):
@@ -252,6 +255,7 @@ class CampaignSummaryView(ReportingView):
                 "state": campaign.state,
                 "launched_at": campaign.launched_at,
                 "currency": settings.ANALYTICS_CURRENCY,
+                "live": summary["live"],
             },
             "total": summary["total"],
             "funnel": summary["funnel"],
@@ -354,3 +358,48 @@ class RevenueReportView(ReportingView):
             "price_card": summary["price_card"],
         }
         return Response(RevenueReportSerializer(data).data)
+
+
+def _strict_range(params) -> selectors.DateRange:
+    """The period of a report, as the dashboards read it, except that what cannot be read is a
+    400 rather than the default period: `range` one of 7, 30, 90 or custom; a custom range
+    needs `start` (a date), and `end` (default today) not before it."""
+    key = str(params.get("range") or selectors.DEFAULT_RANGE)
+    choices = [value for value, _label in selectors.RANGE_CHOICES]
+    if key not in [*choices, "custom"]:
+        raise QueryParamError("range", f"one of {', '.join(choices)} or custom.")
+    if key == "custom":
+        first = query_date(params.get("start"), name="start")
+        last = query_date(params.get("end"), name="end")
+        if first is None:
+            raise QueryParamError("start", "a custom range needs a start date (YYYY-MM-DD).")
+        if last is not None and last < first:
+            raise QueryParamError("end", "must not be before start.")
+    return selectors.date_range_from(params)
+
+
+class TemplateReportView(ReportingView):
+    """Per template (number, name and language) over a period: the period's sends and how many
+    were delivered and read, distinct contacts who replied within the reply window and who
+    clicked, failures by error code, cost, and Meta's status and quality rating. Templates
+    without sends in the period are listed when approved. A custom range is capped at a year
+    and at today, as on the dashboards."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("range", str, enum=["7", "30", "90", "custom"]),
+            OpenApiParameter("start", OpenApiTypes.DATE, description="First day (custom)"),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="Last day (custom; today)"),
+        ],
+        responses=TemplateReportSerializer,
+    )
+    def get(self, request):
+        date_range = _strict_range(request.query_params)
+        data = {
+            "first": date_range.first,
+            "last": date_range.last,
+            "currency": settings.ANALYTICS_CURRENCY,
+            "reply_window_days": settings.ATTRIBUTION_WINDOW_DAYS,
+            "templates": template_report(date_range.first, date_range.last),
+        }
+        return Response(TemplateReportSerializer(data).data)

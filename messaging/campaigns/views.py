@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
@@ -150,14 +151,22 @@ def campaign_detail(request, pk):
     return render(request, "messaging/campaigns/detail.html", context)
 
 
+@never_cache
 @require_GET
 @staff_permission_required("messaging.view_campaign")
 def campaign_progress_partial(request, pk):
+    """htmx partial, polled by the campaign page while the campaign can change by itself:
+    progress, the actions its state allows, and its state for the heading (out of band)."""
     campaign = get_object_or_404(campaign_list(), pk=pk)
     return render(
         request,
-        "messaging/campaigns/_progress.html",
-        {"campaign": campaign, "progress": campaign_progress(campaign)},
+        "messaging/campaigns/_live.html",
+        {
+            "campaign": campaign,
+            "progress": campaign_progress(campaign),
+            "can_launch": request.user.has_perm("messaging.launch_campaign"),
+            "oob": True,
+        },
     )
 
 

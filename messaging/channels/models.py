@@ -209,6 +209,9 @@ class MessageTemplate(models.Model):
     # Meta's reason while the template is REJECTED (INVALID_FORMAT, PROMOTIONAL, ...), from sync
     # and the status webhook; empty otherwise.
     rejected_reason = models.CharField(max_length=300, blank=True)
+    # Meta's quality rating of the template (GREEN, YELLOW, RED, UNKNOWN), from sync; empty
+    # until Meta rates it. Template analytics show it beside what the template achieved.
+    quality_score = models.CharField(max_length=16, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

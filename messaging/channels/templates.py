@@ -64,6 +64,7 @@ def templates_sync(*, channel: Channel) -> SyncResult:
                 "category": (info.category or "").upper(),
                 "status": status,
                 "rejected_reason": rejected_reason_clean(info.rejected_reason, status=status),
+                "quality_score": info.quality_score or "",
                 "components": info.components,
                 "parameter_format": (info.parameter_format or "positional").lower(),
                 "parameters": {

@@ -199,6 +199,8 @@ class TemplateInfo:
     header_parameters: list[str] = dataclasses.field(default_factory=list)
     button_parameters: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     rejected_reason: str | None = None
+    # Meta's quality rating of the template: GREEN, YELLOW, RED or UNKNOWN (too new to rate).
+    quality_score: str | None = None
     raw: Any = None
 
 
@@ -239,6 +241,12 @@ def parse_template_parameters(
     return TemplateParameters(format=fmt, header=header, body=body, buttons=buttons)
 
 
+def _quality_score(value: Any) -> str | None:
+    """Graph's `quality_score` object ({"score": "GREEN", "date": ...}), or a bare score."""
+    score = value.get("score") if isinstance(value, Mapping) else value
+    return str(score).upper()[:16] if isinstance(score, str) and score.strip() else None
+
+
 def template_info_from_graph(item: Mapping[str, Any]) -> TemplateInfo:
     """Build a `TemplateInfo` from one item of Graph's `message_templates` list."""
     components = [c for c in item.get("components") or () if isinstance(c, Mapping)]
@@ -255,6 +263,7 @@ def template_info_from_graph(item: Mapping[str, Any]) -> TemplateInfo:
         header_parameters=params.header,
         button_parameters=params.buttons,
         rejected_reason=item.get("rejected_reason"),
+        quality_score=_quality_score(item.get("quality_score")),
         raw=dict(item),
     )
 

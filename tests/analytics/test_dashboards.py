@@ -32,6 +32,7 @@ PAGES = [
     "/staff/analytics/",
     "/staff/analytics/today/",
     "/staff/analytics/campaigns/",
+    "/staff/analytics/templates/",
     "/staff/analytics/buttons/",
     "/staff/analytics/page-views/",
     "/staff/analytics/conversations/",

@@ -205,6 +205,7 @@ class World:
             "messages": str(reply.uuid),
             "media": inbound.pk,
             "template": template.pk,
+            "templates": template.pk,
             "backup": backup,
             "job_name": "purge_data",
             "link": link_wrap(url="https://example.com/offer").rsplit("/", 1)[-1],

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from crm.models import Tag
 from messaging.campaigns.services import campaign_launch
-from messaging.models import Campaign, Message, MessageTemplate, Status
+from messaging.models import Campaign, CampaignState, Message, MessageTemplate, Status
 from messaging.sending.unconfirmed import messages_unconfirmed_mark
 from tests.factories import ChannelFactory, ContactFactory, TemplateFactory
 
@@ -256,3 +256,40 @@ def test_only_staff_with_the_permission_send_again(client, make_user, channel):
     assert client.post(url, data).status_code == 403
     assert client.get(url).status_code == 405
     assert not Message.objects.filter(resent_from__isnull=False).exists()
+
+
+@pytest.mark.parametrize(
+    ("state", "polls"),
+    [
+        (CampaignState.SCHEDULED, True),
+        (CampaignState.RUNNING, True),
+        (CampaignState.PAUSED, True),
+        (CampaignState.COMPLETED, False),
+        (CampaignState.CANCELLED, False),
+    ],
+)
+def test_the_live_partial_carries_the_state_and_polls_until_final(
+    manager_client, channel, state, polls
+):
+    campaign = Campaign.objects.create(name="Live", channel=channel, state=state)
+    html = manager_client.get(f"/staff/campaigns/{campaign.pk}/progress/").content.decode()
+    assert ('hx-trigger="every 2s"' in html) is polls
+    label = CampaignState(state).label
+    assert f'id="campaign-heading-state" class="status-{state}" hx-swap-oob="true"' in html
+    assert f'id="campaign-state" class="status-{state}" hx-swap-oob="true"' in html
+    assert f">{label}</span>" in html
+    assert ("Cancel campaign" in html) is polls  # the actions follow the state
+    page = manager_client.get(f"/staff/campaigns/{campaign.pk}/").content.decode()
+    assert ('hx-trigger="every 2s"' in page) is polls
+    assert "hx-swap-oob" not in page  # only the polled answer swaps out of band
+
+
+def test_the_live_partial_is_kept_from_who_may_not_see_campaigns(client, make_user, channel):
+    campaign = Campaign.objects.create(name="Live", channel=channel, state=CampaignState.RUNNING)
+    url = f"/staff/campaigns/{campaign.pk}/progress/"
+    assert client.get(url).status_code == 302
+    client.force_login(make_user("Agent"))
+    assert client.get(url).status_code == 403
+    client.force_login(make_user("Analyst"))  # reads, but is offered no action
+    html = client.get(url).content.decode()
+    assert "Running" in html and "Pause" not in html
