@@ -22,8 +22,8 @@ for a promo send, nothing for a free or failed one.
 
 Inbound: c1 writes at 09:45 (a1) and taps a button of p1 at 13:06 and 13:07; c2 writes at D+1
 09:00 (within the 7-day window of a2 and of b4); c3 reacts at 14:30 (a reaction is no reply);
-c5 writes at D+1 12:00 (25 h after b1: within the window); c4 writes at 00:30 (before p3). Links: c4 clicks p3's
-link at 15:00, a preview bot fetches p2's, c1 clicks a1's at D+1 08:00.
+c5 writes at D+1 12:00 (25 h after b1: within the window); c4 writes at 00:30 (before p3).
+Links: c4 clicks p3's link at 15:00, a preview bot fetches p2's, c1 clicks a1's at D+1 08:00.
 
 By hand:
 | template | sent | delivered | read | replied | clicked | failed (by code) | cost |
