@@ -40,8 +40,8 @@ POSTGRES_PROOFS := tests/core/test_audit.py tests/core/test_audit_pages.py \
 test-integration: $(STAMP)
 	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
 		$(PY) -m pytest -m integration tests/integration
-	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
-		$(PY) -m pytest -m "not integration" -p no:randomly $(POSTGRES_PROOFS)
+	DATABASE_URL=$(INTEGRATION_DATABASE_URL) \
+		$(PY) -m pytest -m "not integration" -n 2 --dist loadgroup $(POSTGRES_PROOFS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
