@@ -56,7 +56,6 @@ def _finished(channel, template, tag, rng, now) -> None:
         template=template,
         parameter_mapping=DELAY_MAPPING,
         state=CampaignState.COMPLETED,
-        cost_per_message="0.12",
         audience_size=0,
         launched_at=now - timedelta(days=6, hours=3),
         completed_at=now - timedelta(days=6, hours=2),
@@ -124,7 +123,6 @@ def _paused_on_quality_drop(channel, template, tag, rng, now) -> str:
         template=template,
         parameter_mapping=OFFER_MAPPING,
         throttle_mps=5,
-        cost_per_message="0.86",
         tags=[tag],
     )
     try:
@@ -182,7 +180,6 @@ def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Conta
             template=order,
             parameter_mapping=ORDER_MAPPING,
             throttle_mps=2,
-            cost_per_message="0.12",
             tags=[weekend],
         )
         scheduled = campaign_create(
@@ -190,7 +187,6 @@ def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Conta
             channel=channel,
             template=delay,
             parameter_mapping=DELAY_MAPPING,
-            cost_per_message="0.12",
             tags=[weekend],
         )
         campaign_create(
