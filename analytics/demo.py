@@ -1,7 +1,13 @@
-"""Demo analytics: conversions over the last 60 days (many of them just after a demo campaign,
-content or notification message was delivered, so attribution has something to find), a
-rhythm of repeat orders for a few dozen customers (so RFM segments, churn and tiers differ),
-button taps on delivered demo messages, then the rollups for the last 60 days.
+"""Demo analytics: conversions over the last 60 days, a rhythm of repeat orders for a few
+dozen customers (so RFM segments, churn and tiers differ), button taps on delivered demo
+messages, page views, then the rollups for the last 60 days.
+
+The money has to read like a real business's. At Meta's Indian rates a message costs ₹0.12
+(utility) to ₹0.92 (marketing), so a single ₹1,500 order credited to a small send makes its
+ROI absurd. Hence: a marketing message earns an order only from a contact who tapped it (so a
+campaign's converted <= clicked) and rarely; a utility notification or an advisor's content
+earns almost nothing directly; and most revenue is organic, from customers no campaign,
+content or notification touched (so last-touch attribution cannot credit it to a message).
 
 Idempotent: references are fixed (`DEMO-CV-...`), taps are keyed by their reply's wamid, and
 the rollups recompute. Called last by `seed_demo`.
@@ -18,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from analytics.days import local_day
-from analytics.models import QualityRating
+from analytics.models import ButtonClick, QualityRating
 from analytics.ops.jobs import JobAlreadyRunning, job_run_now
 from analytics.registry import ROLLUP_JOB
 from analytics.services.conversions import conversion_record
@@ -40,8 +46,7 @@ logger = logging.getLogger(__name__)
 DAYS = 60
 PAGES = ["home", "pricing", "product/saree-silk", "product/kurta", "checkout", "offers"]
 TAP_TITLES = {
-    "campaign": [("SHOP_NOW", "Shop now"), ("TRACK_ORDER", "Track order"),
-                 ("NOT_INTERESTED", "Not interested")],
+    "campaign": [("SHOP_NOW", "Shop now")],  # the offer's button (festive_offer)
     "content": [("UNLOCK_CONTENT", "Unlock content"), ("UNLOCK_IMAGES", "Get images"),
                 ("SHARE_WITH_CLIENTS", "Share with clients")],
     "notification": [("TRACK_ORDER", "Track order"), ("TALK_TO_US", "Talk to us")],
@@ -55,11 +60,13 @@ def seed_analytics(*, rng: random.Random) -> dict:
     contacts = list(Contact.objects.exclude(phone=None).filter(blocked=False).order_by("pk")[:200])
     if not contacts:
         return {"skipped": "no contacts"}
+    untouched = _untouched(contacts)
     summary = {
-        "attributed": _attributed_conversions(rng, now),
-        "repeat_orders": _repeat_customers(rng, now, contacts),
-        "organic": _organic(rng, now, contacts),
         "taps": _taps(rng, now),
+        "attributed": _attributed_conversions(rng, now),
+        "repeat_orders": _repeat_customers(rng, now, untouched),
+        "organic": _organic(rng, now, untouched),
+        "page_views": _page_views(rng, now),
         "ratings": _ratings(),
     }
     # The demo's messages were written as their webhooks would have left them: price them.
@@ -86,39 +93,64 @@ def _touches(now):
     return out
 
 
-def _value(rng: random.Random) -> Decimal:
-    return Decimal(rng.choice([299, 499, 799, 1299, 1499, 2499, 3999, 4999])) + Decimal("0.00")
+def _untouched(contacts: list[Contact]) -> list[Contact]:
+    """Contacts no campaign, content or notification message reached: their purchases stay
+    organic under last-touch attribution."""
+    touched = set(
+        Message.objects.filter(direction=Direction.OUTBOUND)
+        .filter(
+            Q(campaign__isnull=False)
+            | Q(pk__in=ContentDelivery.objects.filter(message__isnull=False).values("message_id"))
+            | Q(pk__in=Notification.objects.filter(message__isnull=False).values("message_id"))
+        )
+        .values_list("contact_id", flat=True)
+    )
+    return [c for c in contacts if c.pk not in touched] or contacts
 
 
-# How often a delivered message is followed by a conversion credited to it: a few percent for
-# marketing (WhatsApp campaigns report 2-8%), rarely after a utility notice. Higher shares
-# made the demo's ROI absurd: at India's rates a message costs about a rupee or less.
-CONVERSION_SHARES = {"marketing": 0.06, "utility": 0.01, "content": 0.03, "notification": 0.04}
+VALUES = [299, 499, 799, 1299, 1499, 2499, 3999, 4999]
 
 
-def _share(message, kind: str) -> float:
+def _value(rng: random.Random, *, basket: bool = False) -> Decimal:
+    """An order's value; `basket`: what a WhatsApp offer sells (one festive item, no
+    wardrobe), up to ₹2,499."""
+    return Decimal(rng.choice(VALUES[:6] if basket else VALUES)) + Decimal("0.00")
+
+
+# How often a delivered message is followed by a conversion credited to it. Marketing: of the
+# contacts who tapped the offer, about one in eight buys (3% of recipients, what WhatsApp
+# campaigns report); a utility notice or an advisor's content rarely leads to a sale. Higher
+# shares made the demo's ROI absurd: at India's rates a message costs about a rupee or less.
+CONVERSION_SHARES = {"marketing": 0.12, "utility": 0.01, "content": 0.01, "notification": 0.015}
+
+
+def _share(message, kind: str, tapped: set[int]) -> float:
     if kind != "campaign":
         return CONVERSION_SHARES[kind]
     category = (message.template.category if message.template else "").lower()
-    return CONVERSION_SHARES["marketing" if category == "marketing" else "utility"]
+    if category == "marketing":
+        return CONVERSION_SHARES["marketing"] if message.pk in tapped else 0.0
+    return CONVERSION_SHARES["utility"]
 
 
 def _attributed_conversions(rng: random.Random, now) -> int:
     created = 0
+    tapped = set(ButtonClick.objects.values_list("replied_to_id", flat=True))
     for index, (message, kind) in enumerate(_touches(now)):
-        if rng.random() > _share(message, kind):
+        if rng.random() > _share(message, kind, tapped):
             continue
         reached = message.delivered_at or message.read_at
-        at = min(now - timedelta(minutes=1), reached + timedelta(hours=rng.uniform(0.2, 96)))
-        kind_of = rng.choices(["order", "payment", "signup", "page_view"], [55, 15, 10, 20])[0]
+        at = reached + timedelta(hours=rng.uniform(0.5, 72))
+        kind_of = rng.choices(["order", "payment", "signup"], [75, 15, 10])[0]
+        value = _value(rng, basket=True) if kind_of in ("order", "payment") else 0
+        if at >= now:  # not bought yet: a campaign paused two hours ago has earned little
+            continue
         _, new = conversion_record(
             reference_id=f"DEMO-CV-T{message.pk}-{index}",
             type=kind_of,
             contact=message.contact,
             occurred_at=at,
-            value=_value(rng) if kind_of in ("order", "payment") else 0,
-            page_name=rng.choice(PAGES) if kind_of == "page_view" else "",
-            session_id=f"s{rng.randint(10000, 99999)}" if kind_of == "page_view" else "",
+            value=value,
             source=rng.choice(["web", "app", "store"]),
         )
         created += new
@@ -159,17 +191,44 @@ def _organic(rng: random.Random, now, contacts) -> int:
     created = 0
     for n in range(150):
         at = now - timedelta(days=rng.uniform(0, DAYS), minutes=1)
-        kind = rng.choices(["order", "signup", "page_view", "subscription"], [40, 15, 40, 5])[0]
+        kind = rng.choices(["order", "signup", "subscription"], [70, 22, 8])[0]
         _, new = conversion_record(
             reference_id=f"DEMO-CV-O{n}",
             type=kind,
             contact=rng.choice(contacts),
             occurred_at=at,
             value=_value(rng) if kind in ("order", "subscription") else 0,
-            page_name=rng.choice(PAGES) if kind == "page_view" else "",
-            source="web",
+            source=rng.choice(["web", "web", "app"]),
         )
         created += new
+    return created
+
+
+# Where the shop's visitors land and how they came (the conversions API's `source` label).
+PAGE_WEIGHTS = [50, 8, 20, 14, 12, 30]  # PAGES: home, pricing, saree, kurta, checkout, offers
+PAGE_SOURCES = (["web", "app", "whatsapp", "instagram"], [45, 25, 20, 10])
+
+
+def _page_views(rng: random.Random, now) -> int:
+    """Browsing sessions over the last 60 days: a visitor opens one to four pages (home or an
+    offer first, checkout last), more on festive days; page views are engagement, never
+    conversions. Sessions come from 300 of the contacts, so pages show fewer contacts than
+    views."""
+    visitors = list(Contact.objects.exclude(phone=None).order_by("pk")[:300])
+    created = 0
+    for n in range(170):
+        contact = rng.choice(visitors)
+        start = now - timedelta(days=DAYS * rng.random() ** 1.4, minutes=rng.randint(1, 900))
+        source = rng.choices(*PAGE_SOURCES)[0]
+        pages = rng.choices(PAGES, PAGE_WEIGHTS, k=rng.randint(1, 4))
+        pages.sort(key=lambda p: p == "checkout")
+        for k, page in enumerate(pages):
+            _, new = conversion_record(
+                reference_id=f"DEMO-PV-{n}-{k}", type="page_view", contact=contact,
+                occurred_at=start + timedelta(minutes=2 * k), page_name=page,
+                session_id=f"s{n:05d}", source=source,
+            )  # fmt: skip
+            created += new
     return created
 
 

@@ -1,6 +1,7 @@
 """Demo data for crm: believable Indian contacts, tags, attributes, segments, advisors, consent
-history and one finished import with a few rejected rows. Idempotent: a second run finds what
-the first created (by phone, name or key) and adds nothing."""
+history, the shoppers who signed up for the Diwali sale (some of them abroad) and one finished
+import with a few rejected rows. Idempotent: a second run finds what the first created (by
+phone, name or key) and adds nothing."""
 
 from __future__ import annotations
 
@@ -53,6 +54,11 @@ DISABLE_REASONS = [
 ]
 CONTACTS = 200
 ADVISORS = 40
+# Shoppers who signed up for the Diwali sale at the store or on the web: the audience of the
+# demo's flagship marketing campaign. One in six lives abroad (the diaspora orders gifts
+# home), where Meta charges more per message: AE, GB, US and Singapore (Rest of World).
+SHOPPERS = 400
+ABROAD = [("+97150", 4000000), ("+447400", 100000), ("+1212555", 1000), ("+6591", 100000)]
 PHONE_BASE = 9876500000  # +91 98765 00000 onwards: valid Indian mobile numbers
 IMPORT_NAME = "demo-contacts.csv"
 
@@ -107,6 +113,41 @@ def _contacts(rng: random.Random, tags: dict[str, Tag]) -> tuple[int, list[Conta
                 note="demo data", at=now - timedelta(days=days_ago),
             )  # fmt: skip
     return created, contacts
+
+
+def _shoppers(rng: random.Random, tags: dict[str, Tag]) -> int:
+    now = timezone.now()
+    created = 0
+    for i in range(SHOPPERS):
+        if i % 6 == 5:
+            prefix, base = ABROAD[(i // 6) % len(ABROAD)]
+            phone = f"{prefix}{base + i}"
+        else:
+            phone = f"+91{PHONE_BASE + CONTACTS + i}"
+        signed_up = now - timedelta(days=rng.randint(20, 50), minutes=rng.randint(0, 1440))
+        attributes = {
+            "city": rng.choice(CITIES) if phone.startswith("+91") else "",
+            "plan": "free",
+            "lifetime_orders": rng.choices([0, 1, 2, 3], [5, 3, 2, 1])[0],
+        }
+        contact, is_new = Contact.objects.get_or_create(
+            phone=phone,
+            defaults={
+                "wa_id": phone[1:], "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+                "language": "en", "attributes": attributes, "created_at": signed_up,
+            },
+        )  # fmt: skip
+        if not is_new:
+            continue
+        created += 1
+        contact.tags.add(tags["diwali-2026"], *([tags["new-customer"]] * (rng.random() < 0.5)))
+        consent = rng.choices([Consent.OPTED_IN, Consent.UNKNOWN], weights=[85, 15])[0]
+        if consent == Consent.OPTED_IN:
+            consent_set(
+                contact=contact, consent=consent, source=rng.choice([ConsentSource.IMPORT,
+                ConsentSource.API]), note="demo data: Diwali sale sign-up", at=signed_up,
+            )  # fmt: skip
+    return created
 
 
 def _advisors(rng: random.Random, contacts: list[Contact], tags: dict[str, Tag]) -> int:
@@ -187,10 +228,12 @@ def seed_crm(*, rng: random.Random) -> dict:
         tags = {t.name: t for t in tags_get_or_create(TAGS)}
         contacts_created, contacts = _contacts(rng, tags)
         advisors_created = _advisors(rng, contacts, tags)
+        shoppers_created = _shoppers(rng, tags)
         segments_created = _segments()
     job_id = _import_job(rng)
     return {
         "contacts": contacts_created,
+        "shoppers": shoppers_created,
         "advisors": advisors_created,
         "segments": segments_created,
         "import_job": job_id,

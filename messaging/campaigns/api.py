@@ -22,6 +22,9 @@ class CampaignInputSerializer(serializers.ModelSerializer):
 
     A ModelSerializer for the model's field rules only: it never saves (the views pass
     `validated_data` to the services, which also own the template-and-channel rule).
+    A campaign has no cost fields: each message is priced from Meta's price card when it is
+    sent. `cost_per_message` and `currency`, removed, are ignored like any unknown field, so
+    older clients keep working.
     """
 
     channel = serializers.SlugRelatedField(slug_field="phone_number_id", queryset=channels_active())
@@ -37,8 +40,7 @@ class CampaignInputSerializer(serializers.ModelSerializer):
         model = Campaign
         fields = [
             "name", "description", "channel", "template", "parameter_mapping", "segment", "tags",
-            "tags_match", "schedule_timezone", "throttle_mps", "cost_per_message", "currency",
-            "spread_over_budget",
+            "tags_match", "schedule_timezone", "throttle_mps", "spread_over_budget",
         ]  # fmt: skip
 
     def save(self, **kwargs):
@@ -55,9 +57,9 @@ class CampaignSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "description", "state", "channel", "template", "parameter_mapping",
             "segment", "tags", "tags_match", "scheduled_at", "schedule_timezone", "throttle_mps",
-            "cost_per_message", "currency", "is_adhoc", "audience_size", "excluded",
-            "pause_reason", "auto_paused", "spread_over_budget", "budget_paused", "created_at",
-            "launched_at", "paused_at", "completed_at", "cancelled_at",
+            "is_adhoc", "audience_size", "excluded", "pause_reason", "auto_paused",
+            "spread_over_budget", "budget_paused", "created_at", "launched_at", "paused_at",
+            "completed_at", "cancelled_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -1,5 +1,6 @@
-"""Demo campaigns: one finished with results, one running live, one scheduled, one draft, and
-a marketing campaign its number's quality drop paused half-way."""
+"""Demo campaigns: the Diwali sale (marketing, finished last week, with results), one running
+live, one scheduled, one draft, and a marketing campaign its number's quality drop paused
+half-way."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from crm.models import Contact, Tag
+from crm.models import Consent, Contact, Segment, Tag
+from crm.selectors import segment_contacts
 from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
 from messaging.campaigns.services import (
     CampaignNotReady,
@@ -48,24 +50,36 @@ def _tag(name: str, contacts: list[Contact], rng: random.Random, share: float) -
     return tag
 
 
-def _finished(channel, template, tag, rng, now) -> None:
-    """A completed campaign from last week, with statuses as the webhooks left them."""
+DIWALI_SEGMENT = "Diwali 2026 audience"  # crm's demo segment: opted-in, tagged diwali-2026
+
+
+def _finished(channel, template, rng, now) -> None:
+    """The flagship: last week's Diwali sale offer (marketing) to crm's Diwali segment, with
+    statuses as the webhooks left them. Only contacts who had opted in by the launch get it,
+    as the send policy requires."""
+    launched = now - timedelta(days=6, hours=3)
+    segment = Segment.objects.filter(name=DIWALI_SEGMENT).first()
     campaign = Campaign.objects.create(
-        name="Delivery delay notice (Diwali rush)",
+        name="Diwali sale 2026",
+        description="20% off everything for the festive week.",
         channel=channel,
         template=template,
-        parameter_mapping=DELAY_MAPPING,
+        parameter_mapping=OFFER_MAPPING | {"header": [
+            {"name": "offer_name", "source": "constant", "value": "Diwali Sale"}]},
+        segment=segment,
         state=CampaignState.COMPLETED,
-        cost_per_message="0.12",
         audience_size=0,
-        launched_at=now - timedelta(days=6, hours=3),
-        completed_at=now - timedelta(days=6, hours=2),
+        launched_at=launched,
+        completed_at=launched + timedelta(hours=1),
         throttle_mps=20,
-    )
-    campaign.tags.add(tag)
+    )  # fmt: skip
+    audience = segment_contacts(segment) if segment else Contact.objects.none()
+    audience = audience.filter(
+        blocked=False, undeliverable=False, consent=Consent.OPTED_IN,
+        consent_updated_at__lte=launched,
+    ).exclude(phone=None)  # fmt: skip
     rows = []
-    launched = campaign.launched_at
-    for contact in tag.contacts.filter(blocked=False, undeliverable=False).exclude(phone=None):
+    for contact in audience.order_by("pk"):
         at = launched + timedelta(seconds=rng.uniform(0, 600))
         status = rng.choices(
             [Status.READ, Status.DELIVERED, Status.SENT, Status.FAILED], [60, 25, 7, 8]
@@ -80,6 +94,9 @@ def _finished(channel, template, tag, rng, now) -> None:
             lane=Lane.BULK,
             status=status,
             content=campaign_content(campaign, {"name": contact.name, "attributes": {}}),
+            is_marketing=True,
+            wa_id=contact.wa_id or "",
+            pricing_category="marketing",
             created_at=launched,
             accepted_at=at,
             attempts=1,
@@ -124,7 +141,6 @@ def _paused_on_quality_drop(channel, template, tag, rng, now) -> str:
         template=template,
         parameter_mapping=OFFER_MAPPING,
         throttle_mps=5,
-        cost_per_message="0.86",
         tags=[tag],
     )
     try:
@@ -174,7 +190,11 @@ def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Conta
     with transaction.atomic():
         rush = _tag("diwali-rush", contacts, rng, 0.5)
         weekend = _tag("weekend-orders", contacts, rng, 0.15)
-        _finished(channel, delay, rush, rng, now)
+        offer = MessageTemplate.objects.filter(
+            channel=channel, name="festive_offer", language="en"
+        ).first()
+        if offer is not None:
+            _finished(channel, offer, rng, now)
 
         live = campaign_create(
             name="Order follow-up (live)",
@@ -182,7 +202,6 @@ def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Conta
             template=order,
             parameter_mapping=ORDER_MAPPING,
             throttle_mps=2,
-            cost_per_message="0.12",
             tags=[weekend],
         )
         scheduled = campaign_create(
@@ -190,7 +209,6 @@ def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Conta
             channel=channel,
             template=delay,
             parameter_mapping=DELAY_MAPPING,
-            cost_per_message="0.12",
             tags=[weekend],
         )
         campaign_create(
@@ -200,7 +218,7 @@ def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Conta
             description="Waiting for the offer copy from marketing.",
             tags=[rush],
         )
-    result = {"finished": 1, "draft": 1}
+    result = {"finished": int(offer is not None), "draft": 1}
     try:
         campaign_launch(campaign=live)
         result["running"] = 1
@@ -210,9 +228,6 @@ def seed_campaigns(*, rng: random.Random, channel: Channel, contacts: list[Conta
         result["scheduled"] = 1
     except CampaignNotReady as exc:
         result["not_launched"] = exc.message
-    offer = MessageTemplate.objects.filter(
-        channel=channel, name="festive_offer", language="en"
-    ).first()
     if offer is not None:
         festive = _tag("festive-shoppers", contacts, rng, 0.4)
         result["paused_on_quality_drop"] = _paused_on_quality_drop(

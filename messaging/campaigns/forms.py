@@ -35,8 +35,6 @@ class CampaignForm(forms.Form):
     )
     tags_match = _model_field("tags_match")
     throttle_mps = _model_field("throttle_mps")
-    cost_per_message = _model_field("cost_per_message")
-    currency = _model_field("currency")
     spread_over_budget = _model_field("spread_over_budget", required=False)
     schedule_timezone = forms.ChoiceField(
         choices=[(tz, tz) for tz in TIMEZONES],

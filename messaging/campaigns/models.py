@@ -46,8 +46,6 @@ class Campaign(models.Model):
         "throttle (messages/second)", null=True, blank=True,
         help_text="At most the channel's throughput; empty uses the channel's bulk share.",
     )  # fmt: skip
-    cost_per_message = models.DecimalField(max_digits=10, decimal_places=4, default=0)
-    currency = models.CharField(max_length=3, default="INR")
     state = models.CharField(
         max_length=12, choices=CampaignState.choices, default=CampaignState.DRAFT, db_index=True
     )

@@ -89,8 +89,7 @@ class CampaignNotEditable(InvalidTransition):
 # transitions below.
 CAMPAIGN_FIELDS = (
     "name", "description", "channel", "template", "parameter_mapping", "segment", "tags",
-    "tags_match", "schedule_timezone", "throttle_mps", "cost_per_message", "currency",
-    "spread_over_budget",
+    "tags_match", "schedule_timezone", "throttle_mps", "spread_over_budget",
 )  # fmt: skip
 
 

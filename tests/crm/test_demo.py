@@ -14,10 +14,18 @@ def test_seed_crm_is_believable_and_idempotent(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     first = seed_crm(rng=random.Random(7))
     assert first["contacts"] == 200 and first["advisors"] == 40 and first["segments"] == 5
-    contacts = Contact.objects.exclude(phone__startswith="+9198765010")
+    assert first["shoppers"] == 400
+    contacts = Contact.objects.filter(phone__in=[f"+91{9876500000 + i}" for i in range(200)])
     assert contacts.count() == 200
-    assert all(phone_normalize(c.phone) == c.phone for c in contacts)
-    assert all(c.phone.startswith("+91") for c in contacts)
+    everyone = Contact.objects.exclude(phone__startswith="+9198765010")  # not the import's
+    assert everyone.count() == 600
+    assert all(phone_normalize(c.phone) == c.phone for c in everyone)
+    # The Diwali sale's shoppers: one in six abroad, where Meta's rates are higher.
+    abroad = everyone.exclude(phone__startswith="+91")
+    assert abroad.count() == 66
+    assert {c.phone[:4] for c in abroad} == {"+971", "+447", "+121", "+659"}
+    shoppers = everyone.filter(tags__name="diwali-2026", consent="opted_in").count()
+    assert 300 <= shoppers <= 400
     assert set(contacts.values_list("consent", flat=True)) == {"opted_in", "opted_out", "unknown"}
     assert ConsentEvent.objects.exclude(consent="unknown").count() >= 100
     assert Advisor.objects.filter(is_active=False).exclude(disabled_reason="").count() == 4
@@ -31,7 +39,13 @@ def test_seed_crm_is_believable_and_idempotent(settings, tmp_path):
 
     counts = (Contact.objects.count(), ConsentEvent.objects.count(), Advisor.objects.count())
     second = seed_crm(rng=random.Random(7))
-    assert second == {"contacts": 0, "advisors": 0, "segments": 0, "import_job": None}
+    assert second == {
+        "contacts": 0,
+        "shoppers": 0,
+        "advisors": 0,
+        "segments": 0,
+        "import_job": None,
+    }
     assert counts == (
         Contact.objects.count(), ConsentEvent.objects.count(), Advisor.objects.count(),
     )  # fmt: skip

@@ -3,7 +3,10 @@
 A believable account: utility notifications (positional and named parameters), marketing
 with image headers and quick-reply buttons (sent with payloads such as `UNLOCK_CONTENT`),
 an authentication code, and templates that are PENDING, REJECTED, PAUSED and DISABLED so the
-sync and the send guards meet every state.
+sync and the send guards meet every state. Each carries Meta's `quality_score` as Graph lists
+it: approved templates are mostly GREEN, one is YELLOW (a win-back offer people block more
+often), the paused one RED (Meta pauses a template whose quality fell), and templates Meta
+has not rated (pending, rejected, disabled) UNKNOWN.
 """
 
 from __future__ import annotations
@@ -445,6 +448,22 @@ DEFAULT_TEMPLATES: list[dict[str, Any]] = [
         ],
     },
 ]
+
+
+# Meta's quality ratings that differ from the status's usual one (APPROVED -> GREEN).
+_QUALITY_BY_NAME = {"we_miss_you": "YELLOW"}
+_QUALITY_BY_STATUS = {"APPROVED": "GREEN", "PAUSED": "RED"}
+_QUALITY_RATED_AT = 1767225600  # 2026-01-01T00:00:00Z: Graph gives the rating's date in seconds
+
+
+def _with_quality(template: dict[str, Any]) -> dict[str, Any]:
+    score = _QUALITY_BY_NAME.get(template["name"]) or _QUALITY_BY_STATUS.get(
+        template["status"], "UNKNOWN"
+    )
+    return {**template, "quality_score": {"score": score, "date": _QUALITY_RATED_AT}}
+
+
+DEFAULT_TEMPLATES[:] = [_with_quality(t) for t in DEFAULT_TEMPLATES]
 
 
 def default_templates() -> list[dict[str, Any]]:

@@ -49,8 +49,6 @@ def test_create_map_and_launch(manager_client, channel):
             "template": template.pk,
             "tags": [vip.pk],
             "tags_match": "any",
-            "cost_per_message": "0.78",
-            "currency": "INR",
             "schedule_timezone": "Asia/Kolkata",
         },
     )
@@ -58,6 +56,9 @@ def test_create_map_and_launch(manager_client, channel):
     campaign = Campaign.objects.get(name="Delay notice")
     mapping_url = f"/staff/campaigns/{campaign.pk}/mapping/"
     assert response["Location"] == mapping_url
+    # No flat cost to fill in: each message is priced from Meta's price card.
+    form = manager_client.get("/staff/campaigns/new/").content
+    assert b"cost_per_message" not in form and b'name="currency"' not in form
     page = manager_client.get(mapping_url)
     assert page.status_code == 200
     response = manager_client.post(
@@ -75,6 +76,7 @@ def test_create_map_and_launch(manager_client, channel):
     detail = manager_client.get(f"/staff/campaigns/{campaign.pk}/")
     assert detail.context["preflight"].ok, detail.context["preflight"].problems
     assert b"Send to 2 contacts now" in detail.content
+    assert b"Cost per message" not in detail.content
     unconfirmed = manager_client.post(f"/staff/campaigns/{campaign.pk}/launch/")
     assert unconfirmed.status_code == 302
     campaign.refresh_from_db()
@@ -113,8 +115,7 @@ def test_edit_and_mapping_write_through_the_services(manager_client, channel):
         f"/staff/campaigns/{campaign.pk}/edit/",
         {
             "name": "After", "channel": channel.pk, "template": template.pk, "tags": [vip.pk],
-            "tags_match": "all", "cost_per_message": "0.5", "currency": "INR",
-            "schedule_timezone": "UTC",
+            "tags_match": "all", "schedule_timezone": "UTC",
         },
     )  # fmt: skip
     assert response.status_code == 302, response.context["form"].errors
@@ -146,8 +147,7 @@ def test_a_template_of_another_channel_is_shown_on_its_field(manager_client, cha
         "/staff/campaigns/new/",
         {
             "name": "Wrong", "channel": channel.pk, "template": foreign.pk, "tags": [vip.pk],
-            "tags_match": "any", "cost_per_message": "0", "currency": "INR",
-            "schedule_timezone": "Asia/Kolkata",
+            "tags_match": "any", "schedule_timezone": "Asia/Kolkata",
         },
     )  # fmt: skip
     assert response.status_code == 200

@@ -1,7 +1,5 @@
 """Creating and editing campaigns: only through the services, only while they may change."""
 
-from decimal import Decimal
-
 import pytest
 
 from core.errors import DomainError, InvalidTransition
@@ -43,13 +41,10 @@ def draft(channel, template, **fields):
 def test_create_writes_a_draft_with_its_tags(channel, template):
     vip, new = Tag.objects.create(name="vip"), Tag.objects.create(name="new")
     author = UserFactory()
-    campaign = draft(
-        channel, template, created_by=author, tags=[vip, new], cost_per_message=Decimal("0.5")
-    )
+    campaign = draft(channel, template, created_by=author, tags=[vip, new])
     campaign.refresh_from_db()
     assert campaign.state == CampaignState.DRAFT
     assert campaign.created_by == author
-    assert campaign.cost_per_message == Decimal("0.5")
     assert set(campaign.tags.values_list("name", flat=True)) == {"vip", "new"}
     # Creating is not a transition: the history starts at the first state change.
     assert not CampaignTransition.objects.filter(campaign=campaign).exists()
@@ -127,8 +122,7 @@ def test_the_form_validates_and_never_saves(channel, template):
     vip = Tag.objects.create(name="vip")
     data = {
         "name": "Form", "channel": channel.pk, "template": template.pk, "tags": [vip.pk],
-        "tags_match": "any", "cost_per_message": "0.78", "currency": "INR",
-        "schedule_timezone": "Asia/Kolkata",
+        "tags_match": "any", "schedule_timezone": "Asia/Kolkata",
     }  # fmt: skip
     form = CampaignForm(data)
     assert form.is_valid(), form.errors

@@ -45,6 +45,19 @@ def draft(manager, channel, **extra):
     return response.json()
 
 
+def test_the_retired_flat_cost_fields_are_ignored_and_never_answered(manager, channel):
+    """Cost comes from the price card, per message: a client that still sends the removed
+    `cost_per_message` and `currency` is not refused, and the answer no longer has them."""
+    campaign = draft(manager, channel, cost_per_message="0.78", currency="USD")
+    assert "cost_per_message" not in campaign and "currency" not in campaign
+    url = f"/api/v1/campaigns/{campaign['id']}/"
+    response = manager.patch(url, {"name": "Renamed", "cost_per_message": "9"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["name"] == "Renamed"
+    assert "cost_per_message" not in manager.get(url).json()
+    assert not any(f.name in ("cost_per_message", "currency") for f in Campaign._meta.fields)
+
+
 def test_create_preflight_launch_pause_resume_cancel(manager, channel):
     vip = Tag.objects.get_or_create(name="vip")[0]
     for contact in ContactFactory.create_batch(3):

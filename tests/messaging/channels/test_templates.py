@@ -77,6 +77,16 @@ def test_sync_keeps_metas_rejection_reason_and_updates_it(channel, simulator):
     )
 
 
+def test_sync_stores_metas_quality_rating_from_the_simulator(channel):
+    quality = dict(
+        MessageTemplate.objects.filter(channel=channel).values_list("name", "quality_score")
+    )
+    assert quality["festive_offer"] == quality["delivery_delayed"] == "GREEN"
+    assert quality["we_miss_you"] == "YELLOW"
+    assert quality["advisor_content_drop"] == "RED"
+    assert quality["flash_sale_blast"] == "UNKNOWN"
+
+
 # --- The status webhook -------------------------------------------------------------------------
 
 

@@ -167,3 +167,16 @@ def test_media_size_cap_while_streaming(loopback):
     with pytest.raises(PermanentError, match="exceeds"):
         provider.fetch_media("media-1")
     assert server.requests[1]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_template_quality_from_the_library(provider):
+    """The simulator lists Meta's quality rating per template, so the demo's Templates tab
+    shows one: approved mostly GREEN with one YELLOW, the paused template RED."""
+    quality = {(t.name, t.language): t.quality_score for t in provider.list_templates()}
+    assert quality[("festive_offer", "en")] == "GREEN"
+    assert quality[("order_confirmation", "hi")] == "GREEN"
+    assert quality[("we_miss_you", "en")] == "YELLOW"
+    assert quality[("advisor_content_drop", "en")] == "RED"
+    assert quality[("weekly_portfolio_digest", "hi")] == "UNKNOWN"
+    approved = [q for (n, _l), q in quality.items() if q in ("GREEN", "YELLOW")]
+    assert approved.count("YELLOW") == 1 and approved.count("GREEN") >= 10
