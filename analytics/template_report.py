@@ -18,16 +18,28 @@ manager can compare between templates:
   policy refused was never sent) whose failure time falls in the period, by error code;
 * cost: the cost stored on the period's sends (`figures.messages_cost`, the one definition).
 
-Read live, never from rollups: every query is bounded by the period on the indexed status
-timestamps (`message_sent_at`, `message_delivered_at`, `message_read_at`, `message_failed_at`,
-`message_inbound_received`, `buttonclick_clicked`), and no rollup has a template dimension
-(adding one would not help the distinct-contact figures, which cannot be summed over days).
+Where they are read from (measured at 5,000,000 messages, bench/README.md "Analytics"):
+
+* sent, delivered, read, cost and failed add up over days (each send belongs to the day it was
+  sent, each failure to the day it happened), so a finished day's come from the `TemplateDaily`
+  rollup and only the days without a final rollup (today, and a past day until its pass after
+  midnight or while it is marked changed) are read live, through the same functions
+  (`template_span_figures`). A receipt that arrives days after its send changes the send day's
+  row: the rollup of the receipt's day recomputes the rows of every send day it touched
+  (`template_send_days_touched`), so a settled day is at most one rollup run (five minutes)
+  behind, as every rollup is. Before, a 30-day period was a live scan of about 1.4 million
+  sends (~1 s at 1.09 M messages); now it is at most one day's sends plus 30 rollup days;
+* replied and clicked are distinct contacts over the whole period, which cannot be summed over
+  days, so they stay live. Both start from the far smaller side: replies from the period's
+  sends only for contacts who wrote in [start, end + window) (`message_inbound_received`),
+  clicks from the taps and link clicks since the period's start (`buttonclick_clicked`,
+  `linkclick` clicked_at).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,72 +47,24 @@ from django.conf import settings
 from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 
-from analytics.days import range_bounds
+from analytics.days import day_bounds, days_between, range_bounds
 from analytics.db import analytics_queries
-from analytics.models import ButtonClick
+from analytics.models import ButtonClick, DailySnapshot, RollupDirtyDay, TemplateDaily
 from analytics.services import figures
+from analytics.services.template_figures import (
+    template_cost,
+    template_sends,
+    template_span_figures,
+)
 from messaging.channels.models import MessageTemplate, TemplateStatus
 from messaging.links.models import LinkClick
 from messaging.providers.error_codes import error_code_info
 from messaging.sending.models import Direction, Message, MessageType
 
+__all__ = ["rolled_up_days", "template_cost", "template_report"]
+
 ZERO = Decimal("0")
 COUNTS = ("sent", "delivered", "read", "replied", "clicked", "failed")
-
-
-def template_cost(sends) -> dict[int, Decimal]:
-    """What each template's sends cost in ANALYTICS_CURRENCY: the cost stored on each message
-    (the price card, README "Message costs"), through the one definition of cost."""
-    return figures.messages_cost(sends, by="template_id")
-
-
-def _sends(start: datetime, end: datetime, template_ids):
-    """The period's sends of templates (the cohort), found through the timestamp indexes."""
-    messages = Message.objects.filter(direction=Direction.OUTBOUND, template__isnull=False)
-    if template_ids is not None:
-        messages = messages.filter(template_id__in=list(template_ids))
-    return (
-        messages.filter(
-            figures._in("sent_at", start, end)
-            | figures._in("delivered_at", start, end)
-            | figures._in("read_at", start, end)
-        )
-        .filter(figures._between(figures.SENT_TIME, start, end))
-        .order_by()
-    )
-
-
-def _status_counts(start, end, template_ids) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    rows = (
-        _sends(start, end, template_ids)
-        .values("template_id")
-        .annotate(
-            sent=Count("pk"),
-            delivered=Count("pk", filter=Q(delivered_at__isnull=False) | Q(read_at__isnull=False)),
-            read=Count("pk", filter=Q(read_at__isnull=False)),
-        )
-    )
-    for row in rows:
-        entry = out.setdefault(row["template_id"], {"sent": 0, "delivered": 0, "read": 0})
-        for key in ("sent", "delivered", "read"):
-            entry[key] += row[key]
-    return out
-
-
-def _failures(start, end, template_ids) -> dict[int, dict[int | None, int]]:
-    messages = Message.objects.filter(direction=Direction.OUTBOUND, template__isnull=False)
-    if template_ids is not None:
-        messages = messages.filter(template_id__in=list(template_ids))
-    out: dict[int, dict[int | None, int]] = defaultdict(dict)
-    for template_id, code, n in (
-        messages.filter(figures.PROVIDER_FAILED & figures._in("failed_at", start, end))
-        .order_by()
-        .values_list("template_id", "error_code")
-        .annotate(n=Count("pk"))
-    ):
-        out[template_id][code] = n
-    return out
 
 
 def _replies(start, end, template_ids) -> dict[int, int]:
@@ -116,8 +80,17 @@ def _replies(start, end, template_ids) -> dict[int, int]:
             ),
         )
     )
+    # Only the contacts who wrote in the reply window can have replied: found through the
+    # inbound index, they bound the sends read.
+    writers = (
+        Message.objects.filter(direction=Direction.INBOUND)
+        .filter(received_at__gte=start, received_at__lt=end + window)
+        .exclude(type__in=[MessageType.REACTION, MessageType.SYSTEM])
+        .values("contact_id")
+    )
     rows = (
-        _sends(start, end, template_ids)
+        template_sends(start, end, template_ids)
+        .filter(contact_id__in=writers)
         .annotate(sent_time=figures.SENT_TIME)
         .filter(Exists(inbound))
         .values_list("template_id")
@@ -158,6 +131,58 @@ def _clicks(start, end, template_ids) -> dict[int, int]:
     return out
 
 
+def rolled_up_days(first: date, last: date) -> set[date]:
+    """The days of [first, last] whose rollup is final: it ran after the day ended and the
+    day was not marked changed since. The others are read live."""
+    computed = DailySnapshot.objects.filter(
+        channel__isnull=True, day__gte=first, day__lte=last
+    ).values_list("day", "computed_at")
+    dirty = set(
+        RollupDirtyDay.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True)
+    )
+    return {day for day, at in computed if at >= day_bounds(day)[1] and day not in dirty}
+
+
+def _summed(first: date, last: date, template_ids) -> dict[int, dict]:
+    """template_span_figures over [first, last]: rollup rows of the final days, live reads of
+    the others (one read per run of consecutive live days)."""
+    final = rolled_up_days(first, last)
+    out: dict[int, dict] = {}
+
+    def add(template_id: int, values: dict) -> None:
+        entry = out.setdefault(
+            template_id,
+            {"sent": 0, "delivered": 0, "read": 0, "failed": 0, "errors": {}, "cost": ZERO},
+        )
+        for key in ("sent", "delivered", "read", "failed", "cost"):
+            entry[key] += values[key]
+        for code, n in values["errors"].items():
+            entry["errors"][code] = entry["errors"].get(code, 0) + n
+
+    if final:
+        rows = TemplateDaily.objects.filter(day__in=sorted(final))
+        if template_ids is not None:
+            rows = rows.filter(template_id__in=list(template_ids))
+        for row in rows.values("template_id", "sent", "delivered", "read", "failed", "errors",
+                               "cost"):  # fmt: skip
+            add(row["template_id"], row)
+    run: list[date] = []
+    for day in [*days_between(first, last), None]:
+        if day is not None and day not in final:
+            run.append(day)
+            continue
+        if run:
+            start, end = range_bounds(run[0], run[-1])
+            for template_id, values in template_span_figures(start, end, template_ids).items():
+                add(template_id, values)
+            run = []
+    return out
+
+
+def _code(key: str) -> int | None:
+    return None if key == "none" else int(key)
+
+
 def template_report(first, last, *, template_ids=None) -> list[dict[str, Any]]:
     """One row per template with sends or failures in the period [first, last] (days in
     ANALYTICS_TIME_ZONE), plus every approved template without any, most sent first.
@@ -168,21 +193,21 @@ def template_report(first, last, *, template_ids=None) -> list[dict[str, Any]]:
     """
     start, end = range_bounds(first, last)
     with analytics_queries():
-        counts = _status_counts(start, end, template_ids)
-        failures = _failures(start, end, template_ids)
+        summed = _summed(first, last, template_ids)
         replies = _replies(start, end, template_ids)
         clicks = _clicks(start, end, template_ids)
-        costs = template_cost(_sends(start, end, template_ids))
     templates = MessageTemplate.objects.select_related("channel")
     if template_ids is not None:
         templates = templates.filter(pk__in=list(template_ids))
     else:
         templates = templates.filter(
-            Q(pk__in=set(counts) | set(failures)) | Q(status=TemplateStatus.APPROVED)
+            Q(pk__in=[pk for pk, c in summed.items() if c["sent"] or c["failed"]])
+            | Q(status=TemplateStatus.APPROVED)
         )
     rows = []
     for template in templates:
-        c = counts.get(template.pk, {"sent": 0, "delivered": 0, "read": 0})
+        c = summed.get(template.pk) or {"sent": 0, "delivered": 0, "read": 0, "errors": {},
+                                         "cost": ZERO}  # fmt: skip
         errors = [
             {
                 "code": code,
@@ -191,7 +216,8 @@ def template_report(first, last, *, template_ids=None) -> list[dict[str, Any]]:
                 "count": n,
             }
             for code, n in sorted(
-                failures.get(template.pk, {}).items(), key=lambda kv: (-kv[1], kv[0] or 0)
+                ((_code(key), n) for key, n in c["errors"].items()),
+                key=lambda kv: (-kv[1], kv[0] or 0),
             )
         ]
         sent = c["sent"]
@@ -212,7 +238,7 @@ def template_report(first, last, *, template_ids=None) -> list[dict[str, Any]]:
                 "clicked": clicks.get(template.pk, 0),
                 "failed": sum(e["count"] for e in errors),
                 "errors": errors,
-                "cost": costs.get(template.pk, ZERO).quantize(Decimal("0.0001")),
+                "cost": Decimal(c["cost"]).quantize(Decimal("0.0001")),
                 "delivery_rate": _share(c["delivered"], sent),
                 "read_rate": _share(c["read"], sent),
             }

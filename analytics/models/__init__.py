@@ -18,6 +18,7 @@ from analytics.models.rollups import (
     RfmSegment,
     RollupDirtyDay,
     RollupState,
+    TemplateDaily,
 )
 from analytics.ops.models import (
     ACTIVE_JOB_STATES,
@@ -52,4 +53,5 @@ __all__ = [
     "RfmSegment",
     "RollupDirtyDay",
     "RollupState",
+    "TemplateDaily",
 ]

@@ -147,6 +147,37 @@ class ButtonDaily(models.Model):
         return f"{self.day} {self.label}: {self.clicks}"
 
 
+class TemplateDaily(models.Model):
+    """One template's sends of one day and its failures of that day (analytics.template_report).
+
+    sent, delivered, read and cost follow the day's sends (a cohort: delivered and read count
+    receipts whenever they came, so a later receipt recomputes the send day's rows); failed
+    and errors count the failures that happened on the day.
+    """
+
+    day = models.DateField()
+    template = models.ForeignKey(
+        "messaging.MessageTemplate", on_delete=models.CASCADE, related_name="+"
+    )
+    sent = _count()
+    delivered = _count()
+    read = _count()
+    failed = _count()
+    errors = models.JSONField(default=dict, blank=True, help_text="{error code: count}")
+    cost = _money(4)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "template_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "template"], name="template_daily_one_per_day")
+        ]
+        verbose_name_plural = "template daily"
+
+    def __str__(self) -> str:
+        return f"{self.day} template {self.template_id}: {self.sent}"
+
+
 class ContentPerformance(models.Model):
     """One content item's reach: announced, delivered, read, unlocked, links clicked."""
 

@@ -1,5 +1,5 @@
-"""Rollups: turn a day's rows into DailySnapshot, CampaignPerformance, ButtonDaily and
-ContentPerformance rows, and refresh CustomerMetrics.
+"""Rollups: turn a day's rows into DailySnapshot, CampaignPerformance, ButtonDaily,
+TemplateDaily and ContentPerformance rows, and refresh CustomerMetrics.
 
 Idempotent: a day is recomputed from scratch and written with delete-then-insert in one
 transaction, so recomputing gives the same rows. Incremental (README "Analytics"): a run
@@ -36,11 +36,16 @@ from analytics.models import (
     DailySnapshot,
     RollupDirtyDay,
     RollupState,
+    TemplateDaily,
 )
 from analytics.services import figures
 from analytics.services.conversions import conversions_attribute
 from analytics.services.customers import customers_rollup
 from analytics.services.events import MARK_DEBOUNCE_SECONDS
+from analytics.services.template_figures import (
+    template_send_days_touched,
+    template_span_figures,
+)
 from core.errors import Conflict
 from core.locks import cache_lock
 from messaging.models import ContentItem
@@ -305,6 +310,12 @@ def rollup_day(day: date, *, dry_run: bool = False) -> dict[str, Any]:
         campaigns = figures.campaign_figures(start=start, end=end)
         snapshots = snapshot_figures(day)
         buttons = figures.button_figures(start, end)
+        # The day's template rows, and those of the earlier send days whose sends got a
+        # receipt today (template figures follow the sends: analytics.template_report).
+        templates = {
+            d: template_span_figures(*day_bounds(d))
+            for d in [day, *template_send_days_touched(day)]
+        }
         if not dry_run:
             DailySnapshot.objects.filter(day=day).delete()
             DailySnapshot.objects.bulk_create(
@@ -329,6 +340,14 @@ def rollup_day(day: date, *, dry_run: bool = False) -> dict[str, Any]:
                 [
                     ButtonDaily(day=day, label=label, computed_at=now, **values)
                     for label, values in sorted(buttons.items())
+                ]
+            )
+            TemplateDaily.objects.filter(day__in=list(templates)).delete()
+            TemplateDaily.objects.bulk_create(
+                [
+                    TemplateDaily(day=d, template_id=tid, computed_at=now, **values)
+                    for d, rows in sorted(templates.items())
+                    for tid, values in sorted(rows.items())
                 ]
             )
     return {

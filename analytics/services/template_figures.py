@@ -1,0 +1,120 @@
+"""The template figures that add up over days (sent, delivered, read, cost of a period's
+sends; failures of the period, by code), written into `TemplateDaily` by the rollup and read
+live for the days without a final rollup. `analytics.template_report` holds the whole
+definition of every template figure and merges the two sources.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+
+from analytics.days import analytics_tz, day_bounds
+from analytics.services import figures
+from messaging.sending.models import Direction, Message
+
+ZERO = Decimal("0")
+
+
+def template_cost(sends) -> dict[int, Decimal]:
+    """What each template's sends cost in ANALYTICS_CURRENCY: the cost stored on each message
+    (the price card, README "Message costs"), through the one definition of cost."""
+    return figures.messages_cost(sends, by="template_id")
+
+
+def template_sends(start: datetime, end: datetime, template_ids):
+    """The period's sends of templates (the cohort), found through the timestamp indexes."""
+    messages = Message.objects.filter(direction=Direction.OUTBOUND, template__isnull=False)
+    if template_ids is not None:
+        messages = messages.filter(template_id__in=list(template_ids))
+    return (
+        messages.filter(
+            figures._in("sent_at", start, end)
+            | figures._in("delivered_at", start, end)
+            | figures._in("read_at", start, end)
+        )
+        .filter(figures._between(figures.SENT_TIME, start, end))
+        .order_by()
+    )
+
+
+def _status_counts(start, end, template_ids) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    rows = (
+        template_sends(start, end, template_ids)
+        .values("template_id")
+        .annotate(
+            sent=Count("pk"),
+            delivered=Count("pk", filter=Q(delivered_at__isnull=False) | Q(read_at__isnull=False)),
+            read=Count("pk", filter=Q(read_at__isnull=False)),
+        )
+    )
+    for row in rows:
+        entry = out.setdefault(row["template_id"], {"sent": 0, "delivered": 0, "read": 0})
+        for key in ("sent", "delivered", "read"):
+            entry[key] += row[key]
+    return out
+
+
+def _failures(start, end, template_ids) -> dict[int, dict[int | None, int]]:
+    messages = Message.objects.filter(direction=Direction.OUTBOUND, template__isnull=False)
+    if template_ids is not None:
+        messages = messages.filter(template_id__in=list(template_ids))
+    out: dict[int, dict[int | None, int]] = defaultdict(dict)
+    for template_id, code, n in (
+        messages.filter(figures.PROVIDER_FAILED & figures._in("failed_at", start, end))
+        .order_by()
+        .values_list("template_id", "error_code")
+        .annotate(n=Count("pk"))
+    ):
+        out[template_id][code] = n
+    return out
+
+
+def template_span_figures(start: datetime, end: datetime, template_ids=None) -> dict[int, dict]:
+    """Per template, the figures that add up over days, of [start, end): sent, delivered, read
+    and cost of the sends in it, failed and errors ({code or "none": count}) of the failures in
+    it. What a `TemplateDaily` row holds, and what a live day reads."""
+    counts = _status_counts(start, end, template_ids)
+    failures = _failures(start, end, template_ids)
+    costs = template_cost(template_sends(start, end, template_ids))
+    out: dict[int, dict] = {}
+    for template_id in set(counts) | set(failures) | set(costs):
+        c = counts.get(template_id, {"sent": 0, "delivered": 0, "read": 0})
+        errors = {_code_key(code): n for code, n in failures.get(template_id, {}).items()}
+        out[template_id] = {
+            **c,
+            "failed": sum(errors.values()),
+            "errors": errors,
+            "cost": costs.get(template_id, ZERO).quantize(Decimal("0.0001")),
+        }
+    return out
+
+
+def template_send_days_touched(day: date) -> list[date]:
+    """The days before `day` whose sends got a receipt or failed on `day`: the rollup of `day`
+    recomputes their `TemplateDaily` rows. Found through the status timestamp indexes."""
+    start, end = day_bounds(day)
+    days = (
+        Message.objects.filter(direction=Direction.OUTBOUND)
+        .filter(
+            figures._in("delivered_at", start, end)
+            | figures._in("read_at", start, end)
+            | figures._in("failed_at", start, end)
+        )
+        .annotate(send_day=TruncDate(figures.SENT_TIME, tzinfo=analytics_tz()))
+        .filter(send_day__lt=day)
+        .order_by()
+        .values_list("send_day", flat=True)
+        .distinct()
+    )
+    return sorted(d for d in days if d is not None)
+
+
+def _code_key(code: int | None) -> str:
+    return "none" if code is None else str(code)
