@@ -16,6 +16,7 @@ from analytics.models import (
     QualityRating,
     RollupDirtyDay,
     RollupState,
+    TemplateDaily,
 )
 from core.admin import ReadOnlyExportAdmin
 
@@ -72,6 +73,15 @@ class ButtonDailyAdmin(ReadOnlyExportAdmin):
     list_display = ["day", "label", "clicks", "contacts", "average_delay_seconds"]
     list_filter = ["day"]
     search_fields = ["label"]
+    date_hierarchy = "day"
+
+
+@admin.register(TemplateDaily)
+class TemplateDailyAdmin(ReadOnlyExportAdmin):
+    list_display = ["day", "template", "sent", "delivered", "read", "failed", "cost"]
+    list_filter = ["day"]
+    search_fields = ["template__name"]
+    list_select_related = ["template"]
     date_hierarchy = "day"
 
 

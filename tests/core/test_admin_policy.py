@@ -59,6 +59,7 @@ STAFF_PAGES: dict[str, list[str]] = {
     "analytics.conversionevent": ["/staff/analytics/revenue/"],
     "analytics.customermetrics": ["/staff/analytics/customers/"],
     "analytics.dailysnapshot": ["/staff/analytics/"],
+    "analytics.templatedaily": ["/staff/analytics/templates/"],
     "analytics.qualityrating": ["/staff/analytics/conversations/", "/staff/inbox/<pk>/"],
     "crm.advisor": ["/staff/advisors/"],
     "crm.attributedefinition": ["/staff/contacts/<pk>/"],
