@@ -29,6 +29,8 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Max,
+    Min,
     OuterRef,
     Q,
     Sum,
@@ -440,6 +442,16 @@ def _in_window(column: str) -> dict[str, Any]:
     }
 
 
+def _event_span(campaign_ids) -> tuple[datetime, datetime] | None:
+    """Whole campaigns: when an event in their windows can happen, from the first send to a
+    window after the last (None: nothing sent). Bounds the reply and click lookups to that
+    span on their time indexes; unbounded, PostgreSQL reads every inbound message ever."""
+    span = _campaign_messages(campaign_ids).aggregate(first=Min(SENT_TIME), last=Max(SENT_TIME))
+    if span["first"] is None:
+        return None
+    return span["first"], span["last"] + attribution_window()
+
+
 def _contacts_by_campaign(messages) -> dict[int, int]:
     rows = messages.values_list("campaign_id").annotate(n=Count("contact_id", distinct=True))
     return {campaign_id: n for campaign_id, n in rows if campaign_id is not None}
@@ -456,7 +468,11 @@ def campaign_replies(
         direction=Direction.INBOUND, contact_id=OuterRef("contact_id")
     ).exclude(type__in=[MessageType.REACTION, MessageType.SYSTEM])
     writers = None
-    if start is not None:
+    if start is None:
+        if (span := _event_span(campaign_ids)) is None:
+            return {}
+        inbound = inbound.filter(received_at__gte=span[0], received_at__lt=span[1])
+    else:
         inbound = inbound.filter(received_at__gte=start, received_at__lt=end)
         writers = Q(
             contact_id__in=Message.objects.filter(
@@ -484,19 +500,31 @@ def campaign_clicks(
         link__campaign_id=OuterRef("campaign_id"),
         link__contact_id=OuterRef("contact_id"),
     )
-    clickers = None
-    if start is not None:
-        taps = taps.filter(clicked_at__gte=start, clicked_at__lt=end)
-        clicks = clicks.filter(clicked_at__gte=start, clicked_at__lt=end)
-        # The day's clickers, found through the clicked_at indexes.
-        tappers = ButtonClick.objects.filter(
-            clicked_at__gte=start, clicked_at__lt=end, campaign__isnull=False
-        ).values("contact_id")
-        linkers = LinkClick.objects.filter(
-            clicked_at__gte=start, clicked_at__lt=end, is_bot=False, link__campaign__isnull=False
-        ).values("link__contact_id")
-        clickers = Q(contact_id__in=tappers) | Q(contact_id__in=linkers)
+    if start is None:
+        if (span := _event_span(campaign_ids)) is None:
+            return {}
+        first, last = span
+    else:
+        first, last = start, end
+    taps = taps.filter(clicked_at__gte=first, clicked_at__lt=last)
+    clicks = clicks.filter(clicked_at__gte=first, clicked_at__lt=last)
+    # Who clicked in the span, found through the clicked_at (and campaign) indexes: only their
+    # messages are probed, not every message of the campaign.
+    tappers = ButtonClick.objects.filter(
+        clicked_at__gte=first, clicked_at__lt=last, campaign__isnull=False
+    )
+    linkers = LinkClick.objects.filter(
+        clicked_at__gte=first, clicked_at__lt=last, is_bot=False, link__campaign__isnull=False
+    )
+    if campaign_ids is not None:
+        tappers = tappers.filter(campaign_id__in=list(campaign_ids))
+        linkers = linkers.filter(link__campaign_id__in=list(campaign_ids))
+    clickers = Q(contact_id__in=tappers.values("contact_id")) | Q(
+        contact_id__in=linkers.values("link__contact_id")
+    )
     messages = _window_messages(_campaign_messages(campaign_ids), start, end, clickers)
+    if start is None:
+        messages = messages.filter(clickers)
     clicked = Exists(taps.filter(**_in_window("clicked_at"))) | Exists(
         clicks.filter(**_in_window("clicked_at"))
     )
