@@ -76,9 +76,10 @@ def campaign_is_live(campaign: Campaign, *, since: date) -> bool:
         return False
     if campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED):
         return True
-    finished = campaign.completed_at or campaign.cancelled_at
+    # A final state without its time (imported, or written by hand) counts from the launch.
+    finished = campaign.completed_at or campaign.cancelled_at or campaign.launched_at
     window = timedelta(days=settings.ATTRIBUTION_WINDOW_DAYS)
-    return finished is None or finished >= day_bounds(since)[0] - window
+    return finished >= day_bounds(since)[0] - window
 
 
 def campaign_rows(

@@ -177,3 +177,22 @@ def test_a_settled_campaign_reads_its_rollups(django_assert_max_num_queries):
             summary = campaign_summary(world.campaign)
     assert summary["live"] is False
     assert summary["total"].pk is not None and summary["total"].sent == 2
+
+
+@pytest.mark.django_db
+def test_a_final_campaign_without_its_finish_time_is_live_only_a_window_after_its_launch():
+    from analytics.campaign_live import campaign_is_live
+    from analytics.days import today
+    from messaging.models import Campaign
+
+    channel = ChannelFactory()
+    old = Campaign.objects.create(
+        name="Imported", channel=channel, state=CampaignState.COMPLETED,
+        launched_at=timezone.now() - timedelta(days=40),
+    )  # fmt: skip
+    recent = Campaign.objects.create(
+        name="Yesterday", channel=channel, state=CampaignState.COMPLETED,
+        launched_at=timezone.now() - timedelta(days=1),
+    )  # fmt: skip
+    assert not campaign_is_live(old, since=today())  # read from its rollups, not live forever
+    assert campaign_is_live(recent, since=today())
