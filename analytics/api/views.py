@@ -338,11 +338,7 @@ class RevenueReportView(ReportingView):
     on the period's last day."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("range", str, enum=["7", "30", "90", "custom"]),
-            OpenApiParameter("start", OpenApiTypes.DATE),
-            OpenApiParameter("end", OpenApiTypes.DATE),
-        ],
+        parameters=RANGE_PARAMETERS,
         responses=RevenueReportSerializer,
     )
     def get(self, request):

@@ -394,7 +394,9 @@ def test_erasure_and_export_are_audited_and_past_events_forget_the_person(
     assert about.filter(action_name=AuditAction.EXPORT).count() == 2
     erase = about.get(action_name=AuditAction.ERASE)
     assert erase.actor == admin_user and erase.token_id is not None
-    assert erase.additional_data["messages"] >= 0
+    # The advisor profile went; the update and both exports about the contact were blanked.
+    assert erase.additional_data["advisor_profile"] == 1
+    assert erase.additional_data["audit_events_redacted"] == 3
     everything = json.dumps(
         [[e.object_repr, e.changes, e.additional_data] for e in AuditEvent.objects.all()]
     )
