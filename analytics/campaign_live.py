@@ -14,7 +14,7 @@ last final rollup (`live_since`), through the same definitions the rollup uses
 * distinct-contact figures (replied, clicked, converted) cannot be summed over days (a contact
   who clicked on two days is one contact), and neither can conversions and revenue once their
   attribution moves, so a live campaign's are computed now over the whole campaign: its
-  messages (`campaign_id` index), its button taps (`buttonclick_campaign`), its tracked links
+  messages' `replied_at` and `clicked_at` (`campaign_id` index; messaging.sending.engagement)
   and the conversions attributed to it (`conversion_campaign`).
 
 A campaign is live while it is running or paused, and until the attribution window

@@ -37,6 +37,8 @@ ANALYTICS_INDEXES = (
     "message_failed_at",
     "message_inbound_received",
     "message_campaign_recent",
+    "message_replied_at",
+    "message_clicked_at",
 )
 
 
@@ -207,19 +209,7 @@ def generate(args) -> dict:
             },
         )  # fmt: skip
         print(f"  messages {hi + 1:,} / {per_day * DAYS:,}", flush=True)
-    # Button taps: the inbound button replies, with the day's campaign.
-    sql(
-        """
-        INSERT INTO analytics_buttonclick (message_id, channel_id, contact_id, campaign_id, kind,
-            payload, title, label, clicked_at, delay_seconds, created_at)
-        SELECT m.id, m.channel_id, m.contact_id,
-               %s + floor(EXTRACT(EPOCH FROM (m.created_at - %s::timestamptz)) / 86400)::int,
-               'button', m.content->>'payload', m.content->>'text', m.content->>'text',
-               m.created_at, (m.id %% 5000)::float8, m.created_at
-        FROM messaging_message m WHERE m.direction = 'in' AND m.type = 'button'
-        """,
-        [first_campaign, first_start],
-    )
+    engagement_mark()
     sql(
         """
         INSERT INTO analytics_conversionevent (reference_id, type, name, page_name, session_id,
@@ -278,6 +268,50 @@ def generate(args) -> dict:
     user.groups.add(Group.objects.get(name="Analyst"))
     sql("ANALYZE")
     return {"seconds": time.perf_counter() - started, "first_day": first_day, "user": user}
+
+
+def engagement_mark() -> None:
+    """What the inbound path and the button recorder leave behind (messaging.sending.engagement),
+    set-based: each outbound message's first reply within the 7-day window (`replied_at`), each
+    button reply's tap answering the contact's latest message before it (ids follow time
+    here), and that message's first tap in the window (`clicked_at`)."""
+    sql(
+        """
+        WITH timeline AS (
+            SELECT id, direction, type, contact_id, campaign_id, channel_id, content, created_at,
+                   COALESCE(sent_at, delivered_at, read_at, received_at) AS at,
+                   MIN(CASE WHEN direction = 'in' AND type NOT IN ('reaction', 'system')
+                            THEN received_at END)
+                     OVER (PARTITION BY contact_id ORDER BY id
+                           ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next_reply,
+                   MAX(CASE WHEN direction = 'out' THEN id END)
+                     OVER (PARTITION BY contact_id ORDER BY id
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_out
+            FROM messaging_message
+        ), replies AS (
+            UPDATE messaging_message m SET replied_at = t.next_reply FROM timeline t
+            WHERE m.id = t.id AND t.direction = 'out' AND t.at IS NOT NULL
+              AND t.next_reply >= t.at AND t.next_reply < t.at + interval '7 days'
+        )
+        INSERT INTO analytics_buttonclick (message_id, replied_to_id, channel_id, contact_id,
+            campaign_id, kind, payload, title, label, clicked_at, delay_seconds, created_at)
+        SELECT t.id, t.last_out, t.channel_id, t.contact_id, o.campaign_id, 'button',
+               t.content->>'payload', t.content->>'text', t.content->>'text', t.created_at,
+               mod(t.id, 5000)::float8, t.created_at
+        FROM timeline t LEFT JOIN messaging_message o ON o.id = t.last_out
+        WHERE t.direction = 'in' AND t.type = 'button'
+        """
+    )
+    sql(
+        """
+        UPDATE messaging_message m SET clicked_at = c.first
+        FROM (SELECT replied_to_id, MIN(clicked_at) AS first FROM analytics_buttonclick
+              WHERE replied_to_id IS NOT NULL GROUP BY replied_to_id) c
+        WHERE m.id = c.replied_to_id
+          AND c.first >= COALESCE(m.sent_at, m.delivered_at, m.read_at)
+          AND c.first < COALESCE(m.sent_at, m.delivered_at, m.read_at) + interval '7 days'
+        """
+    )
 
 
 def indexes_drop() -> None:

@@ -338,13 +338,20 @@ class TemplateReportRowSerializer(serializers.Serializer):
     sent = serializers.IntegerField()
     delivered = serializers.IntegerField()
     read = serializers.IntegerField()
-    replied = serializers.IntegerField(help_text="Distinct contacts.")
-    clicked = serializers.IntegerField(help_text="Distinct contacts.")
+    replied = serializers.IntegerField(
+        help_text="Sends of the period their contact answered within the attribution window."
+    )
+    clicked = serializers.IntegerField(
+        help_text="Sends of the period whose button was tapped or tracked link clicked by a "
+        "person within the attribution window."
+    )
     failed = serializers.IntegerField()
     errors = TemplateErrorSerializer(many=True)
     cost = serializers.DecimalField(max_digits=16, decimal_places=4)
     delivery_rate = serializers.FloatField(allow_null=True)
     read_rate = serializers.FloatField(allow_null=True)
+    reply_rate = serializers.FloatField(allow_null=True)
+    click_rate = serializers.FloatField(allow_null=True)
 
 
 class TemplateReportSerializer(serializers.Serializer):

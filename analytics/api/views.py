@@ -376,8 +376,8 @@ def _strict_range(params) -> selectors.DateRange:
 
 class TemplateReportView(ReportingView):
     """Per template (number, name and language) over a period: the period's sends and how many
-    were delivered and read, distinct contacts who replied within the reply window and who
-    clicked, failures by error code, cost, and Meta's status and quality rating. Templates
+    were delivered, read, answered and clicked (within the attribution window), failures by
+    error code, cost, and Meta's status and quality rating. Templates
     without sends in the period are listed when approved. A custom range is capped at a year
     and at today, as on the dashboards."""
 

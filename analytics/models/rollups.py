@@ -150,8 +150,9 @@ class ButtonDaily(models.Model):
 class TemplateDaily(models.Model):
     """One template's sends of one day and its failures of that day (analytics.template_report).
 
-    sent, delivered, read and cost follow the day's sends (a cohort: delivered and read count
-    receipts whenever they came, so a later receipt recomputes the send day's rows); failed
+    sent, delivered, read, replied, clicked and cost follow the day's sends (a cohort: the
+    others count receipts, replies and clicks whenever they came, so a later one recomputes the
+    send day's rows); failed
     and errors count the failures that happened on the day.
     """
 
@@ -162,6 +163,8 @@ class TemplateDaily(models.Model):
     sent = _count()
     delivered = _count()
     read = _count()
+    replied = _count()
+    clicked = _count()
     failed = _count()
     errors = models.JSONField(default=dict, blank=True, help_text="{error code: count}")
     cost = _money(4)

@@ -15,6 +15,7 @@ from analytics.days import local_day, today
 from analytics.models import ButtonClick, QualityRating, RollupDirtyDay, RollupState
 from messaging.content.unlock import content_payload_parse
 from messaging.models import ContentDelivery, ContentUnlock, MessageType, Notification
+from messaging.sending.engagement import click_mark
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def button_click_record(*, message, payload: str, title: str, replied_to=None) -
             click.save()
     except IntegrityError:  # the same reply recorded concurrently
         return ButtonClick.objects.get(message_id=message.pk)
+    click_mark(message_id=click.replied_to_id, at=clicked_at)
     moment_mark_changed(clicked_at)
     return click
 

@@ -17,7 +17,7 @@ conversion count, and `page_view_figures` reports them on their own.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,16 +25,9 @@ from django.conf import settings
 from django.db.models import (
     Avg,
     Count,
-    DateTimeField,
-    Exists,
-    ExpressionWrapper,
     F,
-    Max,
-    Min,
-    OuterRef,
     Q,
     Sum,
-    Value,
 )
 from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
@@ -69,8 +62,8 @@ from messaging.models import (
     Notification,
     Status,
 )
+from messaging.sending.engagement import SENT_TIME
 
-SENT_TIME = Coalesce("sent_at", "delivered_at", "read_at")
 DELIVERED_TIME = Coalesce("delivered_at", "read_at")
 ZERO = Decimal("0")
 # Failed by WhatsApp (or after every retry). A message the send policy refused just before
@@ -79,11 +72,6 @@ ZERO = Decimal("0")
 PROVIDER_FAILED = Q(status=Status.FAILED, refusal="")
 # Page views are stored as ConversionEvent(type=page_view) but are never conversions.
 NOT_PAGE_VIEW = ~Q(type=ConversionType.PAGE_VIEW)
-
-
-def attribution_window() -> timedelta:
-    """How long after a contact's campaign message its reply, click or conversion counts."""
-    return timedelta(days=settings.ATTRIBUTION_WINDOW_DAYS)
 
 
 def conversion_events() -> Any:
@@ -417,72 +405,30 @@ def campaign_status_figures(
     return out
 
 
-def _window_messages(messages, start: datetime | None, end: datetime | None, contacts):
-    """The campaign messages whose attribution window may hold an event of [start, end): sent
-    (or delivered or read) from a window before `start` to `end`, to the `contacts` (a Q) who
-    did something that day. Whole campaigns (no `start`): every message. Annotates `sent_time`."""
-
-    if start is not None:
-        lookback = start - attribution_window()
-        messages = messages.filter(
-            _in("sent_at", lookback, end)
-            | _in("delivered_at", lookback, end)
-            | _in("read_at", lookback, end)
-        ).filter(contacts)
-    return messages.annotate(sent_time=SENT_TIME).filter(sent_time__isnull=False)
-
-
-def _in_window(column: str) -> dict[str, Any]:
-    """`column` within the attribution window of OuterRef's campaign message."""
-    return {
-        f"{column}__gte": OuterRef("sent_time"),
-        f"{column}__lt": ExpressionWrapper(
-            OuterRef("sent_time") + Value(attribution_window()), output_field=DateTimeField()
-        ),
-    }
-
-
-def _event_span(campaign_ids) -> tuple[datetime, datetime] | None:
-    """Whole campaigns: when an event in their windows can happen, from the first send to a
-    window after the last (None: nothing sent). Bounds the reply and click lookups to that
-    span on their time indexes; unbounded, PostgreSQL reads every inbound message ever."""
-    span = _campaign_messages(campaign_ids).aggregate(first=Min(SENT_TIME), last=Max(SENT_TIME))
-    if span["first"] is None:
-        return None
-    return span["first"], span["last"] + attribution_window()
-
-
 def _contacts_by_campaign(messages) -> dict[int, int]:
     rows = messages.values_list("campaign_id").annotate(n=Count("contact_id", distinct=True))
     return {campaign_id: n for campaign_id, n in rows if campaign_id is not None}
+
+
+def _engaged(column: str, start: datetime | None, end: datetime | None, campaign_ids):
+    """Distinct contacts whose campaign message has `column` (replied_at, clicked_at: the
+    first reply or click within its attribution window, `messaging.sending.engagement`); for
+    a day, whose first one came that day (so a campaign's day rows add up to its total)."""
+    messages = _campaign_messages(campaign_ids)
+    if start is None:
+        messages = messages.filter(**{f"{column}__isnull": False})
+    else:
+        messages = messages.filter(_in(column, start, end))
+    return _contacts_by_campaign(messages)
 
 
 def campaign_replies(
     *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
 ) -> dict[int, int]:
     """Distinct contacts who wrote (reactions and system notes left out) within
-    ATTRIBUTION_WINDOW_DAYS after their campaign message was sent (for a day: whose message
-    arrived that day)."""
-
-    inbound = Message.objects.filter(
-        direction=Direction.INBOUND, contact_id=OuterRef("contact_id")
-    ).exclude(type__in=[MessageType.REACTION, MessageType.SYSTEM])
-    writers = None
-    if start is None:
-        if (span := _event_span(campaign_ids)) is None:
-            return {}
-        inbound = inbound.filter(received_at__gte=span[0], received_at__lt=span[1])
-    else:
-        inbound = inbound.filter(received_at__gte=start, received_at__lt=end)
-        writers = Q(
-            contact_id__in=Message.objects.filter(
-                direction=Direction.INBOUND, received_at__gte=start, received_at__lt=end
-            ).values("contact_id")
-        )
-    messages = _window_messages(_campaign_messages(campaign_ids), start, end, writers)
-    return _contacts_by_campaign(
-        messages.filter(Exists(inbound.filter(**_in_window("received_at"))))
-    )
+    ATTRIBUTION_WINDOW_DAYS after their campaign message was sent (for a day: whose first
+    reply came that day)."""
+    return _engaged("replied_at", start, end, campaign_ids)
 
 
 def campaign_clicks(
@@ -490,45 +436,8 @@ def campaign_clicks(
 ) -> dict[int, int]:
     """Distinct contacts who tapped a button of, or clicked a tracked link in, their campaign
     message within ATTRIBUTION_WINDOW_DAYS after it was sent (link-preview fetchers left out;
-    for a day: clicks of that day)."""
-
-    taps = ButtonClick.objects.filter(
-        campaign_id=OuterRef("campaign_id"), contact_id=OuterRef("contact_id")
-    )
-    clicks = LinkClick.objects.filter(
-        is_bot=False,
-        link__campaign_id=OuterRef("campaign_id"),
-        link__contact_id=OuterRef("contact_id"),
-    )
-    if start is None:
-        if (span := _event_span(campaign_ids)) is None:
-            return {}
-        first, last = span
-    else:
-        first, last = start, end
-    taps = taps.filter(clicked_at__gte=first, clicked_at__lt=last)
-    clicks = clicks.filter(clicked_at__gte=first, clicked_at__lt=last)
-    # Who clicked in the span, found through the clicked_at (and campaign) indexes: only their
-    # messages are probed, not every message of the campaign.
-    tappers = ButtonClick.objects.filter(
-        clicked_at__gte=first, clicked_at__lt=last, campaign__isnull=False
-    )
-    linkers = LinkClick.objects.filter(
-        clicked_at__gte=first, clicked_at__lt=last, is_bot=False, link__campaign__isnull=False
-    )
-    if campaign_ids is not None:
-        tappers = tappers.filter(campaign_id__in=list(campaign_ids))
-        linkers = linkers.filter(link__campaign_id__in=list(campaign_ids))
-    clickers = Q(contact_id__in=tappers.values("contact_id")) | Q(
-        contact_id__in=linkers.values("link__contact_id")
-    )
-    messages = _window_messages(_campaign_messages(campaign_ids), start, end, clickers)
-    if start is None:
-        messages = messages.filter(clickers)
-    clicked = Exists(taps.filter(**_in_window("clicked_at"))) | Exists(
-        clicks.filter(**_in_window("clicked_at"))
-    )
-    return _contacts_by_campaign(messages.filter(clicked))
+    for a day: whose first click came that day)."""
+    return _engaged("clicked_at", start, end, campaign_ids)
 
 
 def campaign_conversions(

@@ -41,6 +41,7 @@ from analytics.models import (
 from analytics.services import figures
 from analytics.services.conversions import conversions_attribute
 from analytics.services.customers import customers_rollup
+from analytics.services.engagement import engagement_reconcile_span
 from analytics.services.events import MARK_DEBOUNCE_SECONDS
 from analytics.services.template_figures import (
     template_send_days_touched,
@@ -304,6 +305,9 @@ def rollup_day(day: date, *, dry_run: bool = False) -> dict[str, Any]:
     now = timezone.now()
     with analytics_queries():
         if not dry_run:
+            # The day's replies and clicks credited to the messages they answer, and its
+            # conversions to their last touch, before anything counts them.
+            engagement_reconcile_span(start, end)
             conversions_attribute(
                 ConversionEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
             )

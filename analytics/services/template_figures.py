@@ -1,7 +1,7 @@
-"""The template figures that add up over days (sent, delivered, read, cost of a period's
-sends; failures of the period, by code), written into `TemplateDaily` by the rollup and read
-live for the days without a final rollup. `analytics.template_report` holds the whole
-definition of every template figure and merges the two sources.
+"""The template figures that add up over days (sent, delivered, read, replied, clicked and
+cost of a period's sends; failures of the period, by code), written into `TemplateDaily` by the
+rollup and read live for the days without a final rollup. `analytics.template_report` holds the
+whole definition of every template figure and merges the two sources.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from analytics.services import figures
 from messaging.sending.models import Direction, Message
 
 ZERO = Decimal("0")
+# Counted over a period's sends: how many there were, and how many of them reached each step.
+SEND_COUNTS = ("sent", "delivered", "read", "replied", "clicked")
 
 
 def template_cost(sends) -> dict[int, Decimal]:
@@ -52,12 +54,12 @@ def _status_counts(start, end, template_ids) -> dict[int, dict[str, Any]]:
             sent=Count("pk"),
             delivered=Count("pk", filter=Q(delivered_at__isnull=False) | Q(read_at__isnull=False)),
             read=Count("pk", filter=Q(read_at__isnull=False)),
+            replied=Count("pk", filter=Q(replied_at__isnull=False)),
+            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
         )
     )
     for row in rows:
-        entry = out.setdefault(row["template_id"], {"sent": 0, "delivered": 0, "read": 0})
-        for key in ("sent", "delivered", "read"):
-            entry[key] += row[key]
+        out[row.pop("template_id")] = row
     return out
 
 
@@ -77,15 +79,15 @@ def _failures(start, end, template_ids) -> dict[int, dict[int | None, int]]:
 
 
 def template_span_figures(start: datetime, end: datetime, template_ids=None) -> dict[int, dict]:
-    """Per template, the figures that add up over days, of [start, end): sent, delivered, read
-    and cost of the sends in it, failed and errors ({code or "none": count}) of the failures in
-    it. What a `TemplateDaily` row holds, and what a live day reads."""
+    """Per template, the figures that add up over days, of [start, end): sent, delivered, read,
+    replied, clicked and cost of the sends in it, failed and errors ({code or "none": count})
+    of the failures in it. What a `TemplateDaily` row holds, and what a live day reads."""
     counts = _status_counts(start, end, template_ids)
     failures = _failures(start, end, template_ids)
     costs = template_cost(template_sends(start, end, template_ids))
     out: dict[int, dict] = {}
     for template_id in set(counts) | set(failures) | set(costs):
-        c = counts.get(template_id, {"sent": 0, "delivered": 0, "read": 0})
+        c = counts.get(template_id, dict.fromkeys(SEND_COUNTS, 0))
         errors = {_code_key(code): n for code, n in failures.get(template_id, {}).items()}
         out[template_id] = {
             **c,
@@ -97,8 +99,9 @@ def template_span_figures(start: datetime, end: datetime, template_ids=None) -> 
 
 
 def template_send_days_touched(day: date) -> list[date]:
-    """The days before `day` whose sends got a receipt or failed on `day`: the rollup of `day`
-    recomputes their `TemplateDaily` rows. Found through the status timestamp indexes."""
+    """The days before `day` whose sends got a receipt, a reply or a click, or failed, on
+    `day`: the rollup of `day` recomputes their `TemplateDaily` rows. Found through the
+    timestamp indexes."""
     start, end = day_bounds(day)
     days = (
         Message.objects.filter(direction=Direction.OUTBOUND)
@@ -106,6 +109,8 @@ def template_send_days_touched(day: date) -> list[date]:
             figures._in("delivered_at", start, end)
             | figures._in("read_at", start, end)
             | figures._in("failed_at", start, end)
+            | figures._in("replied_at", start, end)
+            | figures._in("clicked_at", start, end)
         )
         .annotate(send_day=TruncDate(figures.SENT_TIME, tzinfo=analytics_tz()))
         .filter(send_day__lt=day)

@@ -23,6 +23,8 @@ from django.db import IntegrityError, transaction
 
 from core.errors import DomainError
 from messaging.links.models import LinkClick, TrackedLink
+from messaging.sending.engagement import click_mark
+from messaging.sending.models import Message
 from messaging.signals import link_clicked
 
 # An http(s) URL in running text; trailing punctuation is not part of it.
@@ -162,6 +164,21 @@ def is_bot(user_agent: str) -> bool:
     return not agent or any(marker in agent for marker in BOT_MARKERS)
 
 
+def link_message_id(link: TrackedLink) -> int | None:
+    """The outbound message a click on `link` credits: the one it was sent in, or for a
+    campaign's link (wrapped before its message existed) the campaign's message to the
+    contact (one per contact)."""
+    if link.message_id is not None:
+        return link.message_id
+    if link.campaign_id is None or link.contact_id is None:
+        return None
+    return (
+        Message.objects.filter(campaign_id=link.campaign_id, contact_id=link.contact_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def link_click_record(
     *, token: str, user_agent: str = "", ip: str = "", record: bool = True
 ) -> TrackedLink | None:
@@ -179,5 +196,7 @@ def link_click_record(
             ip_hash=ip_hash(ip),
             is_bot=is_bot(user_agent),
         )
+        if not click.is_bot:
+            click_mark(message_id=link_message_id(link), at=click.clicked_at)
         transaction.on_commit(lambda: link_clicked.send(sender=TrackedLink, link=link, click=click))
     return link

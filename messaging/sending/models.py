@@ -171,6 +171,12 @@ class Message(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
+    # Engagement with an outbound message (`messaging.sending.engagement` keeps them): when the
+    # contact first wrote back, and first tapped one of its buttons or clicked one of its
+    # tracked links, within ATTRIBUTION_WINDOW_DAYS after it was sent. Every reply and click
+    # figure counts these, so a funnel reads the messages it counts and nothing else.
+    replied_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
     # An `unknown` send that no status webhook settled within SEND_UNKNOWN_SETTLE_HOURS: staff
     # may send it again (`resent_as`). A flag, not a status, because statuses only move
     # forward and a late webhook must still settle the message.
@@ -265,7 +271,14 @@ class Message(models.Model):
                     condition=Q(**{f"{column}__isnull": False}),
                     name=f"message_{column}",
                 )
-                for column in ("sent_at", "delivered_at", "read_at", "failed_at")
+                for column in (
+                    "sent_at",
+                    "delivered_at",
+                    "read_at",
+                    "failed_at",
+                    "replied_at",
+                    "clicked_at",
+                )
             ),
             models.Index(
                 fields=["received_at"], condition=Q(direction="in"), name="message_inbound_received"

@@ -46,6 +46,7 @@ from messaging.providers import (
     UserPreference,
 )
 from messaging.sending.conversations import conversation_opened_record
+from messaging.sending.engagement import NOT_A_REPLY, replies_mark
 from messaging.sending.models import Conversation, Direction, Message, MessageType, Status
 from messaging.sending.selectors import message_opt_out_tap
 from messaging.sending.send import SendRefused, message_send
@@ -178,6 +179,8 @@ def _inbound_store(
         raise
     unread = message_type not in NOT_UNREAD and deleted_at is None
     _contact_touch(contact, received_at, from_user=from_user, unread=unread)
+    if message_type not in NOT_A_REPLY:
+        replies_mark(contact_id=contact.pk, at=received_at)
     if deleted_at is not None:
         return message
 
