@@ -272,7 +272,8 @@ def generate(args) -> dict:
 
 def engagement_mark() -> None:
     """What the inbound path and the button recorder leave behind (messaging.sending.engagement),
-    set-based: each outbound message's first reply within the 7-day window (`replied_at`), each
+    set-based: each outbound message's first reply within the 7-day window (`replied_at`) and
+    every inbound message credited (`reply_credited`), each
     button reply's tap answering the contact's latest message before it (ids follow time
     here), and that message's first tap in the window (`clicked_at`)."""
     sql(
@@ -302,6 +303,7 @@ def engagement_mark() -> None:
         WHERE t.direction = 'in' AND t.type = 'button'
         """
     )
+    sql("UPDATE messaging_message SET reply_credited = true WHERE direction = 'in'")
     sql(
         """
         UPDATE messaging_message m SET clicked_at = c.first

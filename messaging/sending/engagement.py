@@ -7,11 +7,12 @@ tapped one of its buttons or clicked one of its tracked links in that window. `r
 template analytics) counts them, so a figure is a count over indexed columns of the messages it
 describes rather than a search for events after each send.
 
-They are set as the reply or click is taken in (`replies_mark` from the inbound path,
-`click_mark` from the button and link recorders), and made good by the analytics rollup for
-each day it recomputes (`replies_reconcile`, `analytics.services.engagement`) for anything
-that came in another way: rows loaded in bulk, or a reply taken before its message's first
-status said when it was sent.
+They are set as the reply or click is taken in (`replies_mark` from the inbound path, which
+also marks the inbound message `reply_credited`; `click_mark` from the button and link
+recorders), and made good by the analytics rollup for each day it recomputes
+(`replies_reconcile`, `analytics.services.engagement`) for anything stored another way (rows
+loaded in bulk or written by hand). A reply taken before its message's first status said when
+it was sent counts from when the provider accepted the message.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from messaging.sending.models import Direction, Message, MessageType
 
 # When a message was sent: its sent status, else the first later status that proves it.
 SENT_TIME = Coalesce("sent_at", "delivered_at", "read_at")
+# The same, at the moment a reply or click is taken in: a message the provider accepted whose
+# first status has not come yet was sent by then.
+SENT_BY_NOW = Coalesce("sent_at", "delivered_at", "read_at", "accepted_at")
 # What a contact writes that is not an answer.
 NOT_A_REPLY = (MessageType.REACTION, MessageType.SYSTEM)
 
@@ -51,7 +55,7 @@ def replies_mark(*, contact_id: int, at: datetime) -> int:
         Message.objects.filter(direction=Direction.OUTBOUND, contact_id=contact_id)
         .filter(created_at__lte=at)
         .filter(_first_or_unset("replied_at", at))
-        .alias(sent_time=SENT_TIME)
+        .alias(sent_time=SENT_BY_NOW)
         .filter(_sent_before(at))
         .update(replied_at=at)
     )
@@ -65,7 +69,7 @@ def click_mark(*, message_id: int | None, at: datetime) -> int:
     return (
         Message.objects.filter(pk=message_id, direction=Direction.OUTBOUND)
         .filter(_first_or_unset("clicked_at", at))
-        .alias(sent_time=SENT_TIME)
+        .alias(sent_time=SENT_BY_NOW)
         .filter(_sent_before(at))
         .update(clicked_at=at)
     )
@@ -95,23 +99,30 @@ def engagement_reconcile(*, column: str, events, candidates) -> int:
 
 
 def replies_reconcile(start: datetime, end: datetime) -> int:
-    """Mark the replies of [start, end) not marked when they came in: the messages sent from a
-    window before `start` to `end` to the contacts who wrote in it. Returns how many."""
-    writers = (
-        Message.objects.filter(direction=Direction.INBOUND)
+    """Credit the replies received in [start, end) that were stored without being credited
+    (`reply_credited` false: a bulk load, rows written by hand): the messages sent to their
+    contacts in the window before each. Returns how many messages it marked."""
+    uncredited = (
+        Message.objects.filter(direction=Direction.INBOUND, reply_credited=False)
         .filter(received_at__gte=start, received_at__lt=end)
         .exclude(type__in=NOT_A_REPLY)
-        .values("contact_id")
     )
-    lookback = start - attribution_window()
-    candidates = Message.objects.filter(contact_id__in=writers).filter(
-        Q(sent_at__gte=lookback, sent_at__lt=end)
-        | Q(delivered_at__gte=lookback, delivered_at__lt=end)
-        | Q(read_at__gte=lookback, read_at__lt=end)
+    # Outbound messages are created before they are sent; one queued more than a window
+    # before its send is not looked at here (the inbound path has no such bound).
+    window = attribution_window()
+    candidates = Message.objects.filter(
+        contact_id__in=uncredited.values("contact_id"),
+        created_at__gte=start - 2 * window,
+        created_at__lt=end,
     )
     replies = (
         Message.objects.filter(direction=Direction.INBOUND, contact_id=OuterRef("contact_id"))
         .exclude(type__in=NOT_A_REPLY)
         .annotate(at=Coalesce("received_at", "created_at"))
     )
-    return engagement_reconcile(column="replied_at", events=replies, candidates=candidates)
+    marked = engagement_reconcile(column="replied_at", events=replies, candidates=candidates)
+    Message.objects.filter(
+        direction=Direction.INBOUND, reply_credited=False, received_at__gte=start,
+        received_at__lt=end,
+    ).update(reply_credited=True)  # fmt: skip
+    return marked

@@ -177,6 +177,9 @@ class Message(models.Model):
     # figure counts these, so a funnel reads the messages it counts and nothing else.
     replied_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
+    # An inbound message: whether it was credited as the reply to what it answers (the inbound
+    # path does so as it stores it; the rollup's pass takes the rest, found by the index below).
+    reply_credited = models.BooleanField(default=False)
     # An `unknown` send that no status webhook settled within SEND_UNKNOWN_SETTLE_HOURS: staff
     # may send it again (`resent_as`). A flag, not a status, because statuses only move
     # forward and a late webhook must still settle the message.
@@ -282,6 +285,12 @@ class Message(models.Model):
             ),
             models.Index(
                 fields=["received_at"], condition=Q(direction="in"), name="message_inbound_received"
+            ),
+            # The replies stored behind the inbound path's back (bulk loads): none, usually.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(direction="in", reply_credited=False),
+                name="message_reply_uncredited",
             ),
             # Retention's nightly pass (MESSAGE_RETENTION_DAYS) reads only what it has not
             # redacted yet, however many old messages are already done.

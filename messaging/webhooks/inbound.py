@@ -169,6 +169,7 @@ def _inbound_store(
         error_title=str(error.get("title") or error.get("message") or "")[:300],
         error_detail=str(error.get("details") or ""),
         deleted_at=deleted_at,
+        reply_credited=True,  # just below
     )
     try:
         with transaction.atomic():
