@@ -22,10 +22,18 @@ class MessagingConfig(AppConfig):
             NavItem("FAQ", "messaging:faq-list", "messaging.view_faqentry", "Inbox", 160),
             NavItem(
                 "Auto-replies",
-                "admin:messaging_autoreplyrule_changelist",
+                "messaging:autoreply-list",
                 "messaging.view_autoreplyrule",
                 "Inbox",
                 170,
+            ),
+            NavItem("Numbers", "messaging:channel-list", "messaging.view_channel", "Setup", 600),
+            NavItem(
+                "Templates",
+                "messaging:template-list",
+                "messaging.view_messagetemplate",
+                "Setup",
+                610,
             ),
             NavItem(
                 "Campaigns", "messaging:campaign-list", "messaging.view_campaign", "Engage", 200

@@ -1,8 +1,4 @@
-"""Staff pages of messaging, under /staff/ (namespace `messaging`), from each domain's urls.
-
-Order matters where patterns overlap: the FAQ's `inbox/faq/` comes before the inbox's
-`inbox/<int:pk>/...`.
-"""
+"""Staff pages of messaging, under /staff/ (namespace `messaging`), from each domain's urls."""
 
 from messaging.automation.urls import urlpatterns as automation
 from messaging.campaigns.urls import urlpatterns as campaigns
