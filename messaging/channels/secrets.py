@@ -81,3 +81,42 @@ def channel_config_problems(channel, *, check_url: bool = True) -> list[str]:
     if check_url and (problem := base_url_problem(channel.base_url)):
         problems.append(f"base_url: {problem}")
     return problems
+
+
+# --- Which secrets are set (shown to staff; the values never are) ------------------------------
+
+SET, MISSING, NOT_ALLOWED = "set", "missing", "not allowed"
+
+# The setting that authenticates webhooks of each provider, shared by its channels: Meta's
+# verification handshake token, MyOperator's callback token.
+WEBHOOK_SECRET_SETTINGS = {
+    "meta_cloud": ("Webhook verify token", "WHATSAPP_WEBHOOK_VERIFY_TOKEN"),
+    "myoperator": ("Webhook token", "MYOPERATOR_WEBHOOK_TOKEN"),
+}
+
+
+def secret_state(name: str) -> str:
+    """Whether the setting `name` holds a value: "set", "missing", or "not allowed" (a name
+    no channel may use, read as empty). Never the value itself."""
+    if not secret_setting_allowed(name):
+        return NOT_ALLOWED
+    return SET if str(getattr(settings, name, "") or "") else MISSING
+
+
+def channel_secret_states(channel) -> list[dict[str, str]]:
+    """Each secret `channel` needs, by label, with the setting that holds it and its state:
+    `[{"label": "Access token", "setting": "WHATSAPP_API_TOKEN", "state": "set"}, ...]`."""
+    myoperator = channel.provider == "myoperator"
+    wanted = [
+        ("API key" if myoperator else "Access token", channel.token_setting),
+        ("App secret (webhook signatures)", channel.app_secret_setting),
+    ]
+    if myoperator or channel.company_id_setting:
+        wanted.append(("Company id", channel.company_id_setting or "MYOPERATOR_COMPANY_ID"))
+    if channel.provider in WEBHOOK_SECRET_SETTINGS:
+        wanted.append(WEBHOOK_SECRET_SETTINGS[channel.provider])
+    return [
+        {"label": label, "setting": name, "state": secret_state(name)}
+        for label, name in wanted
+        if name
+    ]

@@ -82,10 +82,11 @@ STAFF_PAGES: dict[str, list[str]] = {
     "messaging.contentunlock": ["/staff/content/<pk>/"],
     "messaging.conversation": ["/staff/inbox/"],
     "messaging.conversationevent": ["/staff/inbox/<pk>/"],
-    "messaging.faqentry": ["/staff/inbox/faq/"],
+    "messaging.faqentry": ["/staff/faq/"],
     "messaging.linkclick": ["/staff/content/<pk>/", "/staff/analytics/campaigns/<pk>/"],
     "messaging.message": ["/staff/inbox/<pk>/"],
     "messaging.messagetemplate": [
+        "/staff/templates/",
         "/staff/campaigns/<pk>/",
         "/staff/inbox/<pk>/",
         "/staff/content/<pk>/",
