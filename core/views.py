@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.health import health_report
+from core.home import home_build
 from core.logging import request_id_var
 from core.mfa.services import ENROL, SESSION_KEY, VERIFY
 from core.navigation import nav_for_user
@@ -43,10 +44,12 @@ class LoginView(auth_views.LoginView):
         return url
 
 
+@never_cache
 @require_GET
 @staff_permission_required("core.access_staff")
 def staff_home(request):
-    return render(request, "staff/home.html", {"report": health_report()})
+    """What each of the user's roles needs first (`core.home`)."""
+    return render(request, "staff/home.html", {"sections": home_build(request.user)})
 
 
 def _is_api(request) -> bool:

@@ -14,6 +14,7 @@ class MessagingConfig(AppConfig):
         from messaging.campaigns.health_hooks import campaign_health_hooks_register
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
+        from messaging.home import home_sections_register
         from messaging.personal_data import personal_data_register_messaging
 
         audit_register_messaging()
@@ -57,6 +58,7 @@ class MessagingConfig(AppConfig):
             ),
         )
         crm_extension_register()
+        home_sections_register()
         personal_data_register_messaging()
         campaign_send_hooks_register()
         campaign_health_hooks_register()
