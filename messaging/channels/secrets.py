@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from core.ssrf import UnsafeUrl, url_check_public
+from messaging.providers import UnknownProvider, provider_type
 
 SETTING_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -87,13 +88,6 @@ def channel_config_problems(channel, *, check_url: bool = True) -> list[str]:
 
 SET, MISSING, NOT_ALLOWED = "set", "missing", "not allowed"
 
-# The setting that authenticates webhooks of each provider, shared by its channels: Meta's
-# verification handshake token, MyOperator's callback token.
-WEBHOOK_SECRET_SETTINGS = {
-    "meta_cloud": ("Webhook verify token", "WHATSAPP_WEBHOOK_VERIFY_TOKEN"),
-    "myoperator": ("Webhook token", "MYOPERATOR_WEBHOOK_TOKEN"),
-}
-
 
 def secret_state(name: str) -> str:
     """Whether the setting `name` holds a value: "set", "missing", or "not allowed" (a name
@@ -104,17 +98,16 @@ def secret_state(name: str) -> str:
 
 
 def channel_secret_states(channel) -> list[dict[str, str]]:
-    """Each secret `channel` needs, by label, with the setting that holds it and its state:
-    `[{"label": "Access token", "setting": "WHATSAPP_API_TOKEN", "state": "set"}, ...]`."""
-    myoperator = channel.provider == "myoperator"
-    wanted = [
-        ("API key" if myoperator else "Access token", channel.token_setting),
-        ("App secret (webhook signatures)", channel.app_secret_setting),
-    ]
-    if myoperator or channel.company_id_setting:
-        wanted.append(("Company id", channel.company_id_setting or "MYOPERATOR_COMPANY_ID"))
-    if channel.provider in WEBHOOK_SECRET_SETTINGS:
-        wanted.append(WEBHOOK_SECRET_SETTINGS[channel.provider])
+    """Each secret `channel` needs (as its provider type says), with the setting that holds
+    it and its state: `[{"label": "Access token", "setting": "WHATSAPP_API_TOKEN", "state":
+    "set"}, ...]`. A channel of an unknown provider lists the secrets it names."""
+    try:
+        wanted = provider_type(channel.provider).secret_settings(channel)
+    except UnknownProvider:
+        wanted = [
+            ("Access token", channel.token_setting),
+            ("App secret", channel.app_secret_setting),
+        ]
     return [
         {"label": label, "setting": name, "state": secret_state(name)}
         for label, name in wanted

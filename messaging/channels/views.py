@@ -31,21 +31,27 @@ from messaging.channels.selectors import (
 )
 from messaging.channels.services import channel_health_sync, channel_resume
 from messaging.channels.templates import templates_sync
+from messaging.providers import UnknownProvider, provider_type
 
 TEMPLATES_PER_PAGE = 20
-WEBHOOK_URL_NAMES = {"meta_cloud": "webhooks:whatsapp", "myoperator": "webhooks:myoperator"}
 
 
 def _label(choices, value: str) -> str:
     return choices(value).label if value in choices.values else (value or "—")
 
 
-def _webhook_url(request, channel: Channel) -> str:
-    name = WEBHOOK_URL_NAMES.get(channel.provider)
-    if name is None:
-        return ""
-    path = reverse(name)
-    return request.build_absolute_uri(path if path.endswith("/") else path + "/")
+def _webhook(request, channel: Channel) -> tuple[str, str]:
+    """The address the provider posts this number's webhooks to (as this page was reached),
+    and where staff give it to the provider."""
+    try:
+        ptype = provider_type(channel.provider)
+    except UnknownProvider:
+        return "", ""
+    if not ptype.webhook_url_name:
+        return "", ""
+    path = reverse(ptype.webhook_url_name)
+    url = request.build_absolute_uri(path if path.endswith("/") else path + "/")
+    return url, ptype.webhook_setup
 
 
 def _number(request, channel: Channel) -> dict:
@@ -65,7 +71,7 @@ def _number(request, channel: Channel) -> dict:
             min(100, round(100 * health.recipients_24h / health.limit)) if health.limit else None
         ),
         "secrets": channel_secret_states(channel),
-        "webhook_url": _webhook_url(request, channel),
+        "webhook": _webhook(request, channel),
     }
 
 

@@ -50,6 +50,23 @@ def test_the_numbers_page_shows_health_limits_and_which_secrets_are_set(as_role,
     assert "Edit settings" not in html  # an analyst reads only
 
 
+def test_each_provider_lists_its_own_secrets_and_webhook(as_role, settings):
+    settings.MYOPERATOR_API_KEY = "key-SECRET"
+    settings.MYOPERATOR_COMPANY_ID = ""
+    settings.MYOPERATOR_WEBHOOK_TOKEN = "hook-SECRET"
+    ChannelFactory(provider="myoperator", token_setting="MYOPERATOR_API_KEY")
+    page = as_role("Admin").get(CHANNELS)
+    (number,) = page.context["numbers"]
+    assert [(s["label"], s["setting"], s["state"]) for s in number["secrets"]] == [
+        ("API key", "MYOPERATOR_API_KEY", "set"),
+        ("Company id", "MYOPERATOR_COMPANY_ID", "missing"),
+        ("Webhook token", "MYOPERATOR_WEBHOOK_TOKEN", "set"),
+    ]
+    assert number["webhook"][0] == "http://testserver/webhooks/myoperator/"
+    html = page.content.decode()
+    assert "MyOperator&#x27;s panel" in html and "SECRET" not in html
+
+
 def test_a_name_no_channel_may_use_reads_as_not_allowed(as_role):
     channel = ChannelFactory()
     Channel.objects.filter(pk=channel.pk).update(app_secret_setting="SECRET_KEY")
