@@ -49,5 +49,8 @@ class AnalyticsConfig(AppConfig):
         personal_data_register_analytics()
         register_rollup_job()
         register_board_sections()
+        from analytics.home import home_sections_register
+
+        home_sections_register()
         # Lets the health page tell how long the oldest task has waited in a queue.
         before_task_publish.connect(task_published_at, weak=False, dispatch_uid="ops-published")

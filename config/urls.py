@@ -33,5 +33,6 @@ urlpatterns = [
 
 # The API answers in its own error envelope even when no view was reached (an id that does
 # not fit the route, an unhandled crash); other pages get Django's templates.
+handler403 = "core.views.permission_denied"
 handler404 = "core.views.page_not_found"
 handler500 = "core.views.server_error"

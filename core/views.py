@@ -1,6 +1,9 @@
 from urllib.parse import urlencode
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -9,9 +12,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.health import health_report
+from core.home import home_build
 from core.logging import request_id_var
 from core.mfa.services import ENROL, SESSION_KEY, VERIFY
-from core.permissions import staff_permission_required
+from core.navigation import nav_for_user
+from core.permissions import StaffPermissionDenied, staff_permission_required
+from core.roles import ADMIN, ROLES
 
 
 @never_cache
@@ -38,10 +44,12 @@ class LoginView(auth_views.LoginView):
         return url
 
 
+@never_cache
 @require_GET
 @staff_permission_required("core.access_staff")
 def staff_home(request):
-    return render(request, "staff/home.html", {"report": health_report()})
+    """What each of the user's roles needs first (`core.home`)."""
+    return render(request, "staff/home.html", {"sections": home_build(request.user)})
 
 
 def _is_api(request) -> bool:
@@ -54,6 +62,54 @@ def page_not_found(request, exception):
             {"error": {"code": "not_found", "message": "Not found.", "details": {}}}, status=404
         )
     return defaults.page_not_found(request, exception)
+
+
+def permission_denied(request, exception):
+    """403: the API answers in its envelope; pages explain what is missing and whom to ask.
+
+    A refusal from `staff_permission_required` names the permissions the user lacks, so the
+    page can say which roles hold them; any other refusal gets the same page in general words.
+    """
+    if _is_api(request):
+        body = {"code": "permission_denied", "message": "Permission denied.", "details": {}}
+        return JsonResponse({"error": body}, status=403)
+    codes = exception.permissions if isinstance(exception, StaffPermissionDenied) else ()
+    user = request.user
+    context = {
+        "missing": _permission_names(codes),
+        "roles_that_may": [r.name for r in ROLES if codes and all(r.allows(c) for c in codes)],
+        "admins": _admins_to_ask(user) if user.is_authenticated else [],
+        "staff_nav": nav_for_user(user),
+        "staff_roles": sorted(g.name for g in user.groups.all()) if user.is_authenticated else [],
+    }
+    return render(request, "403.html", context, status=403)
+
+
+def _permission_names(codes: tuple[str, ...]) -> list[str]:
+    """What each `app_label.codename` is called ("Can add auto-reply rule"), in one query."""
+    if not codes:
+        return []
+    wanted = Q()
+    for code in codes:
+        app_label, _, codename = code.partition(".")
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    names = {
+        f"{p.content_type.app_label}.{p.codename}": p.name
+        for p in Permission.objects.filter(wanted).select_related("content_type")
+    }
+    return [names.get(code, code) for code in codes]
+
+
+def _admins_to_ask(user, limit: int = 3) -> list[str]:
+    """A few people who can give roles: active Admins (or superusers), not the user."""
+    admins = (
+        get_user_model()
+        .objects.filter(Q(groups__name=ADMIN) | Q(is_superuser=True), is_active=True)
+        .exclude(pk=user.pk)
+        .distinct()
+        .order_by("username")[:limit]
+    )
+    return [a.get_full_name() or a.get_username() for a in admins]
 
 
 def server_error(request):

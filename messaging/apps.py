@@ -14,6 +14,7 @@ class MessagingConfig(AppConfig):
         from messaging.campaigns.health_hooks import campaign_health_hooks_register
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
+        from messaging.home import home_sections_register
         from messaging.personal_data import personal_data_register_messaging
 
         audit_register_messaging()
@@ -22,10 +23,18 @@ class MessagingConfig(AppConfig):
             NavItem("FAQ", "messaging:faq-list", "messaging.view_faqentry", "Inbox", 160),
             NavItem(
                 "Auto-replies",
-                "admin:messaging_autoreplyrule_changelist",
+                "messaging:autoreply-list",
                 "messaging.view_autoreplyrule",
                 "Inbox",
                 170,
+            ),
+            NavItem("Numbers", "messaging:channel-list", "messaging.view_channel", "Setup", 600),
+            NavItem(
+                "Templates",
+                "messaging:template-list",
+                "messaging.view_messagetemplate",
+                "Setup",
+                610,
             ),
             NavItem(
                 "Campaigns", "messaging:campaign-list", "messaging.view_campaign", "Engage", 200
@@ -49,6 +58,7 @@ class MessagingConfig(AppConfig):
             ),
         )
         crm_extension_register()
+        home_sections_register()
         personal_data_register_messaging()
         campaign_send_hooks_register()
         campaign_health_hooks_register()

@@ -1,13 +1,10 @@
-"""Staff pages of messaging, under /staff/ (namespace `messaging`), from each domain's urls.
-
-Order matters where patterns overlap: the FAQ's `inbox/faq/` comes before the inbox's
-`inbox/<int:pk>/...`.
-"""
+"""Staff pages of messaging, under /staff/ (namespace `messaging`), from each domain's urls."""
 
 from messaging.automation.urls import urlpatterns as automation
 from messaging.campaigns.urls import urlpatterns as campaigns
+from messaging.channels.urls import urlpatterns as channels
 from messaging.content.urls import urlpatterns as content
 from messaging.inbox.urls import urlpatterns as inbox
 from messaging.notifications.urls import urlpatterns as notifications
 
-urlpatterns = [*campaigns, *content, *notifications, *automation, *inbox]
+urlpatterns = [*campaigns, *content, *notifications, *automation, *inbox, *channels]

@@ -3,7 +3,6 @@ read-only records of what automation did (runs, automated answers)."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -11,36 +10,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from core.admin import ReadOnlyModelAdmin
+from messaging.automation.forms import AutoReplyTryForm
 from messaging.automation.models import AutomatedAnswer, AutoReplyRule, AutoReplyRun, FaqEntry
 from messaging.automation.office_hours import office_hours_describe
 from messaging.automation.services import autoreply_preview, autoreply_rules_enable
 from messaging.channels.selectors import templates_sendable
-
-
-class AutoReplyTestForm(forms.Form):
-    KINDS = [
-        ("text", "Text message"),
-        ("button", "Template button tap (payload)"),
-        ("interactive", "Interactive reply (id)"),
-    ]
-    kind = forms.ChoiceField(choices=KINDS, initial="text")
-    text = forms.CharField(
-        required=False, max_length=4096, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="What the contact wrote (or the button's text).",
-    )  # fmt: skip
-    payload = forms.CharField(required=False, max_length=256, help_text="Button payload.")
-    reply_id = forms.CharField(required=False, max_length=256, help_text="Interactive reply id.")
-    at = forms.DateTimeField(
-        required=False, label="Received at",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Empty: now (matters for the office-hours trigger).",
-    )  # fmt: skip
-
-    def clean(self):
-        data = super().clean()
-        if not (data.get("text") or data.get("payload") or data.get("reply_id")):
-            raise forms.ValidationError("Type a sample message, payload or reply id.")
-        return data
 
 
 @admin.register(AutoReplyRule)
@@ -126,7 +100,7 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
         Nothing is sent and nothing is written."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        form = AutoReplyTestForm(request.POST or None)
+        form = AutoReplyTryForm(request.POST or None)
         preview = None
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data

@@ -107,6 +107,11 @@ def within_office_hours(at: datetime, *, spec: str | None = None, tz: str | None
     return False
 
 
+def office_hours_local(at: datetime) -> datetime:
+    """`at` on the office's clock (OFFICE_TIME_ZONE)."""
+    return at.astimezone(_zone(None))
+
+
 def office_hours_describe(spec: str | None = None) -> str:
     spec = settings.OFFICE_HOURS if spec is None else spec
     return f"{spec or 'always open'} ({settings.OFFICE_TIME_ZONE})"

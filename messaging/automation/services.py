@@ -52,7 +52,12 @@ from messaging.automation.models import (
     AutoReplyRun,
     AutoReplyTrigger,
 )
-from messaging.automation.office_hours import OfficeHoursInvalid, within_office_hours
+from messaging.automation.office_hours import (
+    OfficeHoursInvalid,
+    office_hours_describe,
+    office_hours_local,
+    within_office_hours,
+)
 from messaging.automation.responders import Answer, Responder, responders_active
 from messaging.automation.rules import MAX_TEXT, rule_problems, text_normalise, trigger_keywords
 from messaging.channels.opt_out import consent_keyword, opt_out_tap_match
@@ -130,36 +135,57 @@ def is_consent_keyword(text: str) -> bool:
     return consent_keyword(text) is not None
 
 
-def rule_matches(rule: AutoReplyRule, inbound: Inbound) -> bool:
-    """Does `inbound` trigger `rule`? (Enabled or not: the caller decides.)"""
+def rule_match(rule: AutoReplyRule, inbound: Inbound) -> str | None:
+    """Why `inbound` triggers `rule`, in words for staff ("keyword REFUND is in the text"), or
+    None when it does not. Enabled or not: the caller decides.
+
+    The one matching rule: the inbound path (`autoreply_plan`) and the staff page's "try a
+    message" box both ask it, so what staff try is what customers get.
+    """
     trigger, value = rule.trigger, (rule.trigger_value or "").strip()
     if trigger == AutoReplyTrigger.PAYLOAD:
-        return bool(inbound.payload) and inbound.payload.strip() == value
+        if inbound.payload and inbound.payload.strip() == value:
+            return f"the button payload is {value}"
+        return None
     if trigger == AutoReplyTrigger.PAYLOAD_PREFIX:
-        return bool(inbound.payload and value) and inbound.payload.strip().startswith(value)
+        if inbound.payload and value and inbound.payload.strip().startswith(value):
+            return f"the button payload starts with {value}"
+        return None
     if trigger == AutoReplyTrigger.INTERACTIVE_ID:
-        return bool(inbound.reply_id) and inbound.reply_id.strip() == value
+        if inbound.reply_id and inbound.reply_id.strip() == value:
+            return f"the reply id is {value}"
+        return None
     if trigger == AutoReplyTrigger.KEYWORD:
         text = f" {re.sub(r'[^0-9A-Z]+', ' ', text_normalise(inbound.text))} "
         for keyword in trigger_keywords(value):
             phrase = re.sub(r"[^0-9A-Z]+", " ", keyword).strip()
             if phrase and f" {phrase} " in text:
-                return True
-        return False
+                return f"the keyword {keyword} is in the text"
+        return None
     if trigger == AutoReplyTrigger.REGEX:
         if not inbound.text or not value:
-            return False
+            return None
         try:
-            return re.search(value, inbound.text[:MAX_MATCH_TEXT], re.IGNORECASE) is not None
+            found = re.search(value, inbound.text[:MAX_MATCH_TEXT], re.IGNORECASE)
         except re.error:
-            return False
+            return None
+        return f"the expression matched {found.group(0)[:60]!r}" if found is not None else None
     if trigger == AutoReplyTrigger.OUTSIDE_OFFICE_HOURS:
         try:
-            return not within_office_hours(inbound.received_at)
+            inside = within_office_hours(inbound.received_at)
         except OfficeHoursInvalid as exc:
             logger.warning("OFFICE_HOURS cannot be read: %s", exc)
-            return False
-    return False
+            return None
+        if inside:
+            return None
+        local = office_hours_local(inbound.received_at)
+        return f"{local:%a %H:%M} is outside office hours: {office_hours_describe()}"
+    return None
+
+
+def rule_matches(rule: AutoReplyRule, inbound: Inbound) -> bool:
+    """Does `inbound` trigger `rule`? (`rule_match` without the why.)"""
+    return rule_match(rule, inbound) is not None
 
 
 def is_unlock_payload(payload: str) -> bool:
@@ -180,6 +206,7 @@ class Step:
     responder: Responder | None = None
     answer: Answer | None = None
     fallback: bool = False  # only if nothing replied before it
+    why: str = ""  # why it applies, in words for staff (`rule_match`)
 
 
 def autoreply_plan(
@@ -198,7 +225,8 @@ def autoreply_plan(
         rules = [r for r in rules if r.trigger in OPT_OUT_TAP_TRIGGERS]
     steps: list[Step] = []
     if is_unlock_payload(inbound.payload) and not inbound.opt_out:
-        steps.append(Step(UNLOCK_KEY, "Click-to-Unlock (built-in)", replies=True))
+        why = f"the button payload {inbound.payload.strip()} unlocks content"
+        steps.append(Step(UNLOCK_KEY, "Click-to-Unlock (built-in)", replies=True, why=why))
     stopped = _rule_steps(steps, [r for r in rules if not r.fallback], inbound)
     if (
         responders
@@ -221,11 +249,12 @@ def autoreply_plan(
 def _rule_steps(steps: list[Step], rules, inbound: Inbound, *, fallback: bool = False) -> bool:
     """Append the matching rules' steps; True when one of them stops the evaluation."""
     for rule in rules:
-        if not rule.enabled or not rule_matches(rule, inbound):
+        why = rule_match(rule, inbound) if rule.enabled else None
+        if why is None:
             continue
         replies = rule.action in REPLY_ACTIONS
         steps.append(Step(f"rule:{rule.pk}", rule.name, rule=rule, replies=replies,
-                          fallback=fallback))  # fmt: skip
+                          fallback=fallback, why=why))  # fmt: skip
         if rule.stop_processing:
             return True
     return False
@@ -473,7 +502,24 @@ def autoreply_rules_enable(*, rule_ids: Iterable[int]) -> tuple[int, dict[str, d
     return enabled, problems
 
 
-# --- Preview (the admin's "test" view) ----------------------------------------------------------
+def autoreply_rule_enable(*, rule: AutoReplyRule) -> dict[str, str]:
+    """Enable `rule` when it can run; otherwise leave it off and return its problems by
+    field. Saved through the model (not a bulk update), so the audit log records who."""
+    problems = rule_problems(rule)
+    if not problems and not rule.enabled:
+        rule.enabled = True
+        rule.save(update_fields=["enabled", "updated_at"])
+    return problems
+
+
+def autoreply_rule_disable(*, rule: AutoReplyRule) -> None:
+    """Stop `rule` from firing (kept, with its history of runs)."""
+    if rule.enabled:
+        rule.enabled = False
+        rule.save(update_fields=["enabled", "updated_at"])
+
+
+# --- Preview ("try a message": the staff page and the admin's test view) ----------------------
 
 
 @dataclass
@@ -482,6 +528,29 @@ class PreviewStep:
     action: str
     would_send: str = ""
     note: str = ""
+    why: str = ""
+    rule: AutoReplyRule | None = None
+
+
+def inbound_sample(
+    *, text: str = "", payload: str = "", reply_id: str = "", kind: str = "text", at=None
+) -> Inbound:
+    """The `Inbound` a customer's message of `kind` (text, button, interactive) would be, as
+    the webhook would record it: a tap on a marketing opt-out button is marked as one."""
+    message_type = {
+        "button": MessageType.BUTTON_REPLY, "interactive": MessageType.INTERACTIVE_REPLY
+    }.get(kind, MessageType.TEXT)  # fmt: skip
+    opt_out = message_type == MessageType.BUTTON_REPLY and (
+        opt_out_tap_match(payload=payload or "", text=text or "") is not None
+    )
+    return Inbound(
+        type=message_type,
+        text=text or "",
+        payload=payload or "",
+        reply_id=reply_id or "",
+        received_at=at or timezone.now(),
+        opt_out=opt_out,
+    )
 
 
 def autoreply_preview(
@@ -490,26 +559,16 @@ def autoreply_preview(
 ) -> list[PreviewStep]:  # fmt: skip
     """What automation would do for a sample inbound message; sends nothing, writes nothing.
 
-    Cooldowns and "an agent is on it" are not applied (they depend on history)."""
-    message_type = {
-        "button": MessageType.BUTTON_REPLY, "interactive": MessageType.INTERACTIVE_REPLY
-    }.get(kind, MessageType.TEXT)  # fmt: skip
-    opt_out = message_type == MessageType.BUTTON_REPLY and (
-        opt_out_tap_match(payload=payload or "", text=text or "") is not None
-    )
-    inbound = Inbound(
-        type=message_type,
-        text=text or "",
-        payload=payload or "",
-        reply_id=reply_id or "",
-        received_at=at or timezone.now(),
-        opt_out=opt_out,
-    )
+    The same plan the inbound path runs (`autoreply_plan`, `rule_match`), over the enabled
+    rules; cooldowns and "an agent is on it" are not applied (they depend on history)."""
+    inbound = inbound_sample(text=text, payload=payload, reply_id=reply_id, kind=kind, at=at)
+    opt_out = inbound.opt_out
     preview: list[PreviewStep] = []
     if opt_out:
         preview.append(PreviewStep(
             "Marketing opt-out button (built-in)", "Opt out of marketing",
             note="recorded by the webhook; only rules naming this payload act on the tap",
+            why="the button is a template's marketing opt-out button",
         ))  # fmt: skip
     replied = False
     for step in autoreply_plan(inbound=inbound):
@@ -524,8 +583,12 @@ def autoreply_preview(
                     step.label, "answer", answer.text,
                     f"topic {answer.topic}, confidence {answer.confidence:.2f}",
                 )  # fmt: skip
+            item.why = "no rule answered this text"
         else:
-            item = PreviewStep(step.label, step.rule.get_action_display(), _describe(step.rule))
+            item = PreviewStep(
+                step.label, step.rule.get_action_display(), _describe(step.rule), rule=step.rule
+            )
+        item.why = step.why or item.why
         if step.fallback and replied:
             item.note = "skipped: answered already (fallback rule)"
             item.would_send = ""
@@ -539,6 +602,22 @@ def autoreply_preview(
             replied = True
         preview.append(item)
     return preview
+
+
+def autoreply_disabled_matches(
+    *, text: str = "", payload: str = "", reply_id: str = "", kind: str = "text", at=None
+) -> list[tuple[AutoReplyRule, str]]:
+    """The disabled rules a sample message would trigger, with why: what trying a message
+    shows under "would also match if enabled". One query."""
+    inbound = inbound_sample(text=text, payload=payload, reply_id=reply_id, kind=kind, at=at)
+    found = []
+    for rule in AutoReplyRule.objects.filter(enabled=False).order_by("order", "id"):
+        if inbound.opt_out and rule.trigger not in OPT_OUT_TAP_TRIGGERS:
+            continue  # as `autoreply_plan`: only rules naming the tap's payload act on it
+        why = rule_match(rule, inbound)
+        if why is not None:
+            found.append((rule, why))
+    return found
 
 
 def _describe(rule: AutoReplyRule) -> str:

@@ -9,7 +9,7 @@ from messaging.channels.models import (
     PriceRate,
     RateLimitState,
 )
-from messaging.channels.secrets import secret_setting_allowed
+from messaging.channels.secrets import MISSING, NOT_ALLOWED, SET, channel_secret_states
 from messaging.channels.services import channel_resume
 from messaging.channels.templates import templates_sync
 
@@ -76,14 +76,10 @@ class ChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description="secrets set in the environment")
     def secrets_configured(self, obj: Channel) -> str:
-        names = [obj.token_setting, obj.app_secret_setting, obj.company_id_setting]
-
-        def state(name: str) -> str:
-            if not secret_setting_allowed(name):
-                return "NOT ALLOWED (read as empty)"
-            return "set" if obj.secret(name) else "MISSING"
-
-        return "; ".join(f"{n}: {state(n)}" for n in names if n)
+        states = {SET: "set", MISSING: "MISSING", NOT_ALLOWED: "NOT ALLOWED (read as empty)"}
+        return "; ".join(
+            f"{s['setting']}: {states[s['state']]}" for s in channel_secret_states(obj)
+        )
 
     @admin.action(description="Sync templates from the provider")
     def sync_templates(self, request, queryset):

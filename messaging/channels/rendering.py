@@ -92,3 +92,89 @@ def template_render(template, content: dict[str, Any]) -> RenderedTemplate:
                     item["url"] = substitute(button["url"], _values(sent))
                 rendered.buttons.append(item)
     return rendered
+
+
+# --- Examples: how a template looks before anything is sent -------------------------------------
+
+
+def _named_examples(items: Any) -> dict[str, str]:
+    found = {}
+    for item in items or []:
+        if isinstance(item, dict) and item.get("param_name"):
+            found[str(item["param_name"])] = str(item.get("example", ""))
+    return found
+
+
+def _positional_examples(values: Any) -> dict[str, str]:
+    return {str(i): str(v) for i, v in enumerate(values or [], start=1) if not isinstance(v, list)}
+
+
+def template_examples(template) -> dict[str, Any]:
+    """The example values Meta keeps on `template`'s components (what the business gave when
+    it submitted the template), by part and placeholder name: `{"header": {"1": "#40321"},
+    "body": {"1": "Asha", ...}, "header_media": "https://...", "buttons": {"0": "40321"}}`.
+    Missing examples are simply absent."""
+    examples: dict[str, Any] = {"header": {}, "body": {}, "header_media": "", "buttons": {}}
+    for component in template.components or []:
+        if not isinstance(component, dict):
+            continue
+        kind = str(component.get("type", "")).upper()
+        example = component.get("example") or {}
+        if kind == "HEADER" and isinstance(example, dict):
+            examples["header"] = _named_examples(example.get("header_text_named_params"))
+            examples["header"] |= _positional_examples(example.get("header_text"))
+            handles = example.get("header_handle") or []
+            examples["header_media"] = str(handles[0]) if handles else ""
+        elif kind == "BODY" and isinstance(example, dict):
+            rows = example.get("body_text") or []
+            examples["body"] = _named_examples(example.get("body_text_named_params"))
+            examples["body"] |= _positional_examples(rows[0] if rows else [])
+        elif kind == "BUTTONS":
+            for index, button in enumerate(component.get("buttons") or []):
+                url, sample = str(button.get("url") or ""), button.get("example") or []
+                if "{{" in url and sample:
+                    prefix = url.split("{{", 1)[0]
+                    value = str(sample[0])
+                    examples["buttons"][str(index)] = (
+                        value[len(prefix) :] if value.startswith(prefix) else value
+                    )
+    return examples
+
+
+def template_example_content(template) -> dict[str, Any]:
+    """The Cloud API `template` object of `template` filled with its example values (a
+    placeholder without one shows as `[name]`), for `template_render` to preview it."""
+    examples = template_examples(template)
+    declared = template.parameters or {}
+    named = (template.parameter_format or "").lower() == "named"
+
+    def params(part: str) -> list[dict[str, str]]:
+        values = examples[part]
+        result = []
+        for name in declared.get(part) or []:
+            item = {"type": "text", "text": values.get(str(name)) or f"[{name}]"}
+            if named:
+                item["parameter_name"] = str(name)
+            result.append(item)
+        return result
+
+    components: list[dict[str, Any]] = []
+    header = params("header")
+    if header:
+        components.append({"type": "header", "parameters": header})
+    elif examples["header_media"]:
+        for component in template.components or []:
+            if str(component.get("type", "")).upper() == "HEADER":
+                kind = str(component.get("format", "")).lower()
+                if kind in ("image", "video", "document"):
+                    media = {"type": kind, kind: {"link": examples["header_media"]}}
+                    components.append({"type": "header", "parameters": [media]})
+    body = params("body")
+    if body:
+        components.append({"type": "body", "parameters": body})
+    for index, names in (declared.get("buttons") or {}).items():
+        value = examples["buttons"].get(str(index)) or f"[{(names or ['1'])[0]}]"
+        components.append(
+            {"type": "button", "index": str(index), "parameters": [{"type": "text", "text": value}]}
+        )
+    return {"name": template.name, "components": components}

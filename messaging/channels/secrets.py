@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from core.ssrf import UnsafeUrl, url_check_public
+from messaging.providers import UnknownProvider, provider_type
 
 SETTING_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -81,3 +82,34 @@ def channel_config_problems(channel, *, check_url: bool = True) -> list[str]:
     if check_url and (problem := base_url_problem(channel.base_url)):
         problems.append(f"base_url: {problem}")
     return problems
+
+
+# --- Which secrets are set (shown to staff; the values never are) ------------------------------
+
+SET, MISSING, NOT_ALLOWED = "set", "missing", "not allowed"
+
+
+def secret_state(name: str) -> str:
+    """Whether the setting `name` holds a value: "set", "missing", or "not allowed" (a name
+    no channel may use, read as empty). Never the value itself."""
+    if not secret_setting_allowed(name):
+        return NOT_ALLOWED
+    return SET if str(getattr(settings, name, "") or "") else MISSING
+
+
+def channel_secret_states(channel) -> list[dict[str, str]]:
+    """Each secret `channel` needs (as its provider type says), with the setting that holds
+    it and its state: `[{"label": "Access token", "setting": "WHATSAPP_API_TOKEN", "state":
+    "set"}, ...]`. A channel of an unknown provider lists the secrets it names."""
+    try:
+        wanted = provider_type(channel.provider).secret_settings(channel)
+    except UnknownProvider:
+        wanted = [
+            ("Access token", channel.token_setting),
+            ("App secret", channel.app_secret_setting),
+        ]
+    return [
+        {"label": label, "setting": name, "state": secret_state(name)}
+        for label, name in wanted
+        if name
+    ]

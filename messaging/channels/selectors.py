@@ -223,3 +223,39 @@ def channel_health(channel: Channel) -> ChannelHealth:
         budget_left=_budget(channel, lambda: recipients),
         updated_at=max((s for s in stamps if s is not None), default=None),
     )
+
+
+# Template statuses Meta is still deciding on: what staff wait for after submitting one.
+AWAITING_REVIEW_STATUSES = (TemplateStatus.PENDING, TemplateStatus.IN_APPEAL)
+
+
+def templates_awaiting_review() -> QuerySet[MessageTemplate]:
+    """Templates Meta has not approved or rejected yet (submitted or appealed), on active
+    channels, oldest change first."""
+    return (
+        MessageTemplate.objects.filter(status__in=AWAITING_REVIEW_STATUSES, channel__is_active=True)
+        .select_related("channel")
+        .order_by("updated_at", "pk")
+    )
+
+
+def template_list(
+    *, q: str = "", status: str = "", category: str = "", channel: str | int = ""
+) -> QuerySet[MessageTemplate]:
+    """Templates for the staff page, with their channel, by name and language."""
+    templates = MessageTemplate.objects.select_related("channel")
+    if q:
+        templates = templates.filter(name__icontains=q)
+    if status:
+        templates = templates.filter(status=status)
+    if category:
+        templates = templates.filter(category=category)
+    if channel:
+        templates = templates.filter(channel_id=channel)
+    return templates.order_by("name", "language", "pk")
+
+
+def template_status_counts() -> dict[str, int]:
+    """How many templates are in each status (one query)."""
+    rows = MessageTemplate.objects.order_by().values_list("status").annotate(n=Count("pk"))
+    return dict(rows)

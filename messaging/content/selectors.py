@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from core.ssrf import UnsafeUrl, url_check_public
 from messaging.content.models import (
@@ -130,4 +130,16 @@ def content_stats(item: ContentItem) -> dict[str, Any]:
             for kind in UnlockKind.values
             if kind in by_kind
         ],
+    }
+
+
+def content_review_summary(*, limit: int = 5) -> dict[str, Any]:
+    """The review queue at a glance: how many wait, since when, and the first few (oldest
+    submission first). Two queries."""
+    queue = content_review_queue()
+    totals = queue.order_by().aggregate(count=Count("pk"), oldest=Min("submitted_at"))
+    return {
+        "count": totals["count"],
+        "oldest_submitted_at": totals["oldest"],
+        "items": list(queue[:limit]),
     }

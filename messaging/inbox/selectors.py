@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Avg,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.selectors import WINDOW
@@ -17,8 +29,10 @@ from messaging.sending.models import (
     Conversation,
     ConversationEvent,
     ConversationEventKind,
+    Direction,
     Message,
     MessageType,
+    Status,
 )
 
 ASSIGNED_FILTERS = ("mine", "unassigned")
@@ -225,3 +239,59 @@ def inbox_metrics(*, day: date, tz: str | None = None) -> dict:
         "average_rating": round(ratings["average"], 2) if ratings["average"] is not None else None,
         "topics": topics,
     }
+
+
+# --- Who is waiting (the agent's home) ----------------------------------------------------------
+
+# Before any message: "no reply yet" compares every inbound message as later than this.
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+_AT = DateTimeField()
+
+
+def conversations_waiting(*, assignee=None, unassigned: bool = False) -> QuerySet[Conversation]:
+    """Open conversations (assigned to `assignee`, or nobody's with `unassigned`) with
+    `waiting_since`: when the customer's unanswered messages began, i.e. their first message
+    after our last reply (None when we answered their last one). Oldest wait first, answered
+    conversations after them by last activity.
+
+    A reply is any outbound message to the contact on that number that did not fail, a
+    person's or an automated answer alike; a campaign send answers nobody's question. Two
+    correlated reads per row, each answered by the (contact, created_at) index; slice it.
+    """
+    messages = Message.objects.filter(
+        contact_id=OuterRef("contact_id"), channel_id=OuterRef("channel_id")
+    )
+    last_reply = (
+        messages.filter(direction=Direction.OUTBOUND, campaign__isnull=True)
+        .exclude(status=Status.FAILED)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    first_unanswered = (
+        messages.filter(direction=Direction.INBOUND, created_at__gt=OuterRef("last_reply_at"))
+        .exclude(type__in=[MessageType.REACTION, MessageType.SYSTEM])
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
+    queryset = Conversation.objects.filter(is_open=True).select_related("contact", "channel")
+    if unassigned:
+        queryset = queryset.filter(assignee__isnull=True)
+    else:
+        queryset = queryset.filter(assignee=assignee)
+    return (
+        queryset.annotate(
+            last_reply_at=Coalesce(
+                Subquery(last_reply), Value(_NEVER), output_field=DateTimeField()
+            )
+        )
+        .annotate(waiting_since=Subquery(first_unanswered))
+        .order_by(F("waiting_since").asc(nulls_last=True), "-last_activity_at", "pk")
+    )
+
+
+def inbox_home_counts(*, user) -> dict[str, int]:
+    """Open conversations assigned to `user` and open ones nobody holds, in one query."""
+    return Conversation.objects.filter(is_open=True).aggregate(
+        mine=Count("pk", filter=Q(assignee=user)),
+        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
+    )

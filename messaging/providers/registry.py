@@ -92,6 +92,10 @@ class ProviderType(abc.ABC):
     webhook_auth_headers: ClassVar[tuple[str, ...]] = ()
     # Whether a JSON array is a valid webhook body (Meta always posts one object).
     webhook_accepts_list: ClassVar[bool] = False
+    # The URL name of the endpoint its webhooks are posted to (what staff give the provider),
+    # and where and how staff give it, in words.
+    webhook_url_name: ClassVar[str] = ""
+    webhook_setup: ClassVar[str] = ""
 
     # --- clients ----------------------------------------------------------------------------
 
@@ -116,6 +120,11 @@ class ProviderType(abc.ABC):
 
     def base_url_for(self, channel: ChannelConfig) -> str:
         return channel.base_url or self.default_base_url()
+
+    def secret_settings(self, channel: ChannelConfig) -> list[tuple[str, str]]:
+        """(what it is, the setting that holds it) for each secret `channel` needs, for staff
+        to see which are set (never their values)."""
+        return [("Access token", channel.token_setting)]
 
     # --- webhooks ---------------------------------------------------------------------------
 
@@ -207,6 +216,19 @@ class MetaCloudType(ProviderType):
     label = "Meta WhatsApp Cloud API"
     client_class = meta_cloud.MetaCloudProvider
     webhook_auth_headers = (meta_cloud.SIGNATURE_HEADER,)
+    webhook_url_name = "webhooks:whatsapp"
+    webhook_setup = (
+        "In Meta's App Dashboard (WhatsApp → Configuration): this callback URL with the webhook "
+        "verify token, subscribed to messages, message_template_status_update, "
+        "phone_number_quality_update, account_update and business_capability_update."
+    )
+
+    def secret_settings(self, channel: ChannelConfig) -> list[tuple[str, str]]:
+        return [
+            ("Access token", channel.token_setting),
+            ("App secret (webhook signatures)", channel.app_secret_setting),
+            ("Webhook verify token", "WHATSAPP_WEBHOOK_VERIFY_TOKEN"),
+        ]
 
     def default_base_url(self) -> str:
         return _setting("WHATSAPP_GRAPH_URL") or meta_cloud.DEFAULT_GRAPH_URL
@@ -290,6 +312,17 @@ class MyOperatorType(ProviderType):
     client_class = myoperator.MyOperatorProvider
     webhook_auth_headers = ("Authorization", myoperator.TOKEN_HEADER, myoperator.SIGNATURE_HEADER)
     webhook_accepts_list = True
+    webhook_url_name = "webhooks:myoperator"
+    webhook_setup = "In MyOperator's panel: this callback URL with the webhook token."
+
+    def secret_settings(self, channel: ChannelConfig) -> list[tuple[str, str]]:
+        # The callback is authenticated account-wide: its token, and signatures keyed with
+        # the API key (`webhook_credentials`); the channel's app secret is not used.
+        return [
+            ("API key", channel.token_setting),
+            ("Company id", channel.company_id_setting or "MYOPERATOR_COMPANY_ID"),
+            ("Webhook token", "MYOPERATOR_WEBHOOK_TOKEN"),
+        ]
 
     def default_base_url(self) -> str:
         return myoperator.DEFAULT_BASE_URL

@@ -140,6 +140,7 @@ class World:
         from messaging.models import AutomatedAnswer, Campaign
         from tests.factories import (
             AdvisorFactory,
+            AutoReplyRuleFactory,
             ChannelFactory,
             ContactFactory,
             ContentItemFactory,
@@ -197,6 +198,7 @@ class World:
             "content": ContentItemFactory().pk,
             "notifications": NotificationFactory(contact=self.contact).pk,
             "faq": FaqEntryFactory().pk,
+            "auto-replies": AutoReplyRuleFactory().pk,
             "answers": answer.pk,
             "inbox": conversation.pk,
             "conversations": conversation.pk,
@@ -234,6 +236,8 @@ class World:
             return str(self.ids["media"])
         if param == "template_id":
             return str(self.ids["template"])
+        if param == "channel_id":
+            return str(self.channel.pk)
         # pk / id: the object of the resource named just before the parameter
         resource = parts[parts.index(f"<{param}>") - 1]
         assert resource in self.ids, f"no object for <{param}> in {route}: add one to World"

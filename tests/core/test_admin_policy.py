@@ -49,8 +49,7 @@ OPERATIONS_MODELS = [
     "messaging.webhookevent",
 ]
 
-# Where the staff pages show each model's rows (any one of the pages suffices). The staff
-# navigation links to a few admin pages itself (auto-reply rules); those count as staff pages.
+# Where the staff pages show each model's rows (any one of the pages suffices).
 STAFF_PAGES: dict[str, list[str]] = {
     "analytics.buttonclick": ["/staff/analytics/buttons/"],
     "analytics.buttondaily": ["/staff/analytics/buttons/"],
@@ -70,12 +69,12 @@ STAFF_PAGES: dict[str, list[str]] = {
     "crm.importrowerror": ["/staff/imports/<pk>/"],
     "crm.segment": ["/staff/segments/"],
     "crm.tag": ["/staff/contacts/"],
-    "messaging.autoreplyrule": ["/admin/messaging/autoreplyrule/"],
-    "messaging.autoreplyrun": ["/admin/messaging/autoreplyrule/"],
+    "messaging.autoreplyrule": ["/staff/auto-replies/"],
+    "messaging.autoreplyrun": ["/staff/auto-replies/"],
     "messaging.automatedanswer": ["/staff/inbox/<pk>/"],
     "messaging.campaign": ["/staff/campaigns/"],
     "messaging.campaigntransition": ["/staff/campaigns/<pk>/"],
-    "messaging.channel": ["/staff/campaigns/<pk>/"],
+    "messaging.channel": ["/staff/channels/", "/staff/campaigns/<pk>/"],
     "messaging.contentdelivery": ["/staff/content/<pk>/"],
     "messaging.contentitem": ["/staff/content/"],
     "messaging.contentrevision": ["/staff/content/<pk>/"],
@@ -83,10 +82,11 @@ STAFF_PAGES: dict[str, list[str]] = {
     "messaging.contentunlock": ["/staff/content/<pk>/"],
     "messaging.conversation": ["/staff/inbox/"],
     "messaging.conversationevent": ["/staff/inbox/<pk>/"],
-    "messaging.faqentry": ["/staff/inbox/faq/"],
+    "messaging.faqentry": ["/staff/faq/"],
     "messaging.linkclick": ["/staff/content/<pk>/", "/staff/analytics/campaigns/<pk>/"],
     "messaging.message": ["/staff/inbox/<pk>/"],
     "messaging.messagetemplate": [
+        "/staff/templates/",
         "/staff/campaigns/<pk>/",
         "/staff/inbox/<pk>/",
         "/staff/content/<pk>/",

@@ -68,7 +68,7 @@ PAGES = [
     "/staff/inbox/list/",
     "/staff/inbox/{pk}/",
     "/staff/inbox/{pk}/thread/",
-    "/staff/inbox/faq/",
+    "/staff/faq/",
 ]
 POSTS = [
     "reply/",
@@ -743,7 +743,7 @@ def test_rating_an_automated_answer(agent_client, agent, make_user, wa_channel, 
 
 def test_faq_page_lists_tries_and_edits_entries(agent_client, agent, make_user, client):
     response = agent_client.post(
-        "/staff/inbox/faq/new/",
+        "/staff/faq/new/",
         {
             "question": "How long does delivery take?",
             "keywords": "delivery, arrive",
@@ -757,11 +757,11 @@ def test_faq_page_lists_tries_and_edits_entries(agent_client, agent, make_user, 
 
     entry = FaqEntry.objects.get()
     assert entry.topic == "delivery"
-    page = agent_client.get("/staff/inbox/faq/?question=when+will+it+arrive")
+    page = agent_client.get("/staff/faq/?question=when+will+it+arrive")
     assert page.status_code == 200 and b"2-3 days." in page.content
     assert page.context["result"]["answer"].topic == "delivery"
     agent_client.post(
-        f"/staff/inbox/faq/{entry.pk}/",
+        f"/staff/faq/{entry.pk}/",
         {
             "question": entry.question,
             "keywords": entry.keywords,
@@ -772,13 +772,13 @@ def test_faq_page_lists_tries_and_edits_entries(agent_client, agent, make_user, 
     entry.refresh_from_db()
     assert entry.answer == "Two days." and not entry.enabled
     client.force_login(make_user("Analyst"))
-    assert client.get("/staff/inbox/faq/").status_code == 200
-    assert client.get("/staff/inbox/faq/new/").status_code == 403
-    assert client.post(f"/staff/inbox/faq/{entry.pk}/delete/").status_code == 403
+    assert client.get("/staff/faq/").status_code == 200
+    assert client.get("/staff/faq/new/").status_code == 403
+    assert client.post(f"/staff/faq/{entry.pk}/delete/").status_code == 403
     client.force_login(make_user("Content reviewer"))
-    assert client.get("/staff/inbox/faq/").status_code == 403
+    assert client.get("/staff/faq/").status_code == 403
     client.force_login(agent)
-    client.post(f"/staff/inbox/faq/{entry.pk}/delete/")
+    client.post(f"/staff/faq/{entry.pk}/delete/")
     assert not FaqEntry.objects.exists()
 
 
