@@ -311,3 +311,10 @@ def test_faq_toggles_need_the_change_permission(client, make_user):
     client.logout()
     response = client.post(reverse("messaging:faq-disable", args=[entry.pk]))
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_faq_s_old_address_redirects_to_its_setup_page(client, make_user):
+    client.force_login(make_user("Agent"))
+    response = client.get("/staff/inbox/faq/")
+    assert response.status_code == 301
+    assert response["Location"] == "/staff/faq/"
