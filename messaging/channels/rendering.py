@@ -92,3 +92,60 @@ def template_render(template, content: dict[str, Any]) -> RenderedTemplate:
                     item["url"] = substitute(button["url"], _values(sent))
                 rendered.buttons.append(item)
     return rendered
+
+
+def template_examples(template) -> dict[str, dict[str, str]]:
+    """The sample values Meta keeps with a template (`example` of its header and body), by
+    part and parameter name: `{"header": {"1": "#40321"}, "body": {"1": "Asha", ...}}`.
+    Positional parameters are named "1", "2", ...; missing samples are left out."""
+    examples: dict[str, dict[str, str]] = {"header": {}, "body": {}}
+    for component in getattr(template, "components", None) or []:
+        kind = str(component.get("type", "")).lower()
+        if kind not in examples or not isinstance(component.get("example"), dict):
+            continue
+        example = component["example"]
+        named = example.get(f"{kind}_text_named_params")
+        if isinstance(named, list):
+            for item in named:
+                if isinstance(item, dict) and item.get("param_name"):
+                    examples[kind][str(item["param_name"])] = str(item.get("example", ""))
+            continue
+        values = example.get(f"{kind}_text")
+        if kind == "body" and values and isinstance(values[0], list):
+            values = values[0]  # body_text is a list of example sets
+        for index, value in enumerate(values if isinstance(values, list) else [], start=1):
+            examples[kind][str(index)] = str(value)
+    return examples
+
+
+# Named parameters that stand for the contact's name, and the words that, right before a
+# positional parameter, say it is one ("Hi {{1}},").
+NAME_PARAMETERS = frozenset({"name", "first_name", "customer_name", "contact_name", "full_name"})
+_GREETING_BEFORE = re.compile(
+    r"(?:^|[\s,.!])(?:hi|hello|hey|dear|sorry|thanks|thank you|good morning|good afternoon|"
+    r"good evening|welcome|namaste|नमस्ते)\s*,?\s*$",
+    re.IGNORECASE,
+)
+
+
+def template_contact_values(template, *, first_name: str, full_name: str = ""):
+    """Values for the parameters that stand for the contact's name: named ones called like
+    `first_name` or `customer_name`, and positional ones right after a greeting ("Hi {{1}}").
+    `{"header": {...}, "body": {...}}` by parameter name, for pickers to fill in."""
+    values: dict[str, dict[str, str]] = {"header": {}, "body": {}}
+    for component in getattr(template, "components", None) or []:
+        kind = str(component.get("type", "")).lower()
+        if kind not in values:
+            continue
+        text = str(component.get("text", ""))
+        for match in _PLACEHOLDER.finditer(text):
+            name = match.group(1)
+            if name in NAME_PARAMETERS:
+                value = full_name if name in ("full_name", "name") and full_name else first_name
+            elif name.isdigit() and _GREETING_BEFORE.search(text[: match.start()]):
+                value = first_name
+            else:
+                continue
+            if value:
+                values[kind][name] = value
+    return values
