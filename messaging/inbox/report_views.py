@@ -18,6 +18,8 @@ def _period(request):
     form = ReportPeriodForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     period = period_for(data.get("start"), data.get("end"))
+    if not form.is_bound or not form.is_valid():  # show the period actually reported
+        form = ReportPeriodForm(initial={"start": period.first, "end": period.last})
     return form, period
 
 
