@@ -193,7 +193,8 @@ class RatingSerializer(serializers.Serializer):
 
 def _conversation(pk: int) -> Conversation:
     return get_object_or_404(
-        Conversation.objects.select_related("contact", "channel", "assignee", "closed_by"), pk=pk
+        Conversation.objects.select_related("contact", "channel", "assignee", "closed_by", "team"),
+        pk=pk,
     )
 
 

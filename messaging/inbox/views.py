@@ -162,8 +162,8 @@ def _draft_take(request, conversation: Conversation) -> dict:
     """The draft to show: its reason once, its text until it is sent."""
     key = _draft_key(conversation)
     draft = request.session.get(key) or {}
-    if draft.get("error") or draft.get("invalid"):
-        request.session[key] = {**draft, "error": None, "invalid": False, "shown": True}
+    if draft and not draft.get("shown"):
+        request.session[key] = {**draft, "error": None, "shown": True}
     return draft
 
 

@@ -84,11 +84,11 @@ def test_start_reply_note_assign_close_and_survey(
     width,
     height,
     support,
-    whatsapp,
+    whatsapp,  # noqa: F811 (the fixture imported above)
     page,
     login,
     live_server,
-    screenshot,  # noqa: F811
+    screenshot,
 ):
     page.set_viewport_size({"width": width, "height": height})
     tag = f"{width}"

@@ -125,3 +125,13 @@ def test_a_sent_reply_forgets_its_draft(client, make_user, wa_channel):
     assert sent.status_code == 302 and Message.objects.get().content["body"] == "Here you go"
     page = client.get(url)
     assert page.context["text_form"]["body"].value() in (None, "")
+
+
+def test_a_form_error_is_shown_once(client, make_user, wa_channel):
+    conversation = ConversationFactory(channel=wa_channel)
+    window_open(conversation.contact, wa_channel)
+    client.force_login(make_user("Agent"))
+    url = f"/staff/inbox/{conversation.pk}/"
+    assert client.post(f"{url}reply/", {"body": ""}).status_code == 302
+    assert "This field is required" in client.get(url).content.decode()
+    assert "This field is required" not in client.get(url).content.decode()
