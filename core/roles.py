@@ -69,6 +69,7 @@ ROLES: list[Role] = [
             "messaging.*_contentitem",
             "messaging.*_autoreplyrule",
             "messaging.*_faqentry",
+            "messaging.*_cannedreply",
             "messaging.*_trackedlink",
             "analytics.view_*",
         ],
@@ -113,6 +114,13 @@ ROLES: list[Role] = [
             "messaging.view_contentitem",
             "messaging.view_autoreplyrule",
             "messaging.*_faqentry",
+            "messaging.view_team",
+            # Their own teams' canned replies; the global ones and other teams' need
+            # messaging.manage_cannedreply (Campaign manager, Admin).
+            "messaging.view_cannedreply",
+            "messaging.add_cannedreply",
+            "messaging.change_cannedreply",
+            "messaging.delete_cannedreply",
             "analytics.add_qualityrating",
             "analytics.view_qualityrating",
         ],

@@ -22,6 +22,21 @@ class MessagingConfig(AppConfig):
             NavItem("Inbox", "messaging:inbox", "messaging.view_conversation", "Inbox", 150),
             NavItem("FAQ", "messaging:faq-list", "messaging.view_faqentry", "Inbox", 160),
             NavItem(
+                "Canned replies",
+                "messaging:canned-list",
+                "messaging.view_cannedreply",
+                "Inbox",
+                165,
+            ),
+            NavItem("Teams", "messaging:team-list", "messaging.view_team", "Inbox", 175),
+            NavItem(
+                "Agent report",
+                "messaging:agent-report",
+                "messaging.view_agent_report",
+                "Inbox",
+                180,
+            ),
+            NavItem(
                 "Auto-replies",
                 "messaging:autoreply-list",
                 "messaging.view_autoreplyrule",

@@ -5,12 +5,15 @@ edit, the price card (`PriceCard`, `PriceRate`: what every message costs), `Chan
 (secrets are never in it: it names the settings that hold them, and those names are
 shown), `MessageTemplate`, `Campaign` (with launch, pause, resume and cancel also named
 actions), `ContentItem`, `AutoReplyRule`, `FaqEntry`, `NotificationType`,
-`NotificationPreference`, `TrackedLink`; and `Conversation` (assignment, closing), without
-the timestamps every inbound message moves.
+`NotificationPreference`, `TrackedLink`, the inbox's `Team` (with its members and routed
+numbers, `TeamMember`, `TeamChannel`) and `CannedReply`; and `Conversation` (assignment,
+closing), without the timestamps every inbound message moves. Agents' availability toggles
+(`AgentAvailability`) are not configuration and are not recorded.
 
 Not recorded: the traffic, high-volume and written by the send path and webhooks (`Message`,
 `MessageStatusEvent`, `Notification`, `WebhookEvent`, `LinkClick`, `ContentDelivery`,
-`ContentUnlock`, `AutoReplyRun`, `AutomatedAnswer`, `RateLimitState`), and the append-only
+`ContentUnlock`, `AutoReplyRun`, `AutomatedAnswer`, `RateLimitState`, `SatisfactionSurvey`),
+and the append-only
 histories that already name who acted (`CampaignTransition`, `ContentTransition`,
 `ConversationEvent`, `NotificationPreferenceEvent`). Bulk writes (a campaign's messages,
 held and released rows) are one named event each (`launch`, `pause`, `resume`, `cancel`).
@@ -23,6 +26,7 @@ from messaging.automation.models import AutoReplyRule, FaqEntry
 from messaging.campaigns.models import Campaign
 from messaging.channels.models import Channel, MessageTemplate, PriceCard, PriceRate
 from messaging.content.models import ContentItem
+from messaging.inbox.models import CannedReply, Team, TeamChannel, TeamMember
 from messaging.links.models import TrackedLink
 from messaging.notifications.models import NotificationPreference, NotificationType
 from messaging.sending.models import Conversation
@@ -31,10 +35,12 @@ from messaging.sending.models import Conversation
 def audit_register_messaging() -> None:
     for model in (
         Channel, MessageTemplate, ContentItem, AutoReplyRule, FaqEntry, NotificationType,
-        NotificationPreference, TrackedLink, PriceCard, PriceRate,
+        NotificationPreference, TrackedLink, PriceCard, PriceRate, TeamMember, TeamChannel,
+        CannedReply,
     ):  # fmt: skip
         audit_register(model)
     audit_register(Campaign, m2m_fields={"tags"})
+    audit_register(Team, exclude_fields=["last_assigned", "turns"])
     audit_register(
         Conversation,
         exclude_fields=[

@@ -11,11 +11,13 @@ from django.db.models import Count, Exists, OuterRef, Q
 from crm.extensions import MessageActivity, MessageRow, contact_messaging_register
 from crm.models import Contact
 from messaging.channels.models import Channel
+from messaging.channels.rendering import template_render
 from messaging.sending.models import Conversation, Direction, Message, MessageType
 
 # Inbound messages that mean the contact tapped something we sent.
 CLICK_TYPES = (MessageType.BUTTON_REPLY, MessageType.INTERACTIVE_REPLY)
 ROW_FIELDS = ("id", "direction", "type", "content", "status", "created_at", "contact_id")
+TEMPLATE_FIELDS = ("template__name", "template__components", "template__parameter_format")
 CHANNEL_CHOICES_LIMIT = 100
 
 
@@ -24,6 +26,11 @@ def message_summary(message: Message) -> str:
     content = message.content or {}
     if not isinstance(content, dict):
         return str(content)[:200]
+    if message.type == MessageType.TEMPLATE and message.template_id:
+        # As the contact saw it, parameters filled in (the inbox renders it the same way).
+        body = template_render(message.template, content).body
+        if body:
+            return body[:200]
     for key in ("body", "text", "title", "caption"):
         value = content.get(key)
         if isinstance(value, str) and value:
@@ -48,7 +55,9 @@ def _rows(queryset, limit: int) -> list[MessageRow]:
             status_label=m.get_status_display(),
             summary=message_summary(m),
         )
-        for m in queryset.only(*ROW_FIELDS).order_by("-created_at", "-id")[:limit]
+        for m in queryset.select_related("template")
+        .only(*ROW_FIELDS, *TEMPLATE_FIELDS)
+        .order_by("-created_at", "-id")[:limit]
     ]
 
 

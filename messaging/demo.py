@@ -22,6 +22,7 @@ from django.utils import timezone
 from crm.models import Consent, ConsentSource, Contact
 from crm.services import consent_set
 from messaging.channels.models import HealthSource, TemplateCategory
+from messaging.channels.rendering import template_contact_values, template_examples
 from messaging.channels.selectors import templates_sendable
 from messaging.channels.services import channel_health_apply, channel_health_sync
 from messaging.models import (
@@ -82,6 +83,34 @@ def _marketing_allowed(contact: Contact, at) -> bool:
     )
 
 
+def demo_template_content(template, contact: Contact) -> dict:
+    """A template's send body as a real send would carry it: the template's own sample
+    values, with the contact's name where the template greets them."""
+    examples = template_examples(template)
+    first = (contact.display_name or "").split()[0] if contact.display_name else ""
+    names = template_contact_values(template, first_name=first, full_name=contact.display_name)
+    declared = template.parameters or {}
+    values = {
+        part: {
+            n: names[part].get(n) or examples[part].get(n) or "…" for n in declared.get(part) or []
+        }
+        for part in ("header", "body")
+    }
+    buttons = {str(index): "demo" for index in (declared.get("buttons") or {})}
+    media = next(
+        (
+            (c.get("example") or {}).get("header_handle", [None])[0]
+            for c in template.components or []
+            if str(c.get("type", "")).upper() == "HEADER" and isinstance(c.get("example"), dict)
+        ),
+        None,
+    )
+    return template_content_build(
+        template=template, header=values["header"] or None, body=values["body"] or None,
+        header_media_link=media, button_url_values=buttons or None,
+    )  # fmt: skip
+
+
 def _history_for(contact: Contact, channel: Channel, templates, rng: random.Random, now) -> int:
     created = 0
     utility = next((t for t in templates if t.category != TemplateCategory.MARKETING), None)
@@ -106,7 +135,7 @@ def _history_for(contact: Contact, channel: Channel, templates, rng: random.Rand
             conversation=conversation,
             direction=Direction.OUTBOUND,
             type=MessageType.TEMPLATE,
-            content={"name": template.name, "language": {"code": template.language}},
+            content=demo_template_content(template, contact),
             template=template,
             is_marketing=template.category == "MARKETING",
             lane=Lane.BULK if template.category == "MARKETING" else Lane.PRIORITY,

@@ -37,6 +37,14 @@ from messaging.content.models import (  # noqa: F401
     ContentUnlock,
     UnlockKind,
 )
+from messaging.inbox.models import (  # noqa: F401
+    AgentAvailability,
+    CannedReply,
+    SatisfactionSurvey,
+    Team,
+    TeamChannel,
+    TeamMember,
+)
 from messaging.links.models import (  # noqa: F401
     LinkClick,
     TrackedLink,

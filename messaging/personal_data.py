@@ -87,7 +87,7 @@ def contact_messaging_export(contact: Contact) -> dict[str, Any]:
     conversations = (
         Conversation.objects.filter(contact=contact)
         .select_related("channel", "assignee")
-        .prefetch_related("events")
+        .prefetch_related("events", "surveys")
         .order_by("opened_at", "id")
     )
     links = TrackedLink.objects.filter(contact=contact).prefetch_related("clicks").order_by("id")
@@ -118,6 +118,11 @@ def contact_messaging_export(contact: Contact) -> dict[str, Any]:
                 "assignee": c.assignee.get_username() if c.assignee else None,
                 "events": [
                     {"kind": e.kind, "at": _iso(e.at), "note": e.note} for e in c.events.all()
+                ],
+                "satisfaction_surveys": [
+                    {"closed_at": _iso(v.closed_at), "rating": v.rating,
+                     "rated_at": _iso(v.rated_at)}
+                    for v in c.surveys.all()
                 ],
             }
             for c in conversations

@@ -510,6 +510,11 @@ AI_RESPONDER_MIN_CONFIDENCE = env.float("AI_RESPONDER_MIN_CONFIDENCE", default=0
 # Inbox: media uploads from the reply box (WhatsApp's own per-type limits apply as well).
 INBOX_UPLOAD_MAX_BYTES = env.int("INBOX_UPLOAD_MAX_BYTES", default=16 * 1024 * 1024)
 INBOX_POLL_SECONDS = env.int("INBOX_POLL_SECONDS", default=3)
+# The satisfaction survey sent after a close, on numbers that opted in (at most 1024 characters).
+INBOX_SURVEY_QUESTION = env.str(
+    "INBOX_SURVEY_QUESTION",
+    default="Thanks for talking to us! How would you rate the help you got today?",
+)
 
 # --- Analytics --------------------------------------------------------------------------------
 # Days are cut at midnight in this time zone (dashboards, rollups, the inbox metrics).

@@ -1,7 +1,6 @@
 """Staff pages of automation: the auto-reply rules and the FAQ the automatic responder uses."""
 
 from django.urls import path
-from django.views.generic import RedirectView
 
 from messaging.automation import views
 
@@ -18,8 +17,7 @@ urlpatterns = [
     path("auto-replies/<int:pk>/disable/", views.autoreply_disable, name="autoreply-disable"),
     path("auto-replies/<int:pk>/delete/", views.autoreply_delete, name="autoreply-delete"),
     path("faq/", views.faq_list, name="faq-list"),
-    # Where the FAQ lived before it had its own setup page: old bookmarks still arrive.
-    path("inbox/faq/", RedirectView.as_view(pattern_name="messaging:faq-list", permanent=True)),
+    path("inbox/faq/", views.faq_moved, name="faq-moved"),
     path("faq/new/", views.faq_create, name="faq-create"),
     path("faq/<int:pk>/", views.faq_edit, name="faq-edit"),
     path("faq/<int:pk>/enable/", views.faq_enable, name="faq-enable"),

@@ -143,6 +143,13 @@ def autoreply_delete(request, pk):
 
 @require_GET
 @staff_permission_required("messaging.view_faqentry")
+def faq_moved(request):
+    """Where the FAQ lived before it had its own setup page: old bookmarks still arrive."""
+    return redirect("messaging:faq-list", permanent=True)
+
+
+@require_GET
+@staff_permission_required("messaging.view_faqentry")
 def faq_list(request):
     entries = FaqEntry.objects.all()
     query = request.GET.get("q", "").strip()

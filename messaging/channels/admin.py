@@ -55,6 +55,7 @@ class ChannelAdmin(admin.ModelAdmin):
             },
         ),
         ("Number health (from Meta)", {"fields": HEALTH_FIELDS}),
+        ("Inbox", {"fields": ["satisfaction_survey"]}),
         (
             "Secrets (by setting name)",
             {

@@ -133,6 +133,12 @@ class Channel(models.Model):
     status_source = models.CharField(max_length=16, choices=HealthSource.choices, blank=True)
     name_status = models.CharField("display name status", max_length=32, blank=True)
     is_active = models.BooleanField(default=True)
+    satisfaction_survey = models.BooleanField(
+        "ask for a rating after closing",
+        default=False,
+        help_text="After an agent closes a conversation, ask the customer to rate it from 1 "
+        "to 5 (a WhatsApp list message; only while the 24-hour window is open).",
+    )
     paused_reason = models.CharField(
         max_length=300, blank=True, help_text="Set when sending stopped (auth failure, lock)."
     )

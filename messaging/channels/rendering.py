@@ -178,3 +178,36 @@ def template_example_content(template) -> dict[str, Any]:
             {"type": "button", "index": str(index), "parameters": [{"type": "text", "text": value}]}
         )
     return {"name": template.name, "components": components}
+
+
+# Named parameters that stand for the contact's name, and the words that, right before a
+# positional parameter, say it is one ("Hi {{1}},").
+NAME_PARAMETERS = frozenset({"name", "first_name", "customer_name", "contact_name", "full_name"})
+_GREETING_BEFORE = re.compile(
+    r"(?:^|[\s,.!])(?:hi|hello|hey|dear|sorry|thanks|thank you|good morning|good afternoon|"
+    r"good evening|welcome|namaste|नमस्ते)\s*,?\s*$",
+    re.IGNORECASE,
+)
+
+
+def template_contact_values(template, *, first_name: str, full_name: str = ""):
+    """Values for the parameters that stand for the contact's name: named ones called like
+    `first_name` or `customer_name`, and positional ones right after a greeting ("Hi {{1}}").
+    `{"header": {...}, "body": {...}}` by parameter name, for pickers to fill in."""
+    values: dict[str, dict[str, str]] = {"header": {}, "body": {}}
+    for component in getattr(template, "components", None) or []:
+        kind = str(component.get("type", "")).lower()
+        if kind not in values:
+            continue
+        text = str(component.get("text", ""))
+        for match in _PLACEHOLDER.finditer(text):
+            name = match.group(1)
+            if name in NAME_PARAMETERS:
+                value = full_name if name in ("full_name", "name") and full_name else first_name
+            elif name.isdigit() and _GREETING_BEFORE.search(text[: match.start()]):
+                value = first_name
+            else:
+                continue
+            if value:
+                values[kind][name] = value
+    return values

@@ -1,5 +1,6 @@
-"""Inbox API: conversations, their messages, replies, assignment, close/reopen, read marks,
-and ratings of automated answers. Writes call `messaging.inbox.services`."""
+"""Inbox API: conversations (list, start), their messages, replies, internal notes,
+assignment, close/reopen, read marks, and ratings of automated answers. Writes call the
+inbox's services."""
 
 from __future__ import annotations
 
@@ -13,13 +14,24 @@ from rest_framework.views import APIView
 
 from core.api.idempotency import idempotent
 from core.errors import DomainError
+from crm.selectors import contact_resolve
 from messaging.automation.models import AutomatedAnswer
+from messaging.channels.selectors import (
+    ChannelUnknown,
+    channel_for,
+    channels_active,
+    templates_sendable,
+)
 from messaging.inbox import services as svc
+from messaging.inbox.notes import NOTE_MAX_LENGTH, conversation_note_add, conversation_notes
 from messaging.inbox.selectors import ASSIGNED_FILTERS, STATE_FILTERS, inbox_conversations
+from messaging.inbox.starting import conversation_start
 from messaging.sending.conversations import conversation_assign
 from messaging.sending.models import Conversation, Message, MessageType
+from messaging.sending.send import SendRefused
 from messaging.sending.serializers import MessageBodySerializer, MessageSerializer
 
+NOTES_LIMIT = 500
 VIEW = ["messaging.view_conversation"]
 CHANGE = ["messaging.view_conversation", "messaging.change_conversation"]
 REPLY = ["messaging.view_conversation", "messaging.add_message"]
@@ -43,6 +55,7 @@ class ConversationSerializer(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.phone_number_id", read_only=True)
     assignee = serializers.SerializerMethodField()
     closed_by = serializers.SerializerMethodField()
+    team = serializers.CharField(source="team.name", read_only=True, allow_null=True, default=None)
     window_expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
     window_open = serializers.BooleanField(read_only=True)
 
@@ -51,7 +64,7 @@ class ConversationSerializer(serializers.ModelSerializer):
         fields = [
             "id", "contact", "channel", "is_open", "assignee", "opened_at", "closed_at",
             "closed_by", "first_inbound_at", "first_response_at", "first_response_automated",
-            "last_activity_at", "window_expires_at", "window_open",
+            "last_activity_at", "window_expires_at", "window_open", "team",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -94,6 +107,64 @@ class ReplySerializer(MessageBodySerializer):
     Free text needs the 24-hour window (else 422 `window_closed`: send a template)."""
 
 
+class StartTemplateSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    language = serializers.CharField(help_text='The template\'s language code, e.g. "en".')
+    header = serializers.JSONField(
+        required=False, help_text="Header values: a list (positional) or an object (named)."
+    )
+    body = serializers.JSONField(
+        required=False, help_text="Body values: a list (positional) or an object (named)."
+    )
+    buttons = serializers.DictField(
+        child=serializers.CharField(), required=False,
+        help_text='URL button values by button index, e.g. {"0": "40321"}.',
+    )  # fmt: skip
+    header_media_link = serializers.URLField(required=False)
+
+
+class ConversationStartSerializer(serializers.Serializer):
+    """Start a conversation with any contact, one who never wrote included: `text` while the
+    24-hour window with that number is open, else a `template` with its values."""
+
+    contact = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="Contact id."
+    )
+    phone = serializers.CharField(required=False, help_text="The contact's phone instead.")
+    channel = serializers.SlugRelatedField(
+        slug_field="phone_number_id", queryset=channels_active(), required=False,
+        help_text="phone_number_id of the number; optional with one channel.",
+    )  # fmt: skip
+    text = serializers.CharField(required=False, max_length=4096)
+    template = StartTemplateSerializer(required=False)
+
+    def validate(self, attrs):
+        if not (attrs.get("contact") or attrs.get("phone")):
+            raise serializers.ValidationError({"contact": "Give `contact` or `phone`."})
+        if bool(attrs.get("text")) == bool(attrs.get("template")):
+            raise serializers.ValidationError({"text": "Give either `text` or `template`."})
+        if attrs.get("channel") is None:
+            try:
+                attrs["channel"] = channel_for()
+            except ChannelUnknown as exc:
+                raise serializers.ValidationError({"channel": exc.message}) from exc
+        return attrs
+
+
+class ConversationStartedSerializer(serializers.Serializer):
+    conversation = ConversationSerializer()
+    message = ThreadMessageSerializer()
+
+
+class NoteSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    text = serializers.CharField(source="note", max_length=NOTE_MAX_LENGTH)
+    author = serializers.CharField(
+        source="actor.username", read_only=True, allow_null=True, default=None
+    )
+    at = serializers.DateTimeField(read_only=True)
+
+
 class AssignSerializer(serializers.Serializer):
     assignee = serializers.CharField(
         allow_null=True, help_text='A user id, "me", or null to unassign.'
@@ -122,7 +193,8 @@ class RatingSerializer(serializers.Serializer):
 
 def _conversation(pk: int) -> Conversation:
     return get_object_or_404(
-        Conversation.objects.select_related("contact", "channel", "assignee", "closed_by"), pk=pk
+        Conversation.objects.select_related("contact", "channel", "assignee", "closed_by", "team"),
+        pk=pk,
     )
 
 
@@ -137,11 +209,65 @@ FILTER_PARAMETERS = [
 
 
 class ConversationListView(generics.ListAPIView):
-    """Conversations, pinned contacts first, then by last activity (the inbox's order)."""
+    """Conversations, pinned contacts first, then by last activity (the inbox's order);
+    POST starts one."""
 
     serializer_class = ConversationSerializer
-    required_permissions = {"GET": VIEW, "HEAD": VIEW}
+    required_permissions = {"GET": VIEW, "HEAD": VIEW, "POST": REPLY}
     filter_backends: list = []
+    throttle_scope = "send"
+
+    def get_throttles(self):
+        if self.request.method != "POST":  # sends have their own budget
+            self.throttle_scope = None
+        return super().get_throttles()
+
+    @extend_schema(
+        request=ConversationStartSerializer,
+        responses={201: ConversationStartedSerializer},
+        tags=["inbox"],
+        description="Start a conversation with any contact, including one who never wrote: "
+        "free `text` needs the contact's 24-hour window with that number to be open (else "
+        "422 `window_closed`), otherwise send an approved `template` with its values. Every "
+        "send rule applies; nothing is written when one refuses. The conversation is "
+        "assigned to the caller when nobody has it. `Idempotency-Key` is honoured.",
+    )
+    def post(self, request, *args, **kwargs):
+        return idempotent(
+            request, scope="conversations.start", handler=lambda: self._start(request)
+        )
+
+    def _start(self, request):
+        serializer = ConversationStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        contact = contact_resolve(contact_id=data.get("contact"), phone=data.get("phone"))
+        channel = data["channel"]
+        template, values = None, None
+        if data.get("template"):
+            spec = data["template"]
+            template = (
+                templates_sendable(channel=channel)
+                .filter(name=spec["name"], language=spec["language"])
+                .first()
+            )
+            if template is None:
+                raise SendRefused(
+                    f"No approved template {spec['name']!r} in {spec['language']!r} on this "
+                    "number.",
+                    code="template_unknown",
+                )
+            values = {k: spec[k] for k in ("header", "body", "buttons", "header_media_link")
+                      if spec.get(k)}  # fmt: skip
+        conversation, message = conversation_start(
+            contact=contact, channel=channel, user=request.user, text=data.get("text") or "",
+            template=template, values=values,
+        )  # fmt: skip
+        body = {
+            "conversation": ConversationSerializer(_conversation(conversation.pk)).data,
+            "message": ThreadMessageSerializer(message).data,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
     def get_queryset(self):
         params = self.request.query_params
@@ -289,3 +415,26 @@ class MessageRatingView(APIView):
             answer=answer, rating=serializer.validated_data["rating"], user=request.user
         )
         return Response(AutomatedAnswerSerializer(answer).data)
+
+
+class ConversationNotesView(APIView):
+    """Internal notes on a conversation: staff only, never sent to the contact. GET lists
+    them newest first; POST `{"text": "..."}` adds one."""
+
+    required_permissions = {"GET": VIEW, "HEAD": VIEW, "POST": CHANGE}
+
+    @extend_schema(responses=NoteSerializer(many=True), tags=["inbox"])
+    def get(self, request, pk):
+        notes = conversation_notes(_conversation(pk))[:NOTES_LIMIT]
+        return Response(NoteSerializer(notes, many=True).data)
+
+    @extend_schema(request=NoteSerializer, responses={201: NoteSerializer}, tags=["inbox"])
+    def post(self, request, pk):
+        conversation = _conversation(pk)
+        serializer = NoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        note = conversation_note_add(
+            conversation=conversation, author=request.user,
+            text=serializer.validated_data["note"],
+        )  # fmt: skip
+        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)

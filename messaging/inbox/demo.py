@@ -1,5 +1,7 @@
-"""Demo data for the inbox: FAQ entries, auto-reply rules, conversations with automated
-answers (some rated), agent replies, assignments to the demo agent, pinned contacts.
+"""Demo data for the inbox: FAQ entries, auto-reply rules, the Support team (the demo agent,
+the demo number routed to it, the survey after closing on), canned replies, conversations with
+automated answers (some rated), agent replies, assignments, closes with the customers'
+ratings, pinned contacts.
 
 Idempotent: entries and rules are matched by question and name; the conversation history is
 written once (its messages carry `wamid.inboxdemo` ids).
@@ -24,6 +26,7 @@ from messaging.automation.models import (
     FaqEntry,
 )
 from messaging.channels.models import Channel
+from messaging.inbox.models import CannedReply, SatisfactionSurvey, Team, TeamChannel, TeamMember
 from messaging.sending.models import (
     Conversation,
     ConversationEvent,
@@ -189,7 +192,9 @@ def _message(channel, contact, conversation, *, direction, at, body, **fields) -
     return Message.objects.create(**values)
 
 
-def _history(channel: Channel, contacts: list[Contact], rng: random.Random, agent) -> dict:
+def _history(
+    channel: Channel, contacts: list[Contact], rng: random.Random, agent, team: Team | None
+) -> dict:
     now = timezone.now()
     entries = {e.topic: e for e in FaqEntry.objects.all()}
     counts = {"conversations": 0, "automated_answers": 0, "rated": 0}
@@ -251,14 +256,22 @@ def _history(channel: Channel, contacts: list[Contact], rng: random.Random, agen
                     conversation=conversation, kind="assigned", at=assigned_at, assignee=agent
                 )
             )
-        closed = index in (3, 7)
+        closed = index in (3, 7, 8, 10)
         if closed:
-            closed_at = last_inbound + timedelta(hours=1)
+            closed_at = min(now, last_inbound + timedelta(minutes=rng.randint(20, 180)))
             events.append(
                 ConversationEvent(
-                    conversation=conversation, kind="closed", at=closed_at, actor=agent
+                    conversation=conversation, kind="closed", at=closed_at, actor=agent,
+                    assignee=agent, seconds=(closed_at - asked_at).total_seconds(),
                 )
-            )
+            )  # fmt: skip
+            if team is not None:
+                SatisfactionSurvey.objects.get_or_create(
+                    conversation=conversation, closed_at=closed_at,
+                    defaults={"agent": agent, "team": team, "sent_at": closed_at,
+                              "rating": rng.choice([5, 4, 5, 3, None]),
+                              "rated_at": closed_at + timedelta(minutes=3)},
+                )  # fmt: skip
         ConversationEvent.objects.bulk_create(events, ignore_conflicts=True)
         Conversation.objects.filter(pk=conversation.pk).update(
             is_open=not closed, opened_at=asked_at, first_inbound_at=asked_at,
@@ -266,7 +279,7 @@ def _history(channel: Channel, contacts: list[Contact], rng: random.Random, agen
             first_response_at=first_at, first_response_automated=automated,
             last_activity_at=max(last_inbound, first_at), assignee=assignee,
             closed_at=closed_at if closed else None,
-            closed_by=agent if closed else None,
+            closed_by=agent if closed else None, team=team,
         )  # fmt: skip
         Contact.objects.filter(pk=contact.pk).update(
             last_inbound_at=last_inbound, unread_count=unread, pinned=index in (0, 5)
@@ -275,11 +288,57 @@ def _history(channel: Channel, contacts: list[Contact], rng: random.Random, agen
     return counts
 
 
+CANNED = [
+    (None, "hello", "Greeting", "Hi {{name}}, thanks for writing to us! How can I help?"),
+    (None, "thanks", "Thanks and close", "Glad I could help, {{name}}. Have a lovely day!"),
+    ("Support", "refund-policy", "Refund policy",
+     "Refunds reach your account 5-7 working days after we pick the item up. You get a "
+     "WhatsApp message at each step."),
+    ("Support", "track-order", "Track an order",
+     "You can track your order any time at https://shop.example.com/track with your order "
+     "number."),
+    ("Support", "callback", "Call back",
+     "A colleague will call you within the hour on this number."),
+]  # fmt: skip
+
+
+def _team(channel: Channel, agent) -> Team | None:
+    """The Support team: the demo agent, the demo number routed to it, round robin on; the
+    number asks for a rating after each close."""
+    if agent is None:
+        return None
+    team, _ = Team.objects.get_or_create(name="Support", defaults={"auto_assign": True})
+    TeamMember.objects.get_or_create(team=team, user=agent)
+    TeamChannel.objects.get_or_create(channel=channel, defaults={"team": team})
+    Channel.objects.filter(pk=channel.pk).update(satisfaction_survey=True)
+    return team
+
+
+def _canned(team: Team | None, agent) -> int:
+    created = 0
+    for team_name, shortcut, title, body in CANNED:
+        owner = team if team_name else None
+        if team_name and owner is None:
+            continue
+        _, made = CannedReply.objects.get_or_create(
+            team=owner, shortcut=shortcut,
+            defaults={"title": title, "body": body, "created_by": agent},
+        )  # fmt: skip
+        created += made
+    return created
+
+
 def seed_inbox(*, rng: random.Random, channel: Channel) -> dict:
-    """FAQ entries, rules, and (once) a believable inbox history on `channel`."""
+    """FAQ entries, rules, the team and canned replies, and (once) a believable inbox
+    history on `channel`."""
     agent = get_user_model().objects.filter(username=AGENT_USERNAME).first()
-    summary = {"faq_entries": _faq(), "rules": _rules(agent)}
+    team = _team(channel, agent)
+    summary = {
+        "faq_entries": _faq(),
+        "rules": _rules(agent),
+        "canned_replies": _canned(team, agent),
+    }
     if not Message.objects.filter(wamid__startswith=WAMID_PREFIX).exists():
         with transaction.atomic():
-            summary.update(_history(channel, _contacts(rng), rng, agent))
+            summary.update(_history(channel, _contacts(rng), rng, agent, team))
     return summary

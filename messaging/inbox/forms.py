@@ -1,14 +1,24 @@
-"""Forms of the inbox pages: filters, the reply box (text, template, media) and assignment."""
+"""Forms of the inbox pages: filters, the reply box (text, template, media), assignment,
+notes, starting a conversation, teams, canned replies and the report's period."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
-from django.db.models import Q
+from django.core.validators import RegexValidator
 
-from messaging.channels.models import MessageTemplate
-from messaging.channels.rendering import template_render
+from messaging.channels.models import Channel, MessageTemplate
+from messaging.channels.rendering import (
+    template_contact_values,
+    template_examples,
+    template_render,
+)
+from messaging.channels.selectors import channels_active
+from messaging.inbox.canned import MANAGE as MANAGE_CANNED
+from messaging.inbox.canned import canned_reply_teams
+from messaging.inbox.models import SHORTCUT_RE, Team
+from messaging.inbox.notes import NOTE_MAX_LENGTH
+from messaging.inbox.routing import inbox_users
 from messaging.inbox.selectors import ASSIGNED_FILTERS, STATE_FILTERS
 from messaging.inbox.services import LINK_TYPES
 
@@ -48,21 +58,45 @@ def _header(template: MessageTemplate) -> dict:
     )
 
 
+def _component_text(template: MessageTemplate, kind: str) -> str:
+    for component in template.components or []:
+        if str(component.get("type", "")).upper() == kind:
+            return str(component.get("text", "") or "")
+    return ""
+
+
 class TemplateReplyForm(forms.Form):
     """One input per parameter the template declares (header, body, URL buttons), plus the
-    header's media link when the header is an image, video or document."""
+    header's media link when the header is an image, video or document.
 
-    def __init__(self, *args, template: MessageTemplate, **kwargs):
+    With `contact`, the parameters that stand for the contact's name ("Hi {{1}}",
+    `{{first_name}}`) start filled in; every input shows the template's sample value as its
+    placeholder, and `preview` is the message with the values known so far (inbox.js keeps
+    it up to date as the agent types)."""
+
+    def __init__(self, *args, template: MessageTemplate, contact=None, **kwargs):
         kwargs.setdefault("prefix", f"t{template.pk}")
         super().__init__(*args, **kwargs)
         self.template = template
         declared = template.parameters or {}
+        examples = template_examples(template)
+        known = {"header": {}, "body": {}}
+        if contact is not None:
+            full = contact.display_name or ""
+            known = template_contact_values(
+                template, first_name=full.split()[0] if full.split() else "", full_name=full
+            )
         self.slots: list[tuple[str, str, str]] = []  # (field, part, parameter name)
         for part in ("header", "body"):
             for i, name in enumerate(declared.get(part) or []):
                 key = f"{part}_{i}"
-                self.fields[key] = forms.CharField(label=f"{part.title()} {{{{{name}}}}}",
-                                                   max_length=1024)  # fmt: skip
+                attrs = {"data-part": part, "data-param": name}
+                if examples[part].get(name):
+                    attrs["placeholder"] = f"e.g. {examples[part][name]}"
+                self.fields[key] = forms.CharField(
+                    label=f"{part.title()} {{{{{name}}}}}", max_length=1024,
+                    initial=known[part].get(name, ""), widget=forms.TextInput(attrs=attrs),
+                )  # fmt: skip
                 self.slots.append((key, part, name))
         for index, names in sorted((declared.get("buttons") or {}).items()):
             key = f"button_{index}"
@@ -76,7 +110,27 @@ class TemplateReplyForm(forms.Form):
                 max_length=2048,
                 assume_scheme="https",
             )
-        self.preview = template_render(template, {}).text
+        self.preview_source = {
+            "header": _component_text(template, "HEADER"),
+            "body": _component_text(template, "BODY"),
+            "footer": _component_text(template, "FOOTER"),
+        }
+        self.preview = template_render(template, self._preview_content()).text
+
+    def _preview_content(self) -> dict:
+        """A send body with the values typed (or filled in) so far; the rest show their
+        placeholder."""
+        components = []
+        for part in ("header", "body"):
+            parameters = []
+            for key, slot_part, name in self.slots:
+                if slot_part != part:
+                    continue
+                value = (self[key].value() or "").strip() or f"{{{{{name}}}}}"
+                parameters.append({"type": "text", "text": value, "parameter_name": name})
+            if parameters:
+                components.append({"type": part, "parameters": parameters})
+        return {"components": components}
 
     def values(self) -> dict:
         data = self.cleaned_data
@@ -106,20 +160,6 @@ class MediaLinkForm(forms.Form):
     caption = forms.CharField(required=False, max_length=1024)
 
 
-def inbox_users():
-    """Active users who may use the inbox (the assignable ones)."""
-    User = get_user_model()
-    perm = Permission.objects.filter(
-        content_type__app_label="messaging", codename="view_conversation"
-    ).first()
-    return (
-        User.objects.filter(is_active=True)
-        .filter(Q(is_superuser=True) | Q(groups__permissions=perm) | Q(user_permissions=perm))
-        .distinct()
-        .order_by("username")
-    )
-
-
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(
         queryset=get_user_model().objects.none(), required=False, empty_label="Nobody"
@@ -128,3 +168,86 @@ class AssignForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = inbox_users()
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(
+        label="Internal note",
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only staff see notes; they are never sent to the contact.",
+    )
+
+
+class ChannelChoiceForm(forms.Form):
+    """The number a new conversation starts on."""
+
+    channel = forms.ModelChoiceField(queryset=Channel.objects.none(), empty_label=None)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].queryset = channels_active().order_by("name", "pk")
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(max_length=80)
+    auto_assign = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Assign new conversations automatically",
+        help_text="In turn, to the members who are available (round robin).",
+    )
+    members = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Active users who may use the inbox.",
+    )
+    channels = forms.ModelMultipleChoiceField(
+        queryset=Channel.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Numbers routed to this team",
+        help_text="A number belongs to one team: choosing it here moves it from another.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["members"].queryset = inbox_users()
+        self.fields["channels"].queryset = channels_active().order_by("name", "pk")
+
+
+class CannedReplyForm(forms.Form):
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(), required=False, empty_label="Everyone (global)"
+    )
+    shortcut = forms.CharField(
+        max_length=41, help_text="Typed after / in the reply box, e.g. refund-policy."
+    )
+    title = forms.CharField(max_length=100)
+    body = forms.CharField(
+        label="Text",
+        max_length=4096,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="{{name}} becomes the contact's name when the reply is inserted.",
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = canned_reply_teams(user)
+        if not user.has_perm(MANAGE_CANNED):
+            # Global replies are read-only to them: a team is required.
+            self.fields["team"].required = True
+            self.fields["team"].empty_label = None
+
+    def clean_shortcut(self):
+        shortcut = self.cleaned_data["shortcut"].strip().lower().lstrip("/")
+        RegexValidator(SHORTCUT_RE, "Letters, digits, - and _ only, without spaces.")(shortcut)
+        if len(shortcut) > 40:
+            raise forms.ValidationError("At most 40 characters.")
+        return shortcut
+
+
+class ReportPeriodForm(forms.Form):
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -23,7 +23,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from crm.selectors import WINDOW
+from crm.models import Contact
+from crm.selectors import WINDOW, contact_search
 from messaging.automation.models import AutomatedAnswer
 from messaging.sending.models import (
     Conversation,
@@ -57,7 +58,7 @@ def inbox_conversations(
     `search` matches the contact's name, profile name or phone, or the text of any message.
     Each row carries `last_message_id` (load them with `inbox_last_messages`).
     """
-    queryset = Conversation.objects.select_related("contact", "channel", "assignee")
+    queryset = Conversation.objects.select_related("contact", "channel", "assignee", "team")
     if assigned == "mine" and user is not None:
         queryset = queryset.filter(assignee=user)
     elif assigned == "unassigned":
@@ -96,6 +97,22 @@ def inbox_conversations(
     )
 
 
+def inbox_contacts_without_conversation(search: str, *, limit: int = 10) -> list[Contact]:
+    """Contacts whose name, profile name or phone matches `search` and who have no
+    conversation yet (never wrote, never written to from the inbox): the inbox search shows
+    them so that an agent can start one."""
+    term = (search or "").strip()
+    if not term:
+        return []
+    talked = Conversation.objects.filter(contact_id=OuterRef("pk"))
+    return list(
+        contact_search(search=term)
+        .exclude(Exists(talked))
+        .prefetch_related(None)
+        .select_related(None)[:limit]
+    )
+
+
 def inbox_last_messages(conversations) -> dict[int, Message]:
     """The last message of each conversation (one query)."""
     ids = [c.last_message_id for c in conversations if getattr(c, "last_message_id", None)]
@@ -118,7 +135,7 @@ def inbox_counts(*, user) -> dict[str, int]:
 def inbox_conversation(pk: int) -> Conversation:
     """One conversation with what its page needs (raises DoesNotExist)."""
     return (
-        Conversation.objects.select_related("contact", "channel", "assignee", "closed_by")
+        Conversation.objects.select_related("contact", "channel", "assignee", "closed_by", "team")
         .prefetch_related("contact__tags")
         .get(pk=pk)
     )
@@ -134,7 +151,9 @@ def thread_messages(conversation: Conversation, *, limit: int = THREAD_LIMIT) ->
     rows = list(
         Message.objects.filter(same_thread)
         .exclude(type=MessageType.REACTION)
-        .select_related("template", "sent_by", "automated_answer", "automated_answer__rated_by")
+        .select_related(
+            "template", "sent_by", "automated_answer", "automated_answer__rated_by", "survey"
+        )
         .order_by("-created_at", "-pk")[:limit]
     )
     rows.reverse()
@@ -150,7 +169,8 @@ class ThreadItem:
 
 
 def thread_items(conversation: Conversation, *, limit: int = THREAD_LIMIT) -> list[ThreadItem]:
-    """Messages and conversation notes (opened by staff, assigned, closed), oldest first."""
+    """Messages and the conversation's events (opened by staff, assigned, closed) and
+    internal notes, oldest first."""
     messages = thread_messages(conversation, limit=limit)
     events = ConversationEvent.objects.filter(conversation=conversation).exclude(
         kind=ConversationEventKind.FIRST_RESPONSE

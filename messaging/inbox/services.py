@@ -24,6 +24,7 @@ from crm.models import Contact
 from messaging.automation.models import AutomatedAnswer
 from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel, MessageTemplate
+from messaging.inbox.survey import survey_send
 from messaging.providers import PermanentError, ProviderError
 from messaging.sending.conversations import (
     NOT_FROM_USER,
@@ -244,21 +245,34 @@ def _cycle_first_response_seconds(conversation: Conversation) -> float | None:
 
 
 def conversation_close(*, conversation: Conversation, actor) -> Conversation:
-    """Close an open conversation; `conversation_closed` is sent after commit."""
+    """Close an open conversation; `conversation_closed` is sent after commit.
+
+    The close event keeps who handled the cycle (the assignee, else whoever closed it) and
+    how long it took since it opened (the resolution time of the agent report). On numbers
+    that opted in, the customer is asked for a rating (`messaging.inbox.survey`).
+    """
     now = timezone.now()
     with transaction.atomic():
-        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        locked = (
+            Conversation.objects.select_for_update()
+            .select_related("channel", "contact")
+            .get(pk=conversation.pk)
+        )
         if not locked.is_open:
             raise InvalidTransition("The conversation is already closed.")
+        handler_id = locked.assignee_id or (actor.pk if actor else None)
+        resolution = max(0.0, (now - cycle_start(locked)).total_seconds())
         Conversation.objects.filter(pk=locked.pk).update(
             is_open=False, closed_at=now, closed_by=actor
         )
         ConversationEvent.objects.create(
-            conversation=locked, kind=ConversationEventKind.CLOSED, at=now, actor=actor
-        )
+            conversation=locked, kind=ConversationEventKind.CLOSED, at=now, actor=actor,
+            assignee_id=handler_id, seconds=resolution,
+        )  # fmt: skip
         seconds = _cycle_first_response_seconds(locked)
         automated = locked.first_response_automated and seconds is not None
         conversation.is_open, conversation.closed_at, conversation.closed_by = False, now, actor
+        survey_send(conversation=locked, closed_at=now, agent_id=handler_id)
         transaction.on_commit(
             lambda: conversation_closed.send(
                 sender=Conversation,

@@ -1,8 +1,10 @@
-"""The staff inbox: the conversation list, a thread with its reply box, and the actions.
+"""The staff inbox: the conversation list, a thread with its reply box, notes, and the actions.
 
 Both the list and the thread re-render themselves as partials that htmx polls every
-INBOX_POLL_SECONDS, so new messages and delivery ticks appear without a reload. Replies and
-actions are plain POSTs (redirect after success; the page again, with the reason, on refusal).
+INBOX_POLL_SECONDS, so new messages and delivery ticks appear without a reload. Replies, notes
+and actions are plain POSTs that always redirect (POST-redirect-GET, so a refresh never sends
+anything again): on a refusal the typed text and the reason are kept in the session as a
+draft, and the thread shows them (the reason once; the text until it is sent).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
@@ -24,23 +27,29 @@ from crm.services import contact_block, contact_update
 from messaging.automation.models import AutomatedAnswer
 from messaging.channels.selectors import templates_sendable
 from messaging.inbox import services as svc
+from messaging.inbox.canned import canned_replies_for_reply_box, canned_reply_render
 from messaging.inbox.forms import (
     AssignForm,
     InboxFilterForm,
     MediaLinkForm,
     MediaUploadForm,
+    NoteForm,
     ReplyTextForm,
     TemplateReplyForm,
 )
+from messaging.inbox.notes import conversation_note_add
+from messaging.inbox.routing import agent_availability_set, agent_is_available
 from messaging.inbox.selectors import (
     THREAD_LIMIT,
     THREAD_MAX_LIMIT,
+    inbox_contacts_without_conversation,
     inbox_conversation,
     inbox_conversations,
     inbox_counts,
     inbox_last_messages,
     thread_items,
 )
+from messaging.inbox.survey import conversation_latest_survey
 from messaging.sending.conversations import conversation_assign
 from messaging.sending.models import Conversation, Message
 from messaging.sending.selectors import message_conversation
@@ -49,6 +58,7 @@ PAGE_SIZE = 50
 VIEW = "messaging.view_conversation"
 REPLY = ("messaging.view_conversation", "messaging.add_message")
 CHANGE = ("messaging.view_conversation", "messaging.change_conversation")
+NOTE = CHANGE
 CONTACT = ("messaging.view_conversation", "crm.change_contact")
 INLINE_MEDIA = ("image/", "audio/", "video/")
 
@@ -62,14 +72,23 @@ def _list_context(request, *, current: Conversation | None = None) -> dict:
     rows = [(c, last.get(c.last_message_id)) for c in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("current", None)
+    can_start = request.user.has_perms(REPLY)
     return {
         "filter_form": form,
         "filters": kwargs,
         "page": page,
         "rows": rows,
+        "new_contacts": (
+            inbox_contacts_without_conversation(kwargs["search"])
+            if can_start and kwargs["search"] and page.number == 1
+            else []
+        ),
+        "can_start": can_start,
         "query": query.urlencode(),
         "current_pk": current.pk if current else None,
         "poll_seconds": settings.INBOX_POLL_SECONDS,
+        "available": agent_is_available(request.user),
     }
 
 
@@ -117,27 +136,112 @@ def _templates(conversation: Conversation):
     return templates_sendable(channel=conversation.channel_id)
 
 
-def _page(request, conversation: Conversation, *, status: int = 200, **forms) -> object:
+# --- Drafts (POST-redirect-GET) -----------------------------------------------------------------
+
+
+def _draft_key(conversation: Conversation) -> str:
+    return f"inbox-draft-{conversation.pk}"
+
+
+def _refused(
+    request, conversation: Conversation, *, form: str, error=None, template_id: int | None = None
+):
+    """Keep what was typed and why it was refused, then back to the thread (never a page
+    rendered from a POST, which a refresh would send again)."""
+    data = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken" and len(v) <= 5000}
+    request.session[_draft_key(conversation)] = {
+        "form": form,
+        "data": data,
+        "error": {"message": error.message, "code": error.code} if error else None,
+        "template": template_id,
+    }
+    return redirect(_thread_url(conversation))
+
+
+def _draft_take(request, conversation: Conversation) -> dict:
+    """The draft to show: its reason once, its text until it is sent."""
+    key = _draft_key(conversation)
+    draft = request.session.get(key) or {}
+    if draft and not draft.get("shown"):
+        request.session[key] = {**draft, "error": None, "shown": True}
+    return draft
+
+
+def _draft_clear(request, conversation: Conversation) -> None:
+    request.session.pop(_draft_key(conversation), None)
+
+
+def _draft_forms(draft: dict, conversation: Conversation) -> dict:
+    """The reply-box forms as the draft left them: bound (with their errors) the first time
+    it is shown after a refusal, prefilled afterwards."""
+    kind, data = draft.get("form"), draft.get("data") or {}
+    bound = not draft.get("shown")
+    forms: dict = {}
+    if not kind:
+        return forms
+    if kind == "text":
+        forms["text"] = ReplyTextForm(data) if bound else ReplyTextForm(initial=data)
+    elif kind == "note":
+        forms["note"] = NoteForm(data) if bound else NoteForm(initial=data)
+    elif kind == "link":
+        forms["link"] = MediaLinkForm(data) if bound else MediaLinkForm(initial=data)
+    elif kind == "upload":
+        forms["upload"] = MediaUploadForm(initial={"caption": data.get("caption", "")})
+    elif kind == "template" and draft.get("template"):
+        template = _templates(conversation).filter(pk=draft["template"]).first()
+        if template is not None:
+            prefix = f"t{template.pk}-"
+            initial = {k[len(prefix) :]: v for k, v in data.items() if k.startswith(prefix)}
+            forms[f"template_{template.pk}"] = (
+                TemplateReplyForm(data, template=template)
+                if bound
+                else TemplateReplyForm(template=template, initial=initial)
+            )
+            forms["open_template"] = template.pk
+    if draft.get("error"):
+        error = DomainError(draft["error"]["message"], code=draft["error"]["code"])
+        forms["note_error" if kind == "note" else "error"] = error
+    return forms
+
+
+def _canned(user, contact) -> list[dict]:
+    """The canned replies the reply box offers, ready to insert (for inbox.js)."""
+    return [
+        {"shortcut": r.shortcut, "title": r.title, "body": canned_reply_render(r, contact=contact)}
+        for r in canned_replies_for_reply_box(user)
+    ]
+
+
+def _page(request, conversation: Conversation) -> object:
     user = request.user
+    forms = _draft_forms(_draft_take(request, conversation), conversation)
+    contact = conversation.contact
     template_forms = [
-        forms.get(f"template_{t.pk}") or TemplateReplyForm(template=t)
+        forms.get(f"template_{t.pk}") or TemplateReplyForm(template=t, contact=contact)
         for t in _templates(conversation)
     ]
+    can_reply = user.has_perms(REPLY)
     context = {
         **_list_context(request, current=conversation),
         **_thread_context(request, conversation),
-        "can_reply": user.has_perms(REPLY),
+        "can_reply": can_reply,
         "can_change": user.has_perms(CHANGE),
         "can_contact": user.has_perms(CONTACT),
+        "can_note": user.has_perms(NOTE),
         "text_form": forms.get("text") or ReplyTextForm(),
+        "note_form": forms.get("note") or NoteForm(),
         "upload_form": forms.get("upload") or MediaUploadForm(),
         "link_form": forms.get("link") or MediaLinkForm(),
         "template_forms": template_forms,
         "assign_form": AssignForm(initial={"assignee": conversation.assignee_id}),
         "reply_error": forms.get("error"),
+        "note_error": forms.get("note_error"),
         "open_template": forms.get("open_template"),
+        "open_note": "note" in forms,
+        "canned_replies": _canned(user, contact) if can_reply else [],
+        "survey": conversation_latest_survey(conversation),
     }
-    return render(request, "messaging/inbox/thread.html", context, status=status)
+    return render(request, "messaging/inbox/thread.html", context)
 
 
 @require_GET
@@ -163,13 +267,14 @@ def inbox_reply(request, pk):
     conversation = _conversation(pk)
     form = ReplyTextForm(request.POST)
     if not form.is_valid():
-        return _page(request, conversation, status=422, text=form)
+        return _refused(request, conversation, form="text")
     try:
         svc.conversation_reply_text(
             conversation=conversation, user=request.user, body=form.cleaned_data["body"]
         )
     except DomainError as exc:
-        return _page(request, conversation, status=422, text=form, error=exc)
+        return _refused(request, conversation, form="text", error=exc)
+    _draft_clear(request, conversation)
     messages.success(request, "Reply queued.")
     return redirect(_thread_url(conversation))
 
@@ -180,15 +285,15 @@ def inbox_reply_template(request, pk, template_id):
     conversation = _conversation(pk)
     template = get_object_or_404(_templates(conversation), pk=template_id)
     form = TemplateReplyForm(request.POST, template=template)
-    forms = {f"template_{template.pk}": form, "open_template": template.pk}
     if not form.is_valid():
-        return _page(request, conversation, status=422, **forms)
+        return _refused(request, conversation, form="template", template_id=template.pk)
     try:
         svc.conversation_reply_template(
             conversation=conversation, user=request.user, template=template, values=form.values()
         )
     except DomainError as exc:
-        return _page(request, conversation, status=422, error=exc, **forms)
+        return _refused(request, conversation, form="template", error=exc, template_id=template.pk)
+    _draft_clear(request, conversation)
     messages.success(request, f"Template {template.name} queued.")
     return redirect(_thread_url(conversation))
 
@@ -199,14 +304,17 @@ def inbox_reply_media(request, pk):
     conversation = _conversation(pk)
     form = MediaUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _page(request, conversation, status=422, upload=form)
+        reason = "; ".join(str(e) for errors in form.errors.values() for e in errors)
+        error = DomainError(f"File: {reason}", code="upload_refused")
+        return _refused(request, conversation, form="upload", error=error)
     try:
         svc.conversation_reply_media_upload(
             conversation=conversation, user=request.user, upload=form.cleaned_data["file"],
             caption=form.cleaned_data["caption"],
         )  # fmt: skip
     except DomainError as exc:
-        return _page(request, conversation, status=422, upload=form, error=exc)
+        return _refused(request, conversation, form="upload", error=exc)
+    _draft_clear(request, conversation)
     messages.success(request, "File sent to WhatsApp and queued.")
     return redirect(_thread_url(conversation))
 
@@ -217,7 +325,7 @@ def inbox_reply_link(request, pk):
     conversation = _conversation(pk)
     form = MediaLinkForm(request.POST)
     if not form.is_valid():
-        return _page(request, conversation, status=422, link=form)
+        return _refused(request, conversation, form="link")
     data = form.cleaned_data
     try:
         svc.conversation_reply_media_link(
@@ -225,9 +333,49 @@ def inbox_reply_link(request, pk):
             caption=data["caption"],
         )  # fmt: skip
     except DomainError as exc:
-        return _page(request, conversation, status=422, link=form, error=exc)
+        return _refused(request, conversation, form="link", error=exc)
+    _draft_clear(request, conversation)
     messages.success(request, "Media queued.")
     return redirect(_thread_url(conversation))
+
+
+@require_POST
+@staff_permission_required(*NOTE)
+def inbox_note(request, pk):
+    """Add an internal note (staff only, never sent)."""
+    conversation = _conversation(pk)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, conversation, form="note")
+    try:
+        conversation_note_add(
+            conversation=conversation, author=request.user, text=form.cleaned_data["text"]
+        )
+    except DomainError as exc:
+        return _refused(request, conversation, form="note", error=exc)
+    _draft_clear(request, conversation)
+    messages.success(request, "Note added (only staff see it).")
+    return redirect(_thread_url(conversation))
+
+
+@require_POST
+@staff_permission_required(VIEW)
+def inbox_availability(request):
+    """The signed-in agent says whether they take new conversations."""
+    available = request.POST.get("available") == "1"
+    agent_availability_set(user=request.user, available=available)
+    messages.success(
+        request,
+        "You are available: new conversations come to you in turn."
+        if available
+        else "You are away: no new conversations are assigned to you.",
+    )
+    target = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("messaging:inbox")
+    return redirect(target)
 
 
 CONVERSATION_ACTIONS = ("read", "assign", "assign-me", "close", "reopen")

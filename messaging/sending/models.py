@@ -115,6 +115,11 @@ class Conversation(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The team that answers it: set when the inbox routes it (`messaging.inbox.routing`).
+    team = models.ForeignKey(
+        "messaging.Team", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="conversations",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-last_activity_at"]
@@ -357,12 +362,14 @@ class ConversationEventKind(models.TextChoices):
     CLOSED = "closed", "Closed"
     ASSIGNED = "assigned", "Assigned"
     FIRST_RESPONSE = "first_response", "First response"
+    NOTE = "note", "Internal note"
 
 
 class ConversationEvent(models.Model):
     """Append-only history of a conversation: each cycle's opening (by an inbound message or a
-    staff reopen), its first response and its close, and assignments. A day's inbox metrics
-    are computed from these rows, so a later reopen never rewrites an earlier day."""
+    staff reopen), its first response and its close, assignments, and staff's internal notes
+    (kind `note`, text in `note`; never sent to the contact). A day's inbox metrics are
+    computed from these rows, so a later reopen never rewrites an earlier day."""
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=ConversationEventKind.choices)
@@ -374,8 +381,11 @@ class ConversationEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     automated = models.BooleanField(default=False)
-    seconds = models.FloatField(null=True, blank=True, help_text="First response time.")
-    note = models.CharField(max_length=300, blank=True)
+    seconds = models.FloatField(
+        null=True, blank=True,
+        help_text="First response time; for a close, the time since the cycle opened.",
+    )  # fmt: skip
+    note = models.TextField(max_length=4096, blank=True)
 
     class Meta:
         ordering = ["at", "id"]

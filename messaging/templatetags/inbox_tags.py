@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django import template
 from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
 from messaging.channels.rendering import template_render
 from messaging.providers.error_codes import error_code_info
@@ -147,3 +150,53 @@ def snippet(message) -> str:
         text = f"[{message.get_type_display().lower()}]"
     text = " ".join(str(text).split())
     return text[:80] + ("…" if len(text) > 80 else "")
+
+
+# --- Links in what customers and providers send ------------------------------------------------
+
+# Only these schemes ever become a live link; `javascript:`, `data:`, `vbscript:` and anything
+# else stay text, however they are spelled (inbox.js applies the same rule to the page).
+SAFE_SCHEMES = ("http://", "https://", "mailto:", "tel:")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]+")
+_LINK = re.compile(r"(?:https?://|mailto:|tel:)[^\s<>\"']+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}'\""
+
+
+def link_is_safe(url) -> bool:
+    """True for an http(s), mailto or tel URL. Browsers ignore control characters and spaces
+    inside a scheme (`java\tscript:`), so they are removed before looking."""
+    text = _CONTROL.sub("", str(url or "")).lower()
+    return text.startswith(SAFE_SCHEMES)
+
+
+@register.filter
+def safe_href(url) -> str:
+    """`url` when it may be a link's href, else "" (the template shows it as text)."""
+    return str(url) if link_is_safe(url) else ""
+
+
+@register.filter(is_safe=True)
+def linkify(text) -> str:
+    """Escaped text with its http(s), mailto and tel URLs as links (opened in a new tab,
+    without referrer) and its line breaks kept; nothing else becomes a link."""
+    text = str(text or "")
+    parts, last = [], 0
+    for match in _LINK.finditer(text):
+        url = match.group(0)
+        trimmed = url.rstrip(_TRAILING)
+        end = match.start() + len(trimmed)
+        parts.append(escape(text[last : match.start()]))
+        if link_is_safe(trimmed) and len(trimmed) > len("tel:"):
+            parts.append(
+                format_html(
+                    '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">{}</a>',
+                    trimmed,
+                    trimmed,
+                )
+            )
+        else:
+            parts.append(escape(trimmed))
+        last = end
+    parts.append(escape(text[last:]))
+    html = "".join(str(p) for p in parts)  # every piece escaped or built by format_html
+    return mark_safe(html.replace("\r\n", "\n").replace("\n", "<br>"))  # noqa: S308

@@ -5,8 +5,10 @@ time WhatsApp gave it, not the time it reached us. A new message updates the con
 24-hour window, the unread count), its conversation, and may change consent (STOP/START, or a
 tap on a marketing opt-out button, recorded at once, before automation sees the message).
 After commit, and never inside this processing, it records the opening of its conversation's
-cycle (`messaging.inbox`) and queues its auto-reply (`messaging.automation`), called here
-directly; then `inbound_message_received` and `button_clicked` tell analytics.
+cycle, routes it to an agent (`messaging.inbox`) and queues its auto-reply
+(`messaging.automation`), called here directly; then `inbound_message_received` and
+`button_clicked` tell analytics. A tap on a satisfaction survey is recorded as the rating and
+does none of that (`messaging.inbox.survey`).
 Media is downloaded in the background (`messaging.webhook_fetch_media`).
 """
 
@@ -36,6 +38,8 @@ from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel
 from messaging.channels.opt_out import consent_keyword
 from messaging.channels.templates import templates_status_event_apply
+from messaging.inbox.routing import conversation_route_safely
+from messaging.inbox.survey import survey_answer_record, survey_reply_match
 from messaging.providers import (
     InboundMessage,
     MessageDeletion,
@@ -149,7 +153,10 @@ def _inbound_store(
     if deleted_at is not None:
         message_type, content, media_id = MessageType.UNSUPPORTED, dict(DELETED_UNSEEN), ""
     from_user = message_type not in NOT_FROM_USER and deleted_at is None
-    conversation = _conversation_touch(contact, channel, received_at, from_user=from_user)
+    survey = _survey_answered(contact, channel, message_type, content, deleted_at)
+    conversation = _conversation_touch(
+        contact, channel, received_at, from_user=from_user, reopen=survey is None
+    )
     error = inbound.errors[0] if inbound.errors else {}
     message = Message(
         channel=channel,
@@ -178,11 +185,17 @@ def _inbound_store(
         if Message.objects.filter(wamid=inbound.wamid).exists():
             return None  # the same message, processed concurrently
         raise
-    unread = message_type not in NOT_UNREAD and deleted_at is None
+    unread = message_type not in NOT_UNREAD and deleted_at is None and survey is None
     _contact_touch(contact, received_at, from_user=from_user, unread=unread)
     if message_type not in NOT_A_REPLY:
         replies_mark(contact_id=contact.pk, at=received_at)
     if deleted_at is not None:
+        return message
+    if survey is not None:
+        # A rating, not a request: recorded, and nothing else (no reopening, no routing,
+        # no auto-reply, not a button click for analytics).
+        survey_answer_record(survey=survey[0], rating=survey[1], reply=message)
+        _signals_on_commit(message, contact, clicks=False)
         return message
 
     if message_type == MessageType.REACTION:
@@ -356,8 +369,17 @@ def message_deletion_apply(*, deletion: MessageDeletion, channel: Channel) -> Me
     return None
 
 
+def _survey_answered(contact, channel, message_type, content, deleted_at):
+    """(survey, rating) when the message is a tap on a satisfaction survey, else None."""
+    if message_type != MessageType.INTERACTIVE_REPLY or deleted_at is not None:
+        return None
+    return survey_reply_match(
+        contact_id=contact.pk, channel_id=channel.pk, reply_id=str(content.get("id") or "")
+    )
+
+
 def _conversation_touch(
-    contact: Contact, channel: Channel, at: datetime, *, from_user: bool
+    contact: Contact, channel: Channel, at: datetime, *, from_user: bool, reopen: bool = True
 ) -> Conversation:
     conversation, created = Conversation.objects.get_or_create(
         contact=contact,
@@ -380,7 +402,7 @@ def _conversation_touch(
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
     if from_user and (conversation.last_inbound_at is None or conversation.last_inbound_at < at):
         conversation.last_inbound_at = at
-    if from_user and not conversation.is_open:
+    if from_user and reopen and not conversation.is_open:
         Conversation.objects.filter(pk=conversation.pk, is_open=False).update(
             is_open=True, opened_at=at, closed_at=None
         )
@@ -437,7 +459,8 @@ def _replied_to(message: Message) -> Message | None:
 
 
 def _inbox_and_automation_on_commit(*, message_id: int, conversation_id: int) -> None:
-    """After commit: record the opening of the conversation's cycle, queue the auto-reply.
+    """After commit: record the opening of the conversation's cycle, give it to the next
+    available agent of its number's team when nobody has it, queue the auto-reply.
 
     Neither may break webhook processing: a failure is logged (the enqueue logs its own).
     """
@@ -447,13 +470,14 @@ def _inbox_and_automation_on_commit(*, message_id: int, conversation_id: int) ->
             conversation_opened_record(conversation_id=conversation_id)
         except Exception:
             logger.exception("could not record the opening of conversation %s", conversation_id)
+        conversation_route_safely(conversation_id=conversation_id)
         autoreply_enqueue(message_id)
 
     transaction.on_commit(run)
 
 
-def _signals_on_commit(message: Message, contact: Contact) -> None:
-    is_reply = message.type in REPLY_TYPES
+def _signals_on_commit(message: Message, contact: Contact, *, clicks: bool = True) -> None:
+    is_reply = clicks and message.type in REPLY_TYPES
     if not inbound_message_received.has_listeners(Message) and not (
         is_reply and button_clicked.has_listeners(Message)
     ):

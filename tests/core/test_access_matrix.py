@@ -137,7 +137,7 @@ class World:
         from analytics.models import JobRun
         from crm.models import AttributeDefinition, ImportJob
         from messaging.links.services import link_wrap
-        from messaging.models import AutomatedAnswer, Campaign
+        from messaging.models import AutomatedAnswer, Campaign, CannedReply, Team, TeamMember
         from tests.factories import (
             AdvisorFactory,
             AutoReplyRuleFactory,
@@ -177,12 +177,22 @@ class World:
         job = ImportJob.objects.create(
             original_name="x.csv", format="csv", status="failed", file="imports/x.csv"
         )
+        self.team = Team.objects.create(name="Access team")
+        canned = CannedReply.objects.create(
+            team=self.team, shortcut="access", title="Access", body="Hello"
+        )
         self.factories = {
             "contact": ContactFactory,
             "tag": TagFactory,
             "segment": SegmentFactory,
             "advisor": AdvisorFactory,
             "faq": FaqEntryFactory,
+            "canned": lambda: CannedReply.objects.create(
+                team=self.team,
+                shortcut=f"fresh-{CannedReply.objects.count()}",
+                title="t",
+                body="b",
+            ),
         }
         self.ids = {
             "contacts": self.contact.pk,
@@ -200,6 +210,9 @@ class World:
             "faq": FaqEntryFactory().pk,
             "auto-replies": AutoReplyRuleFactory().pk,
             "answers": answer.pk,
+            "teams": self.team.pk,
+            "numbers": self.channel.pk,
+            "canned-replies": canned.pk,
             "inbox": conversation.pk,
             "conversations": conversation.pk,
             "jobs": JobRun.objects.create(name="purge_data", trigger="user", state="succeeded").pk,
@@ -221,6 +234,8 @@ class World:
             for i, name in enumerate(USERS)
             if name != ANONYMOUS
         }
+        # The Agent writes their own team's canned replies (the world's one is that team's).
+        TeamMember.objects.create(team=self.team, user=self.users["Agent"])
 
     def value(self, route: str, param: str) -> str:
         parts = route.strip("/").split("/")
@@ -262,6 +277,7 @@ FRESH = {
     "segments": "segment",
     "advisors": "advisor",
     "faq": "faq",
+    "canned-replies": "canned",
 }
 
 

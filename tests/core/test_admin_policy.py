@@ -83,6 +83,12 @@ STAFF_PAGES: dict[str, list[str]] = {
     "messaging.conversation": ["/staff/inbox/"],
     "messaging.conversationevent": ["/staff/inbox/<pk>/"],
     "messaging.faqentry": ["/staff/faq/"],
+    "messaging.team": ["/staff/inbox/teams/"],
+    "messaging.teammember": ["/staff/inbox/teams/"],
+    "messaging.teamchannel": ["/staff/inbox/teams/"],
+    "messaging.agentavailability": ["/staff/inbox/teams/"],
+    "messaging.cannedreply": ["/staff/inbox/canned-replies/"],
+    "messaging.satisfactionsurvey": ["/staff/reports/agents/", "/staff/inbox/<pk>/"],
     "messaging.linkclick": ["/staff/content/<pk>/", "/staff/analytics/campaigns/<pk>/"],
     "messaging.message": ["/staff/inbox/<pk>/"],
     "messaging.messagetemplate": [

@@ -6,14 +6,19 @@ import pytest
 
 from messaging.automation.responders.faq import FaqResponder
 from messaging.inbox.demo import seed_inbox
+from messaging.inbox.report import agent_report, period_for
 from messaging.inbox.selectors import inbox_metrics
 from messaging.models import (
     AutomatedAnswer,
     AutoReplyRule,
+    CannedReply,
+    Channel,
     Conversation,
     ConversationEvent,
     FaqEntry,
     Message,
+    SatisfactionSurvey,
+    Team,
 )
 from tests.factories import ChannelFactory, ContactFactory, UserFactory
 
@@ -26,6 +31,7 @@ def test_seed_inbox_is_complete_and_idempotent():
     ContactFactory.create_batch(8)
     first = seed_inbox(rng=random.Random(1), channel=channel)
     assert first["faq_entries"] >= 4 and first["rules"] >= 6 and first["conversations"] == 8
+    assert first["canned_replies"] == 5
     counts = (
         FaqEntry.objects.count(),
         AutoReplyRule.objects.count(),
@@ -33,7 +39,7 @@ def test_seed_inbox_is_complete_and_idempotent():
         ConversationEvent.objects.count(),
     )
     again = seed_inbox(rng=random.Random(2), channel=channel)
-    assert again == {"faq_entries": 0, "rules": 0}
+    assert again == {"faq_entries": 0, "rules": 0, "canned_replies": 0}
     assert counts == (
         FaqEntry.objects.count(),
         AutoReplyRule.objects.count(),
@@ -51,6 +57,15 @@ def test_seed_inbox_is_complete_and_idempotent():
     for rule in AutoReplyRule.objects.all():
         rule.full_clean()
     assert FaqResponder().answer("what are your store hours?").topic == "store hours"
+    # The Support team answers the demo number, asks for ratings, and the report has data.
+    team = Team.objects.get(name="Support")
+    assert list(team.members.all()) == [agent] and list(team.channels.all()) == [channel]
+    assert Channel.objects.get(pk=channel.pk).satisfaction_survey
+    assert CannedReply.objects.filter(team=None).count() == 2
+    report = agent_report(period_for(None, None))
+    (row,) = report.agents
+    assert row.key == agent.pk and row.handled >= 2 and row.resolution_median is not None
+    assert SatisfactionSurvey.objects.filter(rating__isnull=False).exists()
 
 
 def test_seed_inbox_works_without_the_agent_user_or_contacts():

@@ -61,6 +61,15 @@ def conversation_with_window(channel, *, hours_ago: float = 1, **contact_kwargs)
     )
 
 
+def shown(client, response):
+    """A refused reply redirects back to the thread (POST-redirect-GET: a refresh sends
+    nothing again); the page it redirects to says why."""
+    assert response.status_code == 302 and response["Location"].endswith("#reply"), response
+    page = client.get(response["Location"].split("#")[0])
+    assert page.status_code == 200
+    return page
+
+
 # --- Permissions -------------------------------------------------------------------------------
 
 PAGES = [
@@ -383,8 +392,10 @@ def test_reply_with_text_inside_the_window(
 
 def test_free_text_outside_the_window_is_refused(agent_client, wa_channel):
     conversation = conversation_with_window(wa_channel, hours_ago=25)
-    response = agent_client.post(f"/staff/inbox/{conversation.pk}/reply/", {"body": "Hello?"})
-    assert response.status_code == 422
+    response = shown(
+        agent_client,
+        agent_client.post(f"/staff/inbox/{conversation.pk}/reply/", {"body": "Hello?"}),
+    )
     assert b"window_closed" in response.content and b"only an approved template" in response.content
     assert not Message.objects.exists()
 
@@ -397,7 +408,8 @@ def test_template_reply_outside_the_window_with_parameter_inputs(agent_client, w
     assert list(form.fields) == ["body_0", "body_1"]
     url = f"/staff/inbox/{conversation.pk}/reply/template/{template.pk}/"
     missing = agent_client.post(url, {f"t{template.pk}-body_0": "Asha"})
-    assert missing.status_code == 422 and not Message.objects.exists()
+    assert b"This field is required" in shown(agent_client, missing).content
+    assert not Message.objects.exists()
     response = agent_client.post(
         url, {f"t{template.pk}-body_0": "Asha", f"t{template.pk}-body_1": "#42"}
     )
@@ -421,7 +433,7 @@ def test_marketing_templates_need_consent_and_unapproved_ones_are_not_offered(
     )
     pending = TemplateFactory(channel=wa_channel, name="draft", status="PENDING")
     response = agent_client.post(f"/staff/inbox/{conversation.pk}/reply/template/{promo.pk}/")
-    assert response.status_code == 422 and b"no_consent" in response.content
+    assert b"no_consent" in shown(agent_client, response).content
     response = agent_client.post(f"/staff/inbox/{conversation.pk}/reply/template/{pending.pk}/")
     assert response.status_code == 404
 
@@ -431,7 +443,7 @@ def test_media_by_link_passes_the_ssrf_guard(agent_client, wa_channel, settings)
     conversation = conversation_with_window(wa_channel)
     url = f"/staff/inbox/{conversation.pk}/reply/link/"
     refused = agent_client.post(url, {"kind": "image", "link": "http://127.0.0.1/x.png"})
-    assert refused.status_code == 422 and b"media_url_refused" in refused.content
+    assert b"media_url_refused" in shown(agent_client, refused).content
     ok = agent_client.post(
         url, {"kind": "document", "link": "https://93.184.215.14/a.pdf", "caption": "Invoice"}
     )
@@ -472,7 +484,7 @@ def test_uploads_are_checked_before_anything_leaves(agent_client, wa_channel, na
             f"/staff/inbox/{conversation.pk}/reply/media/",
             {"file": SimpleUploadedFile(name, content)},
         )
-    assert response.status_code == 422 and code in response.content
+    assert code in shown(agent_client, response).content
     provider.assert_not_called()
     assert not Message.objects.exists()
 
@@ -482,7 +494,7 @@ def test_uploads_over_the_limit_are_refused(agent_client, wa_channel, settings):
     conversation = conversation_with_window(wa_channel)
     big = SimpleUploadedFile("big.pdf", b"%PDF-" + b"0" * 2000)
     response = agent_client.post(f"/staff/inbox/{conversation.pk}/reply/media/", {"file": big})
-    assert response.status_code == 422 and b"upload_too_large" in response.content
+    assert b"upload_too_large" in shown(agent_client, response).content
 
 
 def test_upload_outside_the_window_is_refused_before_the_provider(agent_client, wa_channel):
@@ -492,7 +504,7 @@ def test_upload_outside_the_window_is_refused_before_the_provider(agent_client, 
             f"/staff/inbox/{conversation.pk}/reply/media/",
             {"file": SimpleUploadedFile("a.pdf", b"%PDF-1.4 x")},
         )
-    assert response.status_code == 422 and b"window_closed" in response.content
+    assert b"window_closed" in shown(agent_client, response).content
     provider.assert_not_called()
 
 
@@ -688,7 +700,7 @@ def test_assign_close_reopen_pin_block(agent_client, agent, make_user, wa_channe
     page = agent_client.get(f"{base}/")
     assert b"The contact is blocked" in page.content
     refused = agent_client.post(f"{base}/reply/", {"body": "hi"})
-    assert refused.status_code == 422 and b"contact_blocked" in refused.content
+    assert b"contact_blocked" in shown(agent_client, refused).content
     agent_client.post(f"{base}/unblock/")
     assert not Contact.objects.get().blocked
     kinds = list(ConversationEvent.objects.values_list("kind", flat=True))
