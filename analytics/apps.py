@@ -49,5 +49,8 @@ class AnalyticsConfig(AppConfig):
         personal_data_register_analytics()
         register_rollup_job()
         register_board_sections()
+        from analytics.campaign_results import campaign_results_register_analytics
+
+        campaign_results_register_analytics()
         # Lets the health page tell how long the oldest task has waited in a queue.
         before_task_publish.connect(task_published_at, weak=False, dispatch_uid="ops-published")

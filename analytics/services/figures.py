@@ -77,6 +77,10 @@ ZERO = Decimal("0")
 # sending (`Message.refusal`: the contact opted out, the window closed) was never sent, so it
 # is not a failure here, as campaigns count it as excluded.
 PROVIDER_FAILED = Q(status=Status.FAILED, refusal="")
+# Whole campaigns: a message reached at least that status (read implies delivered implies sent).
+EVER_SENT = Q(sent_at__isnull=False) | Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
+EVER_DELIVERED = Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
+EVER_READ = Q(read_at__isnull=False)
 # Page views are stored as ConversionEvent(type=page_view) but are never conversions.
 NOT_PAGE_VIEW = ~Q(type=ConversionType.PAGE_VIEW)
 
@@ -381,10 +385,7 @@ def campaign_status_figures(
         failed = PROVIDER_FAILED & _in("failed_at", start, end)
     else:
         targeted = Q()
-        sent = Q(sent_at__isnull=False) | Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
-        delivered = Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
-        read = Q(read_at__isnull=False)
-        failed = PROVIDER_FAILED
+        sent, delivered, read, failed = EVER_SENT, EVER_DELIVERED, EVER_READ, PROVIDER_FAILED
     out: dict[int, dict[str, Any]] = {}
     for row in messages.values("campaign_id").annotate(
         targeted=Count("pk", filter=targeted),
@@ -463,6 +464,16 @@ def campaign_replies(
     """Distinct contacts who wrote (reactions and system notes left out) within
     ATTRIBUTION_WINDOW_DAYS after their campaign message was sent (for a day: whose message
     arrived that day)."""
+    return _contacts_by_campaign(
+        campaign_replied_messages(start=start, end=end, campaign_ids=campaign_ids)
+    )
+
+
+def campaign_replied_messages(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+):
+    """The campaign messages `campaign_replies` counts the contacts of (the campaign page
+    lists who replied from these)."""
 
     inbound = Message.objects.filter(
         direction=Direction.INBOUND, contact_id=OuterRef("contact_id")
@@ -470,7 +481,7 @@ def campaign_replies(
     writers = None
     if start is None:
         if (span := _event_span(campaign_ids)) is None:
-            return {}
+            return Message.objects.none()
         inbound = inbound.filter(received_at__gte=span[0], received_at__lt=span[1])
     else:
         inbound = inbound.filter(received_at__gte=start, received_at__lt=end)
@@ -480,9 +491,7 @@ def campaign_replies(
             ).values("contact_id")
         )
     messages = _window_messages(_campaign_messages(campaign_ids), start, end, writers)
-    return _contacts_by_campaign(
-        messages.filter(Exists(inbound.filter(**_in_window("received_at"))))
-    )
+    return messages.filter(Exists(inbound.filter(**_in_window("received_at"))))
 
 
 def campaign_clicks(
@@ -491,6 +500,16 @@ def campaign_clicks(
     """Distinct contacts who tapped a button of, or clicked a tracked link in, their campaign
     message within ATTRIBUTION_WINDOW_DAYS after it was sent (link-preview fetchers left out;
     for a day: clicks of that day)."""
+    return _contacts_by_campaign(
+        campaign_clicked_messages(start=start, end=end, campaign_ids=campaign_ids)
+    )
+
+
+def campaign_clicked_messages(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+):
+    """The campaign messages `campaign_clicks` counts the contacts of (the campaign page
+    lists who clicked from these)."""
 
     taps = ButtonClick.objects.filter(
         campaign_id=OuterRef("campaign_id"), contact_id=OuterRef("contact_id")
@@ -502,7 +521,7 @@ def campaign_clicks(
     )
     if start is None:
         if (span := _event_span(campaign_ids)) is None:
-            return {}
+            return Message.objects.none()
         first, last = span
     else:
         first, last = start, end
@@ -528,7 +547,7 @@ def campaign_clicks(
     clicked = Exists(taps.filter(**_in_window("clicked_at"))) | Exists(
         clicks.filter(**_in_window("clicked_at"))
     )
-    return _contacts_by_campaign(messages.filter(clicked))
+    return messages.filter(clicked)
 
 
 def campaign_conversions(
@@ -551,6 +570,15 @@ def campaign_conversions(
             revenue=Sum("value_base", filter=Q(type__in=revenue_types()), default=ZERO),
         )
     }
+
+
+def campaign_converted_contacts(*, campaign_ids):
+    """The contacts `campaign_conversions` counts as converted (a values queryset of ids)."""
+    return (
+        conversion_events()
+        .filter(attributed_campaign_id__in=list(campaign_ids))
+        .values("contact_id")
+    )
 
 
 def campaign_figures(
