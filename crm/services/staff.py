@@ -34,11 +34,8 @@ def staff_phone_set(*, user, phone: str, consent: bool = False) -> StaffProfile:
         return profile
     normalized = phone_normalize(text)
     if not consent:
-        raise DomainError(
-            "Tick that you agree to receive test messages on this number.",
-            code="consent_required",
-            details={"consent": ["Required to receive tests."]},
-        )
+        message = "Tick that you agree to receive test messages on this number."
+        raise DomainError(message, code="consent_required", details={"consent": [message]})
     with transaction.atomic():
         contact = _contact_for(normalized)
         if contact.consent == Consent.UNKNOWN:

@@ -201,7 +201,7 @@ def campaign_content(campaign: Campaign, contact: dict, links=None) -> dict[str,
 # --- Test sends ----------------------------------------------------------------------------------
 
 
-class TestSendRefused(DomainError):
+class CampaignTestRefused(DomainError):
     code = "test_send_refused"
     status_code = 422
 
@@ -215,12 +215,12 @@ def campaign_test_send(
     sends. The message belongs to no campaign, so it is not counted in the campaign's figures
     and needs no launch (`CampaignTestSend`).
 
-    Raises TestSendRefused (no number, a contact outside the audience), CampaignNotReady (the
+    Raises CampaignTestRefused (no number, a contact outside the audience), CampaignNotReady (the
     message is not complete) or SendRefused (the policy's reason); nothing is written then.
     """
     profile = staff_profile_for(sent_by)
     if profile is None or not profile.phone:
-        raise TestSendRefused(
+        raise CampaignTestRefused(
             "Add your WhatsApp number on your profile to receive tests.",
             code="test_number_missing",
         )
@@ -233,7 +233,7 @@ def campaign_test_send(
         .first()
     )
     if recipient is None:
-        raise TestSendRefused(
+        raise CampaignTestRefused(
             "Your number is no contact any more: save it again on your profile.",
             code="test_number_missing",
         )
@@ -242,7 +242,7 @@ def campaign_test_send(
             campaign_audience(campaign).filter(pk=sample_contact_id).values(*CONTACT_VALUES).first()
         )
         if sample is None:
-            raise TestSendRefused("That contact is not in the campaign's audience.")
+            raise CampaignTestRefused("That contact is not in the campaign's audience.")
     else:
         samples = campaign_sample_contacts(campaign, limit=1)
         sample = samples[0] if samples else mapping_contact(recipient)
