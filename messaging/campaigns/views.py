@@ -219,8 +219,6 @@ def campaign_test(request, pk):
     """Send the campaign's message (as saved) to the user's own number, marked as a test."""
     campaign = get_object_or_404(campaign_list(), pk=pk)
     _test_send(request, campaign, request.POST.get("sample"))
-    if request.POST.get("back") == "mapping" and campaign_is_editable(campaign):
-        return redirect("messaging:campaign-mapping", pk=pk)
     return redirect("messaging:campaign-detail", pk=pk)
 
 
