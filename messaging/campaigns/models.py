@@ -25,9 +25,10 @@ class Campaign(models.Model):
     """A template sent to an audience, once per contact, at a throttle.
 
     `parameter_mapping` says where each template parameter comes from:
-    `{"body": [{"source": "field", "value": "name"}, {"source": "attribute", "value": "city"},
-    {"source": "constant", "value": "DIWALI20"}], "header": [...], "buttons": {"0": {...}},
-    "header_media_link": "https://..."}`. Named templates use `"name"` keys on each item.
+    `{"body": [{"source": "field", "value": "first_name", "fallback": "there"},
+    {"source": "attribute", "value": "city"}, {"source": "constant", "value": "DIWALI20"}],
+    "header": [...], "buttons": {"0": {...}}, "header_media_link": "https://..."}`. Named
+    templates use `"name"` keys on each item. `messaging.campaigns.mapping` is its one home.
     State changes only through `messaging.campaigns.services`.
     """
 

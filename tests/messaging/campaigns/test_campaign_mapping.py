@@ -15,6 +15,7 @@ from messaging.campaigns.mapping import (
 from messaging.campaigns.selectors import campaign_preflight
 from messaging.campaigns.services import campaign_create, campaign_launch
 from messaging.models import Message
+from messaging.templatetags.campaign_tags import wa_format
 from tests.factories import ChannelFactory, ContactFactory, TemplateFactory
 
 pytestmark = pytest.mark.django_db
@@ -235,3 +236,11 @@ def test_preflight_refuses_an_unknown_contact_field(db):
                                     {"source": "constant", "value": "x"}]},
     )  # fmt: skip
     assert "Map every body parameter (2 needed, 2 mapped)." in campaign_preflight(campaign).problems
+
+
+def test_the_bubble_shows_whatsapp_formatting_and_nothing_else_as_markup():
+    text = "Hi *Asha*, _only_ ~today~: <script>alert(1)</script>\nsnake_case_name"
+    assert wa_format(text) == (
+        "Hi <strong>Asha</strong>, <em>only</em> <s>today</s>: "
+        "&lt;script&gt;alert(1)&lt;/script&gt;<br>snake_case_name"
+    )
