@@ -52,5 +52,8 @@ class AnalyticsConfig(AppConfig):
         from analytics.home import home_sections_register
 
         home_sections_register()
+        from analytics.campaign_results import campaign_results_register_analytics
+
+        campaign_results_register_analytics()
         # Lets the health page tell how long the oldest task has waited in a queue.
         before_task_publish.connect(task_published_at, weak=False, dispatch_uid="ops-published")

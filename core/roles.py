@@ -19,6 +19,10 @@ CONTENT_REVIEWER = "Content reviewer"
 AGENT = "Agent"
 ANALYST = "Analyst"
 
+# Staff members' own phone numbers (their profiles): personal to each, so only Admin browses
+# them; every staff member edits their own on /staff/profile/.
+STAFF_PERSONAL = ["crm.*_staffprofile"]
+
 # Tables that belong to the framework, not to the business: only Admin touches them.
 _FRAMEWORK = ["admin.*", "auth.*", "contenttypes.*", "sessions.*", "axes.*"]
 
@@ -77,6 +81,7 @@ ROLES: list[Role] = [
             "messaging.review_contentitem",
             "crm.delete_consentevent",
             "crm.erase_contact",
+            *STAFF_PERSONAL,
             *OPERATIONS_ONLY,
         ],
     ),
@@ -135,7 +140,13 @@ ROLES: list[Role] = [
             "messaging.view_*",
             "analytics.*",
         ],
-        denies=["analytics.add_*", "analytics.change_*", "analytics.delete_*", *OPERATIONS_ONLY],
+        denies=[
+            "analytics.add_*",
+            "analytics.change_*",
+            "analytics.delete_*",
+            *STAFF_PERSONAL,
+            *OPERATIONS_ONLY,
+        ],
     ),
 ]
 

@@ -27,6 +27,7 @@ from crm.models import (
     ImportRowError,
     ImportStatus,
     Segment,
+    StaffProfile,
     Tag,
 )
 from crm.segment_filters import segment_filter_clean, segment_filter_describe
@@ -424,3 +425,13 @@ class ImportRowErrorAdmin(ReadOnlyModelAdmin):
     list_filter = ["job"]
     search_fields = ["reason", "value"]
     list_select_related = ["job"]
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(ReadOnlyModelAdmin):
+    """Staff members' own numbers (Admin only, core/roles.py). Read-only: a number is set on
+    the member's profile page, where their consent to receive tests is recorded with it."""
+
+    list_display = ["user", "phone", "updated_at"]
+    search_fields = ["user__username", "phone"]
+    list_select_related = ["user"]

@@ -22,4 +22,5 @@ class CrmConfig(AppConfig):
             NavItem("Segments", "crm:segment_list", "crm.view_segment", "Audience", 210),
             NavItem("Advisors", "crm:advisor_list", "crm.view_advisor", "Audience", 220),
             NavItem("Imports", "crm:import_list", "crm.add_importjob", "Audience", 230),
+            NavItem("My profile", "crm:staff_profile", "core.access_staff", "Help", 1020),
         )

@@ -45,7 +45,9 @@ FIRMS = [
     "Nilgiri Investment Planners", "Deccan Money Matters", "Indus Advisory Network",
 ]  # fmt: skip
 REGIONS = ["North", "South", "East", "West", "Central"]
-CATEGORIES = ["markets", "mutual-funds", "tax", "insurance", "retirement", "festive-offers"]
+# The categories of the demo's content for advisors (`messaging.content.demo.ITEMS`): advisors
+# prefer some of them, so the day's content reaches them (crm cannot import messaging).
+CATEGORIES = ["markets", "tax", "commodities", "macro", "planning", "insurance"]
 DISABLE_REASONS = [
     "Left the firm in October",
     "Asked to pause content until next quarter",
@@ -155,11 +157,13 @@ def _advisors(rng: random.Random, contacts: list[Contact], tags: dict[str, Tag])
     today = timezone.localdate()
     disabled = list(range(3, ADVISORS, ADVISORS // len(DISABLE_REASONS)))  # four of them
     for n, contact in enumerate(contacts[-ADVISORS:]):
+        preferences = rng.sample(CATEGORIES, k=rng.randint(1, 3))
         defaults = {
             "firm": rng.choice(FIRMS),
             "region": rng.choice(REGIONS),
             "tier": rng.choices(["gold", "silver", "bronze"], weights=[2, 3, 5])[0],
-            "content_preferences": rng.sample(CATEGORIES, k=rng.randint(1, 3)),
+            # One in four has no preferences: they get every category.
+            "content_preferences": [] if n % 4 == 1 else preferences,
             "onboarded_on": today - timedelta(days=rng.randint(10, 700)),
         }
         if n in disabled:

@@ -298,3 +298,20 @@ class ImportForm(forms.Form):
     as_advisors = forms.BooleanField(
         required=False, label="Import as advisors", help_text="Uses firm, region, tier columns."
     )
+
+
+class StaffProfileForm(forms.Form):
+    """The staff member's own number; `crm.services.staff_phone_set` checks and saves it."""
+
+    phone = forms.CharField(
+        label="My WhatsApp number",
+        required=False,
+        max_length=32,
+        help_text="Campaign tests go here. Any format; national numbers are read in the "
+        "business's default region. Leave empty to remove it.",
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    consent = forms.BooleanField(
+        label="I agree to receive test messages, marketing ones included, on this number",
+        required=False,
+    )

@@ -423,3 +423,25 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+class StaffProfile(models.Model):
+    """What a staff member keeps about themself: their own WhatsApp number, where the test
+    sends of campaigns go (`messaging.campaigns.services.campaign_test_send`).
+
+    The number is a contact like any other once set (the send path needs one); the staff
+    member's consent to receive marketing tests on it is recorded as a consent event when
+    they save it. No reverse accessor on the user: read it with
+    `crm.selectors.staff_profile_for`.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    phone = models.CharField(
+        "my WhatsApp number", max_length=20, blank=True, help_text="In E.164 (+919812345678)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"

@@ -23,6 +23,7 @@ from crm.models import (  # noqa: F401 (public here too)
     ImportJob,
     ImportRowError,
     Segment,
+    StaffProfile,
     Tag,
 )
 from crm.segment_filters import segment_filter_q
@@ -425,3 +426,15 @@ def contact_data_export(contact: Contact) -> dict:
     for section in personal_data_sections():
         data.update(section.export(contact))
     return data
+
+
+def staff_profile_for(user) -> StaffProfile | None:
+    """The staff member's own details (None until they save some)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return StaffProfile.objects.filter(user=user).first()
+
+
+def attribute_choices() -> list[tuple[str, str]]:
+    """(key, label) of every custom attribute a contact may carry, by key."""
+    return [(d.key, d.label or d.key) for d in AttributeDefinition.objects.order_by("key")]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from crm.views import advisors, contacts, imports, segments
+from crm.views import advisors, contacts, imports, profile, segments
 
 urlpatterns = [
     path("contacts/", contacts.contact_list, name="contact_list"),
@@ -38,4 +38,5 @@ urlpatterns = [
     path("imports/<int:pk>/errors.csv", imports.import_errors_csv, name="import_errors"),
     path("imports/<int:pk>/resume/", imports.import_resume, name="import_resume"),
     path("imports/<int:pk>/run/", imports.import_run_for_real, name="import_run"),
+    path("profile/", profile.staff_profile, name="staff_profile"),
 ]

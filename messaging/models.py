@@ -13,6 +13,7 @@ from messaging.automation.models import (  # noqa: F401
 from messaging.campaigns.models import (  # noqa: F401
     Campaign,
     CampaignState,
+    CampaignTestSend,
     CampaignTransition,
 )
 from messaging.channels.models import (  # noqa: F401

@@ -70,6 +70,10 @@ ZERO = Decimal("0")
 # sending (`Message.refusal`: the contact opted out, the window closed) was never sent, so it
 # is not a failure here, as campaigns count it as excluded.
 PROVIDER_FAILED = Q(status=Status.FAILED, refusal="")
+# Whole campaigns: a message reached at least that status (read implies delivered implies sent).
+EVER_SENT = Q(sent_at__isnull=False) | Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
+EVER_DELIVERED = Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
+EVER_READ = Q(read_at__isnull=False)
 # Page views are stored as ConversionEvent(type=page_view) but are never conversions.
 NOT_PAGE_VIEW = ~Q(type=ConversionType.PAGE_VIEW)
 
@@ -369,10 +373,7 @@ def campaign_status_figures(
         failed = PROVIDER_FAILED & _in("failed_at", start, end)
     else:
         targeted = Q()
-        sent = Q(sent_at__isnull=False) | Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
-        delivered = Q(delivered_at__isnull=False) | Q(read_at__isnull=False)
-        read = Q(read_at__isnull=False)
-        failed = PROVIDER_FAILED
+        sent, delivered, read, failed = EVER_SENT, EVER_DELIVERED, EVER_READ, PROVIDER_FAILED
     out: dict[int, dict[str, Any]] = {}
     for row in messages.values("campaign_id").annotate(
         targeted=Count("pk", filter=targeted),
@@ -411,15 +412,28 @@ def _contacts_by_campaign(messages) -> dict[int, int]:
 
 
 def _engaged(column: str, start: datetime | None, end: datetime | None, campaign_ids):
-    """Distinct contacts whose campaign message has `column` (replied_at, clicked_at: the
-    first reply or click within its attribution window, `messaging.sending.engagement`); for
-    a day, whose first one came that day (so a campaign's day rows add up to its total)."""
+    """The campaign messages with `column` (replied_at, clicked_at: the first reply or click
+    within its attribution window, `messaging.sending.engagement`); for a day, whose first one
+    came that day (so a campaign's day rows add up to its total)."""
     messages = _campaign_messages(campaign_ids)
     if start is None:
-        messages = messages.filter(**{f"{column}__isnull": False})
-    else:
-        messages = messages.filter(_in(column, start, end))
-    return _contacts_by_campaign(messages)
+        return messages.filter(**{f"{column}__isnull": False})
+    return messages.filter(_in(column, start, end))
+
+
+def campaign_replied_messages(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+):
+    """The campaign messages `campaign_replies` counts the contacts of (the campaign page
+    lists who replied from these)."""
+    return _engaged("replied_at", start, end, campaign_ids)
+
+
+def campaign_clicked_messages(
+    *, start: datetime | None = None, end: datetime | None = None, campaign_ids=None
+):
+    """The campaign messages `campaign_clicks` counts the contacts of."""
+    return _engaged("clicked_at", start, end, campaign_ids)
 
 
 def campaign_replies(
@@ -428,7 +442,9 @@ def campaign_replies(
     """Distinct contacts who wrote (reactions and system notes left out) within
     ATTRIBUTION_WINDOW_DAYS after their campaign message was sent (for a day: whose first
     reply came that day)."""
-    return _engaged("replied_at", start, end, campaign_ids)
+    return _contacts_by_campaign(
+        campaign_replied_messages(start=start, end=end, campaign_ids=campaign_ids)
+    )
 
 
 def campaign_clicks(
@@ -437,7 +453,9 @@ def campaign_clicks(
     """Distinct contacts who tapped a button of, or clicked a tracked link in, their campaign
     message within ATTRIBUTION_WINDOW_DAYS after it was sent (link-preview fetchers left out;
     for a day: whose first click came that day)."""
-    return _engaged("clicked_at", start, end, campaign_ids)
+    return _contacts_by_campaign(
+        campaign_clicked_messages(start=start, end=end, campaign_ids=campaign_ids)
+    )
 
 
 def campaign_conversions(
@@ -460,6 +478,15 @@ def campaign_conversions(
             revenue=Sum("value_base", filter=Q(type__in=revenue_types()), default=ZERO),
         )
     }
+
+
+def campaign_converted_contacts(*, campaign_ids):
+    """The contacts `campaign_conversions` counts as converted (a values queryset of ids)."""
+    return (
+        conversion_events()
+        .filter(attributed_campaign_id__in=list(campaign_ids))
+        .values("contact_id")
+    )
 
 
 def campaign_figures(

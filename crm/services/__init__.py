@@ -27,6 +27,7 @@ from crm.services.erasure import contact_delete, contact_erase
 from crm.services.merge import contact_merge
 from crm.services.numbers import contact_number_change
 from crm.services.segments import SegmentInvalid, segment_create, segment_update
+from crm.services.staff import staff_phone_set
 
 __all__ = [
     "AdvisorInvalid",
@@ -55,6 +56,7 @@ __all__ = [
     "phone_normalize",
     "segment_create",
     "segment_update",
+    "staff_phone_set",
     "tag_names_clean",
     "tags_get_or_create",
 ]

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.admin import ReadOnlyExportAdmin, ReadOnlyModelAdmin
-from messaging.campaigns.models import Campaign, CampaignTransition
+from messaging.campaigns.models import Campaign, CampaignTestSend, CampaignTransition
 
 
 @admin.register(Campaign)
@@ -33,3 +33,14 @@ class CampaignTransitionAdmin(ReadOnlyModelAdmin):
     list_filter = ["to_state", "created_at"]
     search_fields = ["campaign__name", "note"]
     list_select_related = ["campaign", "actor"]
+
+
+@admin.register(CampaignTestSend)
+class CampaignTestSendAdmin(ReadOnlyModelAdmin):
+    """Tests of campaigns sent to staff members' own numbers (append-only)."""
+
+    list_display = ["created_at", "campaign", "sent_by", "message", "sample_contact"]
+    list_filter = ["created_at"]
+    search_fields = ["campaign__name", "sent_by__username"]
+    list_select_related = ["campaign", "sent_by", "message", "sample_contact"]
+    raw_id_fields = ["message", "sample_contact"]

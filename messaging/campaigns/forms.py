@@ -1,17 +1,46 @@
 from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
+from django.conf import settings
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from crm.models import Segment, Tag
-from messaging.campaigns.models import Campaign
-from messaging.campaigns.selectors import CONTACT_FIELDS
+from messaging.campaigns.mapping import (
+    ATTRIBUTE,
+    CONSTANT,
+    CONTACT_FIELDS,
+    FIELD,
+    SOURCES,
+    Slot,
+    mapping_item,
+    mapping_slots,
+    needs_media_link,
+)
+from messaging.campaigns.models import Campaign, business_time_zone
 from messaging.channels.models import MessageTemplate
 from messaging.channels.selectors import channels_active, templates_sendable
 
-SOURCES = [("field", "Contact field"), ("attribute", "Contact attribute"), ("constant", "Text")]
-TIMEZONES = sorted(available_timezones())
+VALUE_MAX = 500
+# Offered first in the schedule's time zone list (after the business's own): where most
+# businesses on WhatsApp run. The full list follows, alphabetically.
+COMMON_TIMEZONES = (
+    "Asia/Kolkata", "UTC", "Asia/Dubai", "Asia/Singapore", "Asia/Jakarta", "Asia/Karachi",
+    "Asia/Dhaka", "Asia/Riyadh", "Africa/Lagos", "Africa/Nairobi", "Africa/Johannesburg",
+    "Europe/London", "Europe/Berlin", "America/Sao_Paulo", "America/Mexico_City",
+    "America/New_York", "America/Los_Angeles", "Australia/Sydney",
+)  # fmt: skip
+
+
+def timezone_choices() -> list:
+    """The business's time zone and the common ones first, then every zone (grouped)."""
+    zones = sorted(available_timezones() | {"UTC"})
+    first = list(dict.fromkeys([settings.TIME_ZONE, *COMMON_TIMEZONES]))
+    first = [tz for tz in first if tz in zones]
+    return [
+        ("Common", [(tz, tz.replace("_", " ")) for tz in first]),
+        ("All time zones", [(tz, tz.replace("_", " ")) for tz in zones if tz not in first]),
+    ]
 
 
 def _model_field(name: str, **kwargs) -> forms.Field:
@@ -37,14 +66,16 @@ class CampaignForm(forms.Form):
     throttle_mps = _model_field("throttle_mps")
     spread_over_budget = _model_field("spread_over_budget", required=False)
     schedule_timezone = forms.ChoiceField(
-        choices=[(tz, tz) for tz in TIMEZONES],
-        initial=Campaign._meta.get_field("schedule_timezone").default,
+        label="Schedule time zone",
+        choices=timezone_choices,
+        help_text="A scheduled time is read in this zone; the business's own comes first.",
     )
 
     def __init__(self, *args, campaign: Campaign | None = None, **kwargs):
         if campaign is not None:
             kwargs.setdefault("initial", model_to_dict(campaign, fields=list(self.base_fields)))
         super().__init__(*args, **kwargs)
+        self.fields["schedule_timezone"].initial = business_time_zone()
         self.fields["channel"].queryset = channels_active()
         self.fields["template"].queryset = templates_sendable()
         self.fields["template"].required = True
@@ -58,70 +89,154 @@ class CampaignForm(forms.Form):
 
 
 class ParameterMappingForm(forms.Form):
-    """One source/value pair per template parameter, built from the template's definition."""
+    """Where each template variable gets its value: a contact field, a contact attribute or
+    fixed text, picked from lists (`messaging.campaigns.mapping`), with a fallback for
+    contacts who have no value.
 
-    def __init__(self, *args, template: MessageTemplate, mapping: dict, **kwargs):
+    Four fields per variable (`<slot>_source`, `_field`, `_attribute`, `_text`) and its
+    `_fallback`; the page shows the one its source needs. What the stored mapping holds
+    beyond these (tracked links, quick-reply payloads) is kept as it was.
+    """
+
+    def __init__(self, *args, template: MessageTemplate, mapping: dict, attributes=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.template = template
-        self.slots = []
-        declared = template.parameters or {}
-        for part in ("header", "body"):
-            for i, name in enumerate(declared.get(part) or []):
-                item = ((mapping.get(part) or [])[i : i + 1] or [{}])[0]
-                self._add(f"{part}_{i}", f"{part.title()} {{{{{name}}}}}", item, part, name)
-        for index, names in (declared.get("buttons") or {}).items():
-            item = (mapping.get("buttons") or {}).get(str(index)) or {}
-            self._add(
-                f"button_{index}",
-                f"Button {index} URL {{{{{names[0] if names else 1}}}}}",
-                item,
-                "buttons",
-                str(index),
-            )
-        header = next(
-            (c for c in template.components if str(c.get("type", "")).upper() == "HEADER"), {}
-        )
-        self.needs_media = str(header.get("format", "")).upper() in {"IMAGE", "VIDEO", "DOCUMENT"}
+        self.stored = mapping if isinstance(mapping, dict) else {}
+        self.slots = mapping_slots(template)
+        attribute_choices = list(attributes if attributes is not None else [])
+        known = {key for key, _ in attribute_choices}
+        for slot in self.slots:  # a key mapped before its definition went: keep it choosable
+            item = mapping_item(self.stored, slot)
+            key = str(item.get("value", ""))
+            if item.get("source") == ATTRIBUTE and key and key not in known:
+                attribute_choices.append((key, f"{key} (not a defined attribute)"))
+                known.add(key)
+        self.attribute_choices = attribute_choices
+        for slot in self.slots:
+            self._add(slot, mapping_item(self.stored, slot))
+        self.needs_media = needs_media_link(template)
         if self.needs_media:
             self.fields["header_media_link"] = forms.URLField(
                 label="Header media link",
-                initial=mapping.get("header_media_link", ""),
+                initial=self.stored.get("header_media_link", ""),
                 assume_scheme="https",
+                max_length=2048,
                 help_text="A public http(s) URL; private and loopback addresses are refused.",
             )
 
-    def _add(self, key, label, item, part, name):
+    def _add(self, slot: Slot, item: dict) -> None:
+        source = item.get("source") if item.get("source") in dict(SOURCES) else FIELD
+        value = str(item.get("value", ""))
+        key = slot.key
         self.fields[f"{key}_source"] = forms.ChoiceField(
-            choices=SOURCES, initial=item.get("source", "field"), label=f"{label}: source"
-        )
-        self.fields[f"{key}_value"] = forms.CharField(
-            initial=item.get("value", ""),
-            label=f"{label}: value",
-            max_length=500,
-            help_text=f"Fields: {', '.join(CONTACT_FIELDS)}; or an attribute key; or text.",
-        )
-        self.slots.append((key, part, name, label))
+            label="Value from", choices=SOURCES, initial=source,
+            widget=forms.Select(attrs={"data-mapping-source": key}),
+        )  # fmt: skip
+        self.fields[f"{key}_field"] = forms.ChoiceField(
+            label="Contact field", required=False,
+            choices=[("", "Choose a field"), *CONTACT_FIELDS.items()],
+            initial=value if source == FIELD else "",
+        )  # fmt: skip
+        self.fields[f"{key}_attribute"] = forms.ChoiceField(
+            label="Contact attribute", required=False,
+            choices=[("", "Choose an attribute"), *self.attribute_choices],
+            initial=value if source == ATTRIBUTE else "",
+        )  # fmt: skip
+        self.fields[f"{key}_text"] = forms.CharField(
+            label="Text", required=False, max_length=VALUE_MAX,
+            initial=value if source == CONSTANT else "",
+        )  # fmt: skip
+        self.fields[f"{key}_fallback"] = forms.CharField(
+            label="If the contact has none", required=False, max_length=VALUE_MAX,
+            initial=str(item.get("fallback", "")) if source != CONSTANT else "",
+            help_text="Sent instead when the contact's value is empty.",
+            widget=forms.TextInput(attrs={"placeholder": "e.g. there"}),
+        )  # fmt: skip
 
-    def rows(self):
+    def rows(self) -> list[dict]:
+        """One row per variable for the template: its label and its bound fields."""
         return [
-            (label, self[f"{key}_source"], self[f"{key}_value"]) for key, _, _, label in self.slots
+            {
+                "slot": slot,
+                "source": self[f"{slot.key}_source"],
+                "field": self[f"{slot.key}_field"],
+                "attribute": self[f"{slot.key}_attribute"],
+                "text": self[f"{slot.key}_text"],
+                "fallback": self[f"{slot.key}_fallback"],
+            }
+            for slot in self.slots
         ]
 
-    def mapping(self) -> dict:
-        data = self.cleaned_data
-        result: dict = {"header": [], "body": [], "buttons": {}}
-        named = (self.template.parameter_format or "") == "named"
-        for key, part, name, _ in self.slots:
-            item = {"source": data[f"{key}_source"], "value": data[f"{key}_value"].strip()}
-            if part == "buttons":
-                result["buttons"][name] = item
+    def clean(self):
+        data = super().clean()
+        for slot in self.slots:
+            source = data.get(f"{slot.key}_source")
+            if source == FIELD and not data.get(f"{slot.key}_field"):
+                self.add_error(f"{slot.key}_field", f"Choose the contact field for {slot.label}.")
+            elif source == ATTRIBUTE and not data.get(f"{slot.key}_attribute"):
+                self.add_error(
+                    f"{slot.key}_attribute", f"Choose the contact attribute for {slot.label}."
+                )
+            elif source == CONSTANT and not (data.get(f"{slot.key}_text") or "").strip():
+                self.add_error(f"{slot.key}_text", f"Give the text for {slot.label}.")
+        return data
+
+    def _item(self, slot: Slot, data: dict) -> dict | None:
+        source = data.get(f"{slot.key}_source")
+        value = {
+            FIELD: data.get(f"{slot.key}_field"),
+            ATTRIBUTE: data.get(f"{slot.key}_attribute"),
+            CONSTANT: (data.get(f"{slot.key}_text") or "").strip(),
+        }.get(source)
+        if not value:
+            return None
+        stored = mapping_item(self.stored, slot)
+        item: dict = {"source": source, "value": value}
+        fallback = (data.get(f"{slot.key}_fallback") or "").strip()
+        if source != CONSTANT and fallback:
+            item["fallback"] = fallback
+        if slot.part != "buttons" and (self.template.parameter_format or "") == "named":
+            item["name"] = slot.name
+        if stored.get("track"):
+            item["track"] = True
+        return item
+
+    def _build(self, data: dict, *, placeholders: bool) -> dict:
+        result: dict = {
+            key: value
+            for key, value in self.stored.items()
+            if key not in ("header", "body", "buttons", "header_media_link")
+        }
+        result.update({"header": [], "body": [], "buttons": {}})
+        for slot in self.slots:
+            item = self._item(slot, data)
+            if item is None:
+                if not placeholders:
+                    continue
+                item = {"source": CONSTANT, "value": f"{{{{{slot.name}}}}}"}
+            if slot.part == "buttons":
+                result["buttons"][str(slot.index)] = item
             else:
-                if named:
-                    item["name"] = name
-                result[part].append(item)
-        if self.needs_media:
-            result["header_media_link"] = data["header_media_link"]
+                result[slot.part].append(item)
+        link = data.get("header_media_link") or self.stored.get("header_media_link")
+        if self.needs_media and link:
+            result["header_media_link"] = link
         return result
+
+    def mapping(self) -> dict:
+        """The mapping to store (the form is valid)."""
+        return self._build(self.cleaned_data, placeholders=False)
+
+    def mapping_draft(self) -> dict:
+        """What the form holds so far, valid or not, for a preview: a variable not mapped yet
+        shows as its placeholder."""
+        if not self.is_bound:
+            return self.stored
+        data = getattr(self, "cleaned_data", None) or {}
+        if not data:
+            self.is_valid()
+            data = self.cleaned_data
+        return self._build(data, placeholders=True)
 
 
 class ScheduleForm(forms.Form):

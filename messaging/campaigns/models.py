@@ -7,6 +7,11 @@ from django.utils import timezone
 from messaging.channels.models import Channel, MessageTemplate
 
 
+def business_time_zone() -> str:
+    """The business's time zone (`TIME_ZONE`): where a new campaign's schedule is read."""
+    return settings.TIME_ZONE
+
+
 class CampaignState(models.TextChoices):
     DRAFT = "draft", "Draft"
     SCHEDULED = "scheduled", "Scheduled"
@@ -20,9 +25,10 @@ class Campaign(models.Model):
     """A template sent to an audience, once per contact, at a throttle.
 
     `parameter_mapping` says where each template parameter comes from:
-    `{"body": [{"source": "field", "value": "name"}, {"source": "attribute", "value": "city"},
-    {"source": "constant", "value": "DIWALI20"}], "header": [...], "buttons": {"0": {...}},
-    "header_media_link": "https://..."}`. Named templates use `"name"` keys on each item.
+    `{"body": [{"source": "field", "value": "first_name", "fallback": "there"},
+    {"source": "attribute", "value": "city"}, {"source": "constant", "value": "DIWALI20"}],
+    "header": [...], "buttons": {"0": {...}}, "header_media_link": "https://..."}`. Named
+    templates use `"name"` keys on each item. `messaging.campaigns.mapping` is its one home.
     State changes only through `messaging.campaigns.services`.
     """
 
@@ -41,7 +47,7 @@ class Campaign(models.Model):
         max_length=3, choices=[("any", "Any tag"), ("all", "All tags")], default="any"
     )
     scheduled_at = models.DateTimeField(null=True, blank=True)
-    schedule_timezone = models.CharField(max_length=64, default="Asia/Kolkata")
+    schedule_timezone = models.CharField(max_length=64, default=business_time_zone)
     throttle_mps = models.PositiveIntegerField(
         "throttle (messages/second)", null=True, blank=True,
         help_text="At most the channel's throughput; empty uses the channel's bulk share.",
@@ -99,3 +105,32 @@ class CampaignTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}: {self.from_state} -> {self.to_state}"
+
+
+class CampaignTestSend(models.Model):
+    """A campaign's message sent as a test to a staff member's own number.
+
+    The message went through the real send path and the send policy, rendered with the
+    values of one contact of the audience (`sample_contact`), but it belongs to no campaign
+    (`Message.campaign` stays empty): it never counts in the campaign's figures, never takes
+    the contact's one message of the campaign, and needs no launch.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="test_sends")
+    message = models.OneToOneField(
+        "messaging.Message", on_delete=models.CASCADE, related_name="campaign_test"
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sample_contact = models.ForeignKey(
+        "crm.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="Whose values the test shows.",
+    )  # fmt: skip
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"test of campaign {self.campaign_id}"

@@ -17,7 +17,13 @@ from django.utils import timezone
 from core.ssrf import url_public_problem
 from crm.models import Contact
 from crm.selectors import segment_contacts
-from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
+from messaging.campaigns.mapping import CONTACT_VALUES, mapping_item_problem
+from messaging.campaigns.models import (
+    Campaign,
+    CampaignState,
+    CampaignTestSend,
+    CampaignTransition,
+)
 from messaging.channels.health import BLOCKED_STATUSES
 from messaging.channels.models import Channel
 from messaging.channels.selectors import (
@@ -40,7 +46,6 @@ from messaging.sending.policy import (
 
 # Before launch nothing has been sent, so settings may still change and pre-flight applies.
 EDITABLE_STATES = (CampaignState.DRAFT, CampaignState.SCHEDULED)
-CONTACT_FIELDS = ("name", "profile_name", "phone", "language", "wa_id")
 # What each exclusion (a send policy reason, under its report key) reads as on the page.
 EXCLUSION_LABELS = {
     exclusion_key(Reason.CONTACT_BLOCKED): "blocked",
@@ -77,6 +82,16 @@ def campaign_transitions(campaign: Campaign) -> QuerySet[CampaignTransition]:
     return campaign.transitions.select_related("actor")
 
 
+def campaign_test_sends(campaign: Campaign, *, limit: int = 10) -> list[CampaignTestSend]:
+    """The campaign's latest test sends with their message (its status), who sent them and
+    whose values they showed."""
+    return list(
+        campaign.test_sends.select_related(
+            "message", "message__contact", "sent_by", "sample_contact"
+        ).order_by("-created_at", "-pk")[:limit]
+    )
+
+
 # --- Audience ----------------------------------------------------------------------------------
 
 
@@ -106,9 +121,20 @@ def _tag_ids(campaign: Campaign) -> list[int]:
     return [tag.pk for tag in campaign.tags.all()]
 
 
-def campaign_sample_contact(campaign: Campaign) -> dict[str, Any] | None:
-    """The first targeted contact, as the fields and attributes a mapping can use (previews)."""
-    return campaign_audience(campaign).values("attributes", *CONTACT_FIELDS).first()
+def campaign_sample_contacts(campaign: Campaign, *, limit: int = 3) -> list[dict[str, Any]]:
+    """A few real contacts of the audience, as the values a mapping reads (`CONTACT_VALUES`),
+    for previews and test sends: those the campaign would send to first, then (when fewer
+    can be sent to) any the audience targets. Two short queries on the primary key."""
+    sample = list(campaign_sendable(campaign).order_by("pk").values(*CONTACT_VALUES)[:limit])
+    if len(sample) < limit:
+        seen = [row["pk"] for row in sample]
+        sample += list(
+            campaign_audience(campaign)
+            .exclude(pk__in=seen)
+            .order_by("pk")
+            .values(*CONTACT_VALUES)[: limit - len(sample)]
+        )
+    return sample
 
 
 def campaign_kind(campaign: Campaign) -> SendKind:
@@ -157,7 +183,9 @@ class Preflight:
         return bool(self.budget_problem) and self.problems == [self.budget_problem]
 
 
-def _mapping_problems(campaign: Campaign) -> list[str]:
+def campaign_message_problems(campaign: Campaign) -> list[str]:
+    """What stops the campaign's message from going out as mapped (empty: it can): its
+    template, every variable mapped, the header media link. Pre-flight and test sends."""
     template = campaign.template
     if template is None:
         return ["Choose a template."]
@@ -207,12 +235,7 @@ def header_media_link_problem(mapping: Any) -> str | None:
 
 
 def _valid_source(item) -> bool:
-    return (
-        isinstance(item, dict)
-        and item.get("source") in {"field", "attribute", "constant"}
-        and bool(str(item.get("value", "")).strip())
-        and (item["source"] != "field" or item["value"] in CONTACT_FIELDS)
-    )
+    return mapping_item_problem(item) is None
 
 
 def campaign_preflight(campaign: Campaign) -> Preflight:
@@ -221,7 +244,7 @@ def campaign_preflight(campaign: Campaign) -> Preflight:
     Two queries (the audience's counts, the number's budget) for a campaign from
     `campaign_list`, whose channel, template, segment and tags are already loaded.
     """
-    problems = _mapping_problems(campaign)
+    problems = campaign_message_problems(campaign)
     if not campaign_is_editable(campaign):
         problems.append(f"The campaign is {campaign.state}.")
     if campaign.throttle_mps and campaign.throttle_mps > campaign.channel.throughput_mps:

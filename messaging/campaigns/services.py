@@ -11,7 +11,6 @@ moves queued rows to `paused` (the dispatcher never claims them); resume moves t
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -24,13 +23,30 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.errors import DomainError, InvalidTransition
 from core.models import AuditAction
-from messaging.campaigns.models import Campaign, CampaignState, CampaignTransition
+from crm.models import Contact
+from crm.selectors import staff_profile_for
+from messaging.campaigns.mapping import (
+    CONTACT_COLUMNS,
+    CONTACT_VALUES,
+    mapping_contact,
+    mapping_content,
+    mapping_content_sql,
+    mapping_has_tracked_items,
+)
+from messaging.campaigns.models import (
+    Campaign,
+    CampaignState,
+    CampaignTestSend,
+    CampaignTransition,
+)
 from messaging.campaigns.selectors import (
-    CONTACT_FIELDS,
     HEALTH_PAUSE_PREFIX,
     budget_reason,
+    campaign_audience,
     campaign_is_editable,
+    campaign_message_problems,
     campaign_preflight,
+    campaign_sample_contacts,
     campaign_sendable,
     channel_budget,
     channel_budget_room,
@@ -42,7 +58,8 @@ from messaging.links.services import TrackedLinkBatch
 from messaging.providers.error_codes import QUALITY_CODES, error_code_info
 from messaging.sending.models import Direction, Lane, Message, MessageType, Status
 from messaging.sending.nudge import send_enqueue_on_commit
-from messaging.sending.send import template_content_build
+from messaging.sending.policy import SendRefused
+from messaging.sending.send import message_send
 
 logger = logging.getLogger(__name__)
 
@@ -164,58 +181,92 @@ def campaign_update(*, campaign: Campaign, actor=None, **fields: Any) -> Campaig
 # --- Rendering ---------------------------------------------------------------------------------
 
 
-def _value(item: dict, contact: dict) -> str:
-    source, key = item.get("source"), item.get("value", "")
-    if source == "constant":
-        return str(key)
-    if source == "attribute":
-        value = (contact.get("attributes") or {}).get(key)
-    else:
-        value = contact.get(key)
-        if key == "name":
-            value = value or contact.get("profile_name")
-    if isinstance(value, bool):
-        value = "true" if value else "false"  # as PostgreSQL's ->> renders JSON booleans
-    return str(value if value not in (None, "") else item.get("fallback", ""))
-
-
 def campaign_content(campaign: Campaign, contact: dict, links=None) -> dict[str, Any]:
-    """The template body for one contact (a dict of Contact fields and attributes).
+    """The template object one contact (a dict of `mapping.CONTACT_VALUES`) receives from
+    `campaign`, as `messaging.campaigns.mapping` renders its parameter mapping.
 
     Items marked `"track": true` have their links wrapped in tracked short links, booked in
     `links` (a TrackedLinkBatch the caller saves with the messages); without `links` (a
-    preview) they are left as they are.
+    preview, a test send) they are left as they are.
     """
-    mapping = campaign.parameter_mapping or {}
-    template = campaign.template
-    named = (template.parameter_format or "") == "named"
-
-    def render(item):
-        value = _value(item, contact)
-        if links is not None and item.get("track"):
-            value = links.wrap_text(value, contact=contact.get("pk"), campaign=campaign)
-        return value
-
-    def values(part):
-        items = mapping.get(part) or []
-        if named:
-            names = (template.parameters or {}).get(part) or []
-            return {
-                item.get("name") or names[i]: render(item)
-                for i, item in enumerate(items)
-                if i < len(names) or item.get("name")
-            }
-        return [render(item) for item in items]
-
-    buttons = mapping.get("buttons") or {}
-    return template_content_build(
-        template=template,
-        body=values("body") or None,
-        header=values("header") or None,
-        header_media_link=mapping.get("header_media_link") or None,
-        button_url_values={i: _value(item, contact) for i, item in buttons.items()},
-        button_payloads=mapping.get("button_payloads") or None,
+    return mapping_content(
+        template=campaign.template,
+        mapping=campaign.parameter_mapping or {},
+        contact=contact,
+        links=links,
+        campaign=campaign,
     )
+
+
+# --- Test sends ----------------------------------------------------------------------------------
+
+
+class CampaignTestRefused(DomainError):
+    code = "test_send_refused"
+    status_code = 422
+
+
+def campaign_test_send(
+    *, campaign: Campaign, sent_by, sample_contact_id: int | None = None
+) -> CampaignTestSend:
+    """Send the campaign's message to `sent_by`'s own number (their staff profile), rendered
+    with the values of one contact of the audience (`sample_contact_id`, default the first
+    the preview shows), through the real send path: the send policy decides, the dispatcher
+    sends. The message belongs to no campaign, so it is not counted in the campaign's figures
+    and needs no launch (`CampaignTestSend`).
+
+    Raises CampaignTestRefused (no number, a contact outside the audience), CampaignNotReady (the
+    message is not complete) or SendRefused (the policy's reason); nothing is written then.
+    """
+    profile = staff_profile_for(sent_by)
+    if profile is None or not profile.phone:
+        raise CampaignTestRefused(
+            "Add your WhatsApp number on your profile to receive tests.",
+            code="test_number_missing",
+        )
+    problems = campaign_message_problems(campaign)
+    if problems:
+        raise CampaignNotReady("The message is not ready: " + " ".join(problems))
+    recipient = (
+        Contact.objects.filter(Q(phone=profile.phone) | Q(wa_id=profile.phone.lstrip("+")))
+        .order_by("pk")
+        .first()
+    )
+    if recipient is None:
+        raise CampaignTestRefused(
+            "Your number is no contact any more: save it again on your profile.",
+            code="test_number_missing",
+        )
+    if sample_contact_id is not None:
+        sample = (
+            campaign_audience(campaign).filter(pk=sample_contact_id).values(*CONTACT_VALUES).first()
+        )
+        if sample is None:
+            raise CampaignTestRefused("That contact is not in the campaign's audience.")
+    else:
+        samples = campaign_sample_contacts(campaign, limit=1)
+        sample = samples[0] if samples else mapping_contact(recipient)
+    content = campaign_content(campaign, sample)
+    try:
+        with transaction.atomic():
+            message = message_send(
+                channel=campaign.channel, contact=recipient, type="template", content=content,
+                sent_by=sent_by,
+            )  # fmt: skip
+            test = CampaignTestSend.objects.create(
+                campaign=campaign,
+                message=message,
+                sent_by=sent_by,
+                sample_contact_id=sample.get("pk"),
+            )
+    except SendRefused as exc:
+        raise SendRefused(
+            f"The test to {profile.phone} was refused: {exc.message}",
+            code=exc.code,
+            details=exc.details,
+        ) from exc
+    logger.info("campaign %s: test sent by %s", campaign.pk, getattr(sent_by, "pk", None))
+    return test
 
 
 # --- Transitions -------------------------------------------------------------------------------
@@ -317,7 +368,9 @@ def campaign_materialise(*, campaign: Campaign, batch_size: int = 5000) -> int:
     The unique (campaign, contact) constraint is the guarantee (`ignore_conflicts`); the
     `Exists` filter only keeps the returned count honest on a re-run.
     """
-    if connection.vendor == "postgresql" and not _has_tracked_items(campaign):
+    if connection.vendor == "postgresql" and not mapping_has_tracked_items(
+        campaign.parameter_mapping
+    ):
         return _materialise_in_sql(campaign)
     return _materialise_in_python(campaign, batch_size=batch_size)
 
@@ -330,7 +383,7 @@ def _materialise_in_python(campaign: Campaign, *, batch_size: int = 5000) -> int
     contacts = (
         campaign_sendable(campaign)
         .exclude(Exists(already))
-        .values("pk", "attributes", *CONTACT_FIELDS)
+        .values(*CONTACT_VALUES)
         .order_by("pk")
         .iterator(chunk_size=batch_size)
     )
@@ -363,84 +416,26 @@ def _materialise_in_python(campaign: Campaign, *, batch_size: int = 5000) -> int
     return created
 
 
-def _has_tracked_items(campaign: Campaign) -> bool:
-    mapping = campaign.parameter_mapping or {}
-    items = [*(mapping.get("header") or []), *(mapping.get("body") or [])]
-    items += list((mapping.get("buttons") or {}).values())
-    return any(isinstance(item, dict) and item.get("track") for item in items)
-
-
-def _sql_value(item: dict, params: list) -> str:
-    """SQL for one mapped parameter over the audience row `c` (mirrors `_value`)."""
-    source, key = item.get("source"), item.get("value", "")
-    fallback = str(item.get("fallback", ""))
-    if source == "constant":
-        params.append(str(key))
-        return "%s::text"
-    if source == "attribute":
-        params.extend([key, fallback])
-        return "COALESCE(NULLIF(c.attributes ->> %s, ''), %s)"
-    if key not in CONTACT_FIELDS:
-        raise CampaignNotReady(f"Unknown contact field {key!r}.")
-    params.append(fallback)
-    if key == "name":
-        return "COALESCE(NULLIF(c.name, ''), NULLIF(c.profile_name, ''), %s)"
-    return f"COALESCE(NULLIF(c.{key}::text, ''), %s)"
-
-
 def _materialise_in_sql(campaign: Campaign) -> int:
     """PostgreSQL: one INSERT ... SELECT writes every row, rendering each contact's
-    parameters in SQL into a JSON skeleton built by the same `template_content_build`.
+    parameters in SQL (`mapping.mapping_content_sql`).
 
     About ten times faster than rendering and inserting from Python; the result is the same
     (a test compares both paths).
     """
-    mapping = campaign.parameter_mapping or {}
-    placeholders: list[tuple[str, dict]] = []
-
-    def slot(item):
-        token = f"@@P{len(placeholders)}@@"
-        placeholders.append((token, item))
-        return token
-
     template = campaign.template
-    named = (template.parameter_format or "") == "named"
-    names = template.parameters or {}
-
-    def values(part):
-        items = mapping.get(part) or []
-        if named:
-            declared = names.get(part) or []
-            return {
-                item.get("name") or declared[i]: slot(item)
-                for i, item in enumerate(items)
-                if i < len(declared) or item.get("name")
-            }
-        return [slot(item) for item in items]
-
-    skeleton = template_content_build(
-        template=template,
-        body=values("body") or None,
-        header=values("header") or None,
-        header_media_link=mapping.get("header_media_link") or None,
-        button_url_values={i: slot(item) for i, item in (mapping.get("buttons") or {}).items()},
-        button_payloads=mapping.get("button_payloads") or None,
-    )
-    # Each placeholder (a JSON string in the skeleton) is replaced by the contact's value,
-    # JSON-encoded by PostgreSQL; parameters follow the order of the SQL text.
-    params: list = [json.dumps(skeleton)]
-    content_sql = "%s"
-    for token, item in placeholders:
-        item_params: list = []
-        value_sql = _sql_value(item, item_params)
-        content_sql = f"replace({content_sql}, %s, to_jsonb({value_sql})::text)"
-        params = [*params, json.dumps(token), *item_params]
+    try:
+        content_sql, params = mapping_content_sql(
+            template=template, mapping=campaign.parameter_mapping or {}
+        )
+    except ValueError as exc:
+        raise CampaignNotReady(str(exc)) from exc
 
     already = Message.objects.filter(campaign=campaign, contact=OuterRef("pk"))
     audience = (
         campaign_sendable(campaign)
         .exclude(Exists(already))
-        .values("id", "attributes", *CONTACT_FIELDS)
+        .values("id", "attributes", *CONTACT_COLUMNS)
         .order_by()
     )
     audience_sql, audience_params = audience.query.sql_with_params()

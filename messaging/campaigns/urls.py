@@ -11,6 +11,15 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit/", campaigns.campaign_edit, name="campaign-edit"),
     path("campaigns/<int:pk>/mapping/", campaigns.campaign_mapping, name="campaign-mapping"),
     path(
+        "campaigns/<int:pk>/mapping/preview/",
+        campaigns.campaign_mapping_preview,
+        name="campaign-mapping-preview",
+    ),
+    path("campaigns/<int:pk>/test/", campaigns.campaign_test, name="campaign-test"),
+    path(
+        "campaigns/<int:pk>/results/", campaigns.campaign_results_partial, name="campaign-results"
+    ),
+    path(
         "campaigns/<int:pk>/progress/",
         campaigns.campaign_progress_partial,
         name="campaign-progress",

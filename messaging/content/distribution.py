@@ -66,11 +66,118 @@ def _exclusions(kind: str) -> dict[str, Q]:
     return {exclusion_key(code): condition for code, condition in conditions.items()}
 
 
+def _preferences(preferences) -> list[str]:
+    """An advisor's content preferences as the categories they name (lower case)."""
+    if not isinstance(preferences, list):
+        return []
+    return [str(p).strip().lower() for p in preferences if str(p).strip()]
+
+
 def _wants(preferences, category: str) -> bool:
     """Advisors with content preferences get only those categories (none: everything)."""
-    if not category or not preferences or not isinstance(preferences, list):
+    wanted = _preferences(preferences)
+    if not category or not wanted:
         return True
-    return category.strip().lower() in {str(p).strip().lower() for p in preferences}
+    return category.strip().lower() in wanted
+
+
+# What each reason an advisor is not reached reads as on the pages.
+EXCLUSION_LABELS = {
+    "preferences": "prefer other categories",
+    "blocked": "blocked",
+    "undeliverable": "undeliverable",
+    "no_phone": "no phone number",
+    "no_consent": "no marketing consent",
+    "opted_out": "opted out of marketing",
+}
+
+
+def exclusion_text(excluded: dict[str, int]) -> str:
+    """ "17 prefer other categories, 3 no marketing consent"."""
+    return ", ".join(
+        f"{n} {EXCLUSION_LABELS.get(key, key.replace('_', ' '))}"
+        for key, n in sorted(excluded.items(), key=lambda kv: -kv[1])
+    )
+
+
+@dataclass
+class Reach:
+    """Who an item would reach if it went out now, and why the others would not: what staff
+    confirm before distributing. Counted by the same rules `content_materialise` applies."""
+
+    item: ContentItem
+    problems: list[str] = field(default_factory=list)  # the item would be skipped
+    targeted: int = 0  # active advisors of the item's audience
+    excluded: dict[str, int] = field(default_factory=dict)  # the send policy's reasons
+    already: int = 0  # have this item already
+    wants: int = 0  # prefer the item's category
+    everything: int = 0  # have no preferences: every category
+    other: int = 0  # prefer other categories only
+    preferences: list[tuple[str, int]] = field(default_factory=list)  # among the targeted
+
+    @property
+    def will_receive(self) -> int:
+        return 0 if self.problems else self.wants + self.everything
+
+    @property
+    def category(self) -> str:
+        return (self.item.category or "").strip().lower()
+
+    @property
+    def excluded_labels(self) -> list[tuple[str, int]]:
+        """The send policy's exclusions as the page reads them."""
+        return [
+            (EXCLUSION_LABELS.get(key, key.replace("_", " ")), n)
+            for key, n in sorted(self.excluded.items(), key=lambda kv: -kv[1])
+        ]
+
+
+def content_reach(item: ContentItem) -> Reach:
+    """Count who `item` would reach now: its active advisors, less the send policy's
+    exclusions and those who have it already, split by their content preferences.
+
+    Four queries; advisors' preferences (JSON lists) are read row by row, as distribution
+    reads them, so the counts are the rule itself and not a second version of it.
+    """
+    reach = Reach(item=item, problems=content_problems(item))
+    if item.template is None:
+        return reach
+    audience = content_audience(item)
+    reasons = _exclusions(send_kind(item.template))
+    counts = audience.aggregate(
+        targeted=Count("pk"), **{r: Count("pk", filter=q) for r, q in reasons.items()}
+    )
+    reach.targeted = counts.pop("targeted")
+    reach.excluded = {reason: n for reason, n in counts.items() if n}
+    tally: dict[str, int] = {}
+    for (preferences,) in audience.values_list("content_preferences").iterator():
+        for category in dict.fromkeys(_preferences(preferences)):
+            tally[category] = tally.get(category, 0) + 1
+    reach.preferences = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
+    blocked = Q()
+    for condition in reasons.values():
+        blocked |= condition
+    reachable = audience.exclude(blocked)
+    already = ContentDelivery.objects.filter(content_item=item, contact=OuterRef("contact_id"))
+    reach.already = reachable.filter(Exists(already)).count()
+    for (preferences,) in (
+        reachable.exclude(Exists(already)).values_list("content_preferences").iterator()
+    ):
+        if not _wants(preferences, item.category):
+            reach.other += 1
+        elif reach.category and _preferences(preferences):
+            reach.wants += 1
+        else:
+            reach.everything += 1  # no preferences, or an item of no category
+    return reach
+
+
+def content_reach_today(day: date | None = None) -> list[Reach]:
+    """The reach of every item `content_distribute` would announce on `day` (default today)."""
+    items = content_due(day or content_today()).select_related(
+        "template", "template__channel", "target_segment"
+    )
+    return [content_reach(item) for item in items]
 
 
 # --- Distribution ------------------------------------------------------------------------------
@@ -124,6 +231,7 @@ class ItemDistribution:
     sent: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
     skipped: str = ""
+    reached_nobody: bool = False  # nobody matched: the item stays approved for later
 
 
 @dataclass
@@ -176,6 +284,16 @@ def content_item_distribute(*, item: ContentItem, actor=None) -> ItemDistributio
             outcome.skipped = f"it is {locked.get_state_display().lower()}"
             return outcome
         outcome.sent, outcome.excluded = content_materialise(item=locked)
+        if not outcome.sent and not ContentDelivery.objects.filter(content_item=locked).exists():
+            # Nobody matched (preferences, consent, an empty audience): announcing it to no one
+            # is not distributing it. It stays approved, to go out once advisors match.
+            outcome.reached_nobody = True
+            why = exclusion_text(outcome.excluded)
+            outcome.skipped = (
+                "no advisor matches" + (f" ({why})" if why else "") + ("; it stays approved")
+            )
+            logger.warning("content %s not distributed: %s", item.pk, outcome.skipped)
+            return outcome
         moved = content_transition(
             locked, S.DISTRIBUTED, actor=actor, note=f"announced to {outcome.sent} advisor(s)"
         )

@@ -7,12 +7,12 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
 from core.permissions import staff_permission_required
 from messaging.content import services as svc
-from messaging.content.distribution import content_distribute
+from messaging.content.distribution import content_distribute, content_reach_today
 from messaging.content.forms import ContentItemForm, ReviewForm
 from messaging.content.models import ContentState
 from messaging.content.selectors import (
@@ -159,12 +159,36 @@ def content_action(request, pk, action):
     return _back(request, pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_permission_required("messaging.distribute_contentitem")
 def content_distribute_now(request):
+    """Today's due items and who each would reach (GET), then, confirmed, the distribution
+    (POST). An item nobody would receive stays approved, to go out later."""
+    if request.method == "GET":
+        reaches = content_reach_today()
+        return render(
+            request,
+            "messaging/content/distribute.html",
+            {
+                "reaches": reaches,
+                "today": svc.content_today(),
+                "total": sum(r.will_receive for r in reaches),
+            },
+        )
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the confirmation to distribute.")
+        return redirect(reverse("messaging:content-distribute"))
     result = content_distribute(actor=request.user)
-    if result.items:
-        messages.success(request, result.summary().capitalize() + ".")
-    else:
+    done = [i for i in result.items if not i.skipped]
+    if done:
+        messages.success(
+            request,
+            f"{len(done)} item(s) distributed to {result.sent} advisor(s) for "
+            f"{result.day:%d %b %Y}.",
+        )
+    for item in result.items:
+        if item.skipped:
+            messages.warning(request, f"Not distributed: {item.title}: {item.skipped}.")
+    if not result.items:
         messages.info(request, f"Nothing approved is due on {result.day:%d %b %Y}.")
     return redirect(reverse("messaging:content-list"))

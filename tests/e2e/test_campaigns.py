@@ -26,11 +26,11 @@ def test_create_launch_pause_resume(make_user, page, login, live_server, channel
 
     page.wait_for_url("**/mapping/")
     page.select_option("#id_body_0_source", "field")
-    page.fill("#id_body_0_value", "name")
+    page.select_option("#id_body_0_field", "name")
     page.select_option("#id_body_1_source", "constant")
-    page.fill("#id_body_1_value", "#40321")
+    page.fill("#id_body_1_text", "#40321")
     page.select_option("#id_body_2_source", "constant")
-    page.fill("#id_body_2_value", "Monday")
+    page.fill("#id_body_2_text", "Monday")
     page.get_by_role("button", name="Save mapping").click()
 
     assert page.get_by_test_id("sendable").inner_text() == "3"

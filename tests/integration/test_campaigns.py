@@ -89,7 +89,7 @@ def test_sql_and_python_materialisation_render_the_same(transactional_db, simula
         "body": [
             {"source": "field", "value": "name", "fallback": "there"},
             {"source": "attribute", "value": "city", "fallback": "your city"},
-            {"source": "field", "value": "phone"},
+            {"source": "field", "value": "first_name", "fallback": "there"},
             {"source": "constant", "value": "Friday"},
         ],
         "buttons": {"0": {"source": "field", "value": "wa_id"}},

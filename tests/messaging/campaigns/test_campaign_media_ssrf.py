@@ -225,9 +225,9 @@ def manager_client(client, make_user):
 def form_data(link):
     return {
         "body_0_source": "field",
-        "body_0_value": "name",
+        "body_0_field": "name",
         "body_1_source": "constant",
-        "body_1_value": "Mid-caps rallied",
+        "body_1_text": "Mid-caps rallied",
         "header_media_link": link,
     }
 

@@ -145,7 +145,22 @@ def test_the_edit_form_starts_from_the_campaign(channel, template):
     assert form["description"].value() == "why"
     assert form["template"].value() == template.pk
     assert form["tags"].value() == [vip.pk]
-    assert CampaignForm()["schedule_timezone"].value() == "Asia/Kolkata"
+    assert form["schedule_timezone"].value() == campaign.schedule_timezone
+
+
+def test_a_new_campaign_schedules_in_the_business_time_zone(channel, template, settings):
+    """Not the first of 600 names: the business's TIME_ZONE, listed first, common zones next."""
+    settings.TIME_ZONE = "Asia/Kolkata"
+    form = CampaignForm()
+    assert form["schedule_timezone"].value() == "Asia/Kolkata"
+    (common, zones), (rest, others) = form.fields["schedule_timezone"].choices
+    assert (common, rest) == ("Common", "All time zones")
+    assert [value for value, _ in zones][:3] == ["Asia/Kolkata", "UTC", "Asia/Dubai"]
+    assert "Africa/Abidjan" in [value for value, _ in others]
+    assert draft(channel, template).schedule_timezone == "Asia/Kolkata"
+    settings.TIME_ZONE = "Europe/London"
+    assert CampaignForm()["schedule_timezone"].value() == "Europe/London"
+    assert CampaignForm().fields["schedule_timezone"].choices[0][1][0][0] == "Europe/London"
 
 
 def test_the_input_serializer_validates_and_never_saves(channel, template):
