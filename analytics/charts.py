@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.utils.formats import date_format
+
 
 def _number(value) -> float | int | None:
     if value is None:
@@ -34,8 +36,13 @@ def chart(
     }
 
 
+def day_label(day) -> str:
+    """A chart axis label: "5 Dec" (MONTH_DAY_FORMAT, config/formats)."""
+    return date_format(day, "MONTH_DAY_FORMAT")
+
+
 def day_labels(series) -> list[str]:
-    return [row["day"].strftime("%d %b") for row in series]
+    return [day_label(row["day"]) for row in series]
 
 
 def rate(part, whole) -> float | None:
