@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.http import QueryDict
 from django.template import Context, Template
+from django.test import RequestFactory
 from django.utils import timezone
+
+from core.templatetags.staff_tags import list_filtered
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +83,63 @@ def test_chart_axes_and_ranges_use_the_same_day_format():
     assert day_label(date(2026, 12, 5)) == "5 Dec"
     rng = DateRange(key="custom", first=date(2026, 11, 6), last=date(2026, 12, 5))
     assert rng.label == "6 Nov 2026 to 5 Dec 2026"
+
+
+# --- Empty lists -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "ignore", "filtered"),
+    [
+        ("", set(), False),
+        ("page=2", set(), False),
+        ("q=&state=", set(), False),
+        ("q=%20%20", set(), False),
+        ("q=diwali", set(), True),
+        ("state=draft&page=3", set(), True),
+        ("tag=a&tag=", set(), True),
+        ("kind=webhooks", {"kind"}, False),
+        ("kind=webhooks&q=x", {"kind"}, True),
+    ],
+)
+def test_a_list_counts_as_filtered_only_when_something_narrows_it(query, ignore, filtered):
+    assert list_filtered(QueryDict(query), ignore=ignore) is filtered
+
+
+def _empty(path: str, plural: str, ignore: str = "") -> str:
+    request = RequestFactory().get(path)
+    source = "{% load staff_tags %}{% empty_results plural ignore=ignore %}"
+    return _render(source, request=request, plural=plural, ignore=ignore)
+
+
+def test_an_empty_list_says_whether_a_search_found_nothing():
+    assert "No campaigns yet." in _empty("/staff/campaigns/", "campaigns")
+    found = _empty("/staff/campaigns/?q=zzz&state=draft", "campaigns")
+    assert "No campaigns match your search." in found
+    assert '<a href="/staff/campaigns/">Clear filters</a>' in found
+    tab = _empty("/staff/operations/errors/?kind=jobs&q=zzz", "failed jobs", ignore="kind")
+    assert "No failed jobs match your search." in tab
+    assert 'href="/staff/operations/errors/?kind=jobs"' in tab
+
+
+@pytest.mark.parametrize(
+    ("url", "plural", "role", "search"),
+    [
+        ("/staff/campaigns/", "campaigns", "Campaign manager", "q"),
+        ("/staff/content/", "content items", "Campaign manager", "q"),
+        ("/staff/contacts/", "contacts", "Campaign manager", "q"),
+        ("/staff/advisors/", "advisors", "Campaign manager", "q"),
+        ("/staff/notifications/", "notifications", "Campaign manager", "q"),
+        ("/staff/audit/", "audit events", "Admin", "actor"),
+    ],
+)
+def test_list_pages_tell_an_empty_search_from_an_empty_list(
+    client, make_user, url, plural, role, search
+):
+    client.force_login(make_user(role))
+    nothing = client.get(url).content.decode()
+    searched = client.get(url, {search: "no-such-thing-zzz"}).content.decode()
+    assert f"No {plural} match your search." in searched
+    assert f'<a href="{url}">Clear filters</a>' in searched
+    if url != "/staff/audit/":  # signing in was audited: that list is never empty
+        assert f"No {plural} yet." in nothing
