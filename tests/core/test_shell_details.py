@@ -85,6 +85,29 @@ def test_chart_axes_and_ranges_use_the_same_day_format():
     assert rng.label == "6 Nov 2026 to 5 Dec 2026"
 
 
+# --- The icon ----------------------------------------------------------------------------------
+
+
+def test_pages_link_the_icon_and_favicon_ico_finds_it(client, make_user):
+    login = client.get("/accounts/login/").content.decode()
+    assert 'rel="icon"' in login and "favicon.svg" in login
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"].endswith("favicon.ico") and "/static/" in response["Location"]
+    assert "max-age=86400" in response["Cache-Control"]
+    client.force_login(make_user("Admin"))
+    assert "favicon.svg" in client.get("/staff/").content.decode()
+    assert "favicon.svg" in client.get("/admin/").content.decode()
+
+
+def test_the_icon_files_are_real_images():
+    static = Path(settings.BASE_DIR) / "static"
+    assert (static / "favicon.svg").read_text().lstrip().startswith("<svg")
+    ico = (static / "favicon.ico").read_bytes()
+    assert ico[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    assert ico.count(b"\x89PNG") == 3  # 16, 32 and 48 px
+
+
 # --- Empty lists -------------------------------------------------------------------------------
 
 
