@@ -179,6 +179,7 @@ def campaign_detail(request, pk: int):
             "campaigns",
             campaign=campaign,
             charts=chart_data,
+            export_query=f"campaign={campaign.pk}",
             window=settings.ATTRIBUTION_WINDOW_DAYS,
             **summary,
         ),
