@@ -25,14 +25,17 @@ def chart(
     kind: str, labels, datasets: list[dict], *, title: str = "", percent: bool = False,
     stacked: bool = False, money: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
+    labels = [str(label) for label in labels]
     return {
         "type": kind,
-        "labels": [str(label) for label in labels],
+        "labels": labels,
         "datasets": datasets,
         "title": title,
         "percent": percent,
         "stacked": stacked,
         "money": money,
+        # Nothing but zeros and gaps: the page says so instead of drawing empty axes.
+        "empty": not labels or not any(v for d in datasets for v in d["data"]),
     }
 
 

@@ -272,3 +272,12 @@ def test_the_campaign_summary_explains_its_errors(client, make_user):
                       "Clicked": 2, "Converted": 1}  # fmt: skip
     assert response.context["hourly"][9] == 2
     assert client.get(_campaign_page(99999)).status_code == 404
+
+
+def test_a_chart_of_nothing_but_zeros_and_gaps_is_marked_empty():
+    from analytics.charts import chart, dataset
+
+    assert chart("line", [], [])["empty"] is True
+    assert chart("line", ["5 Dec"], [dataset("Sent", [0]), dataset("Read", [None])])["empty"]
+    assert not chart("bar", ["5 Dec", "6 Dec"], [dataset("Sent", [0, 3])])["empty"]
+    assert not chart("bar", ["5 Dec"], [dataset("Revenue", [Decimal("0.50")])])["empty"]
