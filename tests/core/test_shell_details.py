@@ -108,6 +108,28 @@ def test_the_icon_files_are_real_images():
     assert ico.count(b"\x89PNG") == 3  # 16, 32 and 48 px
 
 
+# --- Icons, not emoji --------------------------------------------------------------------------
+
+# Pictographs (U+1F000 and up) need an emoji font, which many servers' and some staff machines'
+# browsers lack: they render as an empty box. Staff pages draw icons inline instead.
+_PICTOGRAPH = re.compile("[\U0001f000-\U0001faff]")
+
+
+def test_staff_pages_draw_icons_instead_of_emoji():
+    sources = [*TEMPLATES.rglob("*.html"), *Path(settings.BASE_DIR).glob("*/templatetags/*.py")]
+    offenders = [
+        f"{path.name}: {match.group(0)}"
+        for path in sources
+        for match in _PICTOGRAPH.finditer(path.read_text())
+    ]
+    assert not offenders, offenders
+
+
+def test_a_pinned_contact_shows_a_drawn_pin():
+    html = _render('{% include "staff/_icon.html" with name="pin" label="Pinned" %}')
+    assert html.startswith("<svg") and 'aria-label="Pinned"' in html and "<path" in html
+
+
 # --- Empty lists -------------------------------------------------------------------------------
 
 
