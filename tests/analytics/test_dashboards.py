@@ -79,6 +79,19 @@ def test_roles_with_the_permission_see_every_dashboard(client, make_user, role):
     assert "/staff/analytics/" in home  # the navigation offers it
 
 
+@pytest.mark.parametrize(
+    ("role", "linked"),
+    [("Campaign manager", True), ("Analyst", True), ("Content reviewer", False)],
+)
+def test_the_campaign_report_links_the_campaign_page_only_for_who_may_open_it(
+    client, make_user, role, linked
+):
+    world = build_world()
+    client.force_login(make_user(role))
+    page = client.get(_campaign_page(world.campaign.pk)).content.decode()
+    assert (f'href="/staff/campaigns/{world.campaign.pk}/"' in page) is linked
+
+
 def test_the_agent_navigation_has_no_analytics(client, make_user):
     client.force_login(make_user("Agent"))
     assert "/staff/analytics/" not in client.get("/staff/").content.decode()
