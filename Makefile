@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-integration test-all lint format check bench install clean browser
+.PHONY: run test test-integration test-all lint format check bench install clean browser screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -24,6 +24,16 @@ browser:
 
 test: $(STAMP) browser
 	$(PY) -m pytest -m "not integration" -n 2 --dist loadgroup
+
+# Full-page screenshots of every staff page, as each role, on a phone and a laptop, for review:
+# the responsive sweep with SCREENSHOTS_DIR set (var/ is not committed).
+SCREENSHOTS_DIR ?= $(CURDIR)/var/screenshots
+
+screenshots: $(STAMP) browser
+	rm -rf $(SCREENSHOTS_DIR)
+	SCREENSHOTS_DIR=$(SCREENSHOTS_DIR) $(PY) -m pytest -p no:randomly -q -n 2 --dist loadgroup \
+		tests/e2e/test_responsive_sweep.py
+	@echo "Screenshots: $(SCREENSHOTS_DIR)/phone and $(SCREENSHOTS_DIR)/laptop"
 
 INTEGRATION_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley
 INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15

@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.utils.formats import date_format
+
 
 def _number(value) -> float | int | None:
     if value is None:
@@ -23,19 +25,27 @@ def chart(
     kind: str, labels, datasets: list[dict], *, title: str = "", percent: bool = False,
     stacked: bool = False, money: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
+    labels = [str(label) for label in labels]
     return {
         "type": kind,
-        "labels": [str(label) for label in labels],
+        "labels": labels,
         "datasets": datasets,
         "title": title,
         "percent": percent,
         "stacked": stacked,
         "money": money,
+        # Nothing but zeros and gaps: the page says so instead of drawing empty axes.
+        "empty": not labels or not any(v for d in datasets for v in d["data"]),
     }
 
 
+def day_label(day) -> str:
+    """A chart axis label: "5 Dec" (MONTH_DAY_FORMAT, config/formats)."""
+    return date_format(day, "MONTH_DAY_FORMAT")
+
+
 def day_labels(series) -> list[str]:
-    return [row["day"].strftime("%d %b") for row in series]
+    return [day_label(row["day"]) for row in series]
 
 
 def rate(part, whole) -> float | None:

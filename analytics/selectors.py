@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, QuerySet, Sum
+from django.utils.formats import date_format
 
 from analytics.campaign_live import campaign_rows
 from analytics.days import day_bounds, days_between, today
@@ -61,7 +62,7 @@ class DateRange:
 
     @property
     def label(self) -> str:
-        return f"{self.first:%d %b %Y} to {self.last:%d %b %Y}"
+        return f"{date_format(self.first)} to {date_format(self.last)}"
 
 
 def date_range_from(params) -> DateRange:

@@ -151,7 +151,7 @@ def campaign_detail(request, pk: int):
     campaign = get_object_or_404(selectors.campaign_report_list(), pk=pk)
     summary = selectors.campaign_summary(campaign)
     days = summary["days"]
-    labels = [row.day.strftime("%d %b") for row in days]
+    labels = [charts.day_label(row.day) for row in days]
     chart_data = {
         "funnel": charts.chart(
             "bar", [s["step"] for s in summary["funnel"]],
@@ -179,6 +179,7 @@ def campaign_detail(request, pk: int):
             "campaigns",
             campaign=campaign,
             charts=chart_data,
+            export_query=f"campaign={campaign.pk}",
             window=settings.ATTRIBUTION_WINDOW_DAYS,
             **summary,
         ),
@@ -227,7 +228,7 @@ def template_detail(request, pk: int):
 def buttons(request):
     date_range = selectors.date_range_from(request.GET)
     summary = selectors.button_summary(date_range)
-    labels = [d.strftime("%d %b") for d in date_range.days]
+    labels = [charts.day_label(d) for d in date_range.days]
     chart_data = {
         "buttons_daily": charts.chart(
             "bar", labels,
@@ -275,7 +276,7 @@ def page_views(request):
     days = summary["days"]
     chart_data = {
         "page_views_daily": charts.chart(
-            "bar", [d["day"].strftime("%d %b") for d in days],
+            "bar", [charts.day_label(d["day"]) for d in days],
             [charts.dataset("Views", [d["views"] for d in days]),
              charts.dataset("Contacts", [d["contacts"] for d in days])],
             title="Page views per day",

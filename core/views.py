@@ -4,11 +4,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import Permission
 from django.db.models import Q
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views import defaults
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
 from core.health import health_report
@@ -121,3 +122,11 @@ def server_error(request):
         }
         return JsonResponse({"error": body}, status=500)
     return defaults.server_error(request)
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links (the admin, Swagger UI, a PDF):
+    send them to the static icon instead of a 404."""
+    return HttpResponseRedirect(static("favicon.ico"))

@@ -96,12 +96,40 @@ def _who(contact) -> str:
     return contact.name or contact.profile_name or contact.phone or f"contact {contact.pk}"
 
 
+# A provider status, said as what happened to the message and who it went to.
+STATUS_PHRASES = {
+    "sent": "Sent to {who}",
+    "delivered": "Delivered to {who}",
+    "read": "Read by {who}",
+    "failed": "Could not reach {who}",
+    "deleted": "Deleted by {who}",
+}
+
+
+def _status_title(status: str, message) -> str:
+    if message is None:
+        return f"{status.capitalize()}: a message not recorded yet"
+    phrase = STATUS_PHRASES.get(status, status.capitalize() + " for {who}")
+    return phrase.format(who=_who(message.contact) or "a contact")
+
+
+def _what(message) -> str:
+    """What the message was: its campaign, else its template, else its type."""
+    if message.campaign_id:
+        return f"campaign “{message.campaign.name}”"
+    if message.template_id:
+        return f"template {message.template.name}"
+    return f"{message.get_type_display().lower()} message"
+
+
 # --- Sources -----------------------------------------------------------------------------------
 
 
 def _status_events(*, after_id: int | None, limit: int) -> list[FeedEvent]:
 
-    rows = MessageStatusEvent.objects.select_related("message__contact")
+    rows = MessageStatusEvent.objects.select_related(
+        "message__contact", "message__campaign", "message__template", "message__channel"
+    )
     rows = (
         rows.filter(id__gt=after_id).order_by("id")
         if after_id is not None
@@ -110,14 +138,19 @@ def _status_events(*, after_id: int | None, limit: int) -> list[FeedEvent]:
     events = []
     for row in rows[:limit]:
         codes = [e.get("code") for e in row.errors or [] if isinstance(e, dict)]
-        detail = _who(row.message.contact) if row.message else "not matched to a message yet"
-        if codes:
-            detail += " · " + "; ".join(f"{c} {error_code_meaning(c)}".strip() for c in codes)
+        message = row.message
+        parts = (
+            [_what(message), message.channel.name]
+            if message
+            else ["reported before its send was recorded; applied once it is"]
+        )
+        parts += [f"{c} {error_code_meaning(c)}".strip() for c in codes]
+        detail = " · ".join(p for p in parts if p)
         events.append(
             FeedEvent(
                 kind="status",
                 at=row.created_at,
-                title=f"{row.status} · {row.wamid[-24:]}",
+                title=_status_title(row.status, message),
                 detail=detail,
                 state="down" if row.status == "failed" else "",
                 url=_admin_url("admin:messaging_message_change", row.message_id)

@@ -215,6 +215,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# One way of writing dates and times on every page: config/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- Static files ------------------------------------------------------------------------
 STATIC_URL = "static/"

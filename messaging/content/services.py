@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from core.errors import DomainError, InvalidTransition
 from messaging.content.models import (
@@ -226,7 +227,7 @@ def content_schedule(*, item: ContentItem, actor=None) -> ContentItem:
         raise ContentNotReady("Choose a date from today on before scheduling.")
     with transaction.atomic():
         locked = content_transition(
-            item, S.SCHEDULED, actor=actor, note=f"for {item.send_on:%d %b %Y}"
+            item, S.SCHEDULED, actor=actor, note=f"for {date_format(item.send_on)}"
         )
         locked.save(update_fields=["state", "updated_at"])
     return locked

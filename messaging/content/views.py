@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -145,7 +146,7 @@ def content_action(request, pk, action):
             messages.success(request, "Withdrawn from review.")
         elif action == "schedule":
             svc.content_schedule(item=item, actor=user)
-            messages.success(request, f"Scheduled for {item.send_on:%d %b %Y}.")
+            messages.success(request, f"Scheduled for {date_format(item.send_on)}.")
         elif action == "unschedule":
             svc.content_unschedule(item=item, actor=user)
         elif action == "approve":
@@ -184,11 +185,11 @@ def content_distribute_now(request):
         messages.success(
             request,
             f"{len(done)} item(s) distributed to {result.sent} advisor(s) for "
-            f"{result.day:%d %b %Y}.",
+            f"{date_format(result.day)}.",
         )
     for item in result.items:
         if item.skipped:
             messages.warning(request, f"Not distributed: {item.title}: {item.skipped}.")
     if not result.items:
-        messages.info(request, f"Nothing approved is due on {result.day:%d %b %Y}.")
+        messages.info(request, f"Nothing approved is due on {date_format(result.day)}.")
     return redirect(reverse("messaging:content-list"))

@@ -18,11 +18,12 @@ from messaging.sending.models import Status
 
 register = template.Library()
 
-# status -> (symbol, css class, words)
+# status -> (symbol, css class, words); "clock" is drawn as an icon (an emoji would need an
+# emoji font, and renders as a box without one).
 TICKS = {
-    Status.QUEUED: ("🕓", "queued", "queued"),
-    Status.PAUSED: ("🕓", "queued", "paused"),
-    Status.SENDING: ("🕓", "queued", "sending"),
+    Status.QUEUED: ("clock", "queued", "queued"),
+    Status.PAUSED: ("clock", "queued", "paused"),
+    Status.SENDING: ("clock", "queued", "sending"),
     Status.UNKNOWN: ("?", "unknown", "outcome unknown"),
     Status.ACCEPTED: ("✓", "accepted", "accepted by WhatsApp"),
     Status.SENT: ("✓", "sent", "sent"),

@@ -23,7 +23,9 @@
         spanGaps: true,
       }, d);
     });
-    const y = { beginAtZero: true, stacked: Boolean(spec.stacked), ticks: {} };
+    // Counts and money are whole numbers: without `precision` an axis up to 1 reads
+    // "0 0 0 1 1 1" (0.2, 0.4... rounded).
+    const y = { beginAtZero: true, stacked: Boolean(spec.stacked), ticks: { precision: 0 } };
     if (spec.percent) {
       y.suggestedMax = 100;
       y.ticks.callback = (v) => v + "%";
@@ -56,6 +58,18 @@
       const spec = specs[name];
       if (!spec) return;
       if (window.parleyCharts[name]) window.parleyCharts[name].destroy();
+      delete window.parleyCharts[name];
+      const box = canvas.parentElement;
+      box.querySelector(".chart-empty")?.remove();
+      canvas.hidden = Boolean(spec.empty);
+      if (spec.empty) {
+        const note = document.createElement("p");
+        note.className = "chart-empty muted";
+        note.dataset.testid = "chart-empty-" + name;
+        note.textContent = "No data for this period.";
+        box.appendChild(note);
+        return;
+      }
       window.parleyCharts[name] = new window.Chart(canvas, config(spec));
     });
   }

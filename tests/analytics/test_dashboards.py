@@ -79,6 +79,19 @@ def test_roles_with_the_permission_see_every_dashboard(client, make_user, role):
     assert "/staff/analytics/" in home  # the navigation offers it
 
 
+@pytest.mark.parametrize(
+    ("role", "linked"),
+    [("Campaign manager", True), ("Analyst", True), ("Content reviewer", False)],
+)
+def test_the_campaign_report_links_the_campaign_page_only_for_who_may_open_it(
+    client, make_user, role, linked
+):
+    world = build_world()
+    client.force_login(make_user(role))
+    page = client.get(_campaign_page(world.campaign.pk)).content.decode()
+    assert (f'href="/staff/campaigns/{world.campaign.pk}/"' in page) is linked
+
+
 def test_the_agent_navigation_has_no_analytics(client, make_user):
     client.force_login(make_user("Agent"))
     assert "/staff/analytics/" not in client.get("/staff/").content.decode()
@@ -272,3 +285,12 @@ def test_the_campaign_summary_explains_its_errors(client, make_user):
                       "Clicked": 2, "Converted": 1}  # fmt: skip
     assert response.context["hourly"][9] == 2
     assert client.get(_campaign_page(99999)).status_code == 404
+
+
+def test_a_chart_of_nothing_but_zeros_and_gaps_is_marked_empty():
+    from analytics.charts import chart, dataset
+
+    assert chart("line", [], [])["empty"] is True
+    assert chart("line", ["5 Dec"], [dataset("Sent", [0]), dataset("Read", [None])])["empty"]
+    assert not chart("bar", ["5 Dec", "6 Dec"], [dataset("Sent", [0, 3])])["empty"]
+    assert not chart("bar", ["5 Dec"], [dataset("Revenue", [Decimal("0.50")])])["empty"]

@@ -4,7 +4,9 @@ CSVs and in the reporting endpoints equals the hand count of tests/analytics/kno
 (Makefile POSTGRES_PROOFS)."""
 
 import csv
+import html
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -107,6 +109,16 @@ def test_the_campaign_csvs_hold_the_same_figures(world, analyst):
 
     errors = _csv(analyst, "campaign-errors", f"campaign={world.k1.pk}")
     assert [(r["error_code"], r["count"]) for r in errors] == [("131026", "1")]
+
+
+def test_the_campaign_pages_export_links_download_that_campaigns_rows(world, analyst):
+    page = analyst.get(f"/staff/analytics/campaigns/{world.k1.pk}/").content.decode()
+    for table in ("campaign-days", "campaign-errors"):
+        href = re.search(rf'href="([^"]+)" data-testid="export-{table}"', page).group(1)
+        assert f"campaign={world.k1.pk}" in html.unescape(href)
+        response = analyst.get(html.unescape(href))
+        assert response.status_code == 200, (table, href)
+        assert response["Content-Type"].startswith("text/csv")
 
 
 def test_the_campaign_summary_endpoint_reports_the_same_funnel(world, analyst):

@@ -67,6 +67,15 @@ def test_schema_and_docs_need_authentication(client, make_user):
     assert b"swagger" in docs.content.lower()
 
 
+def test_only_the_docs_page_allows_inline_styles_and_none_allows_inline_script(client, make_user):
+    client.force_login(make_user("Analyst"))
+    docs = client.get("/api/docs/")["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in docs
+    assert "script-src 'self';" in docs or docs.endswith("script-src 'self'")
+    home = client.get("/staff/")["Content-Security-Policy"]
+    assert "unsafe-inline" not in home
+
+
 def test_session_api_calls_need_csrf(make_user):
     from rest_framework.test import APIClient
 

@@ -114,7 +114,33 @@ def test_every_dashboard_renders_its_charts(make_user, page, login, live_server)
         ("revenue/", 1),
     ]:
         page.goto(f"{live_server.url}/staff/analytics/{path}")
+        # Each chart is drawn, or says it has nothing to show (no taps in this world).
         page.wait_for_function(
-            "(n) => window.parleyCharts && Object.keys(window.parleyCharts).length === n",
+            "(n) => window.parleyCharts && Object.keys(window.parleyCharts).length"
+            " + document.querySelectorAll('.chart-empty').length === n",
             arg=charts,
         )
+
+
+def test_an_empty_period_says_so_and_small_counts_get_whole_number_ticks(
+    make_user, page, login, live_server
+):
+    login(make_user("Analyst").username)
+    page.goto(f"{live_server.url}/staff/analytics/")
+    for name in CHARTS:
+        note = page.get_by_test_id(f"chart-empty-{name}")
+        assert note.inner_text() == "No data for this period."
+        assert not page.locator(f"#chart-{name}").is_visible()
+    assert page.evaluate("() => Object.keys(window.parleyCharts)") == []
+
+    today = timezone.localdate()
+    DailySnapshot.objects.bulk_create(
+        [DailySnapshot(day=today - timedelta(days=n), sent=n % 2, opt_ins=1) for n in range(5)]
+    )
+    page.reload()
+    page.wait_for_function("() => window.parleyCharts && window.parleyCharts.messages")
+    assert not page.get_by_test_id("chart-empty-messages").count()
+    ticks = page.evaluate("() => window.parleyCharts.messages.scales.y.ticks.map(t => t.value)")
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    labels = page.evaluate("() => window.parleyCharts.messages.scales.y.ticks.map(t => t.label)")
+    assert len(labels) == len(set(labels)), labels  # never "1 1 1 0 0"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from analytics.models import JobState
 from analytics.ops.events import Cursor, events_after, events_initial
 from messaging.models import MessageStatusEvent, Status
-from tests.factories import ContactFactory, JobRunFactory, MessageFactory
+from tests.factories import ContactFactory, JobRunFactory, MessageFactory, TemplateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,30 @@ def test_initial_feed_merges_every_kind_newest_first(history):
     jobs = [e.title for e in events if e.kind == "job"]
     assert any(t.endswith("succeeded") for t in jobs) and any(t.endswith("queued") for t in jobs)
     assert cursor.status_id == history["status"].pk
+
+
+def test_status_changes_read_as_what_happened_not_as_ids(history):
+    contact = ContactFactory(name="Kavya Verma")
+    template = TemplateFactory(name="order_confirmation")
+    sent = MessageFactory(
+        contact=contact, template=template, type="template", wamid="wamid.HBgMOTE5ODc2NTQzMjEw"
+    )
+    status_event(sent, status="read")
+    status_event(sent, status="failed", errors=[{"code": 131026}])
+    MessageStatusEvent.objects.create(
+        wamid="wamid.PARKED0001", status="delivered", timestamp=timezone.now()
+    )
+    events, _ = events_initial(kinds=("status",))
+    by_title = {e.title: e for e in events}
+    assert "Read by Kavya Verma" in by_title
+    assert by_title["Read by Kavya Verma"].detail == "template order_confirmation · Main number"
+    assert "Could not reach Kavya Verma" in by_title
+    assert "131026" in by_title["Could not reach Kavya Verma"].detail
+    assert "Delivered to Asha" in by_title
+    assert "Delivered: a message not recorded yet" in by_title
+    for event in events:
+        assert "wamid" not in event.title + event.detail
+        assert "HBgM" not in event.title + event.detail
 
 
 def test_polling_returns_only_what_is_new(history):
