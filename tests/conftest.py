@@ -13,6 +13,13 @@ def _webhook_nudge_flag():
     webhook_drain_nudge_clear()
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Every test writes media into its own folder: two workers sharing var/media would see
+    each other's files (a backup inventories what a restore is writing)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 @pytest.fixture
 def make_user(db):
     def make(role: str | None = None, **kwargs):

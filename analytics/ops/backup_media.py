@@ -18,6 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 MEDIA_PREFIX = "media/"
+# A restore writes each file under this prefix first, then renames it into place.
+RESTORE_TEMPORARY_PREFIX = ".restore-"
 
 
 class MediaError(Exception):
@@ -33,7 +35,11 @@ def _sha256(path: Path) -> str:
 
 
 def media_inventory(root: Path) -> list[dict[str, Any]]:
-    """Every regular file under `root` (symbolic links are not followed), sorted by path."""
+    """Every regular file under `root` (symbolic links are not followed), sorted by path.
+
+    A restore's half-written temporary files are not media, and a file deleted while the walk
+    runs (an upload purged, a temporary file renamed) is simply not there: neither fails the
+    backup."""
     if not root.is_dir():
         return []
     found = []
@@ -41,10 +47,16 @@ def media_inventory(root: Path) -> list[dict[str, Any]]:
         dirs.sort()
         for name in sorted(files):
             path = Path(folder) / name
+            if name.startswith(RESTORE_TEMPORARY_PREFIX):
+                continue
             if path.is_symlink() or not path.is_file():
                 continue
             relative = path.relative_to(root).as_posix()
-            found.append({"path": relative, "size": path.stat().st_size, "sha256": _sha256(path)})
+            try:
+                entry = {"path": relative, "size": path.stat().st_size, "sha256": _sha256(path)}
+            except FileNotFoundError:
+                continue
+            found.append(entry)
     return found
 
 
@@ -116,7 +128,7 @@ def media_restore(
             raise MediaError(f"media path leaves MEDIA_ROOT: {entry['path']!r}")
         target.parent.mkdir(parents=True, exist_ok=True)
         member = _extract(tar, entry["path"])
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".restore-")
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=RESTORE_TEMPORARY_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
                 for block in iter(lambda: member.read(1 << 20), b""):  # noqa: B023
