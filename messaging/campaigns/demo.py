@@ -57,7 +57,12 @@ def _finished(channel, template, rng, now) -> None:
     """The flagship: last week's Diwali sale offer (marketing) to crm's Diwali segment, with
     statuses as the webhooks left them. Only contacts who had opted in by the launch get it,
     as the send policy requires."""
-    launched = now - timedelta(days=6, hours=3)
+    # Five days ago at 10:30 in the business's time zone, not "now minus 6 days": a send time
+    # that moves with the clock crossed the start of the dashboards' 7-day range for a few
+    # hours each night, leaving its conversions in the week without its cost.
+    launched = (timezone.localtime(now) - timedelta(days=5)).replace(
+        hour=10, minute=30, second=0, microsecond=0
+    )
     segment = Segment.objects.filter(name=DIWALI_SEGMENT).first()
     campaign = Campaign.objects.create(
         name="Diwali sale 2026",
