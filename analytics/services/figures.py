@@ -108,15 +108,22 @@ def messages_cost(messages, *, by: str) -> dict[Any, Decimal]:
     campaign_id) and per the price card's currency, each sum converted to
     ANALYTICS_CURRENCY. Callers pass the messages a period counts (those sent in it)."""
     out: dict[Any, Decimal] = defaultdict(lambda: ZERO)
-    rows = (
-        messages.filter(cost__gt=0)
-        .order_by()
-        .values_list(by, "cost_currency")
-        .annotate(total=Sum("cost"))
-    )
+    rows = messages.order_by().values_list(by, "cost_currency").annotate(total=cost_sum())
     for key, currency, total in rows:
-        out[key] += cost_to_reporting_currency(Decimal(total), currency)
+        cost_add(out, key, currency, total)
     return dict(out)
+
+
+def cost_sum() -> Sum:
+    """The aggregate `messages_cost` sums, for a query that counts other things in the same
+    pass (grouped by `cost_currency` as well, its rows given to `cost_add`)."""
+    return Sum("cost", filter=Q(cost__gt=0))
+
+
+def cost_add(out: dict[Any, Decimal], key: Any, currency: str, total: Decimal | None) -> None:
+    """Add one (key, currency) sum of `cost_sum()` to `out`, in ANALYTICS_CURRENCY."""
+    if total:
+        out[key] = out.get(key, ZERO) + cost_to_reporting_currency(Decimal(total), currency)
 
 
 def roi(attributed_revenue: Decimal, cost: Decimal) -> float | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -45,22 +44,30 @@ def template_sends(start: datetime, end: datetime, template_ids):
     )
 
 
-def _status_counts(start, end, template_ids) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
+def _sends_counted(start, end, template_ids) -> tuple[dict[int, dict[str, int]], dict]:
+    """Per template, the period's sends counted at each step, and their cost: one pass over the
+    sends (grouped by the cost's currency too, which the counts add up across)."""
+    counts: dict[int, dict[str, int]] = {}
+    costs: dict[int, Decimal] = {}
     rows = (
         template_sends(start, end, template_ids)
-        .values("template_id")
+        .values("template_id", "cost_currency")
         .annotate(
             sent=Count("pk"),
             delivered=Count("pk", filter=Q(delivered_at__isnull=False) | Q(read_at__isnull=False)),
             read=Count("pk", filter=Q(read_at__isnull=False)),
             replied=Count("pk", filter=Q(replied_at__isnull=False)),
             clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+            cost=figures.cost_sum(),
         )
     )
     for row in rows:
-        out[row.pop("template_id")] = row
-    return out
+        template_id = row["template_id"]
+        figures.cost_add(costs, template_id, row["cost_currency"], row["cost"])
+        total = counts.setdefault(template_id, dict.fromkeys(SEND_COUNTS, 0))
+        for key in SEND_COUNTS:
+            total[key] += row[key]
+    return counts, costs
 
 
 def _failures(start, end, template_ids) -> dict[int, dict[int | None, int]]:
@@ -82,9 +89,8 @@ def template_span_figures(start: datetime, end: datetime, template_ids=None) -> 
     """Per template, the figures that add up over days, of [start, end): sent, delivered, read,
     replied, clicked and cost of the sends in it, failed and errors ({code or "none": count})
     of the failures in it. What a `TemplateDaily` row holds, and what a live day reads."""
-    counts = _status_counts(start, end, template_ids)
+    counts, costs = _sends_counted(start, end, template_ids)
     failures = _failures(start, end, template_ids)
-    costs = template_cost(template_sends(start, end, template_ids))
     out: dict[int, dict] = {}
     for template_id in set(counts) | set(failures) | set(costs):
         c = counts.get(template_id, dict.fromkeys(SEND_COUNTS, 0))
