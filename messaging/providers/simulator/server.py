@@ -24,6 +24,8 @@ Control endpoints (no auth; bind to loopback):
     POST /_sim/reset                                  clear state ({"config": true} also config)
     GET|POST /_sim/templates                          read / replace the template library
     POST /_sim/inbound  /_sim/user_preferences  /_sim/template_status   post a signed webhook
+    POST /_sim/template_quality  /_sim/template_category   re-rate or re-categorise a template
+                                                      and post Meta's webhook
     GET  /_sim/numbers?phone_number_id=               a number's health, as Graph reports it
     POST /_sim/number_event                           change a number's quality, tier or status
                                                       and post the webhooks Meta would
@@ -1059,6 +1061,52 @@ class SimulatorServer:
         return _json_response(
             200, {"scheduled": self._webhook_target_ready(), "found": template is not None}
         )
+
+    def _template_change(self, payload: Any, what: str) -> dict[str, Any]:
+        if not isinstance(payload, dict) or not payload.get("name") or not payload.get(what):
+            raise ValueError(f"template_{what} needs name, language and {what}")
+        template = self.state.find_template(payload["name"], payload.get("language") or "")
+        if template is None:
+            raise ValueError(f"no template {payload['name']} [{payload.get('language')}]")
+        return template
+
+    def _control_post_template_quality(self, query: Any, payload: Any) -> _Response:
+        """Meta re-rates a template: `{name, language, quality}` (GREEN, YELLOW, RED) changes
+        its `quality_score` and posts `message_template_quality_update`."""
+        template = self._template_change(payload, "quality")
+        quality = str(payload["quality"]).upper()
+        with self.state.lock:
+            previous = (template.get("quality_score") or {}).get("score") or "UNKNOWN"
+            template["quality_score"] = {"score": quality, "date": int(time.time())}
+        value = {
+            "previous_quality_score": previous, "new_quality_score": quality,
+            "message_template_id": int(template["id"]),
+            "message_template_name": template["name"],
+            "message_template_language": template["language"],
+        }  # fmt: skip
+        job = Job("message_template_quality_update", self.config.waba_id, None, value,
+                  time=int(time.time()))  # fmt: skip
+        self.dispatcher.schedule(job, float(payload.get("delay") or 0))
+        return _json_response(200, {"scheduled": self._webhook_target_ready()})
+
+    def _control_post_template_category(self, query: Any, payload: Any) -> _Response:
+        """Meta re-categorises a template: `{name, language, category}` changes it and posts
+        `template_category_update`."""
+        template = self._template_change(payload, "category")
+        category = str(payload["category"]).upper()
+        with self.state.lock:
+            previous = template.get("category")
+            template["category"] = category
+        value = {
+            "previous_category": previous, "new_category": category,
+            "message_template_id": int(template["id"]),
+            "message_template_name": template["name"],
+            "message_template_language": template["language"],
+        }  # fmt: skip
+        job = Job("template_category_update", self.config.waba_id, None, value,
+                  time=int(time.time()))  # fmt: skip
+        self.dispatcher.schedule(job, float(payload.get("delay") or 0))
+        return _json_response(200, {"scheduled": self._webhook_target_ready()})
 
     def _control_get_numbers(self, query: Mapping[str, str], payload: Any) -> _Response:
         phone_number_id = str(query.get("phone_number_id") or self.config.phone_number_id)

@@ -8,10 +8,13 @@ import json
 import time
 
 import pytest
+import requests
 
 from messaging.providers import (
     OutboundMessage,
     PermanentError,
+    TemplateCategoryUpdate,
+    TemplateQualityUpdate,
     TemplateStatusUpdate,
     UnsupportedOperation,
 )
@@ -40,12 +43,17 @@ def create(provider, name="spring_ready", body=None, **extra):
 
 
 def events(receiver, count, timeout=5.0):
-    seen = receiver.wait_for(count, timeout=timeout)
-    found = []
-    for request in seen:
-        assert verify_signature(APP_SECRET, request["headers"], request["body"])
-        found += parse_webhook(json.loads(request["body"]))
-    return found
+    """The signed webhooks' events, once there are `count` (several may share one POST)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = []
+        for request in list(receiver.requests):
+            assert verify_signature(APP_SECRET, request["headers"], request["body"])
+            found += parse_webhook(json.loads(request["body"]))
+        if len(found) >= count or time.monotonic() > deadline:
+            assert len(found) >= count, f"expected {count} events, got {len(found)}"
+            return found
+        time.sleep(0.05)
 
 
 def library(simulator, name):
@@ -164,3 +172,22 @@ def test_myoperator_says_it_cannot_manage_templates():
         create(provider)
     with pytest.raises(UnsupportedOperation):
         provider.template_delete(name="x")
+
+
+def test_quality_and_category_changes_post_metas_webhooks(simulator, webhook_receiver):
+    for path, body in (
+        ("template_quality", {"name": "hello_world", "language": "en_US", "quality": "yellow"}),
+        ("template_category", {"name": "hello_world", "language": "en_US",
+                               "category": "MARKETING"}),
+    ):  # fmt: skip
+        response = requests.post(f"{simulator.url}/_sim/{path}", json=body, timeout=2)
+        assert response.ok, response.text
+    found = events(webhook_receiver, 2)
+    quality = next(e for e in found if isinstance(e, TemplateQualityUpdate))
+    category = next(e for e in found if isinstance(e, TemplateCategoryUpdate))
+    assert (quality.name, quality.previous, quality.quality) == ("hello_world", "GREEN", "YELLOW")
+    assert (category.previous, category.new_category) == ("UTILITY", "MARKETING")
+    [listed] = library(simulator, "hello_world")
+    assert (listed["quality_score"]["score"], listed["category"]) == ("YELLOW", "MARKETING")
+    missing = requests.post(f"{simulator.url}/_sim/template_quality", json={"name": "x"}, timeout=2)
+    assert missing.status_code == 400
