@@ -125,7 +125,7 @@ class TemplateInputSerializer(serializers.Serializer):
 
 
 class TemplateEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
 
     class Meta:
         model = TemplateEvent

@@ -208,6 +208,7 @@ def _example_values(example: dict, kind: str, named: bool) -> list[str]:
     if named:
         return [str(i.get("example", "")) for i in example.get(f"{kind}_text_named_params") or ()]
     values = example.get(f"{kind}_text") or []
+    values = values if isinstance(values, list) else []
     if kind == "body" and values and isinstance(values[0], list):
         values = values[0]
     return [str(v) for v in values]

@@ -219,6 +219,7 @@ def _examples(
                 given[str(item["param_name"])] = item.get("example")
     else:
         values = example.get(f"{kind}_text") or []
+        values = values if isinstance(values, list) else []
         if kind == "body" and values and isinstance(values[0], list):
             values = values[0]
         for index, value in enumerate(values if isinstance(values, list) else (), start=1):
