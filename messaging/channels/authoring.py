@@ -262,6 +262,7 @@ def _provider_edit(*, template, changes, actor, source) -> MessageTemplate:
                 f"Template {template.name} has no provider id yet: sync the templates first."
             )
         category = definition["category"] if definition["category"] != template.category else None
+        now = timezone.now()  # before the call: see template_submit
         try:
             result = provider_for_channel(template.channel).template_edit(
                 external_id=template.external_id,
@@ -271,7 +272,6 @@ def _provider_edit(*, template, changes, actor, source) -> MessageTemplate:
         except ProviderError as exc:
             failure = exc
         else:
-            now = timezone.now()
             template.components = definition["components"]
             template.category = (result.category or definition["category"]).upper()
             for key, value in _derived(definition).items():
@@ -289,7 +289,7 @@ def _provider_edit(*, template, changes, actor, source) -> MessageTemplate:
                 actor=actor, status_from=previous, status_to=result.status, at=now,
             )  # fmt: skip
             template_status_set(
-                template=template, status=result.status, source=source, actor=actor,
+                template=template, status=result.status, source=source, actor=actor, at=now,
                 reason="edit submitted for review",
             )  # fmt: skip
             audit_record(
@@ -324,6 +324,9 @@ def template_submit(
             )
         definition = template_definition(template)
         _raise_if(template_problems(definition))
+        # Meta's status events about it are stamped after this moment: taking the time before
+        # the call keeps a fast verdict from looking older than the submission.
+        now = timezone.now()
         try:
             result = provider_for_channel(template.channel).template_create(
                 name=template.name,
@@ -335,7 +338,6 @@ def template_submit(
         except ProviderError as exc:
             failure = exc
         else:
-            now = timezone.now()
             template.external_id = result.external_id
             template.submitted_at = now
             fields = ["external_id", "submitted_at", "updated_at"]

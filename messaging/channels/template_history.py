@@ -69,10 +69,9 @@ def template_status_set(
     ):
         return False
     previous = template.status
-    now = timezone.now()
     template.status = status
     template.rejected_reason = rejected_reason
-    template.status_changed_at = at or now
+    template.status_changed_at = at or timezone.now()
     for key, value in extra_fields.items():
         setattr(template, key, value)
     template.save(

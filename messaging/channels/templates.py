@@ -103,9 +103,8 @@ def templates_sync(*, channel: Channel) -> SyncResult:
             for k in changed:
                 setattr(template, k, values[k])
             template.synced_at = now
-            if "status" in changed or "rejected_reason" in changed:
-                template.status_changed_at = now
-                changed.append("status_changed_at")
+            # `status_changed_at` is left alone: Graph's list carries no time and may lag
+            # Meta's webhooks, so a sync never makes a webhook's verdict look stale.
             template.save(update_fields=[*changed, "synced_at", "updated_at"])
             _sync_history(template, before)
             result.updated += bool(changed)
