@@ -133,8 +133,10 @@ class TemplateBuilderForm(forms.Form):
         required=False, max_length=200, help_text="Up to 60 characters, no variables."
     )
 
-    def __init__(self, *args, channels=None, locked: bool = False, **kwargs):
+    def __init__(self, *args, channels=None, locked: bool = False, existing=False, **kwargs):
         super().__init__(*args, **kwargs)
+        if existing:  # a template stays on its number
+            self.fields["channel"].disabled = True
         self.fields["channel"].queryset = (
             channels if channels is not None else Channel.objects.none()
         )
@@ -236,12 +238,15 @@ class TemplateBuilder:
 
     def __init__(self, *, data=None, template=None, channels=None, opt_out_label: str = ""):
         initial, rows = builder_initial(template) if template is not None else ({}, [])
+        if template is not None:  # its own number, even if it has since been turned off
+            channels = Channel.objects.filter(pk=template.channel_id)
         self.template = template
         self.locked = template is not None and template.at_provider
         self.opt_out_label = opt_out_label
         self.form = TemplateBuilderForm(
-            data=data, initial=initial, channels=channels, locked=self.locked
-        )
+            data=data, initial=initial, channels=channels, locked=self.locked,
+            existing=template is not None,
+        )  # fmt: skip
         self.buttons = button_formset(data=data, initial=rows)
         self.row_of_button: list[int] = []  # component button index -> row index
         self.button_errors: list[str] = []
