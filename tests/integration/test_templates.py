@@ -17,6 +17,8 @@ from tests.integration.conftest import wait_for
 APP_SECRET = "integration-app-secret"
 TOKEN = "integration-token"
 REVIEW_DELAY = 1.0
+# The worker processes read the channel's secrets from their own environment.
+WORKER_SECRETS = {"WHATSAPP_API_TOKEN": TOKEN, "WHATSAPP_APP_SECRET": APP_SECRET}
 
 DEFINITION = {
     "name": "parley_made_update",
@@ -89,7 +91,7 @@ def _create_and_submit(api, definition):
 
 
 def test_a_template_made_in_parley_is_approved_by_webhook_and_then_sent(api, sim, celery_worker):
-    celery_worker("templates", concurrency=2)
+    celery_worker("templates", concurrency=2, **WORKER_SECRETS)
     pk = _create_and_submit(api, DEFINITION)
     remote = sim.state.find_template("parley_made_update", "en")
     assert remote is not None and remote["components"] == DEFINITION["components"]
@@ -143,7 +145,7 @@ def test_a_template_made_in_parley_is_approved_by_webhook_and_then_sent(api, sim
 def test_a_template_the_reviewer_rejects_gets_metas_reason_and_cannot_be_sent(
     api, sim, celery_worker
 ):
-    celery_worker("templates-reject", concurrency=1)
+    celery_worker("templates-reject", concurrency=1, **WORKER_SECRETS)
     sim.configure(template_reject_reason="PROMOTIONAL")
     body = dict(DEFINITION["components"][0])
     body["text"] = "Hello {{1}}, [reject] your parcel {{2}} leaves our warehouse today."
