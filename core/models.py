@@ -152,6 +152,8 @@ class AuditAction(models.TextChoices):
     MFA_FAILED = "mfa_failed", "Second factor refused"
     MFA_RECOVERY_CODES = "mfa_recovery_codes", "Recovery codes replaced"
     MFA_DISABLED = "mfa_disabled", "Two-factor sign-in turned off or reset"
+    TEMPLATE_SUBMIT = "template_submit", "Template submitted to Meta"
+    TEMPLATE_DELETE = "template_delete", "Template deleted at Meta"
 
 
 def _text(value) -> str:

@@ -25,6 +25,9 @@ from messaging.channels.models import (  # noqa: F401
     Provider,
     RateLimitState,
     TemplateCategory,
+    TemplateEvent,
+    TemplateEventKind,
+    TemplateEventSource,
     TemplateStatus,
 )
 from messaging.content.models import (  # noqa: F401

@@ -303,6 +303,8 @@ WHATSAPP_PHONE_NUMBER_FIELDS = env.str("WHATSAPP_PHONE_NUMBER_FIELDS", default="
 MYOPERATOR_API_KEY = env.str("MYOPERATOR_API_KEY", default="")
 MYOPERATOR_COMPANY_ID = env.str("MYOPERATOR_COMPANY_ID", default="")
 SIMULATOR_WEBHOOK_URL = env.str("SIMULATOR_WEBHOOK_URL", default="")
+# Seconds the simulator takes to approve (or reject) a template created or edited in Parley.
+SIMULATOR_TEMPLATE_REVIEW_DELAY = env.float("SIMULATOR_TEMPLATE_REVIEW_DELAY", default=5.0)
 PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="IN")
 
 # --- Logging -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from messaging.channels.models import (
     PriceCard,
     PriceRate,
     RateLimitState,
+    TemplateEvent,
 )
 from messaging.channels.secrets import MISSING, NOT_ALLOWED, SET, channel_secret_states
 from messaging.channels.services import channel_resume
@@ -142,6 +143,19 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         for channel in {t.channel for t in queryset.select_related("channel")}:
             result = templates_sync(channel=channel)
             self.message_user(request, f"{channel.name}: {result.summary()}")
+
+
+@admin.register(TemplateEvent)
+class TemplateEventAdmin(ReadOnlyModelAdmin):
+    """A template's history (README "Template builder"): what Parley did with it and every
+    change Meta reported; written by the system only."""
+
+    list_display = ["template", "kind", "source", "status_from", "status_to", "reason", "actor",
+                    "created_at"]  # fmt: skip
+    list_filter = ["kind", "source", "status_to"]
+    search_fields = ["template__name", "reason"]
+    list_select_related = ["template", "actor"]
+    date_hierarchy = "created_at"
 
 
 @admin.register(RateLimitState)

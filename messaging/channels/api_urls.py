@@ -1,4 +1,4 @@
-"""API of channels: read-only number health."""
+"""API of channels: read-only number health, and the templates."""
 
 from django.urls import path
 
@@ -11,4 +11,7 @@ urlpatterns = [
         api.ChannelDetailView.as_view(),
         name="channel-detail",
     ),
+    path("templates/", api.TemplateListCreateView.as_view(), name="template-list"),
+    path("templates/<int:pk>/", api.TemplateDetailView.as_view(), name="template-detail"),
+    path("templates/<int:pk>/submit/", api.TemplateSubmitView.as_view(), name="template-submit"),
 ]

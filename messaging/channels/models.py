@@ -179,6 +179,9 @@ class TemplateCategory(models.TextChoices):
 
 
 class TemplateStatus(models.TextChoices):
+    # Written in Parley and not submitted yet: Meta has never seen it (README "Template
+    # builder"). Every other status is Meta's.
+    DRAFT = "DRAFT", "Draft"
     APPROVED = "APPROVED", "Approved"
     PENDING = "PENDING", "Pending"
     REJECTED = "REJECTED", "Rejected"
@@ -219,6 +222,17 @@ class MessageTemplate(models.Model):
     # until Meta rates it. Template analytics show it beside what the template achieved.
     quality_score = models.CharField(max_length=16, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    # Made in Parley's template builder (or the API) rather than only synced from Meta.
+    authored_in_parley = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it (or its latest edit) was last sent to Meta."
+    )
+    # When Meta's latest status change took effect: a webhook event older than this is stale
+    # and is not applied (status events may arrive late or out of order).
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -228,10 +242,62 @@ class MessageTemplate(models.Model):
                 fields=["channel", "name", "language"], name="template_unique_per_channel"
             )
         ]
-        permissions = [("sync_messagetemplate", "Can sync templates from the provider")]
+        permissions = [
+            ("sync_messagetemplate", "Can sync templates from the provider"),
+            ("submit_messagetemplate", "Can submit templates to Meta for review"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} [{self.language}] {self.status}"
+
+    @property
+    def at_provider(self) -> bool:
+        """Whether the provider knows this template (it was submitted or synced)."""
+        return self.status != TemplateStatus.DRAFT
+
+
+class TemplateEventKind(models.TextChoices):
+    CREATED = "created", "Created in Parley"
+    CHANGED = "changed", "Draft changed"
+    SUBMITTED = "submitted", "Submitted to Meta"
+    EDIT_SUBMITTED = "edit_submitted", "Edit submitted to Meta"
+    SUBMIT_FAILED = "submit_failed", "Submission refused"
+    STATUS = "status", "Status changed"
+    QUALITY = "quality", "Quality changed"
+    CATEGORY = "category", "Category changed"
+    DELETED = "deleted", "Deleted"
+
+
+class TemplateEventSource(models.TextChoices):
+    STAFF = "staff", "Staff"
+    API = "api", "API"
+    WEBHOOK = "webhook", "Meta webhook"
+    SYNC = "sync", "Sync"
+
+
+class TemplateEvent(models.Model):
+    """Append-only history of a template: what Parley did with it (created, submitted,
+    edited, deleted) and every status, quality and category change Meta reported, with the
+    reason. The staff page and the API show it."""
+
+    template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=TemplateEventKind.choices)
+    source = models.CharField(max_length=10, choices=TemplateEventSource.choices)
+    status_from = models.CharField(max_length=20, blank=True)
+    status_to = models.CharField(max_length=20, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["template", "-created_at"], name="template_event_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.template_id} {self.kind} {self.status_to}".strip()
 
 
 class RateLimitState(models.Model):

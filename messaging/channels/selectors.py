@@ -259,3 +259,8 @@ def template_status_counts() -> dict[str, int]:
     """How many templates are in each status (one query)."""
     rows = MessageTemplate.objects.order_by().values_list("status").annotate(n=Count("pk"))
     return dict(rows)
+
+
+def template_events(template: MessageTemplate, *, limit: int = 50) -> list:
+    """The template's history (`TemplateEvent`), newest first, with who acted."""
+    return list(template.events.select_related("actor")[:limit])

@@ -4,20 +4,33 @@ rejected, and a preview as the customer sees it)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import DomainError
 from core.permissions import staff_permission_required
-from messaging.channels.forms import ChannelSettingsForm, TemplateFilterForm
+from messaging.channels.authoring import (
+    EDITABLE_AT_PROVIDER,
+    TemplateInvalid,
+    template_create,
+    template_delete,
+    template_submit,
+    template_update,
+)
+from messaging.channels.forms import ChannelSettingsForm, TemplateBuilder, TemplateFilterForm
 from messaging.channels.health import health_severity
 from messaging.channels.models import (
     Channel,
+    MessageTemplate,
     MessagingTier,
     NumberStatus,
     QualityRating,
+    TemplateEventSource,
     TemplateStatus,
 )
 from messaging.channels.rendering import template_example_content, template_render
@@ -26,6 +39,7 @@ from messaging.channels.selectors import (
     channel_health,
     channels_active,
     channels_with_health,
+    template_events,
     template_list,
     template_status_counts,
 )
@@ -185,3 +199,156 @@ def template_sync(request):
     if not synced:
         messages.error(request, "No active number to sync.")
     return redirect("messaging:template-list")
+
+
+# --- The template builder (README "Template builder") -----------------------------------------
+
+SUBMIT = "messaging.submit_messagetemplate"
+STAFF = TemplateEventSource.STAFF
+
+
+def _builder(request, template: MessageTemplate | None = None) -> TemplateBuilder:
+    return TemplateBuilder(
+        data=request.POST if request.method == "POST" else None,
+        template=template,
+        channels=channels_active().order_by("name"),
+        opt_out_label=(settings.MARKETING_OPT_OUT_BUTTONS or ["Stop promotions"])[0],
+    )
+
+
+def _builder_page(request, builder: TemplateBuilder, template=None, *, status: int = 200):
+    return render(
+        request,
+        "messaging/templates/builder.html",
+        {
+            "builder": builder,
+            "form": builder.form,
+            "buttons": builder.buttons,
+            "template": template,
+            "can_submit": request.user.has_perm(SUBMIT),
+        },
+        status=status,
+    )
+
+
+def _submitted(request, template: MessageTemplate):
+    """Submit a draft and say how it went; the template page shows the rest."""
+    try:
+        template = template_submit(template=template, actor=request.user, source=STAFF)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"{template.name} was submitted to Meta: it is {template.status} until Meta "
+            "approves or rejects it.",
+        )
+    return redirect("messaging:template-detail", pk=template.pk)
+
+
+@staff_permission_required("messaging.add_messagetemplate")
+def template_new(request):
+    """The builder for a new template: saved as a draft, or saved and submitted."""
+    builder = _builder(request)
+    if request.method == "POST" and builder.is_valid():
+        definition = builder.definition()
+        try:
+            template = template_create(created_by=request.user, source=STAFF, **definition)
+        except TemplateInvalid as exc:
+            builder.add_rule_errors(exc.details)
+        except DomainError as exc:
+            builder.form.add_error(None, exc.message)
+        else:
+            if "submit" in request.POST and request.user.has_perm(SUBMIT):
+                return _submitted(request, template)
+            messages.success(request, f"Draft {template.name} saved; submit it when ready.")
+            return redirect("messaging:template-detail", pk=template.pk)
+    return _builder_page(request, builder, status=422 if request.method == "POST" else 200)
+
+
+@staff_permission_required("messaging.change_messagetemplate")
+def template_edit(request, pk):
+    """Change a draft, or edit a submitted template, which goes back to Meta for review
+    (that needs the submit permission too)."""
+    template = get_object_or_404(template_list(), pk=pk)
+    if template.at_provider and template.status not in EDITABLE_AT_PROVIDER:
+        messages.error(
+            request,
+            f"{template.name} is {template.status}: Meta accepts edits of approved, rejected "
+            "or paused templates only.",
+        )
+        return redirect("messaging:template-detail", pk=template.pk)
+    if template.at_provider and not request.user.has_perm(SUBMIT):
+        raise PermissionDenied
+    builder = _builder(request, template)
+    if request.method == "POST" and builder.is_valid():
+        changes = builder.definition()
+        changes.pop("channel", None)
+        try:
+            template = template_update(
+                template=template, changes=changes, actor=request.user, source=STAFF
+            )
+        except TemplateInvalid as exc:
+            builder.add_rule_errors(exc.details)
+        except DomainError as exc:
+            builder.form.add_error(None, exc.message)
+        else:
+            if template.at_provider:
+                messages.success(request, f"The edit of {template.name} was submitted to Meta.")
+            elif "submit" in request.POST and request.user.has_perm(SUBMIT):
+                return _submitted(request, template)
+            else:
+                messages.success(request, f"Draft {template.name} saved.")
+            return redirect("messaging:template-detail", pk=template.pk)
+    return _builder_page(
+        request, builder, template, status=422 if request.method == "POST" else 200
+    )
+
+
+@require_GET
+@staff_permission_required("messaging.view_messagetemplate")
+def template_detail(request, pk):
+    """One template: the preview, its status at Meta and why, and its history."""
+    template = get_object_or_404(template_list(), pk=pk)
+    user = request.user
+    return render(
+        request,
+        "messaging/templates/detail.html",
+        {
+            "t": template,
+            "status_label": _label(TemplateStatus, template.status),
+            "preview": template_render(template, template_example_content(template)),
+            "events": template_events(template),
+            "can_edit": user.has_perm("messaging.change_messagetemplate")
+            and (
+                template.status == TemplateStatus.DRAFT
+                or (template.status in EDITABLE_AT_PROVIDER and user.has_perm(SUBMIT))
+            ),
+            "can_submit": template.status == TemplateStatus.DRAFT and user.has_perm(SUBMIT),
+            "can_delete": template.status != TemplateStatus.DELETED
+            and user.has_perm("messaging.delete_messagetemplate"),
+        },
+    )
+
+
+@require_POST
+@staff_permission_required(SUBMIT)
+def template_submit_view(request, pk):
+    return _submitted(request, get_object_or_404(template_list(), pk=pk))
+
+
+@require_POST
+@staff_permission_required("messaging.delete_messagetemplate")
+def template_delete_view(request, pk):
+    """Delete a draft here, or a submitted template at Meta (kept here as DELETED)."""
+    template = get_object_or_404(template_list(), pk=pk)
+    try:
+        kept = template_delete(template=template, actor=request.user, source=STAFF)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("messaging:template-detail", pk=template.pk)
+    if kept is None:
+        messages.success(request, f"Draft {template.name} deleted.")
+        return redirect("messaging:template-list")
+    messages.success(request, f"{template.name} [{template.language}] was deleted at Meta.")
+    return redirect("messaging:template-detail", pk=template.pk)

@@ -127,6 +127,10 @@ class AuthError(ProviderError):
     """Credentials missing, expired or lacking permission: stop the channel and alert."""
 
 
+class UnsupportedOperation(PermanentError):
+    """The provider has no API for this (e.g. creating templates through MyOperator)."""
+
+
 class InvalidMessage(ValueError):
     """An outbound message breaks a documented limit; raised before any HTTP call."""
 
@@ -201,6 +205,17 @@ class TemplateInfo:
     rejected_reason: str | None = None
     # Meta's quality rating of the template: GREEN, YELLOW, RED or UNKNOWN (too new to rate).
     quality_score: str | None = None
+    raw: Any = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TemplateSubmission:
+    """What the provider answered to a template creation or edit: its id for the template,
+    and the status and category it gave it (Meta may re-categorise on creation)."""
+
+    external_id: str
+    status: str
+    category: str | None = None
     raw: Any = None
 
 
@@ -385,12 +400,45 @@ class StatusUpdate:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TemplateStatusUpdate:
+    """Meta's `message_template_status_update`: `status` is the event (APPROVED, REJECTED,
+    PAUSED, ...); `detail` Meta's explanation (rejection info, why it was disabled)."""
+
     name: str
     language: str | None
     status: str
     reason: str | None = None
     external_id: str | None = None
     category: str | None = None
+    waba_id: str | None = None
+    timestamp: dt.datetime | None = None
+    detail: dict[str, Any] = dataclasses.field(default_factory=dict)
+    raw: Any = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TemplateQualityUpdate:
+    """Meta's `message_template_quality_update`: the template's quality rating changed."""
+
+    name: str
+    language: str | None
+    quality: str
+    previous: str | None = None
+    external_id: str | None = None
+    waba_id: str | None = None
+    raw: Any = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TemplateCategoryUpdate:
+    """Meta's `template_category_update`: Meta re-categorised the template (`new_category`),
+    or tells ahead of time what it will become (`correct_category`)."""
+
+    name: str
+    language: str | None
+    new_category: str | None
+    previous: str | None = None
+    correct_category: str | None = None
+    external_id: str | None = None
     waba_id: str | None = None
     raw: Any = None
 
@@ -460,6 +508,8 @@ WebhookEvent = (
     | MessageDeletion
     | StatusUpdate
     | TemplateStatusUpdate
+    | TemplateQualityUpdate
+    | TemplateCategoryUpdate
     | UserPreference
     | NumberHealthUpdate
     | WebhookError
@@ -778,6 +828,8 @@ class Provider(abc.ABC):
     code: ClassVar[str] = ""
     supports_read_receipts: ClassVar[bool] = True
     supports_number_health: ClassVar[bool] = False
+    # Whether templates can be created, edited and deleted through this provider's API.
+    supports_template_authoring: ClassVar[bool] = False
 
     @abc.abstractmethod
     def send(self, message: OutboundMessage) -> SendResult:
@@ -795,6 +847,34 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def list_templates(self) -> Iterator[TemplateInfo]:
         """Every template of the account, following the provider's paging."""
+
+    def template_create(
+        self,
+        *,
+        name: str,
+        language: str,
+        category: str,
+        components: list[dict[str, Any]],
+        parameter_format: str | None = None,
+    ) -> TemplateSubmission:
+        """Submit a new template for review (`supports_template_authoring`)."""
+        raise UnsupportedOperation(self._no_authoring("create templates"))
+
+    def template_edit(
+        self, *, external_id: str, components: list[dict[str, Any]], category: str | None = None
+    ) -> TemplateSubmission:
+        """Submit an edit of a template the provider knows; it goes back to review."""
+        raise UnsupportedOperation(self._no_authoring("edit templates"))
+
+    def template_delete(self, *, name: str, external_id: str | None = None) -> None:
+        """Delete a template (one language when `external_id` is given, else every one)."""
+        raise UnsupportedOperation(self._no_authoring("delete templates"))
+
+    def _no_authoring(self, what: str) -> str:
+        return (
+            f"{type(self).__name__} cannot {what} through its API: manage them in the "
+            "provider's own console, then sync them."
+        )
 
     @abc.abstractmethod
     def fetch_media(self, media_id: str) -> MediaContent:

@@ -37,7 +37,11 @@ from messaging.automation.services import autoreply_enqueue
 from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel
 from messaging.channels.opt_out import consent_keyword
-from messaging.channels.templates import templates_status_event_apply
+from messaging.channels.templates import (
+    templates_category_event_apply,
+    templates_quality_event_apply,
+    templates_status_event_apply,
+)
 from messaging.inbox.routing import conversation_route_safely
 from messaging.inbox.survey import survey_answer_record, survey_reply_match
 from messaging.providers import (
@@ -45,6 +49,8 @@ from messaging.providers import (
     MessageDeletion,
     MessageEdit,
     ProviderError,
+    TemplateCategoryUpdate,
+    TemplateQualityUpdate,
     TemplateStatusUpdate,
     TemporaryError,
     UserPreference,
@@ -612,12 +618,34 @@ def template_status_apply(*, update: TemplateStatusUpdate, channels: list[Channe
         raise ValueError("template status update without a name or event")
     updated = templates_status_event_apply(
         channels=channels, name=update.name, language=update.language, event=update.status,
-        reason=update.reason,
+        reason=update.reason, external_id=update.external_id, at=update.timestamp,
+        detail=update.detail,
     )  # fmt: skip
     if not updated:
-        logger.info("template %s [%s] %s changed no template (not synced yet?)", update.name,
-                    update.language, update.status)  # fmt: skip
+        logger.info("template %s [%s] %s changed no template (not synced yet, or already "
+                    "applied)", update.name, update.language, update.status)  # fmt: skip
     return updated
+
+
+def template_quality_apply(*, update: TemplateQualityUpdate, channels: list[Channel]) -> int:
+    """Meta rated a template's quality anew (GREEN, YELLOW, RED)."""
+    if not update.name and not update.external_id:
+        raise ValueError("template quality update without a template name or id")
+    return templates_quality_event_apply(
+        channels=channels, name=update.name, language=update.language, quality=update.quality,
+        previous=update.previous, external_id=update.external_id,
+    )  # fmt: skip
+
+
+def template_category_apply(*, update: TemplateCategoryUpdate, channels: list[Channel]) -> int:
+    """Meta re-categorised a template (or says it will)."""
+    if not update.name and not update.external_id:
+        raise ValueError("template category update without a template name or id")
+    return templates_category_event_apply(
+        channels=channels, name=update.name, language=update.language,
+        new_category=update.new_category, previous=update.previous,
+        correct_category=update.correct_category, external_id=update.external_id,
+    )  # fmt: skip
 
 
 # --- Media ------------------------------------------------------------------------------------

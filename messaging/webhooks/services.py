@@ -37,6 +37,8 @@ from messaging.providers import (
     MessageEdit,
     NumberHealthUpdate,
     StatusUpdate,
+    TemplateCategoryUpdate,
+    TemplateQualityUpdate,
     TemplateStatusUpdate,
     UnhandledChange,
     UserPreference,
@@ -50,6 +52,8 @@ from messaging.webhooks.inbound import (
     inbound_message_apply,
     message_deletion_apply,
     message_edit_apply,
+    template_category_apply,
+    template_quality_apply,
     template_status_apply,
     user_preference_apply,
 )
@@ -489,7 +493,9 @@ def _route(
                 unknown(item)
                 continue
             _guarded(errors, "user_preferences", _preference_apply, item)
-        elif isinstance(item, TemplateStatusUpdate):
+        elif isinstance(
+            item, TemplateStatusUpdate | TemplateQualityUpdate | TemplateCategoryUpdate
+        ):
             channels = router.channels_for_waba(item.waba_id)
             if not channels:
                 errors.append(
@@ -556,9 +562,16 @@ def _preference_apply(item: UserPreference) -> None:
     user_preference_apply(preference=item)
 
 
-def _template_apply(item: TemplateStatusUpdate, channels: list[Channel]) -> None:
-
-    template_status_apply(update=item, channels=channels)
+def _template_apply(
+    item: TemplateStatusUpdate | TemplateQualityUpdate | TemplateCategoryUpdate,
+    channels: list[Channel],
+) -> None:
+    if isinstance(item, TemplateQualityUpdate):
+        template_quality_apply(update=item, channels=channels)
+    elif isinstance(item, TemplateCategoryUpdate):
+        template_category_apply(update=item, channels=channels)
+    else:
+        template_status_apply(update=item, channels=channels)
 
 
 # A health webhook is followed by a Graph refresh of its number after this long: Meta's quality

@@ -187,6 +187,7 @@ class World:
             "segment": SegmentFactory,
             "advisor": AdvisorFactory,
             "faq": FaqEntryFactory,
+            "template": lambda: TemplateFactory(channel=self.channel, status="DRAFT"),
             "canned": lambda: CannedReply.objects.create(
                 team=self.team,
                 shortcut=f"fresh-{CannedReply.objects.count()}",
@@ -278,6 +279,7 @@ FRESH = {
     "advisors": "advisor",
     "faq": "faq",
     "canned-replies": "canned",
+    "templates": "template",
 }
 
 

@@ -84,6 +84,19 @@ class Command(BaseCommand):
         parser.add_argument("--lenient-templates", action="store_true")
         parser.add_argument("--max-batch", type=int, default=None)
         parser.add_argument(
+            "--template-review-delay",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="Seconds before a created or edited template is approved or rejected "
+            "(default: SIMULATOR_TEMPLATE_REVIEW_DELAY).",
+        )
+        parser.add_argument(
+            "--template-reject-marker",
+            default=None,
+            help="A template whose body contains this text is rejected (default: [reject]).",
+        )
+        parser.add_argument(
             "--config", default=None, help="Extra config as JSON, or @path/to/file.json."
         )
 
@@ -140,7 +153,14 @@ class Command(BaseCommand):
             "duplicate_statuses": options["duplicate_statuses"],
             "reorder_statuses": options["reorder_statuses"],
             "strict_templates": not options["lenient_templates"],
+            "template_review_delay": (
+                options["template_review_delay"]
+                if options["template_review_delay"] is not None
+                else settings.SIMULATOR_TEMPLATE_REVIEW_DELAY
+            ),
         }
+        if options["template_reject_marker"] is not None:
+            config["template_reject_marker"] = options["template_reject_marker"]
         delays = {
             step: options[f"{step}_delay"]
             for step in ("sent", "delivered", "read")

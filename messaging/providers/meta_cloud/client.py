@@ -18,6 +18,7 @@ from ..base import (
     Provider,
     SendResult,
     TemplateInfo,
+    TemplateSubmission,
     TemporaryError,
     WebhookEvent,
     template_info_from_graph,
@@ -57,6 +58,7 @@ class MetaCloudProvider(Provider):
 
     code = "meta_cloud"
     supports_number_health = True
+    supports_template_authoring = True
 
     def __init__(
         self,
@@ -233,6 +235,72 @@ class MetaCloudProvider(Provider):
             seen_cursors.add(after)
             params = {**params, "after": after}
         logger.warning("list_templates stopped after %s pages", MAX_TEMPLATE_PAGES)
+
+    def template_create(
+        self,
+        *,
+        name: str,
+        language: str,
+        category: str,
+        components: list[dict[str, Any]],
+        parameter_format: str | None = None,
+    ) -> TemplateSubmission:
+        """`POST /{waba_id}/message_templates`: Meta answers `{id, status, category}`.
+
+        Not idempotent: when the answer is lost (AmbiguousError) the template may exist; a
+        sync tells, and a second creation is refused by Meta as a duplicate name.
+        """
+        if not self.waba_id:
+            raise PermanentError("template_create needs the WhatsApp Business Account id")
+        body: dict[str, Any] = {
+            "name": name,
+            "language": language,
+            "category": category,
+            "components": components,
+        }
+        if parameter_format:
+            body["parameter_format"] = parameter_format
+        data = self._json_call(
+            "POST", self._url(self.waba_id, "message_templates"), body=body,
+            what="template_create",
+        )  # fmt: skip
+        if not data.get("id"):
+            raise AmbiguousError("template_create: accepted response without an id", raw=data)
+        logger.info("template created name=%s language=%s id=%s", name, language, data["id"])
+        return TemplateSubmission(
+            external_id=str(data["id"]),
+            status=str(data.get("status") or "PENDING").upper(),
+            category=str(data["category"]).upper() if data.get("category") else None,
+            raw=data,
+        )
+
+    def template_edit(
+        self, *, external_id: str, components: list[dict[str, Any]], category: str | None = None
+    ) -> TemplateSubmission:
+        """`POST /{template_id}` with the new components (and category): back to review."""
+        body: dict[str, Any] = {"components": components}
+        if category:
+            body["category"] = category
+        data = self._json_call("POST", self._url(str(external_id)), body=body, what="template_edit")
+        if data.get("success") is False:
+            raise PermanentError("template_edit: Meta did not accept the edit", raw=data)
+        logger.info("template edited id=%s", external_id)
+        return TemplateSubmission(
+            external_id=str(external_id), status="PENDING", category=category, raw=data
+        )
+
+    def template_delete(self, *, name: str, external_id: str | None = None) -> None:
+        """`DELETE /{waba_id}/message_templates?name=...` (`hsm_id` limits it to one
+        language). A lost answer may be retried: at worst Meta says there is nothing left to
+        delete."""
+        if not self.waba_id:
+            raise PermanentError("template_delete needs the WhatsApp Business Account id")
+        params = {"name": name, **({"hsm_id": external_id} if external_id else {})}
+        self._json_call(
+            "DELETE", self._url(self.waba_id, "message_templates"), params=params,
+            what="template_delete",
+        )  # fmt: skip
+        logger.info("template deleted name=%s id=%s", name, external_id or "-")
 
     # --- media -----------------------------------------------------------------------------
 

@@ -76,6 +76,8 @@ def error_from_response(
     code = _as_int(error.get("code"))
     error_data = error.get("error_data")
     detail = error_data.get("details") if isinstance(error_data, Mapping) else None
+    # Template creation explains a refusal in `error_user_msg` (what to change).
+    detail = detail or error.get("error_user_msg") or None
     message = str(error.get("message") or f"Graph error {code}")
     title = error.get("error_user_title") or error.get("type")
     if code is not None and f"(#{code})" in message:

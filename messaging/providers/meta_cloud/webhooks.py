@@ -21,6 +21,8 @@ from ..base import (
     MessageEdit,
     NumberHealthUpdate,
     StatusUpdate,
+    TemplateCategoryUpdate,
+    TemplateQualityUpdate,
     TemplateStatusUpdate,
     UnhandledChange,
     UserPreference,
@@ -101,6 +103,66 @@ def parse_webhook(payload: Mapping[str, Any]) -> list[WebhookEvent]:
     return events
 
 
+def _template_key(value: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "name": str(value.get("message_template_name") or ""),
+        "language": _str_or_none(value.get("message_template_language")),
+        "external_id": _str_or_none(value.get("message_template_id")),
+    }
+
+
+def _template_status(
+    value: Mapping[str, Any], waba_id: str | None, at: dt.datetime | None
+) -> TemplateStatusUpdate:
+    detail = {
+        key: value[key]
+        for key in ("rejection_info", "disable_info", "other_info", "title", "description")
+        if isinstance(value.get(key), dict | str) and value.get(key)
+    }
+    return TemplateStatusUpdate(
+        **_template_key(value),
+        status=str(value.get("event") or "").upper(),
+        reason=_str_or_none(value.get("reason")),
+        category=_str_or_none(value.get("message_template_category")),
+        waba_id=waba_id,
+        timestamp=at,
+        detail=detail,
+        raw=value,
+    )
+
+
+def _template_quality(
+    value: Mapping[str, Any], waba_id: str | None, at: dt.datetime | None
+) -> TemplateQualityUpdate:
+    return TemplateQualityUpdate(
+        **_template_key(value),
+        quality=str(value.get("new_quality_score") or "").upper(),
+        previous=_str_or_none(value.get("previous_quality_score")),
+        waba_id=waba_id,
+        raw=value,
+    )
+
+
+def _template_category(
+    value: Mapping[str, Any], waba_id: str | None, at: dt.datetime | None
+) -> TemplateCategoryUpdate:
+    return TemplateCategoryUpdate(
+        **_template_key(value),
+        new_category=_str_or_none(value.get("new_category")),
+        previous=_str_or_none(value.get("previous_category")),
+        correct_category=_str_or_none(value.get("correct_category")),
+        waba_id=waba_id,
+        raw=value,
+    )
+
+
+_TEMPLATE_PARSERS = {
+    "message_template_status_update": _template_status,
+    "message_template_quality_update": _template_quality,
+    "template_category_update": _template_category,
+}
+
+
 def _parse_change(
     field: str, value: Any, waba_id: str | None, entry_time: dt.datetime | None = None
 ) -> list[WebhookEvent]:
@@ -112,19 +174,8 @@ def _parse_change(
         return _parse_messages_value(value, waba_id)
     if field == "user_preferences":
         return _parse_user_preferences(value, waba_id)
-    if field == "message_template_status_update":
-        return [
-            TemplateStatusUpdate(
-                name=str(value.get("message_template_name") or ""),
-                language=_str_or_none(value.get("message_template_language")),
-                status=str(value.get("event") or "").upper(),
-                reason=_str_or_none(value.get("reason")),
-                external_id=_str_or_none(value.get("message_template_id")),
-                category=_str_or_none(value.get("message_template_category")),
-                waba_id=waba_id,
-                raw=value,
-            )
-        ]
+    if field in _TEMPLATE_PARSERS:
+        return [_TEMPLATE_PARSERS[field](value, waba_id, entry_time)]
     return [UnhandledChange(field=field, waba_id=waba_id, value=value)]
 
 

@@ -16,6 +16,11 @@ MyOperator has no documented read-receipt, typing-indicator or media-by-id endpo
 `mark_read` (with or without `typing`) is a logged no-op (`supports_read_receipts = False`)
 and `fetch_media` accepts only the media URL that their webhook carries.
 
+Template authoring (`template_create`, `template_edit`, `template_delete`) is not offered:
+the collection lists template endpoints but their bodies are not public (WHATSAPP.md 3), so
+the provider raises `UnsupportedOperation` (a permanent error, shown to the person who
+submitted) and templates are made in the MyOperator panel and synced.
+
 Webhook authentication (their format is not public, see `webhooks.py`): MyOperator lets the
 panel configure the callback URL and custom headers, so Parley accepts either
 

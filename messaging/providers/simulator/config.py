@@ -54,6 +54,12 @@ class SimulatorConfig:
     hang_numbers: tuple[str, ...] = ()  # accepted, then no response for hang_seconds
     hang_seconds: float = 30.0
     strict_templates: bool = True  # unknown / unapproved templates and wrong params refused
+    # Template review (README "Template builder"): a created or edited template is PENDING for
+    # this many seconds, then APPROVED, or REJECTED when its body contains the marker
+    # (case-insensitive; empty: never), with Meta's status webhook either way.
+    template_review_delay: float = 5.0
+    template_reject_marker: str = "[reject]"
+    template_reject_reason: str = "INVALID_FORMAT"
     max_messages_kept: int = 10_000
 
     def merged(self, updates: Mapping[str, Any]) -> SimulatorConfig:

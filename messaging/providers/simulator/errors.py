@@ -107,15 +107,24 @@ class SimulatorError(Exception):
         http_status: int | None = None,
         message: str | None = None,
         error_type: str = "OAuthException",
+        user_title: str | None = None,
+        user_msg: str | None = None,
     ) -> None:
-        super().__init__(details or title_for(code))
+        super().__init__(details or user_msg or title_for(code))
         self.code = code
         self.details = details
         self.http_status = http_status or http_status_for(code)
         self.message = message
         self.error_type = error_type
+        self.user_title = user_title
+        self.user_msg = user_msg
 
     def body(self) -> dict:
         body = graph_error_body(self.code, self.details, self.message)
         body["error"]["type"] = self.error_type
+        # Template management errors explain themselves to the user, as Graph's do.
+        if self.user_title:
+            body["error"]["error_user_title"] = self.user_title
+        if self.user_msg:
+            body["error"]["error_user_msg"] = self.user_msg
         return body

@@ -6,6 +6,10 @@ Graph endpoints (Bearer token checked when `access_token` is configured):
                                                       without a typing indicator)
     POST /{version}/{phone_number_id}/media           upload (multipart) -> {id}
     GET  /{version}/{waba_id}/message_templates       cursor paging: limit, after, before
+    POST /{version}/{waba_id}/message_templates       create a template (checked as Meta
+                                                      does), reviewed after a delay
+    POST /{version}/{template_id}                     edit a template: back to review
+    DELETE /{version}/{waba_id}/message_templates?name=&hsm_id=   delete a template
     GET  /{version}/{media_id}                        -> {url, mime_type, sha256, file_size, id}
     GET  /{version}/{phone_number_id}?fields=         the number's quality, tier, status, ...
     GET  /_sim/media/{media_id}                       the bytes behind that url
@@ -20,6 +24,8 @@ Control endpoints (no auth; bind to loopback):
     POST /_sim/reset                                  clear state ({"config": true} also config)
     GET|POST /_sim/templates                          read / replace the template library
     POST /_sim/inbound  /_sim/user_preferences  /_sim/template_status   post a signed webhook
+    POST /_sim/template_quality  /_sim/template_category   re-rate or re-categorise a template
+                                                      and post Meta's webhook
     GET  /_sim/numbers?phone_number_id=               a number's health, as Graph reports it
     POST /_sim/number_event                           change a number's quality, tier or status
                                                       and post the webhooks Meta would
@@ -50,6 +56,7 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..template_rules import template_problems
 from .config import SimulatorConfig
 from .errors import HTTP_ONLY_STATUSES, SimulatorError, graph_error_body, status_error
 from .numbers import Numbers
@@ -364,6 +371,12 @@ class SimulatorServer:
                 return self._upload(node, body, headers.get("Content-Type", ""))
             if method == "GET" and edge == "message_templates":
                 return self._templates(match["version"], node, query, host)
+            if method == "POST" and edge == "message_templates":
+                return self._template_create(node, body)
+            if method == "DELETE" and edge == "message_templates":
+                return self._template_delete(node, query)
+            if method == "POST" and edge is None and self.state.template_by_id(node):
+                return self._template_edit(node, body)
             if method == "GET" and edge is None and self.numbers.known(node, self.config):
                 number = self.numbers.graph(node, self.config, query.get("fields"))
                 return _json_response(200, number)
@@ -598,6 +611,148 @@ class SimulatorServer:
                 paging["previous"] = f"{base}?{params}"
             result["paging"] = paging
         return _json_response(200, result)
+
+    # --- template management (README "Template builder") ------------------------------------
+
+    def _review_outcome(self, components: Any) -> tuple[str, str]:
+        """APPROVED, or REJECTED when the body contains the configured marker."""
+        config = self.config
+        marker = config.template_reject_marker.strip().lower()
+        body = next(
+            (
+                str(c.get("text") or "")
+                for c in components or ()
+                if isinstance(c, Mapping) and str(c.get("type", "")).upper() == "BODY"
+            ),
+            "",
+        )
+        if marker and marker in body.lower():
+            return "REJECTED", config.template_reject_reason or "INVALID_FORMAT"
+        return "APPROVED", "NONE"
+
+    @staticmethod
+    def _refuse(definition: Mapping[str, Any]) -> None:
+        problems = template_problems(definition)
+        if problems:
+            raise SimulatorError(
+                100,
+                message="(#100) Invalid parameter",
+                user_title="Template is invalid",
+                user_msg="; ".join(str(p) for p in problems),
+            )
+
+    def _review_webhook(self, template: Mapping[str, Any], outcome: str, reason: str) -> None:
+        """Meta's `message_template_status_update` once the review is over."""
+        delay = self.config.template_review_delay
+        value: dict[str, Any] = {
+            "event": outcome,
+            "message_template_id": int(template["id"]),
+            "message_template_name": template["name"],
+            "message_template_language": template["language"],
+            "reason": reason if outcome == "REJECTED" else "NONE",
+            "message_template_category": template["category"],
+        }
+        if outcome == "REJECTED":
+            value["rejection_info"] = {
+                "reason": f"The simulator rejects bodies containing "
+                f"{self.config.template_reject_marker!r}.",
+                "recommendation": "Remove the marker and edit the template.",
+            }
+        at = int(time.time() + delay)
+        job = Job("message_template_status_update", self.config.waba_id, None, value, time=at)
+        self.dispatcher.schedule(job, delay)
+
+    def _template_create(self, waba_id: str, raw: bytes) -> _Response:
+        payload = self._json(raw)
+        if not isinstance(payload, dict):
+            raise SimulatorError(100, "The request body must be a JSON object.")
+        definition = {
+            "name": payload.get("name"),
+            "language": payload.get("language"),
+            "category": str(payload.get("category") or "").upper(),
+            "parameter_format": str(payload.get("parameter_format") or "").upper() or None,
+            "components": payload.get("components"),
+        }
+        self._refuse(definition)
+        outcome, reason = self._review_outcome(definition["components"])
+        try:
+            template = self.state.template_create(
+                definition,
+                review_in=self.config.template_review_delay,
+                outcome=outcome,
+                reason=reason,
+            )
+        except KeyError:
+            raise SimulatorError(
+                100,
+                message="(#100) Invalid parameter",
+                user_title="Message template already exists",
+                user_msg=f"There is already {definition['language']} content for this template "
+                "name. Create a new template or edit the existing one.",
+            ) from None
+        self._review_webhook(template, outcome, reason)
+        return _json_response(
+            200, {"id": template["id"], "status": "PENDING", "category": template["category"]}
+        )
+
+    def _template_edit(self, template_id: str, raw: bytes) -> _Response:
+        payload = self._json(raw)
+        if not isinstance(payload, dict):
+            raise SimulatorError(100, "The request body must be a JSON object.")
+        current = self.state.template_by_id(template_id) or {}
+        if str(current.get("status")).upper() not in ("APPROVED", "REJECTED", "PAUSED"):
+            raise SimulatorError(
+                100,
+                message="(#100) Invalid parameter",
+                user_title="Template can't be edited",
+                user_msg=f"Templates with status {current.get('status')} can't be edited.",
+            )
+        category = str(payload.get("category") or "").upper() or None
+        definition = {
+            **current,
+            "components": payload.get("components", current.get("components")),
+            "category": category or current.get("category"),
+        }
+        self._refuse(definition)
+        outcome, reason = self._review_outcome(definition["components"])
+        template = self.state.template_edit(
+            template_id,
+            components=definition["components"],
+            category=category,
+            review_in=self.config.template_review_delay,
+            outcome=outcome,
+            reason=reason,
+        )
+        if template is None:  # deleted meanwhile
+            raise SimulatorError(100, message=_UNSUPPORTED.format(method="post", node=template_id))
+        self._review_webhook(template, outcome, reason)
+        return _json_response(200, {"success": True})
+
+    def _template_delete(self, waba_id: str, query: Mapping[str, str]) -> _Response:
+        name = query.get("name")
+        if not name:
+            raise SimulatorError(100, "The parameter name is required.")
+        gone = self.state.template_delete(name, query.get("hsm_id"))
+        if not gone:
+            raise SimulatorError(
+                100,
+                message="(#100) Invalid parameter",
+                user_title="Message template not found",
+                user_msg=f"Message template {name!r} was not found.",
+            )
+        at = int(time.time())
+        for template in gone:
+            value = {
+                "event": "DELETED",
+                "message_template_id": int(template["id"]),
+                "message_template_name": template["name"],
+                "message_template_language": template["language"],
+                "reason": "NONE",
+                "message_template_category": template.get("category"),
+            }
+            job = Job("message_template_status_update", self.config.waba_id, None, value, time=at)
+            self.dispatcher.schedule(job, 0.0)
+        return _json_response(200, {"success": True})
 
     @staticmethod
     def _cursor(index: int) -> str:
@@ -906,6 +1061,52 @@ class SimulatorServer:
         return _json_response(
             200, {"scheduled": self._webhook_target_ready(), "found": template is not None}
         )
+
+    def _template_change(self, payload: Any, what: str) -> dict[str, Any]:
+        if not isinstance(payload, dict) or not payload.get("name") or not payload.get(what):
+            raise ValueError(f"template_{what} needs name, language and {what}")
+        template = self.state.find_template(payload["name"], payload.get("language") or "")
+        if template is None:
+            raise ValueError(f"no template {payload['name']} [{payload.get('language')}]")
+        return template
+
+    def _control_post_template_quality(self, query: Any, payload: Any) -> _Response:
+        """Meta re-rates a template: `{name, language, quality}` (GREEN, YELLOW, RED) changes
+        its `quality_score` and posts `message_template_quality_update`."""
+        template = self._template_change(payload, "quality")
+        quality = str(payload["quality"]).upper()
+        with self.state.lock:
+            previous = (template.get("quality_score") or {}).get("score") or "UNKNOWN"
+            template["quality_score"] = {"score": quality, "date": int(time.time())}
+        value = {
+            "previous_quality_score": previous, "new_quality_score": quality,
+            "message_template_id": int(template["id"]),
+            "message_template_name": template["name"],
+            "message_template_language": template["language"],
+        }  # fmt: skip
+        job = Job("message_template_quality_update", self.config.waba_id, None, value,
+                  time=int(time.time()))  # fmt: skip
+        self.dispatcher.schedule(job, float(payload.get("delay") or 0))
+        return _json_response(200, {"scheduled": self._webhook_target_ready()})
+
+    def _control_post_template_category(self, query: Any, payload: Any) -> _Response:
+        """Meta re-categorises a template: `{name, language, category}` changes it and posts
+        `template_category_update`."""
+        template = self._template_change(payload, "category")
+        category = str(payload["category"]).upper()
+        with self.state.lock:
+            previous = template.get("category")
+            template["category"] = category
+        value = {
+            "previous_category": previous, "new_category": category,
+            "message_template_id": int(template["id"]),
+            "message_template_name": template["name"],
+            "message_template_language": template["language"],
+        }  # fmt: skip
+        job = Job("template_category_update", self.config.waba_id, None, value,
+                  time=int(time.time()))  # fmt: skip
+        self.dispatcher.schedule(job, float(payload.get("delay") or 0))
+        return _json_response(200, {"scheduled": self._webhook_target_ready()})
 
     def _control_get_numbers(self, query: Mapping[str, str], payload: Any) -> _Response:
         phone_number_id = str(query.get("phone_number_id") or self.config.phone_number_id)

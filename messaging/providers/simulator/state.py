@@ -173,8 +173,100 @@ class SimState:
 
     # --- templates and media -------------------------------------------------------------------
 
+    def _reviews_due(self) -> None:
+        """Settle the reviews whose time has come (the lock is held): the template becomes
+        what the review decided, as Graph then lists it."""
+        now = self.clock()
+        for template in self.templates:
+            due = template.get("_review_due")
+            if due is not None and due <= now:
+                template["status"] = template.pop("_review_status")
+                template["rejected_reason"] = template.pop("_review_reason", "NONE")
+                del template["_review_due"]
+
+    def template_create(
+        self, definition: dict[str, Any], *, review_in: float, outcome: str, reason: str
+    ) -> dict[str, Any]:
+        """Add a submitted template, PENDING until `review_in` seconds have passed, then
+        `outcome` (APPROVED or REJECTED with `reason`). Raises KeyError when the name already
+        exists in that language (Meta refuses it)."""
+        with self.lock:
+            self._reviews_due()
+            for template in self.templates:
+                if (template.get("name"), template.get("language")) == (
+                    definition["name"],
+                    definition["language"],
+                ):
+                    raise KeyError(definition["name"])
+            template = {
+                "id": str(1_300_000_000_000_000 + next(self._seq)),
+                "name": definition["name"],
+                "language": definition["language"],
+                "status": "PENDING",
+                "category": definition["category"],
+                "parameter_format": definition.get("parameter_format") or "POSITIONAL",
+                "components": copy.deepcopy(definition["components"]),
+                "quality_score": {"score": "UNKNOWN"},
+            }
+            self._review(template, review_in, outcome, reason)
+            self.templates.append(template)
+            self.stats["templates_created"] += 1
+            return _public(template)
+
+    def _review(self, template: dict[str, Any], review_in: float, outcome: str, reason: str):
+        template["_review_due"] = self.clock() + review_in
+        template["_review_status"] = outcome
+        template["_review_reason"] = reason if outcome == "REJECTED" else "NONE"
+
+    def template_by_id(self, template_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            self._reviews_due()
+            for template in self.templates:
+                if str(template.get("id")) == str(template_id):
+                    return _public(template)
+        return None
+
+    def template_edit(
+        self,
+        template_id: str,
+        *,
+        components: list[dict[str, Any]] | None,
+        category: str | None,
+        review_in: float,
+        outcome: str,
+        reason: str,
+    ) -> dict[str, Any] | None:
+        """Replace a template's components (and category): back to PENDING review."""
+        with self.lock:
+            self._reviews_due()
+            for template in self.templates:
+                if str(template.get("id")) == str(template_id):
+                    if components is not None:
+                        template["components"] = copy.deepcopy(components)
+                    if category:
+                        template["category"] = category
+                    template["status"] = "PENDING"
+                    template["rejected_reason"] = "NONE"
+                    self._review(template, review_in, outcome, reason)
+                    self.stats["templates_edited"] += 1
+                    return _public(template)
+        return None
+
+    def template_delete(self, name: str, template_id: str | None) -> list[dict[str, Any]]:
+        """Remove the template `name` (only the language with `template_id` when given)."""
+        with self.lock:
+            gone = [
+                t
+                for t in self.templates
+                if t.get("name") == name and (not template_id or str(t.get("id")) == template_id)
+            ]
+            self.templates = [t for t in self.templates if t not in gone]
+            self.stats["templates_deleted"] += len(gone)
+            return [_public(t) for t in gone]
+
     def find_template(self, name: str, language: str) -> dict[str, Any] | None:
         with self.lock:
+            self._reviews_due()
             for template in self.templates:
                 if template.get("name") == name and template.get("language") == language:
                     return template
@@ -207,6 +299,8 @@ class SimState:
                 if template.get("name") == name and (
                     language is None or template.get("language") == language
                 ):
+                    for key in ("_review_due", "_review_status", "_review_reason"):
+                        template.pop(key, None)  # a status set by hand ends the review
                     status = {"REINSTATED": "APPROVED"}.get(event, event)
                     if event == "ARCHIVED":
                         template["_before_archive"] = template.get("status")
@@ -222,6 +316,7 @@ class SimState:
 
     def templates_snapshot(self) -> list[dict[str, Any]]:
         with self.lock:
+            self._reviews_due()
             return [_public(t) for t in self.templates]
 
     def add_media(self, content: bytes, mime_type: str, filename: str | None = None) -> MediaItem:
