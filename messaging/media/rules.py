@@ -62,10 +62,27 @@ _EXTENSIONS = {
     ".mp3": "audio/mpeg", ".amr": "audio/amr", ".ogg": "audio/ogg", ".opus": "audio/ogg",
     ".pdf": "application/pdf", ".txt": "text/plain",
 }  # fmt: skip
-ALLOWED_EXTENSIONS = (
-    ".jpg .jpeg .png .webp .mp4 .3gp .aac .m4a .mp3 .amr .ogg .pdf .txt .doc .docx .xls .xlsx "
-    ".ppt .pptx"
-).split()
+ALLOWED_EXTENSIONS = [
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".mp4",
+    ".3gp",
+    ".aac",
+    ".m4a",
+    ".mp3",
+    ".amr",
+    ".ogg",
+    ".pdf",
+    ".txt",
+    ".doc",
+    ".docx",
+    ".xls",
+    ".xlsx",
+    ".ppt",
+    ".pptx",
+]
 
 # The first bytes of the formats whose content can be recognised cheaply. A file named .png
 # that is really HTML is refused here, before it is kept or shown to anyone.
@@ -162,7 +179,9 @@ def sha256_of(upload) -> str:
     """The SHA-256 of an uploaded file, read in chunks (files may be 100 MB)."""
     digest = hashlib.sha256()
     upload.seek(0)
-    for chunk in upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 16), b""):
+    for chunk in (
+        upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 16), b"")
+    ):
         digest.update(chunk)
     upload.seek(0)
     return digest.hexdigest()

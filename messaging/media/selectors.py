@@ -13,7 +13,9 @@ KINDS = sorted({kind.kind for kind in MEDIA_TYPES.values()})
 def media_asset_list(*, kind: str = "", search: str = "") -> QuerySet[MediaAsset]:
     """The library, newest first, with each asset's ids per number (one query for them)."""
     assets = MediaAsset.objects.select_related("uploaded_by").prefetch_related(
-        Prefetch("uploads", queryset=MediaUpload.objects.select_related("channel").order_by("channel_id"))
+        Prefetch(
+            "uploads", queryset=MediaUpload.objects.select_related("channel").order_by("channel_id")
+        )
     )
     if kind in KINDS:
         assets = assets.filter(kind=kind)

@@ -162,9 +162,7 @@ def media_upload(
     return MediaUpload.objects.get(asset=asset, channel=channel)
 
 
-def media_id_for(
-    *, asset: MediaAsset, channel: Channel, provider: Provider | None = None
-) -> str:
+def media_id_for(*, asset: MediaAsset, channel: Channel, provider: Provider | None = None) -> str:
     """A media id for `asset` on `channel` that stays valid for at least the renewal margin,
     uploading the file (once, whoever else asks at the same time) when there is none."""
     now = timezone.now()
@@ -328,11 +326,11 @@ def media_content_resolve(
 __all__ = [
     "MediaAssetUnusable",
     "MediaRefused",
+    "MediaResolver",
     "media_asset_create",
     "media_asset_delete",
     "media_assets_check",
     "media_content_placeholders",
-    "MediaResolver",
     "media_content_resolve",
     "media_header_example",
     "media_id_for",
@@ -371,8 +369,6 @@ def media_header_example(*, asset: MediaAsset, channel: Channel) -> dict[str, An
             content = handle.read()
     except (FileNotFoundError, OSError) as exc:
         raise PermanentError(f"The library file of asset {asset.pk} is missing.") from exc
-    handle = provider.upload_header_example(
-        content, mime_type=asset.mime_type, filename=asset.name
-    )
+    handle = provider.upload_header_example(content, mime_type=asset.mime_type, filename=asset.name)
     logger.info("media asset %s uploaded as a template header example", asset.pk)
     return {"type": "HEADER", "format": header_format, "example": {"header_handle": [handle]}}
