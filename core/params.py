@@ -15,8 +15,9 @@ valid.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, tzinfo
 
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.errors import DomainError
@@ -113,3 +114,42 @@ def query_date_or_none(raw: object) -> date | None:
         return query_date(raw, name="date")
     except QueryParamError:
         return None
+
+
+def query_bound(raw: object, *, name: str, tz: tzinfo, end: bool = False) -> datetime | None:
+    """One end of a period: a date-time as given, or a date cut at midnight in `tz` (its
+    start, or with `end` the next day's start, so that `to=2026-03-31` includes that day);
+    None when absent. Each reporting endpoint passes its own time zone (analytics days are
+    cut in ANALYTICS_TIME_ZONE)."""
+    value = query_moment(raw, name=name)
+    if value is None or isinstance(value, datetime):
+        return value
+    day = value + timedelta(days=1) if end else value
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def query_period(
+    params,
+    *,
+    tz: tzinfo,
+    start: str = "from",
+    end: str = "to",
+    default_days: int = 7,
+    max_days: int = 366,
+    now: datetime | None = None,
+) -> tuple[datetime, datetime]:
+    """The period `[start, end)` a report's query string asks for (`?from=&to=`, dates or
+    date-times, see `query_bound`). Without `to` it ends now; without `from` it starts
+    `default_days` before its end. An end before its start, or a period longer than
+    `max_days`, is a QueryParamError naming the parameter."""
+    last = query_bound(params.get(end), name=end, tz=tz, end=True)
+    if last is None:
+        last = now or timezone.now()
+    first = query_bound(params.get(start), name=start, tz=tz)
+    if first is None:
+        first = last - timedelta(days=default_days)
+    if last <= first:
+        raise QueryParamError(end, f"must be after {start}.")
+    if last - first > timedelta(days=max_days):
+        raise QueryParamError(end, f"a period is at most {max_days} days.")
+    return first, last

@@ -75,6 +75,7 @@ ROLES: list[Role] = [
             "messaging.*_faqentry",
             "messaging.*_cannedreply",
             "messaging.*_trackedlink",
+            "messaging.*_mediaasset",
             "analytics.view_*",
         ],
         denies=[
@@ -120,6 +121,9 @@ ROLES: list[Role] = [
             "messaging.view_autoreplyrule",
             "messaging.*_faqentry",
             "messaging.view_team",
+            # The media library: attach a file to a reply, or add one (never delete).
+            "messaging.view_mediaasset",
+            "messaging.add_mediaasset",
             # Their own teams' canned replies; the global ones and other teams' need
             # messaging.manage_cannedreply (Campaign manager, Admin).
             "messaging.view_cannedreply",

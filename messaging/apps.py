@@ -12,9 +12,11 @@ class MessagingConfig(AppConfig):
         from core.navigation import NavItem, nav_register
         from messaging.audited import audit_register_messaging
         from messaging.campaigns.health_hooks import campaign_health_hooks_register
+        from messaging.campaigns.selectors import campaigns_using_asset
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
         from messaging.home import home_sections_register
+        from messaging.media.services import media_users_register
         from messaging.personal_data import personal_data_register_messaging
 
         audit_register_messaging()
@@ -65,6 +67,9 @@ class MessagingConfig(AppConfig):
                 215,
             ),
             NavItem(
+                "Media library", "messaging:media-list", "messaging.view_mediaasset", "Engage", 225
+            ),
+            NavItem(
                 "Notifications",
                 "messaging:notification-list",
                 "messaging.view_notification",
@@ -76,4 +81,5 @@ class MessagingConfig(AppConfig):
         home_sections_register()
         personal_data_register_messaging()
         campaign_send_hooks_register()
+        media_users_register(campaigns_using_asset)
         campaign_health_hooks_register()

@@ -7,12 +7,14 @@ shown), `MessageTemplate`, `Campaign` (with launch, pause, resume and cancel als
 actions), `ContentItem`, `AutoReplyRule`, `FaqEntry`, `NotificationType`,
 `NotificationPreference`, `TrackedLink`, the inbox's `Team` (with its members and routed
 numbers, `TeamMember`, `TeamChannel`) and `CannedReply`; and `Conversation` (assignment,
-closing), without the timestamps every inbound message moves. Agents' availability toggles
-(`AgentAvailability`) are not configuration and are not recorded.
+closing), without the timestamps every inbound message moves; the media library's
+`MediaAsset` (added and deleted by staff and tokens; not `last_used_at`, which sends move).
+Agents' availability toggles (`AgentAvailability`) are not configuration and are not recorded.
 
 Not recorded: the traffic, high-volume and written by the send path and webhooks (`Message`,
 `MessageStatusEvent`, `Notification`, `WebhookEvent`, `LinkClick`, `ContentDelivery`,
-`ContentUnlock`, `AutoReplyRun`, `AutomatedAnswer`, `RateLimitState`, `SatisfactionSurvey`),
+`ContentUnlock`, `AutoReplyRun`, `AutomatedAnswer`, `RateLimitState`, `SatisfactionSurvey`,
+`MediaUpload`: the ids the send path gets from the provider),
 and the append-only
 histories that already name who acted (`CampaignTransition`, `ContentTransition`,
 `ConversationEvent`, `NotificationPreferenceEvent`). Bulk writes (a campaign's messages,
@@ -28,6 +30,7 @@ from messaging.channels.models import Channel, MessageTemplate, PriceCard, Price
 from messaging.content.models import ContentItem
 from messaging.inbox.models import CannedReply, Team, TeamChannel, TeamMember
 from messaging.links.models import TrackedLink
+from messaging.media.models import MediaAsset
 from messaging.notifications.models import NotificationPreference, NotificationType
 from messaging.sending.models import Conversation
 
@@ -41,6 +44,7 @@ def audit_register_messaging() -> None:
         audit_register(model)
     audit_register(Campaign, m2m_fields={"tags"})
     audit_register(Team, exclude_fields=["last_assigned", "turns"])
+    audit_register(MediaAsset, exclude_fields=["last_used_at"])
     audit_register(
         Conversation,
         exclude_fields=[

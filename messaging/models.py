@@ -53,6 +53,10 @@ from messaging.links.models import (  # noqa: F401
     LinkClick,
     TrackedLink,
 )
+from messaging.media.models import (  # noqa: F401
+    MediaAsset,
+    MediaUpload,
+)
 from messaging.notifications.models import (  # noqa: F401
     Notification,
     NotificationPreference,

@@ -5,6 +5,7 @@ from messaging.campaigns.urls import urlpatterns as campaigns
 from messaging.channels.urls import urlpatterns as channels
 from messaging.content.urls import urlpatterns as content
 from messaging.inbox.urls import urlpatterns as inbox
+from messaging.media.urls import urlpatterns as media
 from messaging.notifications.urls import urlpatterns as notifications
 
-urlpatterns = [*campaigns, *content, *notifications, *automation, *inbox, *channels]
+urlpatterns = [*campaigns, *content, *notifications, *automation, *inbox, *channels, *media]

@@ -7,8 +7,6 @@ reporting endpoints need `analytics.view_dashboard` (message-level reports also
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -30,13 +28,13 @@ from analytics.api.serializers import (
     RevenueReportSerializer,
     TemplateReportSerializer,
 )
-from analytics.days import day_bounds
+from analytics.days import analytics_tz
 from analytics.models import ConversionEvent
 from analytics.services.conversions import conversion_record
 from analytics.template_report import template_report
 from core.api.pagination import CappedLimitOffsetPagination
 from core.errors import DomainError
-from core.params import QueryParamError, query_date, query_id, query_moment
+from core.params import QueryParamError, query_bound, query_date, query_id
 from crm.selectors import ContactUnresolved, contact_resolve
 
 REPORTING = ["analytics.view_dashboard"]
@@ -81,13 +79,9 @@ class UncountedPagination(CappedLimitOffsetPagination):
 
 
 def _moment(raw: str | None, *, end: bool = False, name: str = "date"):
-    """A datetime or a date (a date's start, or with `end` the next day's start); dates
-    outside `core.params`' window are a 400."""
-    value = query_moment(raw, name=name)
-    if value is None or isinstance(value, datetime):
-        return value
-    start, next_start = day_bounds(value)
-    return next_start if end else start
+    """A datetime or a date (a date's start, or with `end` the next day's start, in the
+    analytics time zone); dates outside `core.params`' window are a 400."""
+    return query_bound(raw, name=name, tz=analytics_tz(), end=end)
 
 
 def _phone_contact_id(raw: str | None) -> int | None:

@@ -297,6 +297,8 @@ WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
 WHATSAPP_DISPLAY_PHONE_NUMBER = env.str("WHATSAPP_DISPLAY_PHONE_NUMBER", default="")
 WHATSAPP_API_TOKEN = env.str("WHATSAPP_API_TOKEN", default="")
 WHATSAPP_APP_SECRET = env.str("WHATSAPP_APP_SECRET", default="")
+# The Meta app's id: template media header examples go through its resumable upload.
+WHATSAPP_APP_ID = env.str("WHATSAPP_APP_ID", default="")
 WHATSAPP_WEBHOOK_VERIFY_TOKEN = env.str("WHATSAPP_WEBHOOK_VERIFY_TOKEN", default="")
 # Fields read from Graph `GET /{phone_number_id}` by `sync_channels` (empty: the provider's list).
 WHATSAPP_PHONE_NUMBER_FIELDS = env.str("WHATSAPP_PHONE_NUMBER_FIELDS", default="")
@@ -513,6 +515,20 @@ AI_RESPONDER_TIMEOUT = env.float("AI_RESPONDER_TIMEOUT", default=8.0)
 AI_RESPONDER_MIN_CONFIDENCE = env.float("AI_RESPONDER_MIN_CONFIDENCE", default=0.6)
 # Inbox: media uploads from the reply box (WhatsApp's own per-type limits apply as well).
 INBOX_UPLOAD_MAX_BYTES = env.int("INBOX_UPLOAD_MAX_BYTES", default=16 * 1024 * 1024)
+
+# --- Media library (README "Media library") -----------------------------------------------------
+# A cap below WhatsApp's own per-type limits (image 5 MB, video and audio 16 MB, documents
+# 100 MB, stickers 500 KB), applied to every library upload.
+MEDIA_LIBRARY_MAX_BYTES = env.int("MEDIA_LIBRARY_MAX_BYTES", default=100 * 1024 * 1024)
+# How long the Cloud API keeps an uploaded media id usable, and how long before that a send
+# uploads the file again instead of using it.
+MEDIA_ID_TTL_DAYS = env.int("MEDIA_ID_TTL_DAYS", default=30)
+MEDIA_ID_RENEW_MARGIN_HOURS = env.int("MEDIA_ID_RENEW_MARGIN_HOURS", default=24)
+# The nightly renewal uploads again the ids (expiring within twice the margin) of assets a send
+# used within this many days; others are uploaded when a send next needs them.
+MEDIA_RENEW_USED_WITHIN_DAYS = env.int("MEDIA_RENEW_USED_WITHIN_DAYS", default=14)
+# Concurrent senders of one asset on one number wait this long for one upload.
+MEDIA_UPLOAD_LOCK_SECONDS = env.int("MEDIA_UPLOAD_LOCK_SECONDS", default=60)
 INBOX_POLL_SECONDS = env.int("INBOX_POLL_SECONDS", default=3)
 # The satisfaction survey sent after a close, on numbers that opted in (at most 1024 characters).
 INBOX_SURVEY_QUESTION = env.str(

@@ -17,6 +17,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Integration tests whose worker processes read files the test wrote (the media library) keep
+# them on disk under MEDIA_ROOT, which they set for both.
+if env.bool("TEST_MEDIA_ON_DISK", default=False):
+    STORAGES["default"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 WHITENOISE_AUTOREFRESH = True
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if env.str("REDIS_URL", default=""):

@@ -20,6 +20,9 @@ from messaging.campaigns.mapping import (
 from messaging.campaigns.models import Campaign, business_time_zone
 from messaging.channels.models import MessageTemplate
 from messaging.channels.selectors import channels_active, templates_sendable
+from messaging.media.content import asset_ref_id
+from messaging.media.selectors import media_assets_of_kind
+from messaging.sending.policy import template_header_format
 
 VALUE_MAX = 500
 # Offered first in the schedule's time zone list (after the business's own): where most
@@ -116,12 +119,22 @@ class ParameterMappingForm(forms.Form):
             self._add(slot, mapping_item(self.stored, slot))
         self.needs_media = needs_media_link(template)
         if self.needs_media:
+            kind = template_header_format(template).lower()
+            self.fields["header_media_asset"] = forms.ModelChoiceField(
+                label=f"Header {kind} from the media library",
+                queryset=media_assets_of_kind(kind),
+                initial=asset_ref_id(self.stored.get("header_media_asset")),
+                required=False,
+                empty_label="None: use the link below",
+                help_text="Uploaded to WhatsApp once and reused for every recipient.",
+            )
             self.fields["header_media_link"] = forms.URLField(
                 label="Header media link",
                 initial=self.stored.get("header_media_link", ""),
                 assume_scheme="https",
                 max_length=2048,
-                help_text="A public http(s) URL; private and loopback addresses are refused.",
+                required=False,
+                help_text="Or a public http(s) URL; private and loopback addresses are refused.",
             )
 
     def _add(self, slot: Slot, item: dict) -> None:
@@ -179,6 +192,10 @@ class ParameterMappingForm(forms.Form):
                 )
             elif source == CONSTANT and not (data.get(f"{slot.key}_text") or "").strip():
                 self.add_error(f"{slot.key}_text", f"Give the text for {slot.label}.")
+        if self.needs_media and not (
+            data.get("header_media_asset") or data.get("header_media_link")
+        ):
+            self.add_error("header_media_asset", "Choose a library file or give a media link.")
         return data
 
     def _item(self, slot: Slot, data: dict) -> dict | None:
@@ -205,7 +222,7 @@ class ParameterMappingForm(forms.Form):
         result: dict = {
             key: value
             for key, value in self.stored.items()
-            if key not in ("header", "body", "buttons", "header_media_link")
+            if key not in ("header", "body", "buttons", "header_media_link", "header_media_asset")
         }
         result.update({"header": [], "body": [], "buttons": {}})
         for slot in self.slots:
@@ -218,8 +235,16 @@ class ParameterMappingForm(forms.Form):
                 result["buttons"][str(slot.index)] = item
             else:
                 result[slot.part].append(item)
-        link = data.get("header_media_link") or self.stored.get("header_media_link")
-        if self.needs_media and link:
+        asset = data.get("header_media_asset")
+        link = data.get("header_media_link")
+        if self.is_bound and not (asset or link):  # nothing chosen yet: keep what was stored
+            asset_id = asset_ref_id(self.stored.get("header_media_asset"))
+            link = self.stored.get("header_media_link")
+        else:
+            asset_id = asset.pk if asset else None
+        if self.needs_media and asset_id:  # a library file wins over a link
+            result["header_media_asset"] = asset_id
+        elif self.needs_media and link:
             result["header_media_link"] = link
         return result
 

@@ -4,6 +4,7 @@ A campaign's `parameter_mapping` holds one item per template variable:
 
     {"header": [item, ...], "body": [item, ...], "buttons": {"0": item},
      "header_media_link": "https://...", "button_payloads": {"1": "..."}}
+    (or "header_media_asset": <media library id> instead of the link)
 
     item = {"source": "field" | "attribute" | "constant",
             "value": <a CONTACT_FIELDS key, an attribute key, or the text itself>,
@@ -27,6 +28,7 @@ from typing import Any
 
 from messaging.channels.models import MessageTemplate
 from messaging.channels.rendering import RenderedTemplate, template_render
+from messaging.media.content import asset_ref_id
 from messaging.sending.policy import template_header_format
 from messaging.sending.send import template_content_build
 
@@ -217,6 +219,7 @@ def _content(template: MessageTemplate, mapping: dict, render, button=None) -> d
         body=values("body") or None,
         header=values("header") or None,
         header_media_link=mapping.get("header_media_link") or None,
+        header_media_asset=asset_ref_id(mapping.get("header_media_asset")),
         button_url_values={str(i): button(item) for i, item in buttons.items()},
         button_payloads=mapping.get("button_payloads") or None,
     )

@@ -32,6 +32,8 @@ from messaging.channels.selectors import (
     channel_unique_recipient_limit,
     channels_with_health,
 )
+from messaging.media.content import asset_ref_id
+from messaging.media.models import MediaAsset
 from messaging.providers.error_codes import error_code_info
 from messaging.sending.models import UNCONFIRMED, Message, MessageType, Status
 from messaging.sending.policy import (
@@ -210,14 +212,32 @@ def campaign_message_problems(campaign: Campaign) -> list[str]:
     header = next(
         (c for c in template.components if str(c.get("type", "")).upper() == "HEADER"), {}
     )
-    if str(header.get("format", "")).upper() in {"IMAGE", "VIDEO", "DOCUMENT"} and not (
-        mapping.get("header_media_link")
+    header_format = str(header.get("format", "")).upper()
+    if header_format in {"IMAGE", "VIDEO", "DOCUMENT"} and not (
+        mapping.get("header_media_link") or mapping.get("header_media_asset")
     ):
-        problems.append("The template's header needs a media link.")
-    media_problem = header_media_link_problem(mapping)
+        problems.append("The template's header needs a media library file or a media link.")
+    media_problem = header_media_link_problem(mapping) or header_media_asset_problem(
+        mapping, header_format.lower()
+    )
     if media_problem:
         problems.append(media_problem)
     return problems
+
+
+def header_media_asset_problem(mapping: Any, kind: str | None = None) -> str | None:
+    """Why a mapping's `header_media_asset` (a media library id) cannot go out, or None: it
+    must name a library file, of the header's kind when `kind` is known."""
+    ref = mapping.get("header_media_asset") if isinstance(mapping, dict) else None
+    if ref in (None, ""):
+        return None
+    asset_id = asset_ref_id(ref)
+    asset = MediaAsset.objects.filter(pk=asset_id).first() if asset_id else None
+    if asset is None:
+        return f"Header media file {ref} is not in the media library."
+    if kind and asset.kind != kind:
+        return f"Header media file {asset.name} is a {asset.kind} file; the header needs {kind}."
+    return None
 
 
 def header_media_link_problem(mapping: Any) -> str | None:
@@ -517,4 +537,17 @@ def campaigns_scheduled(*, limit: int = 10) -> list[Campaign]:
         Campaign.objects.filter(state=CampaignState.SCHEDULED)
         .select_related("channel", "template")
         .order_by(F("scheduled_at").asc(nulls_last=True), "pk")[:limit]
+    )
+
+
+def campaigns_using_asset(asset) -> list[str]:
+    """Names of the campaigns not finished yet whose header is media library file `asset`
+    (it may not be deleted while they may still send it)."""
+    unfinished = Campaign.objects.exclude(
+        state__in=[CampaignState.COMPLETED, CampaignState.CANCELLED]
+    )
+    return list(
+        unfinished.filter(parameter_mapping__header_media_asset=asset.pk)
+        .order_by("name")
+        .values_list("name", flat=True)
     )

@@ -50,6 +50,7 @@ from messaging.campaigns.selectors import (
     campaign_sendable,
     channel_budget,
     channel_budget_room,
+    header_media_asset_problem,
     header_media_link_problem,
 )
 from messaging.channels.health import HealthChange
@@ -132,6 +133,11 @@ def _mapping_check(mapping: Any) -> None:
     if problem:
         raise DomainError(
             problem, code="media_url_refused", details={"header_media_link": [problem]}
+        )
+    problem = header_media_asset_problem(mapping)
+    if problem:
+        raise DomainError(
+            problem, code="media_asset_unknown", details={"header_media_asset": [problem]}
         )
 
 

@@ -21,6 +21,8 @@ from messaging.inbox.notes import NOTE_MAX_LENGTH
 from messaging.inbox.routing import inbox_users
 from messaging.inbox.selectors import ASSIGNED_FILTERS, STATE_FILTERS
 from messaging.inbox.services import LINK_TYPES
+from messaging.media.models import MediaAsset
+from messaging.media.selectors import media_assets_newest
 
 MEDIA_HEADERS = ("IMAGE", "VIDEO", "DOCUMENT")
 
@@ -152,6 +154,23 @@ class TemplateReplyForm(forms.Form):
 class MediaUploadForm(forms.Form):
     file = forms.FileField(label="File")
     caption = forms.CharField(required=False, max_length=1024)
+
+
+class LibraryReplyForm(forms.Form):
+    """A file from the media library (the newest LIBRARY_CHOICES of them)."""
+
+    asset = forms.ModelChoiceField(queryset=MediaAsset.objects.none(), label="Library file")
+    caption = forms.CharField(required=False, max_length=1024)
+
+    LIBRARY_CHOICES = 200
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        newest = media_assets_newest().values("pk")[: self.LIBRARY_CHOICES]  # a subquery
+        self.fields["asset"].queryset = MediaAsset.objects.filter(pk__in=newest).order_by(
+            "-created_at", "-id"
+        )
+        self.fields["asset"].label_from_instance = lambda a: f"{a.name} ({a.kind})"
 
 
 class MediaLinkForm(forms.Form):

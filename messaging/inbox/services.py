@@ -10,7 +10,6 @@ by `message_send` (free text outside the 24-hour window is refused with `window_
 from __future__ import annotations
 
 import logging
-import mimetypes
 from pathlib import PurePath
 from typing import Any
 
@@ -25,6 +24,9 @@ from messaging.automation.models import AutomatedAnswer
 from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel, MessageTemplate
 from messaging.inbox.survey import survey_send
+from messaging.media.models import MediaAsset
+from messaging.media.rules import MediaRefused, media_file_check
+from messaging.media.services import media_asset_create, media_id_for
 from messaging.providers import PermanentError, ProviderError
 from messaging.sending.conversations import (
     NOT_FROM_USER,
@@ -46,41 +48,6 @@ from messaging.signals import answer_rated, conversation_closed
 logger = logging.getLogger(__name__)
 
 
-# What the reply box accepts for upload: MIME type -> (WhatsApp type, WhatsApp's size limit).
-UPLOAD_TYPES: dict[str, tuple[str, int]] = {
-    "image/jpeg": ("image", 5 * 1024 * 1024),
-    "image/png": ("image", 5 * 1024 * 1024),
-    "video/mp4": ("video", 16 * 1024 * 1024),
-    "video/3gpp": ("video", 16 * 1024 * 1024),
-    "audio/aac": ("audio", 16 * 1024 * 1024),
-    "audio/mp4": ("audio", 16 * 1024 * 1024),
-    "audio/mpeg": ("audio", 16 * 1024 * 1024),
-    "audio/amr": ("audio", 16 * 1024 * 1024),
-    "audio/ogg": ("audio", 16 * 1024 * 1024),
-    "application/pdf": ("document", 100 * 1024 * 1024),
-    "text/plain": ("document", 100 * 1024 * 1024),
-    "application/msword": ("document", 100 * 1024 * 1024),
-    "application/vnd.ms-excel": ("document", 100 * 1024 * 1024),
-    "application/vnd.ms-powerpoint": ("document", 100 * 1024 * 1024),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
-        "document",
-        100 * 1024 * 1024,
-    ),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (
-        "document",
-        100 * 1024 * 1024,
-    ),
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
-        "document",
-        100 * 1024 * 1024,
-    ),
-}
-# The first bytes of the formats whose content we can recognise cheaply.
-MAGIC = {
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "application/pdf": (b"%PDF-",),
-}
 LINK_TYPES = ("image", "video", "audio", "document")
 
 
@@ -156,75 +123,80 @@ def conversation_reply_media_link(
 
 
 def upload_check(*, name: str, size: int, head: bytes) -> tuple[str, str]:
-    """(MIME type, WhatsApp type) of an upload, or UploadRefused with the reason."""
-    mime_type = (mimetypes.guess_type(name or "")[0] or "").lower()
-    if mime_type not in UPLOAD_TYPES:
-        allowed = ", ".join(sorted({PurePath(n).suffix for n in _ALLOWED_EXAMPLES}))
-        raise UploadRefused(
-            f"Files of this type cannot be sent on WhatsApp (allowed: {allowed}).",
-            code="upload_type_refused",
+    """(MIME type, WhatsApp type) of an upload, or UploadRefused with the reason: the media
+    library's rules (`messaging.media.rules`) under the reply box's INBOX_UPLOAD_MAX_BYTES."""
+    try:
+        checked = media_file_check(
+            name=name, size=size, head=head, max_bytes=settings.INBOX_UPLOAD_MAX_BYTES
         )
-    kind, limit = UPLOAD_TYPES[mime_type]
-    limit = min(limit, settings.INBOX_UPLOAD_MAX_BYTES)
-    if size <= 0:
-        raise UploadRefused("The file is empty.", code="upload_empty")
-    if size > limit:
-        raise UploadRefused(
-            f"The file is {size / 1048576:.1f} MB; at most {limit / 1048576:.0f} MB for {kind}.",
-            code="upload_too_large",
-        )
-    signatures = MAGIC.get(mime_type)
-    if signatures and not head.startswith(signatures):
-        raise UploadRefused(f"The file's content is not {mime_type}.", code="upload_type_refused")
-    return mime_type, kind
+    except MediaRefused as exc:
+        raise UploadRefused(exc.message, code=exc.code, details=exc.details) from exc
+    return checked.mime_type, checked.kind
 
 
-_ALLOWED_EXAMPLES = ("a.jpg", "a.png", "a.mp4", "a.3gp", "a.aac", "a.m4a", "a.mp3", "a.amr",
-                     "a.ogg", "a.pdf", "a.txt", "a.doc", "a.docx", "a.xls", "a.xlsx", "a.ppt",
-                     "a.pptx")  # fmt: skip
-
-
-def conversation_reply_media_upload(
-    *, conversation: Conversation, user, upload, caption: str = ""
-) -> Message:
-    """Media from the agent's computer: checked (type, size), uploaded to the provider and
-    sent by media id (WhatsApp's recommended way); the file is kept under MEDIA_ROOT."""
-
-    name = PurePath(upload.name or "upload").name[-100:]
-    head = upload.read(16)
-    upload.seek(0)
-    mime_type, kind = upload_check(name=name, size=upload.size or 0, head=head)
+def _window_check(conversation: Conversation) -> None:
     refusal = send_policy_check(
         contact=conversation.contact, channel=conversation.channel, kind=SendKind.SERVICE,
         needs_window=True,
     )  # fmt: skip
     if refusal is not None:
-        raise refusal.error()  # before the file leaves for the provider
-    provider = provider_for_channel(conversation.channel)
-    if not hasattr(provider, "upload_media"):
-        raise SendRefused(
-            "This number's provider cannot take uploads: send the media by link.",
-            code="upload_unsupported",
-        )
-    data = upload.read()
+        raise refusal.error()
+
+
+def conversation_reply_asset(
+    *, conversation: Conversation, user, asset: MediaAsset, caption: str = ""
+) -> Message:
+    """A media library file as a reply, sent by the number's media id. The id is made ready
+    now (uploaded when the number has none or it expires soon), so a provider that will not
+    take the file is the agent's to see, not a failed message; the dispatcher reuses it."""
+    _window_check(conversation)
+    channel = conversation.channel
     try:
-        media_id = provider.upload_media(data, mime_type=mime_type, filename=name)
+        provider = provider_for_channel(channel)
+        if not provider.supports_media_upload:
+            raise SendRefused(
+                "This number's provider cannot take uploads: send the media by link.",
+                code="upload_unsupported",
+            )
+        media_id = media_id_for(asset=asset, channel=channel, provider=provider)
     except ProviderError as exc:
         logger.warning("media upload for conversation %s failed: %s", conversation.pk, exc)
         raise SendRefused(
             f"WhatsApp did not take the file: {exc.message}", code="upload_failed"
         ) from exc
-    content: dict[str, Any] = {"id": media_id}
-    if caption.strip() and kind != "audio":
+    content: dict[str, Any] = {"asset": asset.pk}
+    if caption.strip() and asset.kind not in ("audio", "sticker"):
         content["caption"] = caption.strip()
-    if kind == "document":
-        content["filename"] = name
-    message = conversation_reply(conversation=conversation, user=user, type=kind, content=content)
-    message.media_file.save(name, ContentFile(data), save=False)
-    Message.objects.filter(pk=message.pk).update(
-        media_file=message.media_file.name, media_id=media_id
+    message = conversation_reply(
+        conversation=conversation, user=user, type=asset.kind, content=content
     )
+    Message.objects.filter(pk=message.pk).update(media_id=media_id)
     message.media_id = media_id
+    return message
+
+
+def conversation_reply_media_upload(
+    *, conversation: Conversation, user, upload, caption: str = ""
+) -> Message:
+    """Media from the agent's computer: checked (type, size), kept in the media library
+    (the same file again is the same asset), sent by the number's media id (WhatsApp's
+    recommended way). The conversation keeps its own copy under MEDIA_ROOT, which retention
+    and erasure treat as the conversation's content; the library's is a business asset."""
+    name = PurePath(upload.name or "upload").name[-100:]
+    head = upload.read(16)
+    upload.seek(0)
+    upload_check(name=name, size=upload.size or 0, head=head)
+    _window_check(conversation)  # before the file leaves for the provider
+    try:
+        asset, _created = media_asset_create(upload=upload, uploaded_by=user)
+    except MediaRefused as exc:
+        raise UploadRefused(exc.message, code=exc.code, details=exc.details) from exc
+    message = conversation_reply_asset(
+        conversation=conversation, user=user, asset=asset, caption=caption
+    )
+    upload.seek(0)
+    message.media_file.save(asset.name, ContentFile(upload.read()), save=False)
+    Message.objects.filter(pk=message.pk).update(media_file=message.media_file.name)
     return message
 
 

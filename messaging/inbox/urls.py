@@ -35,6 +35,7 @@ urlpatterns = [
     ),
     path("inbox/<int:pk>/reply/media/", inbox.inbox_reply_media, name="inbox-reply-media"),
     path("inbox/<int:pk>/reply/link/", inbox.inbox_reply_link, name="inbox-reply-link"),
+    path("inbox/<int:pk>/reply/library/", inbox.inbox_reply_library, name="inbox-reply-library"),
     path("inbox/<int:pk>/notes/", inbox.inbox_note, name="inbox-note"),
     path("inbox/<int:pk>/<str:action>/", inbox.inbox_action, name="inbox-action"),
     path("reports/agents/", report_views.agent_report_page, name="agent-report"),

@@ -31,6 +31,7 @@ from messaging.inbox.canned import canned_replies_for_reply_box, canned_reply_re
 from messaging.inbox.forms import (
     AssignForm,
     InboxFilterForm,
+    LibraryReplyForm,
     MediaLinkForm,
     MediaUploadForm,
     NoteForm,
@@ -187,6 +188,8 @@ def _draft_forms(draft: dict, conversation: Conversation) -> dict:
         forms["link"] = MediaLinkForm(data) if bound else MediaLinkForm(initial=data)
     elif kind == "upload":
         forms["upload"] = MediaUploadForm(initial={"caption": data.get("caption", "")})
+    elif kind == "library":
+        forms["library"] = LibraryReplyForm(data) if bound else LibraryReplyForm(initial=data)
     elif kind == "template" and draft.get("template"):
         template = _templates(conversation).filter(pk=draft["template"]).first()
         if template is not None:
@@ -232,6 +235,8 @@ def _page(request, conversation: Conversation) -> object:
         "note_form": forms.get("note") or NoteForm(),
         "upload_form": forms.get("upload") or MediaUploadForm(),
         "link_form": forms.get("link") or MediaLinkForm(),
+        "library_form": forms.get("library") or LibraryReplyForm(),
+        "can_use_library": user.has_perm("messaging.view_mediaasset"),
         "template_forms": template_forms,
         "assign_form": AssignForm(initial={"assignee": conversation.assignee_id}),
         "reply_error": forms.get("error"),
@@ -316,6 +321,26 @@ def inbox_reply_media(request, pk):
         return _refused(request, conversation, form="upload", error=exc)
     _draft_clear(request, conversation)
     messages.success(request, "File sent to WhatsApp and queued.")
+    return redirect(_thread_url(conversation))
+
+
+@require_POST
+@staff_permission_required(*REPLY, "messaging.view_mediaasset")
+def inbox_reply_library(request, pk):
+    """Send a media library file (by the number's media id: uploaded once, reused)."""
+    conversation = _conversation(pk)
+    form = LibraryReplyForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, conversation, form="library")
+    try:
+        svc.conversation_reply_asset(
+            conversation=conversation, user=request.user, asset=form.cleaned_data["asset"],
+            caption=form.cleaned_data["caption"],
+        )  # fmt: skip
+    except DomainError as exc:
+        return _refused(request, conversation, form="library", error=exc)
+    _draft_clear(request, conversation)
+    messages.success(request, "Library file queued.")
     return redirect(_thread_url(conversation))
 
 

@@ -1,14 +1,19 @@
-"""Notification API: send an event's template once per reference, list, resend, preferences."""
+"""Notification API: send an event's template once per reference, list, resend, preferences,
+statistics."""
+
+from zoneinfo import ZoneInfo
 
 import django_filters
+from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.filters import MomentFilter
 from core.errors import DomainError
+from core.params import QueryParamError, query_period, query_text
 from crm.models import Contact
 from crm.selectors import contact_resolve
 from messaging.channels.selectors import channels_active
@@ -17,9 +22,16 @@ from messaging.notifications.models import (
     NotificationPreferenceSource,
     NotificationType,
 )
+from messaging.notifications.names import (
+    names_used,
+    notification_type_aliases,
+    notification_type_code,
+)
 from messaging.notifications.selectors import (
+    STATISTICS_KEYS,
     notification_list,
     notification_preferences,
+    notification_statistics,
     notifications_with_status,
 )
 from messaging.notifications.services import (
@@ -28,6 +40,7 @@ from messaging.notifications.services import (
     notification_required_variables,
     notification_resend,
     notification_send,
+    notification_type_get,
 )
 
 
@@ -57,7 +70,10 @@ class NotificationSendSerializer(serializers.Serializer):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    event_type = serializers.CharField(source="event_type.code")
+    event_type = serializers.SerializerMethodField(
+        help_text="The type's code, or the seed 004 name the request used for it "
+        "(`pause_confirmation`, `churn_risk`)."
+    )
     phone = serializers.CharField(source="contact.phone", allow_null=True)
     status = serializers.SerializerMethodField()
     message = serializers.SerializerMethodField()
@@ -70,6 +86,10 @@ class NotificationSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    def get_event_type(self, notification) -> str:
+        code = notification.event_type.code
+        return self.context.get("names_used", {}).get(code, code)
+
     def get_status(self, notification) -> str:
         return notification.status
 
@@ -78,7 +98,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class NotificationFilter(django_filters.FilterSet):
-    event_type = django_filters.CharFilter(field_name="event_type__code")
+    event_type = django_filters.CharFilter(method="filter_event_type")
     reference_id = django_filters.CharFilter()
     phone = django_filters.CharFilter(field_name="contact__phone")
     # Bounded so that an id no database column can hold is a 400, not a crash.
@@ -94,13 +114,18 @@ class NotificationFilter(django_filters.FilterSet):
     def filter_status(self, queryset, name, value):
         return notifications_with_status(queryset, value)
 
+    def filter_event_type(self, queryset, name, value):
+        return queryset.filter(event_type__code=notification_type_code(value))
 
-def _answer(notification: Notification, *, created_status: int) -> Response:
+
+def _answer(
+    notification: Notification, *, created_status: int, names: dict[str, str] | None = None
+) -> Response:
     refusal = notification_refusal(notification)
     if refusal is not None:
         raise refusal
     response = Response(
-        NotificationSerializer(notification).data,
+        NotificationSerializer(notification, context={"names_used": names or {}}).data,
         status=status.HTTP_200_OK if notification.replayed else created_status,
     )
     if notification.replayed:
@@ -123,6 +148,10 @@ class NotificationListCreateView(generics.ListCreateAPIView):
 
     def get_queryset(self):
         return notification_list()
+
+    def get_serializer_context(self):
+        names = names_used([self.request.query_params.get("event_type", "")])
+        return {**super().get_serializer_context(), "names_used": names}
 
     def get_serializer_class(self):
         if self.request.method == "POST":
@@ -150,7 +179,11 @@ class NotificationListCreateView(generics.ListCreateAPIView):
             channel=data.get("channel"),
             requested_by=request.user,
         )
-        return _answer(notification, created_status=status.HTTP_202_ACCEPTED)
+        return _answer(
+            notification,
+            created_status=status.HTTP_202_ACCEPTED,
+            names=names_used([data["event_type"]]),
+        )
 
 
 class NotificationDetailView(generics.RetrieveAPIView):
@@ -178,17 +211,23 @@ class NotificationResendView(generics.GenericAPIView):
 
 class NotificationTypeSerializer(serializers.ModelSerializer):
     required_variables = serializers.SerializerMethodField()
+    aliases = serializers.SerializerMethodField(
+        help_text="Other names accepted for this type (seed 004's), e.g. `churn_risk`."
+    )
 
     class Meta:
         model = NotificationType
         fields = [
-            "code", "name", "description", "template_name", "template_language", "variables",
-            "required_variables", "enabled",
+            "code", "aliases", "name", "description", "template_name", "template_language",
+            "variables", "required_variables", "enabled",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_required_variables(self, event_type) -> list[str]:
         return notification_required_variables(event_type)
+
+    def get_aliases(self, event_type) -> list[str]:
+        return notification_type_aliases(event_type.code)
 
 
 class NotificationTypeListView(generics.ListAPIView):
@@ -262,6 +301,8 @@ class ContactNotificationPreferencesView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         types = {t.code: t for t in NotificationType.objects.all()}
+        for item in data["preferences"]:
+            item["event_type"] = notification_type_code(item["event_type"])
         unknown = sorted({p["event_type"] for p in data["preferences"]} - set(types))
         if unknown:
             raise DomainError(
@@ -275,3 +316,71 @@ class ContactNotificationPreferencesView(APIView):
                 actor=request.user, note=data.get("note", ""),
             )  # fmt: skip
         return Response(self._body(contact))
+
+
+# --- Statistics ------------------------------------------------------------------------------
+
+_COUNTS = {key: serializers.IntegerField() for key in STATISTICS_KEYS}
+NotificationCounts = inline_serializer("NotificationCounts", _COUNTS)
+NotificationStatistics = inline_serializer(
+    "NotificationStatistics",
+    {
+        "from": serializers.DateTimeField(),
+        "to": serializers.DateTimeField(help_text="Exclusive."),
+        "types": serializers.DictField(
+            child=NotificationCounts, help_text="Counts per event type, every type listed."
+        ),
+        "total": NotificationCounts,
+    },
+)
+
+
+class NotificationStatisticsView(APIView):
+    """Counts of the notifications requested over a period, by event type and status.
+
+    `from` and `to` are dates (whole days in ANALYTICS_TIME_ZONE, as the dashboards cut them;
+    `to` included) or
+    date-times with a zone; without `to` the period ends now, without `from` it starts 7 days
+    before its end; at most 366 days. `type` limits it to one event type (its code or seed
+    004 name; the answer uses the name given). Each notification is in one status bucket:
+    `queued` (queued, paused or sending), `sent` (WhatsApp accepted it), `delivered`,
+    `read`, `failed`, `unknown` (the request may have reached WhatsApp; settled by webhook),
+    `cancelled`, `refused` (the rules said no); `retried` counts those that took more than
+    one try (a resend, or a provider retry) and overlaps the others; `total` is all of them.
+    """
+
+    required_permissions = ["messaging.view_notification"]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", str, description="Start: a date or a date-time"),
+            OpenApiParameter("to", str, description="End: a date (included) or a date-time"),
+            OpenApiParameter("type", str, description="One event type (code or seed name)"),
+        ],
+        responses=NotificationStatistics,
+        tags=["notifications"],
+    )
+    def get(self, request):
+        params = request.query_params
+        start, end = query_period(params, tz=ZoneInfo(settings.ANALYTICS_TIME_ZONE))
+        name = query_text(params.get("type"), name="type", max_length=64)
+        event_type = None
+        if name:
+            try:
+                event_type = notification_type_get(name)
+            except DomainError as exc:
+                raise QueryParamError("type", exc.message) from exc
+        counts = notification_statistics(start=start, end=end, event_type=event_type)
+        names = names_used([name])
+        total = dict.fromkeys(STATISTICS_KEYS, 0)
+        for bucket in counts.values():
+            for key, value in bucket.items():
+                total[key] += value
+        return Response(
+            {
+                "from": start,
+                "to": end,
+                "types": {names.get(code, code): bucket for code, bucket in counts.items()},
+                "total": total,
+            }
+        )

@@ -11,6 +11,11 @@ urlpatterns = [
         name="notification-list",
     ),
     path(
+        "notifications/statistics/",
+        notifications.NotificationStatisticsView.as_view(),
+        name="notification-statistics",
+    ),
+    path(
         "notifications/<int:pk>/",
         notifications.NotificationDetailView.as_view(),
         name="notification-detail",

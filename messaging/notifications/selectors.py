@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 
 from core.errors import DomainError
 from crm.models import Contact
@@ -69,3 +69,65 @@ def notification_preferences(contact: Contact) -> list[dict[str, Any]]:
         )
     )
     return [{"event_type": t, "opted_out": t.pk in out} for t in notification_type_list()]
+
+
+# --- Statistics ----------------------------------------------------------------------------------
+
+# Where each notification of a period stands now, one bucket each (they add up to `total`):
+# the six integrators poll (`queued`, `sent`, `delivered`, `read`, `failed`, and `retried`,
+# which overlaps the others) and the three that complete the picture.
+STATISTICS_BUCKETS: dict[str, tuple[int, ...]] = {
+    "queued": (Status.QUEUED, Status.PAUSED, Status.SENDING),
+    "sent": (Status.ACCEPTED, Status.SENT),
+    "delivered": (Status.DELIVERED,),
+    "read": (Status.READ,),
+    "failed": (Status.FAILED,),
+    "unknown": (Status.UNKNOWN,),
+    "cancelled": (Status.CANCELLED,),
+}
+STATISTICS_KEYS = [*STATISTICS_BUCKETS, "refused", "retried", "total"]
+_BUCKET_OF = {status: name for name, statuses in STATISTICS_BUCKETS.items() for status in statuses}
+
+
+def notification_statistics(
+    *, start, end, event_type: NotificationType | None = None
+) -> dict[str, dict[str, int]]:
+    """Counts of the notifications requested in `[start, end)`, per event type code.
+
+    Each notification (each attempt: a resend counts again) is in one status bucket, its
+    message's status now (`queued` includes paused and sending; `sent` includes accepted,
+    i.e. WhatsApp took it), or `refused` when the rules said no. `retried` counts those
+    that took more than one try: a resend (attempt 2 and later) or a message the send path
+    had to try again (a temporary provider error). Every type is listed, zeros included.
+    Two grouped queries, whatever the volume (the `created_at` index bounds the scan).
+    """
+    types = NotificationType.objects.order_by("code")
+    if event_type is not None:
+        types = types.filter(pk=event_type.pk)
+    counts = {
+        code: dict.fromkeys(STATISTICS_KEYS, 0) for code in types.values_list("code", flat=True)
+    }
+    period = Notification.objects.filter(created_at__gte=start, created_at__lt=end)
+    if event_type is not None:
+        period = period.filter(event_type=event_type)
+    refused = Q(message__isnull=True) | ~Q(refusal_code="")
+    rows = (
+        period.annotate(
+            refused=Case(When(refused, then=Value(True)), default=Value(False)),
+            retried=Case(
+                When(Q(attempt__gt=1) | Q(message__attempts__gt=1), then=Value(True)),
+                default=Value(False),
+            ),
+        )
+        .values("event_type__code", "message__status", "refused", "retried")
+        .order_by()
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        bucket = counts.setdefault(row["event_type__code"], dict.fromkeys(STATISTICS_KEYS, 0))
+        name = "refused" if row["refused"] else _BUCKET_OF.get(row["message__status"], "queued")
+        bucket[name] += row["n"]
+        bucket["total"] += row["n"]
+        if row["retried"]:
+            bucket["retried"] += row["n"]
+    return counts

@@ -31,6 +31,7 @@ from messaging.notifications.models import (
     NotificationPreferenceSource,
     NotificationType,
 )
+from messaging.notifications.names import notification_type_code
 from messaging.sending.models import Lane
 from messaging.sending.send import (
     SendRefused,
@@ -56,7 +57,8 @@ class NotificationTypeUnknown(DomainError):
 
 
 def notification_type_get(code: str) -> NotificationType:
-    event_type = NotificationType.objects.filter(code=code).first()
+    """The event type a request names, by its code or its seed 004 name (`names`)."""
+    event_type = NotificationType.objects.filter(code=notification_type_code(code)).first()
     if event_type is None:
         raise NotificationTypeUnknown(
             f"Unknown event type {code!r}.",

@@ -12,6 +12,7 @@ from core.errors import DomainError
 from core.permissions import staff_permission_required
 from crm.selectors import contact_list
 from messaging.notifications.models import NotificationPreferenceSource
+from messaging.notifications.names import notification_type_code
 from messaging.notifications.selectors import (
     STATUS_CHOICES,
     notification_list,
@@ -37,7 +38,7 @@ def notification_index(request):
         notifications = notifications_with_status(notifications, status)
     event_type = request.GET.get("event_type", "")
     if event_type:
-        notifications = notifications.filter(event_type__code=event_type)
+        notifications = notifications.filter(event_type__code=notification_type_code(event_type))
     query = request.GET.get("q", "").strip()
     notifications = notification_search(notifications, query)
     page = Paginator(notifications, 50).get_page(request.GET.get("page"))

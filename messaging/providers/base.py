@@ -830,6 +830,8 @@ class Provider(abc.ABC):
     supports_number_health: ClassVar[bool] = False
     # Whether templates can be created, edited and deleted through this provider's API.
     supports_template_authoring: ClassVar[bool] = False
+    supports_media_upload: ClassVar[bool] = False
+    supports_header_examples: ClassVar[bool] = False
 
     @abc.abstractmethod
     def send(self, message: OutboundMessage) -> SendResult:
@@ -879,6 +881,22 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def fetch_media(self, media_id: str) -> MediaContent:
         """Resolve and download inbound media."""
+
+    def upload_media(self, content: bytes, *, mime_type: str, filename: str = "upload") -> str:
+        """Upload a file for later sends by id; returns the provider's media id
+        (`supports_media_upload`). A provider without uploads refuses permanently: its media
+        go by link."""
+        raise PermanentError(
+            f"{type(self).__name__} cannot upload media; send the file by a public link."
+        )
+
+    def upload_header_example(
+        self, content: bytes, *, mime_type: str, filename: str = "upload"
+    ) -> str:
+        """Upload a file as a template definition's media header example; returns the handle
+        for `example.header_handle` (`supports_header_examples`). Not a media id: Meta takes
+        it only when a template is created or edited."""
+        raise PermanentError(f"{type(self).__name__} cannot take template header examples.")
 
     def number_health(self) -> NumberHealth:
         """The number's quality, messaging limit and status now (`supports_number_health`)."""

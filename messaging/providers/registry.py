@@ -244,6 +244,7 @@ class MetaCloudType(ProviderType):
             "app_secret": _setting("WHATSAPP_APP_SECRET"),
             "phone_number_id": _setting("WHATSAPP_PHONE_NUMBER_ID"),
             "waba_id": _setting("WHATSAPP_BUSINESS_ACCOUNT_ID"),
+            "app_id": _setting("WHATSAPP_APP_ID"),
         }
 
     def client_for(self, channel: ChannelConfig) -> Provider:
@@ -256,6 +257,7 @@ class MetaCloudType(ProviderType):
             api_version=self._api_version(),
             timeout=_timeout(),
             number_fields=_setting("WHATSAPP_PHONE_NUMBER_FIELDS"),
+            app_id=_setting("WHATSAPP_APP_ID"),
         )
 
     def webhook_addressees(self, payload: Any) -> list[WebhookAddressee] | None:

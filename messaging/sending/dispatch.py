@@ -42,6 +42,8 @@ from messaging.channels import ratelimit
 from messaging.channels.clients import ChannelMisconfigured, provider_for_channel
 from messaging.channels.models import Channel
 from messaging.channels.services import channel_pause
+from messaging.media.content import content_has_assets
+from messaging.media.services import MediaResolver
 from messaging.providers import (
     AmbiguousError,
     AuthError,
@@ -142,7 +144,9 @@ def _send_one(provider: Provider, channel: Channel, message: Message, due: float
     request = SendRequest(
         channel, message.contact, message.type, message.content, message.context_wamid
     )
-    outbound = outbound_for(request, callback_data=str(message.uuid))
+    outbound = outbound_for(
+        request, callback_data=str(message.uuid), content=getattr(message, "outbound_content", None)
+    )
     try:
         return provider.send(outbound)
     except (TemporaryError, PermanentError, AmbiguousError, AuthError, InvalidMessage) as exc:
@@ -311,17 +315,22 @@ def batch_send(
     messages = _hold_for_recipient_gap(messages)
     if not messages:
         return outcomes
-    messages, start, rate = _book(channel, messages)
-    if not messages:
-        outcomes.rate_limited = True
-        return outcomes
-    t0 = time.monotonic() + start
     try:
         provider = provider_for_channel(channel)
     except ChannelMisconfigured as exc:  # nothing was sent: pause the channel, requeue
         outcomes.auth = [(message, exc) for message in messages]
         outcomes_record(channel=channel, outcomes=outcomes)
         return outcomes
+    messages = _media_resolve(channel, provider, messages, outcomes)
+    if not messages:
+        outcomes_record(channel=channel, outcomes=outcomes)
+        return outcomes
+    messages, start, rate = _book(channel, messages)
+    if not messages:
+        outcomes.rate_limited = True
+        outcomes_record(channel=channel, outcomes=outcomes)  # media outcomes, if any
+        return outcomes
+    t0 = time.monotonic() + start
     for message, future in _submit_in_stages(executor, provider, channel, messages, t0, rate):
         result = future.result()
         if isinstance(result, SendResult):
@@ -336,6 +345,48 @@ def batch_send(
             outcomes.permanent.append((message, result))
     outcomes_record(channel=channel, outcomes=outcomes)
     return outcomes
+
+
+def _media_resolve(
+    channel: Channel, provider: Provider, messages: list[Message], outcomes: Outcomes
+) -> list[Message]:
+    """Put the number's media id in place of each library asset a message names (uploading
+    the file when the number has no id, or its id expires soon), before any token is booked.
+
+    The body sent is kept on the message in memory (`outbound_content`) and the id used in
+    `media_id`; the stored body keeps the reference, so a retry resolves it again. An upload
+    that fails is the message's outcome: temporary -> retried later, permanent (the file was
+    deleted, the provider refuses it) -> failed with the reason, auth -> the number pauses.
+    Nothing was sent for these messages, so none can be `unknown`.
+    """
+    kept: list[Message] = []
+    used: dict[str, list[int]] = {}
+    resolver = MediaResolver(channel=channel, provider=provider)
+    for message in messages:
+        if not content_has_assets(message.content, message.type):
+            kept.append(message)
+            continue
+        try:
+            resolved = resolver.resolve(content=message.content, kind=message.type)
+        except AuthError as exc:
+            outcomes.auth.append((message, exc))
+        except TemporaryError as exc:
+            outcomes.temporary.append((message, exc))
+        except AmbiguousError as exc:
+            # An upload whose answer was lost only wastes an id: nothing went to anyone.
+            outcomes.temporary.append((message, TemporaryError(f"media upload: {exc}")))
+        except PermanentError as exc:
+            outcomes.permanent.append((message, exc))
+        else:
+            message.outbound_content = resolved.content
+            if resolved.media_ids:
+                message.media_id = resolved.media_ids[0]
+                used.setdefault(message.media_id, []).append(message.pk)
+            kept.append(message)
+    for media_id, ids in used.items():
+        Message.objects.filter(pk__in=ids).update(media_id=media_id)
+    resolver.finish()
+    return kept
 
 
 def _policy_apply(channel: Channel, messages: list[Message], outcomes: Outcomes) -> list[Message]:

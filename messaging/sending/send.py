@@ -17,6 +17,12 @@ from django.db import transaction
 from core.ssrf import UnsafeUrl, url_check_public
 from crm.models import Contact
 from messaging.channels.models import Channel, MessageTemplate
+from messaging.media.content import content_has_assets
+from messaging.media.services import (
+    MediaAssetUnusable,
+    media_assets_check,
+    media_content_placeholders,
+)
 from messaging.providers import InvalidMessage, OutboundMessage, validate_outbound
 from messaging.sending.models import Direction, Lane, Message, MessageType
 from messaging.sending.nudge import send_enqueue_on_commit
@@ -118,7 +124,8 @@ def message_check(request: SendRequest) -> MessageTemplate | None:
 
 
 def message_check_content(request: SendRequest) -> None:
-    """Media links pass the SSRF guard and the body keeps WhatsApp's documented limits."""
+    """Media links pass the SSRF guard, library assets exist and fit where they are used, and
+    the body keeps WhatsApp's documented limits."""
     links = _media_links(request.content)
     if any(not isinstance(link, str) for link in links):
         raise SendRefused("A media link must be a URL.", code="media_url_refused")
@@ -130,17 +137,32 @@ def message_check_content(request: SendRequest) -> None:
                 f"Media URL refused: {exc.message}", code="media_url_refused"
             ) from exc
 
+    content = request.content
+    if content_has_assets(content, request.type):
+        try:
+            media_assets_check(content=content, kind=request.type)
+        except MediaAssetUnusable as exc:
+            raise SendRefused(exc.message, code=exc.code, details=exc.details) from exc
+        # The real id is put in just before the provider call (the dispatcher).
+        content = media_content_placeholders(content, request.type)
     try:
-        validate_outbound(outbound_for(request))
+        validate_outbound(outbound_for(request, content=content))
     except InvalidMessage as exc:
         raise SendRefused(exc.reason, code="invalid_message", details={"field": exc.field}) from exc
 
 
-def outbound_for(request: SendRequest, *, callback_data: str | None = None) -> OutboundMessage:
+def outbound_for(
+    request: SendRequest,
+    *,
+    callback_data: str | None = None,
+    content: dict[str, Any] | None = None,
+) -> OutboundMessage:
+    """The provider's view of a send; `content` replaces the stored body (library assets
+    resolved to media ids)."""
     contact = request.contact
     return OutboundMessage(
         type=request.type,
-        content=request.content,
+        content=request.content if content is None else content,
         to=(contact.wa_id or (contact.phone or "").lstrip("+")) or None,
         recipient_bsuid=None if (contact.wa_id or contact.phone) else contact.bsuid,
         context_wamid=request.context_wamid or None,
@@ -210,10 +232,13 @@ def template_content_build(
     header_media_link: str | None = None,
     button_payloads: dict[str, str] | None = None,
     button_url_values: dict[str, str] | None = None,
+    header_media_asset: int | None = None,
 ) -> dict[str, Any]:
     """The Cloud API `template` object for `template` with the given parameter values.
 
-    Values are lists (positional templates) or dicts by name (named templates).
+    Values are lists (positional templates) or dicts by name (named templates). A media
+    header takes a library file (`header_media_asset`, its id: sent by the number's media
+    id) or a public link.
     """
     named = (template.parameter_format or "").lower() == "named"
 
@@ -231,11 +256,12 @@ def template_content_build(
     declared = template.parameters or {}
     components: list[dict[str, Any]] = []
     header_format = template_header_format(template)
-    if header_format in {"IMAGE", "VIDEO", "DOCUMENT"} and header_media_link:
+    if header_format in {"IMAGE", "VIDEO", "DOCUMENT"} and (
+        header_media_asset or header_media_link
+    ):
         kind = header_format.lower()
-        components.append(
-            {"type": "header", "parameters": [{"type": kind, kind: {"link": header_media_link}}]}
-        )
+        media = {"asset": header_media_asset} if header_media_asset else {"link": header_media_link}
+        components.append({"type": "header", "parameters": [{"type": kind, kind: media}]})
     elif header:
         components.append({"type": "header", "parameters": params(header, declared.get("header"))})
     if body:

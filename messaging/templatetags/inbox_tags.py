@@ -13,6 +13,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from messaging.channels.rendering import template_render
+from messaging.media.content import asset_ref_id
 from messaging.providers.error_codes import error_code_info
 from messaging.sending.models import Status
 
@@ -104,9 +105,12 @@ def map_url(content) -> str:
 
 @register.filter
 def media_url(message) -> str:
-    if not message.media_file:
-        return ""
-    return reverse("messaging:inbox-media", args=[message.pk])
+    """The message's own stored file, else the media library file it was sent from."""
+    if message.media_file:
+        return reverse("messaging:inbox-media", args=[message.pk])
+    content = message.content if isinstance(message.content, dict) else {}
+    asset_id = asset_ref_id(content.get("asset"))
+    return reverse("messaging:media-file", args=[asset_id]) if asset_id else ""
 
 
 MEDIA = frozenset({"image", "video", "audio", "document", "sticker"})

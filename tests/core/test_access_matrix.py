@@ -188,6 +188,7 @@ class World:
             "advisor": AdvisorFactory,
             "faq": FaqEntryFactory,
             "template": lambda: TemplateFactory(channel=self.channel, status="DRAFT"),
+            "asset": _asset,
             "canned": lambda: CannedReply.objects.create(
                 team=self.team,
                 shortcut=f"fresh-{CannedReply.objects.count()}",
@@ -219,7 +220,8 @@ class World:
             "jobs": JobRun.objects.create(name="purge_data", trigger="user", state="succeeded").pk,
             "webhooks": OpsWebhookEventFactory(state="failed").pk,
             "messages": str(reply.uuid),
-            "media": inbound.pk,
+            "media": _asset().pk,
+            "inbound_media": inbound.pk,
             "template": template.pk,
             "templates": template.pk,
             "backup": backup,
@@ -249,7 +251,7 @@ class World:
         if param == "token":
             return self.ids["link"]
         if param == "message_id":
-            return str(self.ids["media"])
+            return str(self.ids["inbound_media"])
         if param == "template_id":
             return str(self.ids["template"])
         if param == "channel_id":
@@ -280,7 +282,21 @@ FRESH = {
     "faq": "faq",
     "canned-replies": "canned",
     "templates": "template",
+    "media": "asset",
 }
+
+
+def _asset():
+    """A media library file (a new one each call: the bytes differ)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from messaging.media.models import MediaAsset
+    from messaging.media.services import media_asset_create
+    from messaging.providers.simulator.media import png_bytes
+
+    seed = MediaAsset.objects.count() + 1
+    upload = SimpleUploadedFile(f"access-{seed}.png", png_bytes(seed=seed))
+    return media_asset_create(upload=upload)[0]
 
 
 def _first_conversion_id(contact):

@@ -80,6 +80,8 @@ STAFF_PAGES: dict[str, list[str]] = {
     "messaging.campaigntestsend": ["/staff/campaigns/<pk>/"],
     "messaging.contentdelivery": ["/staff/content/<pk>/"],
     "messaging.contentitem": ["/staff/content/"],
+    "messaging.mediaasset": ["/staff/media/"],
+    "messaging.mediaupload": ["/staff/media/"],
     "messaging.contentrevision": ["/staff/content/<pk>/"],
     "messaging.contenttransition": ["/staff/content/<pk>/"],
     "messaging.contentunlock": ["/staff/content/<pk>/"],

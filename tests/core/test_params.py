@@ -76,3 +76,29 @@ def test_a_nul_in_any_query_value_is_a_400_everywhere(client, make_user):
     assert api.status_code == 400
     assert api.json()["error"]["code"] == "invalid_parameter"
     assert client.get("/staff/contacts/", {"q": "tea"}).status_code == 200
+
+
+def test_periods_cut_dates_in_the_given_zone_and_refuse_what_cannot_be():
+    from zoneinfo import ZoneInfo
+
+    from core.params import query_bound, query_period
+
+    kolkata = ZoneInfo("Asia/Kolkata")
+    start, end = query_period({"from": "2026-03-01", "to": "2026-03-02"}, tz=kolkata)
+    assert start == datetime(2026, 3, 1, tzinfo=kolkata)
+    assert end == datetime(2026, 3, 3, tzinfo=kolkata)  # `to` is a whole day, included
+    at = datetime(2026, 3, 5, 8, tzinfo=UTC)
+    assert query_bound("2026-03-05T08:00:00Z", name="to", tz=kolkata, end=True) == at
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+    assert query_period({}, tz=kolkata, now=now, default_days=7) == (
+        datetime(2026, 3, 3, tzinfo=UTC),
+        now,
+    )
+    for params, name in (
+        ({"from": "2026-03-02", "to": "2026-03-01"}, "to"),
+        ({"from": "2026-01-01", "to": "2026-12-31"}, "to"),
+        ({"from": "2026-02-30"}, "from"),
+    ):
+        with pytest.raises(QueryParamError) as error:
+            query_period(params, tz=kolkata, max_days=90)
+        assert name in error.value.details

@@ -20,6 +20,7 @@ from messaging.channels.selectors import channels_active
 from messaging.content.demo import seed_content
 from messaging.demo import seed_messaging
 from messaging.inbox.demo import seed_inbox
+from messaging.media.demo import seed_media
 
 
 class Command(BaseCommand):
@@ -47,6 +48,7 @@ class Command(BaseCommand):
             ("Campaigns", lambda: seed_campaigns(rng=rng, channel=channel, contacts=contacts)),
             ("Content", lambda: seed_content(rng=rng, channel=channel)),
             ("Inbox", lambda: seed_inbox(rng=rng, channel=channel)),
+            ("Media library", seed_media),
             ("Analytics", lambda: seed_analytics(rng=rng)),
         ]
         for name, step in steps:

@@ -59,6 +59,8 @@ class MetaCloudProvider(Provider):
     code = "meta_cloud"
     supports_number_health = True
     supports_template_authoring = True
+    supports_media_upload = True
+    supports_header_examples = True
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class MetaCloudProvider(Provider):
         media_timeout: float | tuple[float, float] = (3.05, 30.0),
         media_max_bytes: int = MEDIA_MAX_BYTES,
         number_fields: str = NUMBER_FIELDS,
+        app_id: str = "",
     ) -> None:
         self.phone_number_id = str(phone_number_id)
         self.waba_id = str(waba_id or "")
@@ -82,6 +85,7 @@ class MetaCloudProvider(Provider):
         self.media_timeout = media_timeout
         self.media_max_bytes = media_max_bytes
         self.number_fields = number_fields or NUMBER_FIELDS
+        self.app_id = str(app_id or "")
         self._access_token = access_token
         self._app_secret = app_secret
 
@@ -370,6 +374,46 @@ class MetaCloudProvider(Provider):
         except (ValueError, KeyError, TypeError):
             raise TemporaryError("media upload: response without an id") from None
         return str(media_id)
+
+    def upload_header_example(
+        self, content: bytes, *, mime_type: str, filename: str = "upload"
+    ) -> str:
+        """A template header example through Graph's resumable upload: open a session on the
+        app (`POST /{app_id}/uploads`), send the bytes (`POST /{upload_id}`, `OAuth` token,
+        `file_offset: 0`), and return the handle (`h`) that `example.header_handle` takes."""
+        if not self.app_id:
+            raise PermanentError(
+                "Template header examples need the Meta app's id: set WHATSAPP_APP_ID."
+            )
+        session = self._json_call(
+            "POST",
+            self._url(self.app_id, "uploads"),
+            params={"file_name": filename, "file_length": len(content), "file_type": mime_type},
+            what="upload_session",
+        )
+        upload_id = str(session.get("id") or "")
+        if not upload_id.startswith("upload:"):
+            raise TemporaryError("upload session: answer without an upload id", raw=session)
+        response = transport.call(
+            "POST",
+            self._url(upload_id),
+            logger=logger,
+            timeout=self.media_timeout,
+            headers={
+                "Authorization": f"OAuth {self._access_token}",
+                "file_offset": "0",
+                "Accept": "application/json",
+            },
+            data=content,
+            idempotent=True,  # a repeated upload only makes another handle
+        )
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, response.content)
+        try:
+            handle = response.json()["h"]
+        except (ValueError, KeyError, TypeError):
+            raise TemporaryError("header example upload: answer without a handle") from None
+        return str(handle)
 
     # --- webhooks --------------------------------------------------------------------------
 

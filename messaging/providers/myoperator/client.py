@@ -149,6 +149,15 @@ def template_context(template: Mapping[str, Any]) -> dict[str, Any]:
 class MyOperatorProvider(Provider):
     code = "myoperator"
     supports_read_receipts = False
+    # MyOperator's collection lists an "Upload Media" call whose request and answer are not
+    # public (WHATSAPP.md 3): until they are confirmed, media go by public link.
+    supports_media_upload = False
+
+    def upload_media(self, content: bytes, *, mime_type: str, filename: str = "upload") -> str:
+        raise PermanentError(
+            "MyOperator numbers cannot take uploaded media yet (its upload API is not "
+            "documented publicly); send the file by a public link."
+        )
 
     def __init__(
         self,

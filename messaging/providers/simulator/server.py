@@ -5,6 +5,9 @@ Graph endpoints (Bearer token checked when `access_token` is configured):
     POST /{version}/{phone_number_id}/messages        send, or mark as read (with or
                                                       without a typing indicator)
     POST /{version}/{phone_number_id}/media           upload (multipart) -> {id}
+    POST /{version}/{app_id}/uploads?file_length=&file_type=   resumable upload -> {id}
+    POST /{version}/upload:{session}                  its bytes (OAuth token, file_offset 0)
+                                                      -> {h}: a template header example
     GET  /{version}/{waba_id}/message_templates       cursor paging: limit, after, before
     POST /{version}/{waba_id}/message_templates       create a template (checked as Meta
                                                       does), reviewed after a delay
@@ -52,6 +55,7 @@ import socket
 import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -59,6 +63,7 @@ from typing import Any
 from ..template_rules import template_problems
 from .config import SimulatorConfig
 from .errors import HTTP_ONLY_STATUSES, SimulatorError, graph_error_body, status_error
+from .media import MediaItem
 from .numbers import Numbers
 from .state import SimState
 from .validation import ReadRequest, SendRequest, check_template, parse_send_body
@@ -362,13 +367,17 @@ class SimulatorServer:
                     message=_UNSUPPORTED.format(method=method.lower(), node=path),
                     error_type="GraphMethodException",
                 )
-            self._check_token(headers)
             node, edge = match["node"], match["edge"]
+            if method == "POST" and edge is None and node.startswith("upload:"):
+                return self._upload_part(node, body, headers)
+            self._check_token(headers)
             host = headers.get("Host") or f"{self.host}:{self.port}"
             if method == "POST" and edge == "messages":
                 return self._send(node, body)
             if method == "POST" and edge == "media":
                 return self._upload(node, body, headers.get("Content-Type", ""))
+            if method == "POST" and edge == "uploads":
+                return self._upload_session(node, query)
             if method == "GET" and edge == "message_templates":
                 return self._templates(match["version"], node, query, host)
             if method == "POST" and edge == "message_templates":
@@ -808,6 +817,42 @@ class SimulatorServer:
         mime_type = fields.get("type") or upload[2].get_content_type()
         item = self.state.add_media(upload[0], mime_type, upload[1])
         return _json_response(200, {"id": item.media_id})
+
+    def _upload_session(self, app_id: str, query: Mapping[str, str]) -> _Response:
+        """Graph's resumable upload, step one: `POST /{app_id}/uploads?file_length&file_type`."""
+        try:
+            length = int(query.get("file_length", ""))
+        except ValueError:
+            raise SimulatorError(100, "The parameter file_length is required.") from None
+        if length <= 0 or not query.get("file_type"):
+            raise SimulatorError(100, "The parameters file_length and file_type are required.")
+        session = f"upload:{uuid.uuid4().hex}"
+        with self.state.lock:
+            self.state.upload_sessions[session] = {
+                "length": length,
+                "type": query["file_type"],
+                "name": query.get("file_name"),
+            }
+        return _json_response(200, {"id": session})
+
+    def _upload_part(self, session: str, body: bytes, headers: Mapping[str, str]) -> _Response:
+        """Step two: the bytes, with `Authorization: OAuth <token>` and `file_offset: 0`;
+        answers the handle `h` a template's `example.header_handle` takes."""
+        token = self.config.access_token
+        if token and (headers.get("Authorization") or "") != f"OAuth {token}":
+            raise SimulatorError(190)
+        with self.state.lock:
+            upload = self.state.upload_sessions.pop(session, None)
+        if upload is None:
+            raise SimulatorError(100, f"Unknown upload session {session}.")
+        if str(headers.get("file_offset", "")) != "0" or len(body) != upload["length"]:
+            raise SimulatorError(100, "The upload must send file_length bytes from offset 0.")
+        handle = f"4::{uuid.uuid4().hex}"
+        with self.state.lock:
+            self.state.header_handles[handle] = MediaItem(
+                handle, body, upload["type"], upload["name"]
+            )
+        return _json_response(200, {"h": handle})
 
     # --- control endpoints -------------------------------------------------------------------
 

@@ -45,6 +45,9 @@ class SimState:
         self.clock = time.monotonic  # replaceable in tests
         self.profile_names: dict[str, str] = {}
         self.media: dict[str, MediaItem] = {}
+        # Resumable uploads (template header examples): open sessions, and the handles made.
+        self.upload_sessions: dict[str, dict[str, Any]] = {}
+        self.header_handles: dict[str, MediaItem] = {}
 
     # --- identifiers -----------------------------------------------------------------------
 

@@ -17,11 +17,13 @@ from messaging.models import (
     AutomatedAnswer,
     Conversation,
     ConversationEvent,
+    MediaAsset,
     Message,
     MessageTemplate,
     Status,
 )
 from messaging.providers.simulator.media import png_bytes
+from messaging.sending.dispatch import send_batch_run
 from tests.factories import (
     ChannelFactory,
     ContactFactory,
@@ -462,11 +464,17 @@ def test_media_upload_goes_to_the_provider_and_is_sent_by_id(agent_client, chann
     )
     assert response.status_code == 302, response.content[:500]
     message = Message.objects.get()
-    assert message.type == "image" and message.content["caption"] == "Today's chart"
-    assert message.content["id"] == message.media_id and message.media_id in simulator.state.media
+    asset = MediaAsset.objects.get()  # kept in the media library
+    assert message.type == "image"
+    assert message.content == {"asset": asset.pk, "caption": "Today's chart"}
+    assert message.media_id in simulator.state.media  # uploaded before the reply was queued
     assert message.media_file.name.endswith(".png")
     media = agent_client.get(f"/staff/inbox/media/{message.pk}/")
     assert media.status_code == 200 and media["Content-Type"] == "image/png"
+    send_batch_run(channel_id=channel.pk, max_seconds=5)
+    sent = simulator.state.list_messages(limit=5)[0]
+    assert sent["body"] == {"id": message.media_id, "caption": "Today's chart"}
+    assert len(simulator.state.media) == 1  # the dispatcher reused the id
 
 
 @pytest.mark.parametrize(
