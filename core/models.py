@@ -152,6 +152,8 @@ class AuditAction(models.TextChoices):
     MFA_FAILED = "mfa_failed", "Second factor refused"
     MFA_RECOVERY_CODES = "mfa_recovery_codes", "Recovery codes replaced"
     MFA_DISABLED = "mfa_disabled", "Two-factor sign-in turned off or reset"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+    WEBHOOK_REPLAY = "webhook_replay", "Webhook events replayed"
 
 
 def _text(value) -> str:
