@@ -15,6 +15,8 @@ class MessagingConfig(AppConfig):
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
         from messaging.home import home_sections_register
+        from messaging.hooks_out.consent import consent_events_connect
+        from messaging.notifications.services import notification_events_register
         from messaging.personal_data import personal_data_register_messaging
 
         audit_register_messaging()
@@ -77,3 +79,5 @@ class MessagingConfig(AppConfig):
         personal_data_register_messaging()
         campaign_send_hooks_register()
         campaign_health_hooks_register()
+        consent_events_connect()
+        notification_events_register()

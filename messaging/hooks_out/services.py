@@ -73,6 +73,17 @@ def _subscribers(event_type: str) -> list[int]:
     return [pk for pk, events in rows if isinstance(events, list) and event_type in events]
 
 
+def events_wanted() -> set[str]:
+    """The event types at least one active subscription wants (one small query): emitters
+    ask first and skip building payloads nobody receives."""
+    rows = WebhookSubscription.objects.filter(is_active=True).values_list("events", flat=True)
+    return {event for events in rows if isinstance(events, list) for event in events}
+
+
+def event_wanted(event_type: str) -> bool:
+    return event_type in events_wanted()
+
+
 def event_body(*, event_id: uuid.UUID, event_type: str, at: datetime, data: dict) -> dict:
     """The JSON every callback carries (README "Event webhooks" shows one per event)."""
     return {"id": str(event_id), "type": event_type, "created_at": at.isoformat(), "data": data}
