@@ -47,6 +47,13 @@ class MessagingConfig(AppConfig):
             ),
             NavItem("Numbers", "messaging:channel-list", "messaging.view_channel", "Setup", 600),
             NavItem(
+                "Event webhooks",
+                "messaging:webhook-list",
+                "messaging.view_webhooksubscription",
+                "Setup",
+                620,
+            ),
+            NavItem(
                 "Templates",
                 "messaging:template-list",
                 "messaging.view_messagetemplate",

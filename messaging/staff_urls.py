@@ -4,7 +4,10 @@ from messaging.automation.urls import urlpatterns as automation
 from messaging.campaigns.urls import urlpatterns as campaigns
 from messaging.channels.urls import urlpatterns as channels
 from messaging.content.urls import urlpatterns as content
+from messaging.hooks_out.urls import urlpatterns as hooks_out
 from messaging.inbox.urls import urlpatterns as inbox
 from messaging.notifications.urls import urlpatterns as notifications
 
-urlpatterns = [*campaigns, *content, *notifications, *automation, *inbox, *channels]
+urlpatterns = [
+    *campaigns, *content, *notifications, *automation, *inbox, *channels, *hooks_out,
+]  # fmt: skip

@@ -286,6 +286,8 @@ SPECTACULAR_SETTINGS = {
         "ConsentEnum": "crm.models.Consent",
         "ConversionTypeEnum": "analytics.models.events.ConversionType",
         "HealthSourceEnum": "messaging.channels.models.HealthSource",
+        "HookEventEnum": "messaging.hooks_out.models.HookEvent",
+        "WebhookDeliveryStateEnum": "messaging.hooks_out.models.DeliveryState",
     },
 }
 
