@@ -154,6 +154,7 @@ class World:
             TagFactory,
             TemplateFactory,
             UserFactory,
+            WebhookSubscriptionFactory,
         )
 
         settings.MEDIA_ROOT = tmp_path / "media"
@@ -187,6 +188,7 @@ class World:
             "segment": SegmentFactory,
             "advisor": AdvisorFactory,
             "faq": FaqEntryFactory,
+            "webhook_subscription": WebhookSubscriptionFactory,
             "canned": lambda: CannedReply.objects.create(
                 team=self.team,
                 shortcut=f"fresh-{CannedReply.objects.count()}",
@@ -217,6 +219,7 @@ class World:
             "conversations": conversation.pk,
             "jobs": JobRun.objects.create(name="purge_data", trigger="user", state="succeeded").pk,
             "webhooks": OpsWebhookEventFactory(state="failed").pk,
+            "webhook-subscriptions": WebhookSubscriptionFactory().pk,
             "messages": str(reply.uuid),
             "media": inbound.pk,
             "template": template.pk,
@@ -255,6 +258,8 @@ class World:
             return str(self.channel.pk)
         # pk / id: the object of the resource named just before the parameter
         resource = parts[parts.index(f"<{param}>") - 1]
+        if parts[:3] == ["staff", "integrations", "webhooks"]:
+            resource = "webhook-subscriptions"  # event webhooks, not the ops centre's intake
         assert resource in self.ids, f"no object for <{param}> in {route}: add one to World"
         return str(self.ids[resource])
 
@@ -278,6 +283,7 @@ FRESH = {
     "advisors": "advisor",
     "faq": "faq",
     "canned-replies": "canned",
+    "webhook-subscriptions": "webhook_subscription",
 }
 
 
