@@ -45,6 +45,8 @@ class SimState:
         self.clock = time.monotonic  # replaceable in tests
         self.profile_names: dict[str, str] = {}
         self.media: dict[str, MediaItem] = {}
+        # Event webhooks from Parley to the demo's stand-in integrator (`/_sim/receiver`).
+        self.received_events: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
 
     # --- identifiers -----------------------------------------------------------------------
 
@@ -169,6 +171,7 @@ class SimState:
             self.read_marks.clear()
             self.typing_indicators.clear()
             self.profile_names.clear()
+            self.received_events.clear()
             self.storm_code, self.storm_remaining, self.hang_remaining = None, 0, 0
 
     # --- templates and media -------------------------------------------------------------------
