@@ -495,6 +495,8 @@ def deliveries_drain(*, budget_seconds: float | None = None, batch: int | None =
         deliveries = deliveries_claim(limit=size)
         if not deliveries:
             return totals
+        if len(deliveries) == size:
+            drain_nudge()  # more waiting: let another worker process help
         results = deliveries_send(deliveries)
         for key, value in outcomes_record(deliveries, results).items():
             totals[key] += value
