@@ -192,8 +192,9 @@ def subscription_update(
     events: list[str] | None = None,
     is_active: bool | None = None,
 ) -> WebhookSubscription:
-    """Change what is given. Turning a disabled subscription on again clears its failure run,
-    so its pending deliveries go at once."""
+    """Change what is given. Turning a disabled subscription on again, or pointing it at
+    another URL, clears its failure run, so its pending deliveries go at once."""
+    previous_url = subscription.url
     fields = _clean(
         name=subscription.name if name is None else name,
         url=subscription.url if url is None else url,
@@ -219,7 +220,16 @@ def subscription_update(
             subscription.disabled_at = timezone.now()
             subscription.disabled_reason = "turned off by staff"
             changed += ["disabled_at", "disabled_reason"]
+    if subscription.url != previous_url and "retry_at" not in changed:
+        subscription.failing_since = None
+        subscription.consecutive_failures = 0
+        subscription.retry_at = None
+        changed += ["failing_since", "consecutive_failures", "retry_at"]
     subscription.save(update_fields=changed)
+    if "retry_at" in changed:
+        subscription.deliveries.filter(state=DeliveryState.PENDING).update(
+            next_attempt_at=timezone.now()
+        )
     if subscription.is_active:
         transaction.on_commit(drain_nudge, robust=True)
     return subscription

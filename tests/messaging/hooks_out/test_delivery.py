@@ -229,7 +229,6 @@ def test_a_subscription_failing_past_the_limit_is_disabled_and_shown_to_staff(se
     # Staff turn it back on: its failure run is forgotten and the waiting event goes.
     receiver.status = 200
     subscription_update(subscription=subscription, is_active=True)
-    WebhookDelivery.objects.update(next_attempt_at=timezone.now())
     deliveries_drain(budget_seconds=5)
     assert WebhookDelivery.objects.get().state == DeliveryState.DELIVERED
     assert f"hooks_out:{subscription.pk}" not in health_collect(use_cache=False)["by_key"]
@@ -357,3 +356,17 @@ def test_event_ids_are_uuids_shared_by_every_subscription_of_one_event():
     event_emit(event_type=STATUS, data=_status(1))
     ids = set(WebhookDelivery.objects.values_list("event_id", flat=True))
     assert len(ids) == 1 and isinstance(ids.pop(), uuid.UUID)
+
+
+def test_pointing_a_failing_subscription_at_a_new_url_sends_its_waiting_events_at_once(
+    receiver,
+):
+    subscription = WebhookSubscriptionFactory(url="http://127.0.0.1:9/hooks", events=[STATUS])
+    event_emit(event_type=STATUS, data=_status(1))
+    deliveries_drain(budget_seconds=5)
+    subscription.refresh_from_db()
+    assert subscription.retry_at is not None
+    subscription_update(subscription=subscription, url=receiver.url)
+    deliveries_drain(budget_seconds=5)
+    assert WebhookDelivery.objects.get().state == DeliveryState.DELIVERED
+    assert len(receiver.received) == 1
