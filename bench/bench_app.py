@@ -1,8 +1,7 @@
 """The WSGI app used by the benchmarks: Parley plus two baseline views on the same server.
 
 `bench/empty` answers at once; `bench/insert` stores the request body as one row of a scratch
-table (`bench_row`, created by the benchmark), the cheapest durable write a view can make;
-`bench/receiver` is a fast event-webhook receiver (answers 200 to any POST, reads the body).
+table (`bench_row`, created by the benchmark), the cheapest durable write a view can make.
 Not a benchmark itself (run_all skips modules that define no main()).
 """
 
@@ -30,14 +29,7 @@ def insert(request):
     return HttpResponse(b"")
 
 
-@csrf_exempt
-def receiver(request):
-    request.body  # noqa: B018 (read it, as a receiver would)
-    return HttpResponse(b'{"ok":true}', content_type="application/json")
-
-
 urlpatterns = [
-    path("bench/receiver", receiver),
     path("bench/empty", empty),
     path("bench/insert", insert),
     path("", include("config.urls")),
