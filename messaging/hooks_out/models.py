@@ -121,6 +121,11 @@ class WebhookDelivery(models.Model):
                 condition=models.Q(state__in=["pending", "delivering"]),
             ),
             models.Index(fields=["subscription", "-created_at"], name="hookdelivery_log"),
+            models.Index(
+                fields=["subscription"],
+                name="hookdelivery_dead",
+                condition=models.Q(state="dead"),
+            ),
         ]
 
     def __str__(self) -> str:
