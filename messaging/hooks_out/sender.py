@@ -5,8 +5,10 @@ Outbound calls to integrators are not provider calls, so they do not go through
 socket (retrying is the outbox's decision), secrets never logged. A call:
 
 * re-checks the URL with the SSRF guard (`core.ssrf`) at send time, since a host's addresses
-  can change after the subscription was saved (private and loopback addresses only with
-  WEBHOOK_OUT_ALLOW_PRIVATE, the demo's and tests' setting);
+  can change after the subscription was saved, and connects only to an address that one
+  lookup returned and the guard passed (a second lookup could answer a private address: DNS
+  rebinding); TLS still verifies the certificate for the host's name. Private and loopback
+  addresses only with WEBHOOK_OUT_ALLOW_PRIVATE, the demo's and tests' setting;
 * connects and waits for each read at most WEBHOOK_OUT_TIMEOUT_SECONDS, and for the whole
   exchange at most twice that: a slow receiver cannot hold a worker;
 * never follows a redirect (it could lead to an address the guard refuses);
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ from typing import Any
 import urllib3
 from django.conf import settings
 
-from core.ssrf import UnsafeUrl, url_check_public
+from core.ssrf import UnsafeUrl, host_addresses_public, url_check_public
 from messaging.hooks_out.signing import signature_header
 
 logger = logging.getLogger(__name__)
@@ -38,15 +41,46 @@ RESPONSE_EXCERPT = 500
 USER_AGENT = "Parley-Webhooks/1.0"
 
 _pool: urllib3.PoolManager | None = None
+_guarded_pool: urllib3.PoolManager | None = None
 _pool_lock = threading.Lock()
 
 
 def _forget_pool_after_fork() -> None:
-    global _pool
-    _pool = None
+    global _pool, _guarded_pool
+    _pool = _guarded_pool = None
 
 
 os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+class _GuardedConnection(urllib3.connection.HTTPConnection):
+    """Connects only to an address the SSRF guard passed, from the one lookup it checked
+    (the URL was checked before too, but a second lookup could answer differently)."""
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            addresses = host_addresses_public(self._dns_host)
+        except UnsafeUrl as exc:
+            raise urllib3.exceptions.NewConnectionError(
+                self, f"refused by the SSRF guard: {exc.message}"
+            ) from exc
+        host, self._dns_host = self._dns_host, addresses[0]
+        try:
+            return super()._new_conn()
+        finally:
+            self._dns_host = host
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, urllib3.connection.HTTPSConnection):
+    """TLS to the checked address, with the certificate and SNI still for the host's name."""
+
+
+class _GuardedPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _GuardedConnection
+
+
+class _GuardedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
 
 
 def _manager() -> urllib3.PoolManager:
@@ -57,6 +91,18 @@ def _manager() -> urllib3.PoolManager:
                 size = max(4, settings.WEBHOOK_OUT_CONCURRENCY)
                 _pool = urllib3.PoolManager(num_pools=64, maxsize=size, block=False)
     return _pool
+
+
+def _guarded_manager() -> urllib3.PoolManager:
+    global _guarded_pool
+    if _guarded_pool is None:
+        with _pool_lock:
+            if _guarded_pool is None:
+                size = max(4, settings.WEBHOOK_OUT_CONCURRENCY)
+                manager = urllib3.PoolManager(num_pools=64, maxsize=size, block=False)
+                manager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
+                _guarded_pool = manager
+    return _guarded_pool
 
 
 @dataclass(frozen=True)
@@ -102,7 +148,8 @@ def delivery_post(
     timeout = urllib3.Timeout(connect=limit, read=limit, total=2 * limit)
     response = None
     try:
-        response = _manager().request(
+        manager = _manager() if settings.WEBHOOK_OUT_ALLOW_PRIVATE else _guarded_manager()
+        response = manager.request(
             "POST", url, body=body, headers=headers, timeout=timeout, retries=False,
             redirect=False, preload_content=False,
         )  # fmt: skip

@@ -370,3 +370,19 @@ def test_pointing_a_failing_subscription_at_a_new_url_sends_its_waiting_events_a
     deliveries_drain(budget_seconds=5)
     assert WebhookDelivery.objects.get().state == DeliveryState.DELIVERED
     assert len(receiver.received) == 1
+
+
+def test_the_connection_itself_goes_only_to_an_address_the_guard_passed(receiver, settings):
+    """Past the URL check, the socket is opened to the address the guard's own lookup
+    returned: a name that resolves to loopback is refused at connect time too (DNS
+    rebinding), while the unguarded manager of the demo reaches the same receiver."""
+    import urllib3
+
+    from messaging.hooks_out import sender
+
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    with pytest.raises(urllib3.exceptions.NewConnectionError, match="SSRF guard"):
+        sender._guarded_manager().request("POST", url, body=b"{}", retries=False)
+    assert receiver.received == []
+    response = sender._manager().request("POST", url, body=b"{}", retries=False)
+    assert response.status == 200 and len(receiver.received) == 1
