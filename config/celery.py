@@ -59,6 +59,7 @@ def _config() -> dict:
         "task_routes": {
             "messaging.send_*": {"queue": "send"},
             "messaging.webhook_*": {"queue": "webhooks"},
+            "messaging.hooks_out_*": {"queue": "webhooks"},
             "analytics.*": {"queue": "analytics"},
         },
         "task_acks_late": True,

@@ -154,6 +154,8 @@ class AuditAction(models.TextChoices):
     MFA_DISABLED = "mfa_disabled", "Two-factor sign-in turned off or reset"
     TEMPLATE_SUBMIT = "template_submit", "Template submitted to Meta"
     TEMPLATE_DELETE = "template_delete", "Template deleted at Meta"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+    WEBHOOK_REPLAY = "webhook_replay", "Webhook events replayed"
 
 
 def _text(value) -> str:

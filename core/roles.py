@@ -28,7 +28,8 @@ _FRAMEWORK = ["admin.*", "auth.*", "contenttypes.*", "sessions.*", "axes.*"]
 
 
 # The operations centre's tables and the system's own bookkeeping: error tracebacks, job logs,
-# health samples, raw webhook bodies and provider status history, rollup and rate-limit state.
+# health samples, raw webhook bodies and provider status history, rollup and rate-limit state,
+# and the event webhooks to integrators (subscriptions with their secrets, the delivery log).
 # The operations centre is Admin-only, so these rows are too, in the admin and everywhere else
 # (README "Admin policy").
 OPERATIONS_ONLY = [
@@ -40,6 +41,9 @@ OPERATIONS_ONLY = [
     "messaging.*_webhookevent",
     "messaging.*_messagestatusevent",
     "messaging.*_ratelimitstate",
+    # Event webhooks to integrators: their secrets, URLs and what every event carried.
+    "messaging.*_webhooksubscription",
+    "messaging.*_webhookdelivery",
 ]
 
 

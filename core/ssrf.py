@@ -54,12 +54,19 @@ def url_check_public(url: str, *, allow_private: bool | None = None) -> str:
         return url
     if port not in (None, 80, 443):
         raise UnsafeUrl("Only the standard ports 80 and 443 are allowed.")
-    for address in _addresses(parts.hostname):
-        if not address.is_global or address.is_multicast:
-            raise UnsafeUrl(
-                f"The host {parts.hostname!r} resolves to a non-public address ({address})."
-            )
+    host_addresses_public(parts.hostname)
     return url
+
+
+def host_addresses_public(host: str) -> list[str]:
+    """Resolve `host` once and return its addresses if every one is public; raise UnsafeUrl
+    if not. For a client that connects to the address it checked, so that DNS cannot answer
+    a public address to the check and a private one to the connection."""
+    addresses = _addresses(host)
+    for address in addresses:
+        if not address.is_global or address.is_multicast:
+            raise UnsafeUrl(f"The host {host!r} resolves to a non-public address ({address}).")
+    return [str(address) for address in addresses]
 
 
 def url_public_problem(url: object) -> str | None:

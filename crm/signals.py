@@ -4,6 +4,12 @@ from django.dispatch import Signal
 
 # sender=Contact, contact=..., event=ConsentEvent
 consent_changed = Signal()
+# sender=Contact, contact=..., event=ConsentEvent: sent INSIDE the transaction that changed
+# consent, for listeners that must write in it (messaging's event webhooks, an outbox)
+consent_recorded = Signal()
+# sender=Contact, changes=[(contact_id, previous, consent), ...], source="import": the same
+# for an import batch, inside its transaction
+consent_recorded_bulk = Signal()
 # sender=Contact, changes=[(contact_id, previous, consent), ...], source="import": consent
 # changed in bulk (one import batch; its ConsentEvents are written)
 consent_changed_bulk = Signal()

@@ -6,9 +6,10 @@ readability: a UUID never matches "bulk".
 
 from messaging.campaigns.api_urls import urlpatterns as campaigns
 from messaging.channels.api_urls import urlpatterns as channels
+from messaging.hooks_out.api_urls import urlpatterns as hooks_out
 from messaging.inbox.api_urls import urlpatterns as inbox
 from messaging.media.api_urls import urlpatterns as media
 from messaging.notifications.api_urls import urlpatterns as notifications
 from messaging.sending.api_urls import urlpatterns as sending
 
-urlpatterns = [*sending, *campaigns, *channels, *notifications, *inbox, *media]
+urlpatterns = [*sending, *campaigns, *channels, *notifications, *inbox, *media, *hooks_out]

@@ -16,7 +16,9 @@ class MessagingConfig(AppConfig):
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.crm_extension import crm_extension_register
         from messaging.home import home_sections_register
+        from messaging.hooks_out.consent import consent_events_connect
         from messaging.media.services import media_users_register
+        from messaging.notifications.services import notification_events_register
         from messaging.personal_data import personal_data_register_messaging
 
         audit_register_messaging()
@@ -46,6 +48,13 @@ class MessagingConfig(AppConfig):
                 170,
             ),
             NavItem("Numbers", "messaging:channel-list", "messaging.view_channel", "Setup", 600),
+            NavItem(
+                "Event webhooks",
+                "messaging:webhook-list",
+                "messaging.view_webhooksubscription",
+                "Setup",
+                620,
+            ),
             NavItem(
                 "Templates",
                 "messaging:template-list",
@@ -83,3 +92,5 @@ class MessagingConfig(AppConfig):
         campaign_send_hooks_register()
         media_users_register(campaigns_using_asset)
         campaign_health_hooks_register()
+        consent_events_connect()
+        notification_events_register()

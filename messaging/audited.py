@@ -5,7 +5,8 @@ edit, the price card (`PriceCard`, `PriceRate`: what every message costs), `Chan
 (secrets are never in it: it names the settings that hold them, and those names are
 shown), `MessageTemplate`, `Campaign` (with launch, pause, resume and cancel also named
 actions), `ContentItem`, `AutoReplyRule`, `FaqEntry`, `NotificationType`,
-`NotificationPreference`, `TrackedLink`, the inbox's `Team` (with its members and routed
+`NotificationPreference`, `TrackedLink`, `WebhookSubscription` (without its secret), the
+inbox's `Team` (with its members and routed
 numbers, `TeamMember`, `TeamChannel`) and `CannedReply`; and `Conversation` (assignment,
 closing), without the timestamps every inbound message moves; the media library's
 `MediaAsset` (added and deleted by staff and tokens; not `last_used_at`, which sends move).
@@ -14,7 +15,7 @@ Agents' availability toggles (`AgentAvailability`) are not configuration and are
 Not recorded: the traffic, high-volume and written by the send path and webhooks (`Message`,
 `MessageStatusEvent`, `Notification`, `WebhookEvent`, `LinkClick`, `ContentDelivery`,
 `ContentUnlock`, `AutoReplyRun`, `AutomatedAnswer`, `RateLimitState`, `SatisfactionSurvey`,
-`MediaUpload`: the ids the send path gets from the provider),
+`MediaUpload`: the ids the send path gets from the provider, `WebhookDelivery`),
 and the append-only
 histories that already name who acted (`CampaignTransition`, `ContentTransition`,
 `ConversationEvent`, `NotificationPreferenceEvent`). Bulk writes (a campaign's messages,
@@ -28,6 +29,7 @@ from messaging.automation.models import AutoReplyRule, FaqEntry
 from messaging.campaigns.models import Campaign
 from messaging.channels.models import Channel, MessageTemplate, PriceCard, PriceRate
 from messaging.content.models import ContentItem
+from messaging.hooks_out.models import WebhookSubscription
 from messaging.inbox.models import CannedReply, Team, TeamChannel, TeamMember
 from messaging.links.models import TrackedLink
 from messaging.media.models import MediaAsset
@@ -45,6 +47,15 @@ def audit_register_messaging() -> None:
     audit_register(Campaign, m2m_fields={"tags"})
     audit_register(Team, exclude_fields=["last_assigned", "turns"])
     audit_register(MediaAsset, exclude_fields=["last_used_at"])
+    # Never the secret (rotations are the named action `webhook_secret_rotated`), nor the
+    # delivery bookkeeping workers write.
+    audit_register(
+        WebhookSubscription,
+        exclude_fields=[
+            "secret", "secret_rotated_at", "failing_since", "last_success_at",
+            "consecutive_failures", "retry_at", "updated_at",
+        ],
+    )  # fmt: skip
     audit_register(
         Conversation,
         exclude_fields=[

@@ -41,6 +41,12 @@ from messaging.content.models import (  # noqa: F401
     ContentUnlock,
     UnlockKind,
 )
+from messaging.hooks_out.models import (  # noqa: F401
+    DeliveryState,
+    HookEvent,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from messaging.inbox.models import (  # noqa: F401
     AgentAvailability,
     CannedReply,

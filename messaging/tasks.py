@@ -8,6 +8,7 @@ from messaging.automation.tasks import *  # noqa: F403
 from messaging.campaigns.tasks import *  # noqa: F403
 from messaging.channels.tasks import *  # noqa: F403
 from messaging.content.tasks import *  # noqa: F403
+from messaging.hooks_out.tasks import *  # noqa: F403
 from messaging.inbox.tasks import *  # noqa: F403
 from messaging.media.tasks import *  # noqa: F403
 from messaging.sending.tasks import *  # noqa: F403

@@ -77,3 +77,13 @@ def channel(db, simulator, settings):
     result = templates_sync(channel=channel)
     assert not result.errors, result.errors
     return channel
+
+
+@pytest.fixture
+def receiver():
+    """A real event-webhook receiver on a loopback port (tests.messaging.hooks_out.support)."""
+    from tests.messaging.hooks_out.support import Receiver
+
+    server = Receiver().start()
+    yield server
+    server.stop()

@@ -262,3 +262,26 @@ def _now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+class WebhookSubscriptionFactory(factory.django.DjangoModelFactory):
+    """An event webhook subscription (every event unless given) with a generated secret."""
+
+    class Meta:
+        model = "messaging.WebhookSubscription"
+
+    name = factory.Sequence(lambda n: f"Integrator {n}")
+    url = "https://hooks.example.com/parley"
+    events = factory.LazyFunction(
+        lambda: [
+            "message.status", "message.inbound", "contact.consent", "conversion.created",
+            "campaign.state", "notification.status",
+        ]
+    )  # fmt: skip
+    secret = factory.LazyFunction(lambda: _secret())
+
+
+def _secret():
+    from messaging.hooks_out.signing import secret_generate
+
+    return secret_generate()

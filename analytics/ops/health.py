@@ -33,6 +33,7 @@ from analytics.ops.models import HealthSample
 from analytics.ops.queues import QUEUES, queue_states
 from core.health import check_broker, check_database
 from core.models import WorkerHeartbeat
+from messaging.hooks_out.selectors import subscriptions_needing_attention
 from messaging.models import Channel, Direction, Message, Status, WebhookEvent, WebhookState
 from messaging.providers import UnknownProvider, provider_type
 from messaging.providers.probe import reachability_probe
@@ -307,6 +308,21 @@ def _webhooks(now: datetime, window: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _event_webhooks(now: datetime) -> list[dict[str, Any]]:
+    """One component per event webhook subscription that needs a look: disabled after failing
+    for WEBHOOK_OUT_DISABLE_AFTER_HOURS (down), or failing now (warn). Healthy ones add none."""
+    return [
+        _component(
+            f"hooks_out:{row['subscription'].pk}",
+            f"Event webhook {row['subscription'].name}",
+            row["state"],
+            detail=row["detail"],
+            subscription=row["subscription"],
+        )
+        for row in subscriptions_needing_attention(now)
+    ]
+
+
 def _last_send_fallback(channel_ids: list[int]) -> dict[int, Any]:
     """Last send of channels that sent nothing in the last day (older, unindexed by time)."""
 
@@ -445,7 +461,19 @@ def health_collect(*, use_cache: bool = True) -> dict[str, Any]:
     host = _host()
     beat = _beat(now)
     backup = _backup(now)
-    components = [database, broker, workers, *queues, beat, webhooks, backup, *channels, *host]
+    hooks_out = _event_webhooks(now)
+    components = [
+        database,
+        broker,
+        workers,
+        *queues,
+        beat,
+        webhooks,
+        backup,
+        *hooks_out,
+        *channels,
+        *host,
+    ]
     status = worst(
         *(
             c["state"]
@@ -462,6 +490,7 @@ def health_collect(*, use_cache: bool = True) -> dict[str, Any]:
         "workers": worker_rows,
         "queues": queues,
         "channels": channels,
+        "hooks_out": hooks_out,
         "host": host,
         "window_computed_at": window["computed_at"],
         "jobs": job_last_runs(WATCHED_JOBS),

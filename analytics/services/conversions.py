@@ -37,10 +37,12 @@ from django.utils import timezone
 from analytics.models import AttributionSource, ConversionEvent, ConversionType
 from analytics.services.events import moment_mark_changed
 from core.errors import DomainError
+from messaging.hooks_out.services import event_emit, event_wanted
 from messaging.models import (
     ContentDelivery,
     ContentUnlock,
     Direction,
+    HookEvent,
     Message,
     Notification,
     Status,
@@ -132,6 +134,7 @@ def conversion_record(
                 **fields,
             )  # fmt: skip
             conversions_attribute(ConversionEvent.objects.filter(pk=conversion.pk))
+            _conversion_event(conversion)
     except IntegrityError:  # the same reference recorded concurrently: theirs is the first
         return ConversionEvent.objects.get(reference_id=reference_id), False
     conversion.refresh_from_db()
@@ -257,3 +260,42 @@ def revenue_types() -> list[str]:
         for t in settings.ANALYTICS_REVENUE_TYPES
         if t in ConversionType.values and t != ConversionType.PAGE_VIEW
     ]
+
+
+def _conversion_event(conversion: ConversionEvent) -> None:
+    """The `conversion.created` event webhook, in the transaction that records it (after the
+    attribution, which it reports)."""
+    if not event_wanted(HookEvent.CONVERSION_CREATED):
+        return
+    conversion.refresh_from_db()
+    message_uuid = (
+        Message.objects.filter(pk=conversion.attributed_message_id)
+        .values_list("uuid", flat=True)
+        .first()
+        if conversion.attributed_message_id
+        else None
+    )
+    event_emit(
+        event_type=HookEvent.CONVERSION_CREATED,
+        data={
+            "conversion": {
+                "id": conversion.pk,
+                "reference_id": conversion.reference_id,
+                "type": conversion.type,
+                "name": conversion.name,
+                "value": str(conversion.value),
+                "currency": conversion.currency,
+                "occurred_at": conversion.occurred_at.isoformat(),
+                "contact_id": conversion.contact_id,
+                "source": conversion.source,
+                "attribution": {
+                    "source": conversion.attribution_source,
+                    "message_id": str(message_uuid) if message_uuid else None,
+                    "campaign_id": conversion.attributed_campaign_id,
+                    "content_item_id": conversion.attributed_content_item_id,
+                    "notification_id": conversion.attributed_notification_id,
+                },
+            }
+        },
+        ordering_key=f"contact:{conversion.contact_id}",
+    )

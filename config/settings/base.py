@@ -286,6 +286,8 @@ SPECTACULAR_SETTINGS = {
         "ConsentEnum": "crm.models.Consent",
         "ConversionTypeEnum": "analytics.models.events.ConversionType",
         "HealthSourceEnum": "messaging.channels.models.HealthSource",
+        "HookEventEnum": "messaging.hooks_out.models.HookEvent",
+        "WebhookDeliveryStateEnum": "messaging.hooks_out.models.DeliveryState",
     },
 }
 
@@ -393,6 +395,30 @@ WEBHOOK_NUDGE_SECONDS = env.float("WEBHOOK_NUDGE_SECONDS", default=10.0)
 WEBHOOK_DRAIN_LINGER_SECONDS = env.float("WEBHOOK_DRAIN_LINGER_SECONDS", default=0.3)
 # An event whose processing hit a database error this many times is marked failed.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+# --- Event webhooks to integrators (messaging.hooks_out) ---------------------------------------
+# Connect and read timeout of one callback, and the cap on its whole exchange: a slow receiver
+# never holds a worker longer than this.
+WEBHOOK_OUT_TIMEOUT_SECONDS = env.float("WEBHOOK_OUT_TIMEOUT_SECONDS", default=5.0)
+# A delivery is retried with exponential backoff and full jitter for at least this long.
+WEBHOOK_OUT_MAX_ATTEMPT_HOURS = max(24.0, env.float("WEBHOOK_OUT_MAX_ATTEMPT_HOURS", default=48.0))
+# The longest pause between two attempts of one delivery.
+WEBHOOK_OUT_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_OUT_BACKOFF_MAX_SECONDS", default=3600)
+# A subscription whose receiver has failed without a success for this long is disabled.
+WEBHOOK_OUT_DISABLE_AFTER_HOURS = env.float("WEBHOOK_OUT_DISABLE_AFTER_HOURS", default=72.0)
+# Deliveries one drain claims at a time, and how many it sends at once.
+WEBHOOK_OUT_BATCH = env.int("WEBHOOK_OUT_BATCH", default=200)
+WEBHOOK_OUT_CONCURRENCY = env.int("WEBHOOK_OUT_CONCURRENCY", default=16)
+# One drain task works at most this long before handing over to a fresh one.
+WEBHOOK_OUT_DRAIN_SECONDS = env.float("WEBHOOK_OUT_DRAIN_SECONDS", default=30.0)
+# What receivers are told to accept (README "Event webhooks"): a signature older than this is
+# a replay. Parley signs at send time, so its own clock only has to be right.
+WEBHOOK_OUT_SIGNATURE_TOLERANCE_SECONDS = env.int(
+    "WEBHOOK_OUT_SIGNATURE_TOLERANCE_SECONDS", default=300
+)
+# Delivered and given-up deliveries are kept this long for the log and replays.
+WEBHOOK_OUT_RETENTION_DAYS = env.int("WEBHOOK_OUT_RETENTION_DAYS", default=30)
+# Receivers on private or loopback addresses (any port): the local demo and tests only.
+WEBHOOK_OUT_ALLOW_PRIVATE = env.bool("WEBHOOK_OUT_ALLOW_PRIVATE", default=MEDIA_URL_ALLOW_PRIVATE)
 # Inbound text equal to one of these (case and spacing ignored) changes marketing consent.
 OPT_OUT_KEYWORDS = env.list("OPT_OUT_KEYWORDS", default=["STOP", "UNSUBSCRIBE", "STOP ALL"])
 OPT_IN_KEYWORDS = env.list("OPT_IN_KEYWORDS", default=["START", "UNSTOP"])

@@ -13,6 +13,8 @@ if DEBUG:
 # The demo accounts' passwords are published: never create them here (`--staging-demo` makes
 # them with random passwords for a throwaway staging install).
 DEMO_DATA_ALLOWED = False
+# Event webhooks never call private or loopback addresses here (the SSRF guard's rule).
+WEBHOOK_OUT_ALLOW_PRIVATE = False
 
 # TLS is terminated by the load balancer, which sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -39,7 +39,7 @@ from crm.importing.rows import Row, RowParser, RowProblem
 from crm.importing.writer import TagCache, batch_apply
 from crm.models import Contact, ImportJob, ImportRowError, ImportStatus
 from crm.services.attributes import attribute_definitions
-from crm.signals import consent_changed_bulk
+from crm.signals import consent_changed_bulk, consent_recorded_bulk
 
 logger = logging.getLogger(__name__)
 
@@ -414,6 +414,7 @@ def _batch_commit(job: ImportJob, token: str, batch: _Batch, parser: RowParser, 
             raise LostClaim  # rolls the whole batch back
         if result.consent_changes:
             changes = result.consent_changes
+            consent_recorded_bulk.send(sender=Contact, changes=changes, source="import")
             transaction.on_commit(
                 lambda: consent_changed_bulk.send(sender=Contact, changes=changes, source="import")
             )

@@ -16,7 +16,7 @@ from core.errors import Conflict, DomainError
 from crm.identity import erased_opt_out_find
 from crm.models import Consent, ConsentEvent, ConsentSource, Contact, Tag
 from crm.services.attributes import attributes_clean
-from crm.signals import consent_changed
+from crm.signals import consent_changed, consent_recorded
 
 TAG_SEPARATORS = re.compile(r"[;|]")
 LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")
@@ -241,6 +241,7 @@ def consent_set(
         locked.consent = consent
         locked.consent_updated_at = event.created_at
         locked.save(update_fields=["consent", "consent_updated_at", "updated_at"])
+        consent_recorded.send(sender=Contact, contact=locked, event=event)
     contact.consent = consent
     contact.consent_updated_at = event.created_at
     transaction.on_commit(lambda: consent_changed.send(sender=Contact, contact=locked, event=event))

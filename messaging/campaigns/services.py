@@ -55,6 +55,8 @@ from messaging.campaigns.selectors import (
 )
 from messaging.channels.health import HealthChange
 from messaging.channels.models import Channel, TemplateCategory
+from messaging.hooks_out.models import HookEvent
+from messaging.hooks_out.services import event_emit
 from messaging.links.services import TrackedLinkBatch
 from messaging.providers.error_codes import QUALITY_CODES, error_code_info
 from messaging.sending.models import Direction, Lane, Message, MessageType, Status
@@ -286,8 +288,22 @@ def _transition(campaign: Campaign, to_state: str, *, actor=None, note: str = ""
             f"A {locked.state} campaign cannot become {to_state}.",
             details={"state": locked.state, "requested": to_state},
         )
-    CampaignTransition.objects.create(
+    transition = CampaignTransition.objects.create(
         campaign=locked, from_state=locked.state, to_state=to_state, actor=actor, note=note[:300]
+    )
+    event_emit(
+        event_type=HookEvent.CAMPAIGN_STATE,
+        data={
+            "campaign": {
+                "id": locked.pk,
+                "name": locked.name,
+                "state": to_state,
+                "previous_state": locked.state,
+                "note": transition.note,
+                "at": transition.created_at.isoformat(),
+            }
+        },
+        ordering_key=f"campaign:{locked.pk}",
     )
     locked.state = to_state
     return locked

@@ -24,6 +24,8 @@ from core.errors import Conflict, DomainError, InvalidTransition
 from crm.models import Contact
 from messaging.channels.models import Channel
 from messaging.channels.selectors import ChannelUnknown, channel_for
+from messaging.hooks_out.models import HookEvent
+from messaging.hooks_out.services import event_emit, event_wanted, events_emit
 from messaging.notifications.models import (
     Notification,
     NotificationPreference,
@@ -32,6 +34,7 @@ from messaging.notifications.models import (
     NotificationType,
 )
 from messaging.notifications.names import notification_type_code
+from messaging.sending.events import StatusEmitted, status_followers_register
 from messaging.sending.models import Lane
 from messaging.sending.send import (
     SendRefused,
@@ -221,9 +224,11 @@ def _attempt(notification: Notification, *, channel: Channel | None, sent_by=Non
         logger.info(
             "notification %s %s refused: %s", event_type.code, notification.reference_id, exc.code
         )
+        notification_status_emit(notification, status="refused")
         return
     notification.message = message
     notification.save(update_fields=["message"])
+    notification_status_emit(notification, status="queued")
 
 
 def notification_send(
@@ -346,3 +351,68 @@ def notification_preference_set(
             actor=actor, note=note[:500],
         )  # fmt: skip
     return True
+
+
+# --- Event webhooks ------------------------------------------------------------------------------
+
+
+def _notification_data(
+    notification: Notification, *, status: str, message_uuid: str | None, at, error=None
+) -> dict[str, Any]:
+    return {
+        "notification": {
+            "id": notification.pk,
+            "event_type": notification.event_type.code,
+            "reference_id": notification.reference_id,
+            "attempt": notification.attempt,
+            "status": status,
+            "message_id": message_uuid,
+            "timestamp": at.isoformat() if at else None,
+            "contact_id": notification.contact_id,
+            "refusal": (
+                {"code": notification.refusal_code, "reason": notification.refusal_reason}
+                if notification.refusal_code
+                else None
+            ),
+            "error": error,
+        }
+    }
+
+
+def notification_status_emit(notification: Notification, *, status: str) -> None:
+    """`notification.status` for a new attempt (queued or refused), in its transaction."""
+    if not event_wanted(HookEvent.NOTIFICATION_STATUS):
+        return
+    message_uuid = str(notification.message.uuid) if notification.message_id else None
+    event_emit(
+        event_type=HookEvent.NOTIFICATION_STATUS,
+        data=_notification_data(
+            notification, status=status, message_uuid=message_uuid, at=timezone.now()
+        ),
+        ordering_key=message_uuid or f"notification:{notification.pk}",
+    )
+
+
+def notification_statuses_follow(statuses: list[StatusEmitted]) -> None:
+    """A notification's status is its message's: each `message.status` emitted for a
+    notification's message is also a `notification.status` (registered at ready())."""
+    message_ids = {s.message_id for s in statuses}
+    notifications = Notification.objects.filter(message_id__in=list(message_ids)).select_related(
+        "event_type"
+    )
+    items = []
+    for notification in notifications:
+        for emitted in statuses:
+            if emitted.message_id != notification.message_id:
+                continue
+            data = _notification_data(
+                notification, status=emitted.status, message_uuid=emitted.message_uuid,
+                at=emitted.at, error=emitted.error,
+            )  # fmt: skip
+            items.append((data, emitted.message_uuid))
+    if items:
+        events_emit(event_type=HookEvent.NOTIFICATION_STATUS, items=items)
+
+
+def notification_events_register() -> None:
+    status_followers_register(HookEvent.NOTIFICATION_STATUS, notification_statuses_follow)

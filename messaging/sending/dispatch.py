@@ -54,6 +54,7 @@ from messaging.providers import (
     TemporaryError,
 )
 from messaging.sending import hooks
+from messaging.sending.events import message_statuses_emit
 from messaging.sending.failures import failure_side_effects
 from messaging.sending.models import Lane, Message, Status
 from messaging.sending.nudge import send_enqueue, send_nudge_clear
@@ -459,11 +460,13 @@ def _record_refused(refused: list[tuple[Message, Refusal]]) -> None:
             f"The send policy refused this message just before sending ({refusal.code}); "
             "it was not sent."
         )
-    _write(
-        [m for m, _ in refused],
-        ["status", "failed_at", "refusal", *ERROR_FIELDS],
-        where=_SENDING,
-    )
+    with transaction.atomic():
+        _write(
+            [m for m, _ in refused],
+            ["status", "failed_at", "refusal", *ERROR_FIELDS],
+            where=_SENDING,
+        )
+        message_statuses_emit({m.pk: Status.SENDING for m, _ in refused})
     logger.info(
         "%d message(s) refused at send time: %s",
         len(refused),
@@ -497,9 +500,14 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
             message.attempts += 1
             message.status = Status.ACCEPTED
             rows.append(message)
-        _write(
-            rows, ["wamid", "wa_id", "accepted_at", "attempts", "status"], expressions=_ACCEPTED_SQL
-        )
+        with transaction.atomic():  # the change and its event webhooks (an outbox)
+            _write(
+                rows,
+                ["wamid", "wa_id", "accepted_at", "attempts", "status"],
+                expressions=_ACCEPTED_SQL,
+            )
+            # A status webhook that beat this write moved the message on and told already.
+            message_statuses_emit({m.pk: Status.SENDING for m in rows}, only=Status.ACCEPTED)
         Contact.objects.filter(pk__in={m.contact_id for m in rows}).update(last_outbound_at=now)
         _apply_parked([m.wamid for m in rows])
 
@@ -517,11 +525,13 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
                     message.attempts, retry_after=exc.retry_after
                 )
             rows.append(message)
-        _write(
-            rows,
-            ["status", "attempts", "next_attempt_at", "failed_at", *ERROR_FIELDS],
-            where=_SENDING,
-        )
+        with transaction.atomic():
+            _write(
+                rows,
+                ["status", "attempts", "next_attempt_at", "failed_at", *ERROR_FIELDS],
+                where=_SENDING,
+            )
+            message_statuses_emit({m.pk: Status.SENDING for m in rows if m.status == Status.FAILED})
 
     if outcomes.permanent:
         rows = []
@@ -531,7 +541,9 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
             message.failed_at = now
             _error_fields(message, exc)
             rows.append(message)
-        _write(rows, ["status", "attempts", "failed_at", *ERROR_FIELDS], where=_SENDING)
+        with transaction.atomic():
+            _write(rows, ["status", "attempts", "failed_at", *ERROR_FIELDS], where=_SENDING)
+            message_statuses_emit({m.pk: Status.SENDING for m in rows})
         failure_side_effects(messages=rows)
         hooks.failures_seen({m.campaign_id for m in rows if m.campaign_id})
 

@@ -40,6 +40,7 @@ from messaging.providers import StatusUpdate
 from messaging.providers.error_codes import error_code_info
 from messaging.sending import hooks
 from messaging.sending.costs import CostInput, messages_price
+from messaging.sending.events import message_statuses_emit
 from messaging.sending.failures import WINDOW_CLOSED, WINDOW_CLOSED_TITLE, failure_side_effects
 from messaging.sending.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
 from messaging.sending.retry import messages_requeue
@@ -404,6 +405,9 @@ def _apply(
     if failures:
         _failure_rules(failures, transitions)
         _failures_report_on_commit(failures, transitions)
+    # Event webhooks, in this transaction (an outbox): after the re-queues, so a failure
+    # that goes out again is not reported as one.
+    message_statuses_emit({pk: t[0] for pk, t in transitions.items()})
     result.changed.update({pk: (t[0], t[1]) for pk, t in transitions.items()})
     if transitions and message_status_changed.has_listeners(Message):
         _signal_on_commit(transitions)

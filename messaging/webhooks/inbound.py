@@ -42,6 +42,8 @@ from messaging.channels.templates import (
     templates_quality_event_apply,
     templates_status_event_apply,
 )
+from messaging.hooks_out.models import HookEvent
+from messaging.hooks_out.services import event_emit
 from messaging.inbox.routing import conversation_route_safely
 from messaging.inbox.survey import survey_answer_record, survey_reply_match
 from messaging.providers import (
@@ -191,6 +193,8 @@ def _inbound_store(
         if Message.objects.filter(wamid=inbound.wamid).exists():
             return None  # the same message, processed concurrently
         raise
+    if deleted_at is None:
+        _inbound_event(message, contact, channel)
     unread = message_type not in NOT_UNREAD and deleted_at is None and survey is None
     _contact_touch(contact, received_at, from_user=from_user, unread=unread)
     if message_type not in NOT_A_REPLY:
@@ -217,6 +221,29 @@ def _inbound_store(
     _inbox_and_automation_on_commit(message_id=message.pk, conversation_id=conversation.pk)
     _signals_on_commit(message, contact)
     return message
+
+
+def _inbound_event(message: Message, contact: Contact, channel: Channel) -> None:
+    """The `message.inbound` event webhook, in the transaction that stores the message. A
+    contact's messages reach a subscription in the order they were stored."""
+    event_emit(
+        event_type=HookEvent.MESSAGE_INBOUND,
+        data={
+            "message": {
+                "id": str(message.uuid),
+                "wamid": message.wamid,
+                "type": message.type,
+                "content": message.content,
+                "context_wamid": message.context_wamid or None,
+                "received_at": message.received_at.isoformat() if message.received_at else None,
+                "contact_id": contact.pk,
+                "phone": contact.phone,
+                "profile_name": contact.profile_name,
+                "channel": channel.phone_number_id,
+            }
+        },
+        ordering_key=f"contact:{contact.pk}",
+    )
 
 
 # --- Number changes ---------------------------------------------------------------------------

@@ -154,6 +154,7 @@ class World:
             TagFactory,
             TemplateFactory,
             UserFactory,
+            WebhookSubscriptionFactory,
         )
 
         settings.MEDIA_ROOT = tmp_path / "media"
@@ -189,6 +190,7 @@ class World:
             "faq": FaqEntryFactory,
             "template": lambda: TemplateFactory(channel=self.channel, status="DRAFT"),
             "asset": _asset,
+            "webhook_subscription": WebhookSubscriptionFactory,
             "canned": lambda: CannedReply.objects.create(
                 team=self.team,
                 shortcut=f"fresh-{CannedReply.objects.count()}",
@@ -219,6 +221,7 @@ class World:
             "conversations": conversation.pk,
             "jobs": JobRun.objects.create(name="purge_data", trigger="user", state="succeeded").pk,
             "webhooks": OpsWebhookEventFactory(state="failed").pk,
+            "webhook-subscriptions": WebhookSubscriptionFactory().pk,
             "messages": str(reply.uuid),
             "media": _asset().pk,
             "inbound_media": inbound.pk,
@@ -258,6 +261,8 @@ class World:
             return str(self.channel.pk)
         # pk / id: the object of the resource named just before the parameter
         resource = parts[parts.index(f"<{param}>") - 1]
+        if parts[:3] == ["staff", "integrations", "webhooks"]:
+            resource = "webhook-subscriptions"  # event webhooks, not the ops centre's intake
         assert resource in self.ids, f"no object for <{param}> in {route}: add one to World"
         return str(self.ids[resource])
 
@@ -283,6 +288,7 @@ FRESH = {
     "canned-replies": "canned",
     "templates": "template",
     "media": "asset",
+    "webhook-subscriptions": "webhook_subscription",
 }
 
 

@@ -19,6 +19,7 @@ from messaging.campaigns.demo import seed_campaigns
 from messaging.channels.selectors import channels_active
 from messaging.content.demo import seed_content
 from messaging.demo import seed_messaging
+from messaging.hooks_out.demo import seed_event_webhooks
 from messaging.inbox.demo import seed_inbox
 from messaging.media.demo import seed_media
 
@@ -44,6 +45,8 @@ class Command(BaseCommand):
             Contact.objects.exclude(phone=None).filter(blocked=False).order_by("pk")[:150]
         )
         steps = [
+            # First: what the other steps send and receive becomes its callbacks.
+            ("Event webhooks", lambda: seed_event_webhooks(simulator_url=channel.base_url)),
             ("Messaging", lambda: seed_messaging(rng=rng, channel=channel, contacts=contacts)),
             ("Campaigns", lambda: seed_campaigns(rng=rng, channel=channel, contacts=contacts)),
             ("Content", lambda: seed_content(rng=rng, channel=channel)),

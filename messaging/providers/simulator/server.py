@@ -927,6 +927,25 @@ class SimulatorServer:
             200, {"pending": self.dispatcher.pending(), "deliveries": deliveries[-100:]}
         )
 
+    def _control_post_receiver(self, query: Any, payload: Any) -> _Response:
+        """A stand-in integrator for Parley's event webhooks (the demo subscribes it): counts
+        what arrives, by event type, and keeps the last few events' ids and types."""
+        if not isinstance(payload, dict) or "id" not in payload or "type" not in payload:
+            raise ValueError("not an event webhook body")
+        with self.state.lock:
+            self.state.stats["events_received"] += 1
+            self.state.stats[f"events_received:{payload['type']}"] += 1
+            self.state.received_events.append(
+                {"id": str(payload["id"]), "type": str(payload["type"])}
+            )
+        return _json_response(200, {"received": True})
+
+    def _control_get_receiver(self, query: Any, payload: Any) -> _Response:
+        with self.state.lock:
+            events = list(self.state.received_events)
+            received = self.state.stats["events_received"]
+        return _json_response(200, {"received": received, "last": events[-20:]})
+
     def _config_view(self) -> dict[str, Any]:
         with self.state.lock:
             storm = (

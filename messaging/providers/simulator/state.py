@@ -48,6 +48,8 @@ class SimState:
         # Resumable uploads (template header examples): open sessions, and the handles made.
         self.upload_sessions: dict[str, dict[str, Any]] = {}
         self.header_handles: dict[str, MediaItem] = {}
+        # Event webhooks from Parley to the demo's stand-in integrator (`/_sim/receiver`).
+        self.received_events: collections.deque[dict[str, Any]] = collections.deque(maxlen=200)
 
     # --- identifiers -----------------------------------------------------------------------
 
@@ -172,6 +174,7 @@ class SimState:
             self.read_marks.clear()
             self.typing_indicators.clear()
             self.profile_names.clear()
+            self.received_events.clear()
             self.storm_code, self.storm_remaining, self.hang_remaining = None, 0, 0
 
     # --- templates and media -------------------------------------------------------------------
