@@ -42,7 +42,11 @@ def whatsapp(simulator, channel, live_server, eager_celery, settings):
         webhook_url=live_server.url + "/webhooks/whatsapp/",
         delays={"sent": 0.2, "delivered": 3.5, "read": 3.5},
     )
-    return simulator
+    yield simulator
+    # Statuses still on their way must not reach the live server while the test database is
+    # being emptied.
+    simulator.wait_webhooks(timeout=15)
+    simulator.configure(webhooks=False)
 
 
 def user_writes(simulator, text: str, **extra) -> str:
