@@ -167,6 +167,8 @@ class TemplateBuilderForm(forms.Form):
             data["header_asset"] = None
             return data
         asset_id, handle = data.get("header_asset"), (data.get("header_handle") or "").strip()
+        if "header_asset" in self.errors:  # not a file of the list: already said
+            return data
         if asset_id is not None and handle:
             self.add_error("header_asset", "Choose a library file or paste a handle, not both.")
         elif asset_id is None and not handle:

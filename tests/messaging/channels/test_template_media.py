@@ -118,6 +118,7 @@ def test_a_media_header_needs_exactly_one_fitting_example(manager, channel, over
     assert response.status_code == 422
     html = response.content.decode()
     assert message in html
+    assert ("Choose the image" in html) == (not overrides)  # one error, the right one
     assert not MessageTemplate.objects.filter(name="spring_sale").exists()
 
 
