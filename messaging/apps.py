@@ -14,10 +14,11 @@ class MessagingConfig(AppConfig):
         from messaging.campaigns.health_hooks import campaign_health_hooks_register
         from messaging.campaigns.selectors import campaigns_using_asset
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
+        from messaging.channels.template_media import header_example_source_register
         from messaging.crm_extension import crm_extension_register
         from messaging.home import home_sections_register
         from messaging.hooks_out.consent import consent_events_connect
-        from messaging.media.services import media_users_register
+        from messaging.media.services import library_header_examples, media_users_register
         from messaging.notifications.services import notification_events_register
         from messaging.personal_data import personal_data_register_messaging
 
@@ -91,6 +92,7 @@ class MessagingConfig(AppConfig):
         personal_data_register_messaging()
         campaign_send_hooks_register()
         media_users_register(campaigns_using_asset)
+        header_example_source_register(library_header_examples)
         campaign_health_hooks_register()
         consent_events_connect()
         notification_events_register()

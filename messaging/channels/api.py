@@ -120,7 +120,11 @@ class TemplateInputSerializer(serializers.Serializer):
     components = serializers.ListField(
         child=serializers.DictField(),
         max_length=4,
-        help_text="HEADER, BODY, FOOTER, BUTTONS objects with their examples, as Meta takes them.",
+        help_text="HEADER, BODY, FOOTER, BUTTONS objects with their examples, as Meta takes them. "
+        "An IMAGE, VIDEO or DOCUMENT header's example is either Meta's `{\"header_handle\": "
+        '["4::..."]}` or a media library file, `{"header_asset": [<id from /api/v1/media/>]}` '
+        "(of the header's kind), uploaded to Meta as a fresh handle when the template is "
+        "submitted or edited there.",
     )
 
 

@@ -30,6 +30,12 @@ from messaging.channels.models import (
 )
 from messaging.channels.opt_out import template_opt_out_buttons
 from messaging.channels.template_history import template_event_record, template_status_set
+from messaging.channels.template_media import (
+    HeaderAssetError,
+    components_for_rules,
+    components_resolved,
+    header_asset_problems,
+)
 from messaging.channels.templates import templates_sync_enqueue
 from messaging.providers import (
     AmbiguousError,
@@ -78,6 +84,24 @@ def _raise_if(problems: list[RuleError]) -> None:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise TemplateInvalid(f"{first}{more}", details=_errors(problems))
+
+
+def _problems(definition: dict[str, Any]) -> list[RuleError]:
+    """Meta's rules, with a library file chosen as the header example (`header_asset`)
+    checked here and standing for the handle it becomes at submission."""
+    components = definition.get("components")
+    return header_asset_problems(components) + template_problems(
+        {**definition, "components": components_for_rules(components)}
+    )
+
+
+def _resolved(components: Any, channel: Channel) -> Any:
+    """The components the provider gets: a library header file becomes a fresh handle.
+    A file that cannot serve refuses the submission (the template stays as it was)."""
+    try:
+        return components_resolved(components, channel)
+    except HeaderAssetError as exc:
+        raise TemplateInvalid(exc.message, details=exc.details) from None
 
 
 def template_definition(template: MessageTemplate) -> dict[str, Any]:
@@ -135,7 +159,7 @@ def template_create(
             "parameter_format": parameter_format,
         }
     )
-    _raise_if(template_problems(definition))
+    _raise_if(_problems(definition))
     if MessageTemplate.objects.filter(
         channel=channel, name=definition["name"], language=definition["language"]
     ).exists():
@@ -193,7 +217,7 @@ def template_update(
 
 def _draft_update(*, template, changes, actor, source) -> MessageTemplate:
     definition = _clean({**template_definition(template), **changes})
-    _raise_if(template_problems(definition))
+    _raise_if(_problems(definition))
     clash = (
         MessageTemplate.objects.filter(
             channel_id=template.channel_id,
@@ -251,7 +275,7 @@ def _provider_edit(*, template, changes, actor, source) -> MessageTemplate:
         )
         _raise_if(problems)
         definition = _clean({**current, **changes})
-        _raise_if(template_problems(definition))
+        _raise_if(_problems(definition))
         limit = template_edit_limit_problem(
             status=template.status, recent_edits=_recent_edits(template), now=timezone.now()
         )
@@ -266,7 +290,7 @@ def _provider_edit(*, template, changes, actor, source) -> MessageTemplate:
         try:
             result = provider_for_channel(template.channel).template_edit(
                 external_id=template.external_id,
-                components=definition["components"],
+                components=_resolved(definition["components"], template.channel),
                 category=category,
             )
         except ProviderError as exc:
@@ -323,7 +347,7 @@ def template_submit(
                 f"Template {template.name} is {template.status}, not a draft: edit it instead."
             )
         definition = template_definition(template)
-        _raise_if(template_problems(definition))
+        _raise_if(_problems(definition))
         # Meta's status events about it are stamped after this moment: taking the time before
         # the call keeps a fast verdict from looking older than the submission.
         now = timezone.now()
@@ -332,7 +356,7 @@ def template_submit(
                 name=template.name,
                 language=template.language,
                 category=template.category,
-                components=template.components,
+                components=_resolved(template.components, template.channel),
                 parameter_format=definition["parameter_format"],
             )
         except ProviderError as exc:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django import forms
 
 from messaging.channels.models import Channel, TemplateCategory, TemplateStatus
-from messaging.providers.template_rules import placeholders
+from messaging.channels.template_media import header_example_source
+from messaging.providers.template_rules import MEDIA_HEADER_FORMATS, placeholders
 
 
 class ChannelSettingsForm(forms.ModelForm):
@@ -56,6 +57,7 @@ class TemplateFilterForm(forms.Form):
 # --- The template builder (README "Template builder") -----------------------------------------
 
 NO_HEADER = ""
+MEDIA_HEADER_LABELS = (("IMAGE", "Images"), ("VIDEO", "Videos"), ("DOCUMENT", "Documents"))
 OPT_OUT = "MARKETING_OPT_OUT"
 BUTTON_CHOICES = [
     ("", "—"),
@@ -112,10 +114,15 @@ class TemplateBuilderForm(forms.Form):
         required=False, max_length=200, label="Header variable example",
         help_text="What the header's variable stands for in Meta's review, e.g. #40321.",
     )  # fmt: skip
+    header_asset = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="Library file",
+        help_text="For an image, video or document header: the sample Meta reviews, from the "
+        "media library (uploaded to Meta when the template is submitted).",
+    )  # fmt: skip
     header_handle = forms.CharField(
-        required=False, max_length=500, label="Media example handle",
-        help_text="For an image, video or document header: the handle Meta returned when the "
-        "sample file was uploaded (Resumable Upload API), e.g. 4::aW1h...",
+        required=False, max_length=500, label="Or: media example handle (advanced)",
+        help_text="Instead of a library file: a handle Meta returned for a sample file you "
+        "uploaded yourself (Resumable Upload API), e.g. 4::aW1h...",
     )  # fmt: skip
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6}),
@@ -140,10 +147,41 @@ class TemplateBuilderForm(forms.Form):
         self.fields["channel"].queryset = (
             channels if channels is not None else Channel.objects.none()
         )
+        self.header_source = header_example_source()
+        if self.header_source is None:  # no library: a pasted handle only
+            del self.fields["header_asset"]
+        else:
+            self.fields["header_asset"].choices = [("", "—")] + [
+                (label, self.header_source.choices(header_format))
+                for header_format, label in MEDIA_HEADER_LABELS
+            ]
         self.locked = locked
         if locked:  # submitted: Meta fixes the name, language and number
             for name in ("channel", "name", "language"):
                 self.fields[name].disabled = True
+
+    def clean(self):
+        data = super().clean()
+        header_format = data.get("header_format")
+        if header_format not in MEDIA_HEADER_FORMATS or "header_asset" not in self.fields:
+            data["header_asset"] = None
+            return data
+        asset_id, handle = data.get("header_asset"), (data.get("header_handle") or "").strip()
+        if "header_asset" in self.errors:  # not a file of the list: already said
+            return data
+        if asset_id is not None and handle:
+            self.add_error("header_asset", "Choose a library file or paste a handle, not both.")
+        elif asset_id is None and not handle:
+            self.add_error(
+                "header_asset",
+                f"Choose the {header_format.lower()} Meta reviews as the example (or paste a "
+                "handle below).",
+            )
+        elif asset_id is not None:
+            problem = self.header_source.problem(asset_id, header_format)
+            if problem:
+                self.add_error("header_asset", problem)
+        return data
 
     def body_names(self) -> list[str]:
         return list(dict.fromkeys(placeholders(self.cleaned_data.get("body", ""))))
@@ -195,6 +233,8 @@ def builder_initial(template) -> tuple[dict, list[dict]]:
             initial["header_example"] = values[0] if values else ""
             handles = example.get("header_handle") or []
             initial["header_handle"] = handles[0] if handles else ""
+            assets = example.get("header_asset") or []
+            initial["header_asset"] = assets[0] if assets else None
         elif kind == "BODY":
             initial["body"] = component.get("text", "")
             initial["body_examples"] = "\n".join(_example_values(example, "body", named))
@@ -279,7 +319,9 @@ class TemplateBuilder:
             components.append(header)
         elif header_format:
             header = {"type": "HEADER", "format": header_format}
-            if data["header_handle"].strip():
+            if data.get("header_asset") is not None:  # resolved to a handle at submission
+                header["example"] = {"header_asset": [data["header_asset"]]}
+            elif data["header_handle"].strip():
                 header["example"] = {"header_handle": [data["header_handle"].strip()]}
             components.append(header)
         body: dict = {"type": "BODY", "text": data["body"]}
@@ -355,7 +397,8 @@ class TemplateBuilder:
 
     def _add(self, key: str, message: str, header_format: str | None) -> None:
         if key == "header.example" and header_format not in ("TEXT", None, ""):
-            self.form.add_error("header_handle", message)
+            used_library = self.form.cleaned_data.get("header_asset") is not None
+            self.form.add_error("header_asset" if used_library else "header_handle", message)
             return
         if key in self.FIELD_OF:
             field = self.FIELD_OF[key]

@@ -28,9 +28,11 @@ from core.locks import cache_lock
 from core.storage import files_delete_on_commit
 from messaging.channels.clients import provider_for_channel
 from messaging.channels.models import Channel
+from messaging.channels.template_media import HeaderAssetError
 from messaging.media.content import asset_ref_id, content_asset_refs, content_assets_replace
 from messaging.media.models import MediaAsset, MediaUpload
 from messaging.media.rules import HEAD_BYTES, MediaRefused, media_file_check, sha256_of
+from messaging.media.selectors import media_assets_of_kind
 from messaging.providers import PermanentError, Provider, TemporaryError
 
 logger = logging.getLogger(__name__)
@@ -327,6 +329,7 @@ __all__ = [
     "MediaAssetUnusable",
     "MediaRefused",
     "MediaResolver",
+    "library_header_examples",
     "media_asset_create",
     "media_asset_delete",
     "media_assets_check",
@@ -372,3 +375,46 @@ def media_header_example(*, asset: MediaAsset, channel: Channel) -> dict[str, An
     handle = provider.upload_header_example(content, mime_type=asset.mime_type, filename=asset.name)
     logger.info("media asset %s uploaded as a template header example", asset.pk)
     return {"type": "HEADER", "format": header_format, "example": {"header_handle": [handle]}}
+
+
+class LibraryHeaderExamples:
+    """The library as the template builder's source of media header examples
+    (`messaging.channels.template_media`, registered in `MessagingConfig.ready()`)."""
+
+    KIND_OF = {header_format: kind for kind, header_format in HEADER_FORMATS.items()}
+
+    def choices(self, header_format: str) -> list[tuple[int, str]]:
+        kind = self.KIND_OF.get(header_format)
+        if kind is None:
+            return []
+        return list(media_assets_of_kind(kind).values_list("pk", "name")[:LIBRARY_CHOICES_MAX])
+
+    def problem(self, asset_id: int, header_format: str) -> str | None:
+        kind = MediaAsset.objects.filter(pk=asset_id).values_list("kind", flat=True).first()
+        if kind is None:
+            return f"Library file {asset_id} does not exist (it may have been deleted)."
+        if HEADER_FORMATS.get(kind) != header_format:
+            wanted = self.KIND_OF.get(header_format, "image, video or document")
+            return (
+                f"Library file {asset_id} is {_article(kind)} {kind}; this header shows "
+                f"{_article(wanted)} {wanted}."
+            )
+        return None
+
+    def resolve(self, asset_id: int, header_format: str, channel: Channel) -> str:
+        problem = self.problem(asset_id, header_format)
+        if problem:
+            raise HeaderAssetError(problem, details={"header.example": [problem]})
+        asset = MediaAsset.objects.filter(pk=asset_id).first()
+        if asset is None:  # deleted between the check and now
+            raise HeaderAssetError(f"Library file {asset_id} does not exist.")
+        component = media_header_example(asset=asset, channel=channel)
+        return component["example"]["header_handle"][0]
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+LIBRARY_CHOICES_MAX = 200
+library_header_examples = LibraryHeaderExamples()

@@ -44,7 +44,21 @@
     var format = value("header_format");
     toggleField("header_text", format === "TEXT");
     toggleField("header_example", format === "TEXT" && names(value("header_text")).length > 0);
-    toggleField("header_handle", ["IMAGE", "VIDEO", "DOCUMENT"].indexOf(format) !== -1);
+    var mediaHeader = ["IMAGE", "VIDEO", "DOCUMENT"].indexOf(format) !== -1;
+    toggleField("header_asset", mediaHeader);
+    toggleField("header_handle", mediaHeader);
+    var library = field("header_asset");
+    var fileName = "";
+    if (library) {
+      // Only the files the chosen header can show: the optgroup of its format.
+      Array.prototype.forEach.call(library.querySelectorAll("optgroup"), function (group) {
+        var fits = group.label === { IMAGE: "Images", VIDEO: "Videos", DOCUMENT: "Documents" }[format];
+        group.hidden = !fits;
+        group.disabled = !fits;
+      });
+      var chosen = library.options[library.selectedIndex];
+      if (chosen && chosen.value && !chosen.parentNode.disabled) { fileName = chosen.textContent; }
+    }
 
     var headerNames = names(value("header_text"));
     var headerValues = {};
@@ -53,6 +67,7 @@
     var mediaText = "";
     if (format && format !== "TEXT") {
       mediaText = format.charAt(0) + format.slice(1).toLowerCase();
+      if (mediaHeader && fileName) { mediaText += " · " + fileName; }
     }
     show(media, mediaText);
 
