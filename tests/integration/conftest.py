@@ -19,6 +19,9 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_QUEUES = "send,webhooks,default,analytics"
+# The secrets the tests' simulator and Parley share (workers get them in their environment).
+APP_SECRET = "integration-app-secret"
+TOKEN = "integration-token"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -136,3 +139,40 @@ def celery_worker(transactional_db):
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def webhook_target(live_server, settings):
+    """The live server's WhatsApp webhook URL, verified with the simulator's app secret."""
+    from messaging.webhooks import views
+
+    settings.WHATSAPP_APP_SECRET = APP_SECRET
+    settings.WHATSAPP_API_TOKEN = TOKEN
+    views._forget_secrets()
+    yield live_server.url + "/webhooks/whatsapp/"
+    views._forget_secrets()
+
+
+@pytest.fixture
+def sim_config() -> dict:
+    """More simulator configuration for a module's `sim` (override it there)."""
+    return {}
+
+
+@pytest.fixture
+def sim(webhook_target, sim_config):
+    """A simulator on loopback that posts its statuses to the live server, quickly."""
+    from messaging.providers.simulator import SimulatorServer
+
+    server = SimulatorServer(
+        port=0,
+        config={
+            "app_secret": APP_SECRET,
+            "access_token": TOKEN,
+            "webhook_url": webhook_target,
+            "delays": {"sent": 0.05, "delivered": 0.2, "read": 0.2},
+            **sim_config,
+        },
+    ).start()
+    yield server
+    server.stop()

@@ -24,13 +24,10 @@ from core.services import api_token_create
 from messaging.hooks_out.models import DeliveryState, HookEvent, WebhookDelivery
 from messaging.hooks_out.services import events_emit
 from messaging.notifications.services import notification_send
-from messaging.providers.simulator import SimulatorServer
 from tests.factories import ChannelFactory, ContactFactory, UserFactory, WebhookSubscriptionFactory
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import APP_SECRET, TOKEN, wait_for
 from tests.messaging.hooks_out.support import Receiver
 
-APP_SECRET = "integration-app-secret"
-TOKEN = "integration-token"
 ORDER = {"order_id": "#9", "amount": "₹10", "delivery_date": "Friday", "tracking_id": "9"}
 WORKER_ENV = {
     "WEBHOOK_OUT_ALLOW_PRIVATE": "1",
@@ -56,31 +53,9 @@ def _fresh_queue_and_flags():
     cache.delete_many([f"task-lock:{sweep}", f"task-backoff:{sweep}", NUDGE_KEY])
 
 
-@pytest.fixture
-def webhook_target(live_server, settings):
-    from messaging.webhooks import views
-
-    settings.WHATSAPP_APP_SECRET = APP_SECRET
-    settings.WHATSAPP_API_TOKEN = TOKEN
+@pytest.fixture(autouse=True)
+def _loopback_receivers(settings):
     settings.WEBHOOK_OUT_ALLOW_PRIVATE = True
-    views._forget_secrets()
-    yield live_server.url + "/webhooks/whatsapp/"
-    views._forget_secrets()
-
-
-@pytest.fixture
-def sim(webhook_target):
-    server = SimulatorServer(
-        port=0,
-        config={
-            "app_secret": APP_SECRET,
-            "access_token": TOKEN,
-            "webhook_url": webhook_target,
-            "delays": {"sent": 0.05, "delivered": 0.2, "read": 0.2},
-        },
-    ).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -10,12 +10,9 @@ import requests
 
 from core.services import api_token_create
 from messaging.models import Message, MessageTemplate, Status, WebhookEvent, WebhookState
-from messaging.providers.simulator import SimulatorServer
 from tests.factories import ChannelFactory, ContactFactory, UserFactory
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import APP_SECRET, TOKEN, wait_for
 
-APP_SECRET = "integration-app-secret"
-TOKEN = "integration-token"
 REVIEW_DELAY = 1.0
 # The worker processes read the channel's secrets from their own environment.
 WORKER_SECRETS = {"WHATSAPP_API_TOKEN": TOKEN, "WHATSAPP_APP_SECRET": APP_SECRET}
@@ -37,30 +34,8 @@ DEFINITION = {
 
 
 @pytest.fixture
-def webhook_target(live_server, settings):
-    from messaging.webhooks import views
-
-    settings.WHATSAPP_APP_SECRET = APP_SECRET
-    settings.WHATSAPP_API_TOKEN = TOKEN
-    views._forget_secrets()
-    yield live_server.url + "/webhooks/whatsapp/"
-    views._forget_secrets()
-
-
-@pytest.fixture
-def sim(webhook_target):
-    server = SimulatorServer(
-        port=0,
-        config={
-            "app_secret": APP_SECRET,
-            "access_token": TOKEN,
-            "webhook_url": webhook_target,
-            "template_review_delay": REVIEW_DELAY,
-            "delays": {"sent": 0.05, "delivered": 0.2, "read": 0.2},
-        },
-    ).start()
-    yield server
-    server.stop()
+def sim_config():
+    return {"template_review_delay": REVIEW_DELAY}
 
 
 @pytest.fixture

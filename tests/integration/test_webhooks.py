@@ -21,38 +21,8 @@ from messaging.models import (
 )
 from messaging.providers import OutboundMessage
 from messaging.providers.meta_cloud import signature_for
-from messaging.providers.simulator import SimulatorServer
 from tests.factories import ChannelFactory, ContactFactory, MessageFactory
-from tests.integration.conftest import wait_for
-
-APP_SECRET = "integration-app-secret"
-TOKEN = "integration-token"
-
-
-@pytest.fixture
-def webhook_target(live_server, settings):
-    from messaging.webhooks import views
-
-    settings.WHATSAPP_APP_SECRET = APP_SECRET
-    settings.WHATSAPP_API_TOKEN = TOKEN
-    views._forget_secrets()
-    yield live_server.url + "/webhooks/whatsapp/"
-    views._forget_secrets()
-
-
-@pytest.fixture
-def sim(webhook_target):
-    server = SimulatorServer(
-        port=0,
-        config={
-            "app_secret": APP_SECRET,
-            "access_token": TOKEN,
-            "webhook_url": webhook_target,
-            "delays": {"sent": 0.05, "delivered": 0.2, "read": 0.2},
-        },
-    ).start()
-    yield server
-    server.stop()
+from tests.integration.conftest import APP_SECRET, wait_for
 
 
 @pytest.fixture
