@@ -176,3 +176,11 @@ def sim(webhook_target, sim_config):
     ).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sim_channel(transactional_db, sim):
+    """A Meta channel pointed at `sim`."""
+    from tests.factories import ChannelFactory
+
+    return ChannelFactory(base_url=sim.url)

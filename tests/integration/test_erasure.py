@@ -12,13 +12,9 @@ from crm.importing.jobs import import_job_create, import_job_run
 from crm.models import Consent, ConsentEvent, ConsentEventImmutable, Contact
 from crm.services import consent_set, contact_erase
 from messaging.models import Message
-from tests.integration import test_webhooks
 from tests.integration.conftest import wait_for
 
-# The simulator, the live server it posts to, and a channel pointed at it.
-webhook_target = test_webhooks.webhook_target
-sim = test_webhooks.sim
-sim_channel = test_webhooks.sim_channel
+# `sim` (the simulator), the live server it posts to and `sim_channel` come from conftest.
 
 PHONE = "+919812345678"
 

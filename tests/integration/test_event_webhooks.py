@@ -127,7 +127,8 @@ def test_a_messages_statuses_become_signed_callbacks_in_order(
     message_events = [e for e in local_receiver.events() if e["type"] == HookEvent.MESSAGE_STATUS]
     assert {e["data"]["message"]["id"] for e in message_events} == {str(notification.message.uuid)}
     assert len({e["id"] for e in local_receiver.events()}) == len(local_receiver.events())
-    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"delivered"}
+    # The worker records the answer after the receiver has the event: wait for the last one.
+    wait_for(lambda: set(WebhookDelivery.objects.values_list("state", flat=True)) == {"delivered"})
 
 
 def test_a_receiver_down_for_a_while_gets_every_event_once_back_then_a_replay(

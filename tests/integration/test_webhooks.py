@@ -7,7 +7,6 @@ import json
 import threading
 from datetime import UTC, datetime
 
-import pytest
 import requests
 
 from messaging.channels.clients import provider_for_channel
@@ -23,11 +22,6 @@ from messaging.providers import OutboundMessage
 from messaging.providers.meta_cloud import signature_for
 from tests.factories import ChannelFactory, ContactFactory, MessageFactory
 from tests.integration.conftest import APP_SECRET, wait_for
-
-
-@pytest.fixture
-def sim_channel(transactional_db, sim):
-    return ChannelFactory(base_url=sim.url)
 
 
 def test_an_inbound_message_reaches_the_database_through_a_worker(sim, sim_channel, celery_worker):
