@@ -50,11 +50,11 @@ def secret_settings(settings, tmp_path):
         setattr(settings, name, value)
     settings.MYOPERATOR_COMPANY_ID = "company-1"
     settings.MEDIA_ROOT = tmp_path
-    from messaging.webhooks import views
+    from messaging.webhooks import intake
 
-    views._forget_secrets()
+    intake._forget_secrets()
     yield settings
-    views._forget_secrets()
+    intake._forget_secrets()
 
 
 @pytest.fixture

@@ -144,13 +144,13 @@ def celery_worker(transactional_db):
 @pytest.fixture
 def webhook_target(live_server, settings):
     """The live server's WhatsApp webhook URL, verified with the simulator's app secret."""
-    from messaging.webhooks import views
+    from messaging.webhooks import intake
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     settings.WHATSAPP_API_TOKEN = TOKEN
-    views._forget_secrets()
+    intake._forget_secrets()
     yield live_server.url + "/webhooks/whatsapp/"
-    views._forget_secrets()
+    intake._forget_secrets()
 
 
 @pytest.fixture

@@ -41,13 +41,13 @@ BASE_TS = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 @pytest.fixture
 def webhook_target(live_server, settings):
-    from messaging.webhooks import views
+    from messaging.webhooks import intake
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     settings.WHATSAPP_API_TOKEN = TOKEN
-    views._forget_secrets()
+    intake._forget_secrets()
     yield live_server.url + "/webhooks/whatsapp/"
-    views._forget_secrets()
+    intake._forget_secrets()
 
 
 def envelope(channel, statuses: list[dict]) -> dict:

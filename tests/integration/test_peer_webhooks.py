@@ -25,12 +25,12 @@ APP_SECRET = "integration-app-secret"
 
 @pytest.fixture
 def webhook_url(live_server, settings):
-    from messaging.webhooks import views
+    from messaging.webhooks import intake
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
-    views._forget_secrets()
+    intake._forget_secrets()
     yield live_server.url + "/webhooks/whatsapp/"
-    views._forget_secrets()
+    intake._forget_secrets()
 
 
 def test_every_peer_body_is_processed_by_the_workers(transactional_db, webhook_url, celery_worker):

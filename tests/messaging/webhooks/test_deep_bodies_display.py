@@ -21,13 +21,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def webhook_settings(settings):
-    from messaging.webhooks import views
+    from messaging.webhooks import intake
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
-    views._forget_secrets()
+    intake._forget_secrets()
     ChannelFactory(waba_id="1")  # the account the deep bodies name
     yield
-    views._forget_secrets()
+    intake._forget_secrets()
 
 
 def deep_body(depth: int) -> bytes:

@@ -31,12 +31,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")
 
 @pytest.fixture
 def webhook_settings(settings):
-    from messaging.webhooks import views
+    from messaging.webhooks import intake
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
-    views._forget_secrets()
+    intake._forget_secrets()
     yield settings
-    views._forget_secrets()
+    intake._forget_secrets()
 
 
 @pytest.fixture

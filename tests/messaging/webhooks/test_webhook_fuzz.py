@@ -21,14 +21,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")
 
 @pytest.fixture
 def webhook_settings(settings, tmp_path):
-    from messaging.webhooks import views
+    from messaging.webhooks import intake
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     settings.MEDIA_ROOT = tmp_path
-    views._forget_secrets()
+    intake._forget_secrets()
     ChannelFactory(phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID)
     yield settings
-    views._forget_secrets()
+    intake._forget_secrets()
 
 
 @pytest.fixture(autouse=True)

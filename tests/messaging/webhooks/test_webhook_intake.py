@@ -29,14 +29,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_settings")
 
 @pytest.fixture
 def webhook_settings(settings):
-    from messaging.webhooks import views
+    from messaging.webhooks import intake
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
     settings.WHATSAPP_WEBHOOK_VERIFY_TOKEN = VERIFY_TOKEN
-    views._forget_secrets()
+    intake._forget_secrets()
     ChannelFactory(phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID)  # the fixtures' number
     yield settings
-    views._forget_secrets()
+    intake._forget_secrets()
 
 
 URL = "/webhooks/whatsapp/"
