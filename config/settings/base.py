@@ -381,6 +381,12 @@ DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=True)
 # Meta documents payloads of up to ~3 MB; the intake reads at most this many bytes itself
 # (Django's DATA_UPLOAD_MAX_MEMORY_SIZE never applies because request.body is not used).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=3 * 1024 * 1024)
+# The lean intake (messaging/webhooks/asgi.py): a body must arrive within this many seconds
+# (else 408), and its commit finish within this many (else 503, Meta retries); one commit
+# holds at most WEBHOOK_GROUP_COMMIT_MAX bodies (messaging/webhooks/group_commit.py).
+WEBHOOK_BODY_TIMEOUT_SECONDS = env.float("WEBHOOK_BODY_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_COMMIT_TIMEOUT_SECONDS = env.float("WEBHOOK_COMMIT_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_GROUP_COMMIT_MAX = env.int("WEBHOOK_GROUP_COMMIT_MAX", default=500)
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 # The sweeper re-drives events still pending this long after arrival (a lost broker message).
 WEBHOOK_SWEEP_AFTER_SECONDS = env.float("WEBHOOK_SWEEP_AFTER_SECONDS", default=5.0)
@@ -546,6 +552,16 @@ INBOX_UPLOAD_MAX_BYTES = env.int("INBOX_UPLOAD_MAX_BYTES", default=16 * 1024 * 1
 # A cap below WhatsApp's own per-type limits (image 5 MB, video and audio 16 MB, documents
 # 100 MB, stickers 500 KB), applied to every library upload.
 MEDIA_LIBRARY_MAX_BYTES = env.int("MEDIA_LIBRARY_MAX_BYTES", default=100 * 1024 * 1024)
+
+# --- Web server (config/asgi.py, config/gunicorn.py) ---------------------------------------
+# Django's views run in WEB_THREADS threads per worker process, each given a request only once
+# its body has arrived: bodies are buffered by the event loop (413 past WEB_MAX_BODY_BYTES, 408
+# when no byte arrives for WEB_BODY_IDLE_SECONDS).
+WEB_THREADS = env.int("WEB_THREADS", default=8)
+WEB_MAX_BODY_BYTES = env.int(
+    "WEB_MAX_BODY_BYTES", default=max(IMPORT_MAX_BYTES, MEDIA_LIBRARY_MAX_BYTES) + 1024 * 1024
+)
+WEB_BODY_IDLE_SECONDS = env.float("WEB_BODY_IDLE_SECONDS", default=30.0)
 # How long the Cloud API keeps an uploaded media id usable, and how long before that a send
 # uploads the file again instead of using it.
 MEDIA_ID_TTL_DAYS = env.int("MEDIA_ID_TTL_DAYS", default=30)

@@ -1,8 +1,15 @@
 """Webhook authentication shared by every intake path (DESIGN.md section 5).
 
-A body is decoded (it is at most WEBHOOK_MAX_BODY_BYTES) before its signature is checked,
-only to learn which channel it is for: a webhook is verified with the secret of the channel
-it names and no other, and a body for no channel we know is refused and stored nowhere.
+`webhook_verify` is the one rule for whether a webhook body may be stored, asked by the
+Django view (`views.py`, the development server and the test client) and by the lean ASGI
+intake (`asgi.py`, production). A body is decoded (it is at most WEBHOOK_MAX_BODY_BYTES)
+before its signature is checked, only to learn which channel it is for: a webhook is
+verified with the secret of the channel it names and no other, and a body for no channel we
+know is refused and stored nowhere.
+
+The verdict reads no database when it is given a channel index: the ASGI intake refreshes
+the index in a thread (`channel_index`) only when the cached one is older than
+CHANNELS_CACHE_SECONDS, so its event loop never waits on a query.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -19,32 +27,42 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from messaging.channels.models import Channel
-from messaging.providers import ProviderType
+from messaging.providers import ProviderType, provider_type
+from messaging.providers.base import header_value
 from messaging.providers.registry import WebhookAddressee, WebhookCredentials
 
 logger = logging.getLogger(__name__)
 
 CHANNELS_CACHE_SECONDS = 30.0
-_channels_cache: dict[str, tuple[float, _ChannelIndex]] = {}
+_channels_cache: dict[str, tuple[float, ChannelIndex]] = {}
 
 
 @dataclasses.dataclass
-class _ChannelIndex:
+class ChannelIndex:
     by_number: dict[str, Channel]
     by_waba: dict[str, list[Channel]]
 
 
-def _channel_index(code: str) -> _ChannelIndex:
+def channel_index_cached(code: str) -> ChannelIndex | None:
+    """The provider's cached channel index, or None when it must be read again."""
+    cached = _channels_cache.get(code)
+    if cached is not None and time.monotonic() - cached[0] < CHANNELS_CACHE_SECONDS:
+        return cached[1]
+    return None
+
+
+def channel_index(code: str) -> ChannelIndex:
     """The provider's channels by phone_number_id and WABA id.
 
     Cached briefly per process: channel changes in this process, and settings overridden
     (tests), clear it at once. Secrets are read from the settings at each request.
+    A DatabaseError propagates.
     """
+    cached = channel_index_cached(code)
+    if cached is not None:
+        return cached
     now = time.monotonic()
-    cached = _channels_cache.get(code)
-    if cached is not None and now - cached[0] < CHANNELS_CACHE_SECONDS:
-        return cached[1]
-    index = _ChannelIndex(by_number={}, by_waba={})
+    index = ChannelIndex(by_number={}, by_waba={})
     for channel in Channel.objects.filter(provider=code):
         index.by_number[channel.phone_number_id] = channel
         if channel.waba_id:
@@ -53,12 +71,13 @@ def _channel_index(code: str) -> _ChannelIndex:
     return index
 
 
-def webhook_channels(code: str, addressees: list[WebhookAddressee]) -> list[Channel] | None:
+def webhook_channels(
+    index: ChannelIndex, addressees: list[WebhookAddressee]
+) -> list[Channel] | None:
     """The channels a body names, or None when it names none or any we do not know: such a
     body cannot be verified with a channel's secret, so it is refused and stored nowhere."""
     if not addressees:
         return None
-    index = _channel_index(code)
     channels: dict[int, Channel] = {}
     for addressee in addressees:
         if addressee.kind == "waba_id":
@@ -90,17 +109,15 @@ def body_decode(raw: bytes, *, allow_list: bool = False) -> tuple[str, Any] | No
     return None
 
 
-def webhook_credentials_find(ptype: ProviderType, payload: Any) -> WebhookCredentials | None:
+def webhook_credentials_find(
+    ptype: ProviderType, payload: Any, index: ChannelIndex
+) -> WebhookCredentials | None:
     """What may authenticate this body: the secrets of the channels it names (Meta), or the
     account-wide ones (MyOperator); None when it names a channel we do not know."""
     addressees = ptype.webhook_addressees(payload)
     if addressees is None:
         return ptype.webhook_credentials([])
-    try:
-        channels = webhook_channels(ptype.code, addressees)
-    except DatabaseError:
-        logger.warning("could not read %s channels; webhook refused", ptype.code)
-        return WebhookCredentials()
+    channels = webhook_channels(index, addressees)
     if channels is None:
         named = sorted({a.value for a in addressees})[:5]
         logger.warning("%s webhook refused: it names no channel we know (%s)", ptype.code, named)
@@ -112,3 +129,55 @@ def webhook_credentials_find(ptype: ProviderType, payload: Any) -> WebhookCreden
                 "allowed)", ptype.code, channel.pk, channel.app_secret_setting,
             )  # fmt: skip
     return ptype.webhook_credentials(channels)
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What to answer a webhook: `status` 0 means verified (store `text`), else the HTTP
+    status and reason of the refusal."""
+
+    status: int
+    reason: str = ""
+    text: str = ""
+
+    @property
+    def verified(self) -> bool:
+        return self.status == 0
+
+
+TOO_LARGE = Verdict(413, "payload too large")
+UNAVAILABLE = Verdict(503, "temporarily unavailable")
+
+
+def webhook_verify(
+    code: str, headers: Mapping[str, str], raw: bytes, index: ChannelIndex | None = None
+) -> Verdict:
+    """Whether a POSTed body may be stored: 401 no credentials, 400 not JSON, 403 a channel we
+    do not know or a wrong signature or token, 503 the channels cannot be read; else verified.
+
+    `index` is the provider's channel index (read here, from the cache or the database, when
+    not given).
+    """
+    ptype = provider_type(code)
+    if not any(header_value(headers, name) for name in ptype.webhook_auth_headers):
+        return Verdict(401, "credentials missing")
+    decoded = body_decode(raw, allow_list=ptype.webhook_accepts_list)
+    if decoded is None:
+        expected = "JSON" if ptype.webhook_accepts_list else "a JSON object"
+        return Verdict(400, f"body is not {expected}")
+    text, payload = decoded
+    if index is None:
+        try:
+            index = channel_index(code)
+        except DatabaseError:
+            logger.warning("could not read %s channels; answering 503 so it is retried", code)
+            return UNAVAILABLE
+    credentials = webhook_credentials_find(ptype, payload, index)
+    if credentials is None:
+        return Verdict(403, "unknown channel")
+    if not credentials:
+        logger.error("%s webhook refused: no webhook secret is configured", code)
+    if not ptype.verify_webhook(headers, raw, credentials):
+        logger.warning("%s webhook refused: bad signature or token", code)
+        return Verdict(403, "invalid credentials")
+    return Verdict(0, text=text)

@@ -68,17 +68,17 @@ PURGE_BATCH = 2000
 
 _INSERT_SQL = (
     "INSERT INTO {table} ({provider}, {body}, {sha}, {received}, {state}, {attempts}, {error}) "
-    "VALUES (%s, %s, %s, %s, %s, 0, '') "
-    "ON CONFLICT ({provider}, {sha}) DO NOTHING RETURNING {pk}"
+    "VALUES {rows} ON CONFLICT ({provider}, {sha}) DO NOTHING RETURNING {pk}, {provider}, {sha}"
 )
+_INSERT_ROW = "(%s, %s, %s, %s, %s, 0, '')"
 
 
 def body_sha256(raw_body: bytes) -> str:
     return hashlib.sha256(raw_body).hexdigest()
 
 
-@functools.cache
-def _insert_sql() -> str:
+@functools.lru_cache(maxsize=64)
+def _insert_sql(rows: int = 1) -> str:
     quote = connections[WebhookEvent.objects.db].ops.quote_name
     meta = WebhookEvent._meta
     return _INSERT_SQL.format(
@@ -91,6 +91,7 @@ def _insert_sql() -> str:
         attempts=quote(meta.get_field("attempts").column),
         error=quote(meta.get_field("error").column),
         pk=quote(meta.pk.column),
+        rows=", ".join([_INSERT_ROW] * rows),
     )
 
 
@@ -110,6 +111,40 @@ def webhook_event_store(*, provider: str, raw_body: bytes, text: str) -> int | N
         return None
     transaction.on_commit(webhook_drain_nudge)
     return row[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookBody:
+    """A verified webhook body on its way to one multi-row INSERT (`webhook_events_store`)."""
+
+    provider: str
+    text: str
+    body_sha256: str
+    received_at: datetime
+
+
+def webhook_events_store(bodies: list[WebhookBody]) -> list[int | None]:
+    """Store verified bodies in one transaction; per body, its new event's id or None for a
+    duplicate (of a stored body, or of one earlier in the list).
+
+    One `INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING` for the lot, so a
+    batch costs one statement and one commit (the group commit of `group_commit.py`). The
+    caller nudges a worker after it returns. A DatabaseError propagates with nothing stored.
+    """
+    if not bodies:
+        return []
+    params: list[object] = []
+    for body in bodies:
+        params += [body.provider, body.text, body.body_sha256, body.received_at]
+        params.append(WebhookState.PENDING)
+    connection = connections[WebhookEvent.objects.db]
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(_insert_sql(len(bodies)), params)
+        stored = {(provider, sha): pk for pk, provider, sha in cursor.fetchall()}
+    ids: list[int | None] = []
+    for body in bodies:
+        ids.append(stored.pop((body.provider, body.body_sha256), None))
+    return ids
 
 
 def webhook_drain_nudge() -> None:

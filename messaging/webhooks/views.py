@@ -1,4 +1,8 @@
-"""Webhook intake: authenticate, store the raw body, answer at once (DESIGN.md section 5).
+"""Webhook intake through Django: authenticate, store the raw body, answer (DESIGN.md section 5).
+
+These views serve the webhook paths under the development server and the test client. In
+production the ASGI entry point (`config.asgi`) answers POSTs to the same paths with the lean
+intake of `asgi.py` (the same verdict, bodies group-committed) and never reaches Django.
 
 The signature is checked over the exact bytes received, with the secret of the channel the
 body names (the body is decoded first only to learn which channel that is), and nothing is
@@ -24,8 +28,7 @@ from django.views.decorators.http import require_http_methods
 
 from messaging.channels.models import Provider
 from messaging.providers import provider_type
-from messaging.providers.base import header_value
-from messaging.webhooks.intake import body_decode, webhook_credentials_find
+from messaging.webhooks.intake import TOO_LARGE, UNAVAILABLE, webhook_verify
 from messaging.webhooks.services import webhook_event_store
 
 logger = logging.getLogger(__name__)
@@ -52,42 +55,19 @@ def _read_body(request: HttpRequest) -> bytes | None:
     return None if len(body) > limit else body
 
 
-def _store(provider: str, raw: bytes, text: str) -> HttpResponse:
-    try:
-        webhook_event_store(provider=provider, raw_body=raw, text=text)
-    except DatabaseError:
-        logger.exception("could not store a %s webhook; answering 503 so it is retried", provider)
-        return _plain(503, "temporarily unavailable")
-    return _plain(200)
-
-
 def _intake(request: HttpRequest, code: str) -> HttpResponse:
-    """Authenticate a POST with its provider type's rules, then store it.
-
-    The body is decoded (it is at most WEBHOOK_MAX_BODY_BYTES) before its signature is
-    checked, only to learn which channel it is for: a webhook is verified with the secret of
-    the channel it names and no other, and a body for no channel we know is refused.
-    """
-    ptype = provider_type(code)
+    """Authenticate a POST with its provider type's rules (`intake.webhook_verify`), then
+    store it with one autocommitted INSERT."""
     raw = _read_body(request)
-    if raw is None:
-        return _plain(413, "payload too large")
-    if not any(header_value(request.headers, name) for name in ptype.webhook_auth_headers):
-        return _plain(401, "credentials missing")
-    decoded = body_decode(raw, allow_list=ptype.webhook_accepts_list)
-    if decoded is None:
-        expected = "JSON" if ptype.webhook_accepts_list else "a JSON object"
-        return _plain(400, f"body is not {expected}")
-    text, payload = decoded
-    credentials = webhook_credentials_find(ptype, payload)
-    if credentials is None:
-        return _plain(403, "unknown channel")
-    if not credentials:
-        logger.error("%s webhook refused: no webhook secret is configured", code)
-    if not ptype.verify_webhook(request.headers, raw, credentials):
-        logger.warning("%s webhook refused: bad signature or token", code)
-        return _plain(403, "invalid credentials")
-    return _store(code, raw, text)
+    verdict = TOO_LARGE if raw is None else webhook_verify(code, request.headers, raw)
+    if not verdict.verified:
+        return _plain(verdict.status, verdict.reason)
+    try:
+        webhook_event_store(provider=code, raw_body=raw, text=verdict.text)
+    except DatabaseError:
+        logger.exception("could not store a %s webhook; answering 503 so it is retried", code)
+        return _plain(UNAVAILABLE.status, UNAVAILABLE.reason)
+    return _plain(200)
 
 
 def _verification(request: HttpRequest, code: str) -> HttpResponse:
