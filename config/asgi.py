@@ -7,6 +7,7 @@ client costs a connection on the event loop, never a thread or a worker. Served 
 with uvicorn workers (`config/gunicorn.py`); `manage.py runserver` still serves `config.wsgi`.
 """
 
+import asyncio
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
@@ -17,7 +18,11 @@ from django.core.wsgi import get_wsgi_application
 django_wsgi = get_wsgi_application()  # sets Django up before the imports below
 
 from core.asgi import BufferedWSGI  # noqa: E402
-from messaging.webhooks.asgi import webhook_intake, webhook_intake_path  # noqa: E402
+from messaging.webhooks.asgi import (  # noqa: E402
+    webhook_intake,
+    webhook_intake_path,
+    webhook_intake_warm,
+)
 from messaging.webhooks.group_commit import webhook_writer  # noqa: E402
 
 django_app = BufferedWSGI(django_wsgi, threads=settings.WEB_THREADS)
@@ -38,6 +43,7 @@ async def _lifespan(receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            await asyncio.get_running_loop().run_in_executor(None, webhook_intake_warm)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             # Commit what the writer holds: those requests are still waiting for their answer.

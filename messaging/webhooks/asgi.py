@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from core.queueing import task
 from messaging.channels.models import Channel, Provider
 from messaging.webhooks.group_commit import webhook_writer
 from messaging.webhooks.intake import (
@@ -57,6 +58,19 @@ _STORED = Verdict(0)
 
 # One thread reads channels when the cached index is stale (every CHANNELS_CACHE_SECONDS).
 _index_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-channels")
+
+
+def webhook_intake_warm() -> None:
+    """What the first webhook would otherwise pay for, done as a worker starts (in a thread):
+    Celery's task registry (its first import runs Django's checks, seconds under load, while
+    the writer holding it would delay every answer), the channel indexes and the writer.
+    Failures are left for the first webhook to meet and report."""
+    try:
+        task("messaging.webhook_drain")
+        for code in set(INTAKE_PATHS.values()):
+            _channel_index_read(code)
+    except Exception:
+        logger.warning("webhook intake warm-up incomplete", exc_info=True)
 
 
 def webhook_intake_path(scope: Scope) -> str | None:

@@ -1,12 +1,17 @@
-"""Group commit for webhook bodies: one writer thread per process, one transaction per batch.
+"""Group commit for webhook bodies: writer threads per process, one transaction per batch.
 
 Every verified webhook is handed to the process's writer (`webhook_writer().submit`) and its
-request waits for the returned future. The writer takes whatever bodies are waiting (up to
-WEBHOOK_GROUP_COMMIT_MAX), stores them with one INSERT in one transaction
+request waits for the returned future. A writer thread takes whatever bodies are waiting (up
+to WEBHOOK_GROUP_COMMIT_MAX), stores them with one INSERT in one transaction
 (`services.webhook_events_store`) and only then resolves their futures: so a webhook is
 answered 200 only after the commit that holds its body, and while one commit runs the next
 requests gather into the following batch. Nothing waits on a timer: a lone webhook is
 committed at once, and batches grow only as fast as requests arrive during a commit.
+
+A commit's cost is mostly the WAL flush (6 ms on this machine's disk, against 0.7 ms for the
+INSERT), during which the thread holds no lock and the GIL is free: so WEBHOOK_WRITER_THREADS
+threads (2), each with its own connection, take turns at the queue and their flushes overlap
+(PostgreSQL flushes concurrent commits together).
 
 A failed commit fails exactly the requests it held (they answer 503 and Meta retries them;
 nothing of them was stored). A batch the database refuses for its values (a DataError) is
@@ -45,14 +50,15 @@ class _Pending:
 
 
 class WebhookWriter:
-    """The writer thread of one process (started on first use, and again after a fork)."""
+    """The writer threads of one process (started on first use, and again after a fork)."""
 
-    def __init__(self, batch_max: int | None = None) -> None:
+    def __init__(self, batch_max: int | None = None, threads: int | None = None) -> None:
         self.batch_max = batch_max
+        self.threads = threads
         self.commits = 0  # transactions committed, for tests and the benchmark
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._pid = 0
 
     def submit(self, provider: str, raw_body: bytes, text: str) -> Future:
@@ -65,49 +71,54 @@ class WebhookWriter:
         return pending.future
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Commit what is queued, then end the thread (a server's shutdown)."""
+        """Commit what is queued, then end the threads (a server's shutdown)."""
         with self._lock:
-            thread = self._thread
-            if thread is None or self._pid != os.getpid():
+            threads = self._threads
+            if not threads or self._pid != os.getpid():
                 return
-            self._queue.put(None)
-            self._thread = None
-        thread.join(timeout)
+            for _ in threads:
+                self._queue.put(None)
+            self._threads = []
+        for thread in threads:
+            thread.join(timeout)
 
     def _start(self) -> None:
-        if self._thread is not None and self._pid == os.getpid():
+        if self._threads and self._pid == os.getpid():
             return
         with self._lock:
-            if self._thread is not None and self._pid == os.getpid():
+            if self._threads and self._pid == os.getpid():
                 return
-            if self._pid != os.getpid():  # forked: the parent's queue and thread are not ours
+            if self._pid != os.getpid():  # forked: the parent's queue and threads are not ours
                 self._queue = queue.SimpleQueue()
             self._pid = os.getpid()
-            self._thread = threading.Thread(
-                target=self._run, args=(self._queue,), name="webhook-writer", daemon=True
-            )
-            self._thread.start()
+            count = self.threads or settings.WEBHOOK_WRITER_THREADS
+            self._threads = [
+                threading.Thread(
+                    target=self._run, args=(self._queue,), name=f"webhook-writer-{n}", daemon=True
+                )
+                for n in range(count)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def _run(self, waiting: queue.SimpleQueue[_Pending | None]) -> None:
         limit = self.batch_max or settings.WEBHOOK_GROUP_COMMIT_MAX
         try:
             while True:
                 first = waiting.get()
-                batch = [] if first is None else [first]
-                stopping = first is None
+                if first is None:  # one stop per thread
+                    return
+                batch = [first]
                 while len(batch) < limit:
                     try:
                         more = waiting.get_nowait()
                     except queue.Empty:
                         break
-                    if more is None:
-                        stopping = True
-                        continue
+                    if more is None:  # this thread's stop: after its batch
+                        self._commit(batch)
+                        return
                     batch.append(more)
-                if batch:
-                    self._commit(batch)
-                if stopping:
-                    return
+                self._commit(batch)
         finally:
             connections.close_all()  # this thread's own connection
 
@@ -121,7 +132,8 @@ class WebhookWriter:
         except Exception as exc:  # every request of the batch must hear, whatever it is
             self._fail(batch, exc)
         else:
-            self.commits += 1
+            with self._lock:
+                self.commits += 1
             if any(pk is not None for pk in ids):
                 webhook_drain_nudge()  # rarely a round trip: see its docstring
             for pending, pk in zip(batch, ids, strict=True):
@@ -133,7 +145,8 @@ class WebhookWriter:
         except Exception as exc:
             self._fail([pending], exc)
         else:
-            self.commits += 1
+            with self._lock:
+                self.commits += 1
             if pk is not None:
                 webhook_drain_nudge()
             _resolve(pending.future, result=pk is not None)

@@ -52,8 +52,8 @@ def no_broker():
 
 @pytest.fixture
 def writer():
-    """A fresh writer for the test, stopped (and its connection closed) after it."""
-    fresh = WebhookWriter()
+    """A fresh writer with one thread (so batches are predictable), stopped after the test."""
+    fresh = WebhookWriter(threads=1)
     with mock.patch.object(group_commit, "_writer", fresh):
         yield fresh
     fresh.stop()
@@ -212,7 +212,7 @@ def test_a_slow_body_is_408_after_the_deadline(settings):
         await slow_task
         return fast
 
-    with mock.patch.object(group_commit, "_writer", WebhookWriter()) as fresh:
+    with mock.patch.object(group_commit, "_writer", WebhookWriter(threads=1)) as fresh:
         fast = asyncio.run(both())
         fresh.stop()
     assert fast.status == 200
@@ -290,13 +290,19 @@ def test_a_body_the_database_refuses_fails_alone(writer):
     assert WebhookEvent.objects.count() == 3
 
 
-def test_the_writer_commits_what_it_holds_when_stopped(writer):
-    futures = [
-        writer.submit("meta_cloud", f'{{"n": {n}}}'.encode(), f'{{"n": {n}}}') for n in range(5)
-    ]
+def test_writer_threads_share_the_queue_and_commit_what_they_hold_when_stopped():
+    writer = WebhookWriter(threads=3)
+    bodies = [f'{{"n": {n}}}' for n in range(40)]
+    futures = [writer.submit("meta_cloud", body.encode(), body) for body in bodies]
+    assert len({t.name for t in writer._threads}) == 3
     writer.stop()
-    assert [f.result(1) for f in futures] == [True] * 5
-    assert WebhookEvent.objects.count() == 5
+    assert [f.result(1) for f in futures] == [True] * 40
+    assert WebhookEvent.objects.count() == 40
+    assert not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("webhook-w"))
+
+    again = writer.submit("meta_cloud", b'{"n": 0}', '{"n": 0}')  # started again on demand
+    assert again.result(5) is False  # a duplicate
+    writer.stop()
 
 
 # --- Django behind the body buffer -------------------------------------------------------------
