@@ -126,7 +126,7 @@ def simulator(*, webhooks_to: str | None = None, extra: list[str] | None = None)
 
 
 @contextlib.contextmanager
-def workers(*, count: int, concurrency: int, queues: str, **env: str):
+def workers(*, count: int, concurrency: int, queues: str, name: str = "bench", **env: str):
     procs = []
     with contextlib.ExitStack() as stack:
         for i in range(count):
@@ -145,14 +145,14 @@ def workers(*, count: int, concurrency: int, queues: str, **env: str):
                             "-c",
                             str(concurrency),
                             "-n",
-                            f"bench{i}@%h",
+                            f"{name}{i}@%h",
                             "--without-gossip",
                             "--without-mingle",
                             "--loglevel",
                             "WARNING",
                         ],
                         env=bench_env(**env),
-                        log=f"worker{i}",
+                        log=f"{name}-worker{i}",
                     )
                 )
             )

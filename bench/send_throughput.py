@@ -87,14 +87,25 @@ def queue_messages(channel, n: int) -> None:
     from django.utils import timezone
 
     from crm.models import Contact  # after common.setup_django()
-    from messaging.models import Lane, Message  # after common.setup_django()
+    from messaging.models import Conversation, Lane, Message  # after common.setup_django()
 
     now = timezone.now()
     contacts = Contact.objects.bulk_create(
         [
-            Contact(phone=f"+9198{i:08d}", wa_id=f"9198{i:08d}", consent="opted_in")
+            # Inside the 24-hour window: free-form text is what these messages are.
+            Contact(
+                phone=f"+9198{i:08d}",
+                wa_id=f"9198{i:08d}",
+                consent="opted_in",
+                last_inbound_at=now,
+            )
             for i in range(n)
         ],
+        batch_size=5000,
+    )
+    # Each contact wrote to the number a moment ago (the window is per number's conversation).
+    Conversation.objects.bulk_create(
+        [Conversation(contact=c, channel=channel, last_inbound_at=now) for c in contacts],
         batch_size=5000,
     )
     Message.objects.bulk_create(

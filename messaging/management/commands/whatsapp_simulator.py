@@ -84,6 +84,12 @@ class Command(BaseCommand):
         parser.add_argument("--lenient-templates", action="store_true")
         parser.add_argument("--max-batch", type=int, default=None)
         parser.add_argument(
+            "--webhook-concurrency",
+            type=int,
+            default=None,
+            help="Webhook POSTs in flight at once (Meta opens many; default 4).",
+        )
+        parser.add_argument(
             "--template-review-delay",
             type=float,
             default=None,
@@ -175,6 +181,7 @@ class Command(BaseCommand):
             ("hang_seconds", "hang_seconds"),
             ("read_ratio", "read_ratio"),
             ("max_batch", "max_batch"),
+            ("webhook_concurrency", "webhook_concurrency"),
         ):
             if options[option] is not None:
                 config[key] = options[option]

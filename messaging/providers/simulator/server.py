@@ -907,6 +907,7 @@ class SimulatorServer:
     def _control_get_stats(self, query: Any, payload: Any) -> _Response:
         with self.state.lock:
             stats = dict(self.state.stats)
+            stats["webhook_latency_ms"] = self.state.webhook_latency_ms()
             rejected = {str(code): n for code, n in self.state.rejections.items()}
             recipients = len(self.state.counts)
         return _json_response(

@@ -32,6 +32,9 @@ class SimState:
         self.stats: collections.Counter[str] = collections.Counter()
         self.rejections: collections.Counter[int] = collections.Counter()
         self.deliveries: collections.deque[dict[str, Any]] = collections.deque(maxlen=500)
+        # How long the receiver took to answer each delivered POST (the benchmarks' intake
+        # latency, as Meta would see it).
+        self.webhook_seconds: collections.deque[float] = collections.deque(maxlen=1_000_000)
         # Every send request that named a recipient, accepted or refused: tests read the gaps
         # between a refusal and the next try (backoff, jitter) and the requests per second.
         self.attempts: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_messages)
@@ -150,8 +153,20 @@ class SimState:
             elif record.get("ok"):
                 self.stats["webhook_posts"] += 1
                 self.stats["webhook_items"] += record.get("items", 0)
+                if "seconds" in record:
+                    self.webhook_seconds.append(record["seconds"])
             else:
                 self.stats["webhook_failures"] += 1
+
+    def webhook_latency_ms(self) -> dict[str, float]:
+        """p50 and p99 of the receiver's answer times, in milliseconds (caller holds the lock)."""
+        ordered = sorted(self.webhook_seconds)
+        if not ordered:
+            return {}
+        return {
+            "p50": round(ordered[len(ordered) // 2] * 1000, 2),
+            "p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 2),
+        }
 
     def list_messages(self, *, to: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         with self.lock:
@@ -170,6 +185,7 @@ class SimState:
             self.stats.clear()
             self.rejections.clear()
             self.deliveries.clear()
+            self.webhook_seconds.clear()
             self.attempts.clear()
             self.read_marks.clear()
             self.typing_indicators.clear()

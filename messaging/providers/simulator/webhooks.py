@@ -223,6 +223,7 @@ class WebhookDispatcher:
             if not config.webhooks or not config.webhook_url:
                 self._on_delivery({"ok": False, "dropped": True, "items": items})
                 return
+            started = time.perf_counter()
             status, error = self._post(config, body)
             record = {
                 "ok": error is None,
@@ -231,6 +232,7 @@ class WebhookDispatcher:
                 "items": items,
                 "attempt": attempts + 1,
                 "bytes": len(body),
+                "seconds": round(time.perf_counter() - started, 6),
             }
             self._on_delivery(record)
             if error is not None and attempts < config.webhook_retries:

@@ -1,6 +1,6 @@
 """HTTP load from `wrk` (Debian's package): requests from a list, for a while.
 
-Not a benchmark itself (run_all skips modules that define no main()). The requests (pre-signed
+Not a benchmark itself (run_all skips modules whose name starts with "_"). The requests (pre-signed
 bodies and their headers) are written one per line to a file that the Lua script loads and
 walks in order (one wrk thread, so no body is sent twice until the list wraps); wrk's own
 latency histogram gives p50/p99.
@@ -64,9 +64,16 @@ def wrk(
         script.write_text(LUA)
         run = subprocess.run(
             [
-                "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-                "-s", str(script), url,
-            ],  # fmt: skip
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{round(seconds)}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                url,
+            ],
             env={"WRK_ITEMS": str(items), "PATH": "/usr/bin:/bin"},
             capture_output=True,
             text=True,
