@@ -29,11 +29,14 @@ from core.queueing import task
 from messaging.channels.models import Channel, Provider
 from messaging.webhooks.group_commit import webhook_writer
 from messaging.webhooks.intake import (
+    CHANNELS_CACHE_SECONDS,
     TOO_LARGE,
     UNAVAILABLE,
     Verdict,
     channel_index,
     channel_index_cached,
+    unknown_channel_recheck,
+    verdict_log,
     webhook_verify,
 )
 
@@ -113,7 +116,16 @@ async def _verdict(headers: CaseInsensitiveMapping, receive: Receive, code: str)
             logger.warning("could not read %s channels; answering 503 so it is retried", code)
             return UNAVAILABLE
     verdict = webhook_verify(code, headers, raw, index)
+    if unknown_channel_recheck(code, verdict):
+        try:
+            index = await asyncio.get_running_loop().run_in_executor(
+                _index_reader, _channel_index_read, code, 0
+            )
+        except DatabaseError:
+            return UNAVAILABLE
+        verdict = webhook_verify(code, headers, raw, index)
     if not verdict.verified:
+        verdict_log(code, verdict)
         return verdict
     future = webhook_writer().submit(code, raw, verdict.text)
     try:
@@ -152,9 +164,9 @@ async def _body_read(receive: Receive, limit: int) -> bytes | Verdict:
             return b"".join(chunks)
 
 
-def _channel_index_read(code: str):
+def _channel_index_read(code: str, max_age: float = CHANNELS_CACHE_SECONDS):
     try:
-        return channel_index(code)
+        return channel_index(code, max_age)
     except DatabaseError:
         connections[Channel.objects.db].close()  # reconnect on the next read
         raise

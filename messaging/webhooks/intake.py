@@ -43,22 +43,23 @@ class ChannelIndex:
     by_waba: dict[str, list[Channel]]
 
 
-def channel_index_cached(code: str) -> ChannelIndex | None:
-    """The provider's cached channel index, or None when it must be read again."""
+def channel_index_cached(code: str, max_age: float = CHANNELS_CACHE_SECONDS) -> ChannelIndex | None:
+    """The provider's cached channel index, or None when it is older than `max_age`."""
     cached = _channels_cache.get(code)
-    if cached is not None and time.monotonic() - cached[0] < CHANNELS_CACHE_SECONDS:
+    if cached is not None and time.monotonic() - cached[0] < max_age:
         return cached[1]
     return None
 
 
-def channel_index(code: str) -> ChannelIndex:
+def channel_index(code: str, max_age: float = CHANNELS_CACHE_SECONDS) -> ChannelIndex:
     """The provider's channels by phone_number_id and WABA id.
 
     Cached briefly per process: channel changes in this process, and settings overridden
-    (tests), clear it at once. Secrets are read from the settings at each request.
+    (tests), clear it at once; a channel added by another process is found at its first
+    webhook (`unknown_channel_recheck`). Secrets are read from the settings at each request.
     A DatabaseError propagates.
     """
-    cached = channel_index_cached(code)
+    cached = channel_index_cached(code, max_age)
     if cached is not None:
         return cached
     now = time.monotonic()
@@ -119,8 +120,6 @@ def webhook_credentials_find(
         return ptype.webhook_credentials([])
     channels = webhook_channels(index, addressees)
     if channels is None:
-        named = sorted({a.value for a in addressees})[:5]
-        logger.warning("%s webhook refused: it names no channel we know (%s)", ptype.code, named)
         return None
     for channel in channels:
         if not channel.secret(channel.app_secret_setting):
@@ -131,6 +130,23 @@ def webhook_credentials_find(
     return ptype.webhook_credentials(channels)
 
 
+def verdict_log(code: str, verdict: Verdict) -> None:
+    """Log a refusal for naming no channel we know, with the ids it named (other refusals
+    are logged where they are decided)."""
+    if verdict.reason == UNKNOWN_CHANNEL.reason:
+        logger.warning("%s webhook refused: it names no channel we know (%s)", code, verdict.detail)
+
+
+def unknown_channel_recheck(code: str, verdict: Verdict) -> bool:
+    """Whether `verdict` refused a body for naming no channel we know while the index it was
+    judged by is older than UNKNOWN_CHANNEL_RECHECK_SECONDS: then judge it again by a fresh
+    read of the index (`channel_index(code, max_age=0)`)."""
+    return (
+        verdict.reason == UNKNOWN_CHANNEL.reason
+        and channel_index_cached(code, UNKNOWN_CHANNEL_RECHECK_SECONDS) is None
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Verdict:
     """What to answer a webhook: `status` 0 means verified (store `text`), else the HTTP
@@ -139,6 +155,7 @@ class Verdict:
     status: int
     reason: str = ""
     text: str = ""
+    detail: str = ""  # for the log only
 
     @property
     def verified(self) -> bool:
@@ -146,6 +163,11 @@ class Verdict:
 
 
 TOO_LARGE = Verdict(413, "payload too large")
+UNKNOWN_CHANNEL = Verdict(403, "unknown channel")
+# A body naming a channel this process's index lacks is checked again against a fresh read,
+# at most once per this many seconds per provider: a number added in another process (or
+# another server) is known at once, and junk naming unknown numbers costs one query a second.
+UNKNOWN_CHANNEL_RECHECK_SECONDS = 1.0
 UNAVAILABLE = Verdict(503, "temporarily unavailable")
 
 
@@ -166,15 +188,33 @@ def webhook_verify(
         expected = "JSON" if ptype.webhook_accepts_list else "a JSON object"
         return Verdict(400, f"body is not {expected}")
     text, payload = decoded
-    if index is None:
-        try:
-            index = channel_index(code)
-        except DatabaseError:
-            logger.warning("could not read %s channels; answering 503 so it is retried", code)
-            return UNAVAILABLE
+    if index is not None:
+        return _signed(ptype, headers, raw, text, payload, index)
+    try:
+        verdict = _signed(ptype, headers, raw, text, payload, channel_index(code))
+        if unknown_channel_recheck(code, verdict):
+            index = channel_index(code, max_age=0)
+            verdict = _signed(ptype, headers, raw, text, payload, index)
+    except DatabaseError:
+        logger.warning("could not read %s channels; answering 503 so it is retried", code)
+        return UNAVAILABLE
+    verdict_log(code, verdict)
+    return verdict
+
+
+def _signed(
+    ptype: ProviderType,
+    headers: Mapping[str, str],
+    raw: bytes,
+    text: str,
+    payload: Any,
+    index: ChannelIndex,
+) -> Verdict:
+    code = ptype.code
     credentials = webhook_credentials_find(ptype, payload, index)
     if credentials is None:
-        return Verdict(403, "unknown channel")
+        named = sorted({a.value for a in ptype.webhook_addressees(payload) or []})[:5]
+        return dataclasses.replace(UNKNOWN_CHANNEL, detail=", ".join(named))
     if not credentials:
         logger.error("%s webhook refused: no webhook secret is configured", code)
     if not ptype.verify_webhook(headers, raw, credentials):

@@ -162,9 +162,13 @@ class TcpProxy:
 
 
 class WebProcess:
-    """gunicorn serving config.wsgi with the test settings and a given DATABASE_URL."""
+    """The production web server (`gunicorn -c config/gunicorn.py`: uvicorn workers serving
+    config.asgi, the lean webhook intake included) with the test settings and a given
+    DATABASE_URL."""
 
-    def __init__(self, name: str, *, database_url: str, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, *, database_url: str, extra_env: dict[str, str], workers: int = 1
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = ROOT / "artifacts" / "integration" / f"{name}.log"
@@ -181,15 +185,12 @@ class WebProcess:
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "config.wsgi:application",
+                "-c",
+                "config/gunicorn.py",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
-                "1",
-                "--threads",
-                "4",
-                "--timeout",
-                "30",
+                str(workers),
                 "--log-level",
                 "warning",
             ],
@@ -210,6 +211,13 @@ class WebProcess:
                 return
             time.sleep(0.2)
         raise AssertionError(f"web process not ready in {timeout}s; see {self.log_path}")
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes under gunicorn's master."""
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
+        )
+        return [int(pid) for pid in found.stdout.split()]
 
     def stop(self) -> None:
         if self.proc.poll() is None:

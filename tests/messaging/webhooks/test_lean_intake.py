@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from unittest import mock
 
 import pytest
@@ -351,3 +352,27 @@ def test_a_buffered_body_reaches_django_whole():
     )
     (answer,) = run(call)
     assert answer.status == 401  # read whole and parsed, then refused: no credentials
+
+
+def test_a_number_added_by_another_process_is_known_at_its_first_webhook(writer):
+    """The index is cached for 30 s, but a body naming a number it lacks is judged again
+    against a fresh read (at most once a second)."""
+    from messaging.channels.models import Channel
+    from messaging.webhooks import intake
+
+    Channel.objects.filter(phone_number_id=PHONE_NUMBER_ID).delete()
+    cached_at = intake.channel_index("meta_cloud")  # without the number
+    intake._channels_cache["meta_cloud"] = (time.monotonic() - 5, cached_at)
+    # Added as another process would: no signal reaches this process's cache.
+    Channel.objects.bulk_create(
+        [
+            Channel(
+                name="New", provider="meta_cloud", phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID
+            )
+        ]
+    )
+    assert intake._channels_cache["meta_cloud"][1] is cached_at
+    (answer,) = run(signed(body_of(3)))
+    assert answer.status == 200
+    (unknown,) = run(signed({**body_of(4), "entry": [{"id": "999"}]}))
+    assert unknown.status == 403

@@ -1,0 +1,171 @@
+"""The production web server under clients that misbehave (RELIABILITY.md, scenarios 12, 13).
+
+The real server (`gunicorn -c config/gunicorn.py`: uvicorn workers, the lean webhook intake
+with group commit, Django behind a body buffer) on the test PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from messaging.models import WebhookEvent
+from messaging.providers.meta_cloud import signature_for
+from tests.factories import ChannelFactory
+from tests.integration.conftest import test_database_url
+from tests.integration.faults import WebProcess
+
+APP_SECRET = "server-app-secret"
+
+
+def status_body(channel, n: int) -> bytes:
+    item = {"id": f"wamid.server-{n}", "status": "delivered", "timestamp": "1767225600"}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": "15550001111",
+            "phone_number_id": channel.phone_number_id,
+        },
+        "statuses": [item],
+    }
+    envelope = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": channel.waba_id, "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(envelope).encode()
+
+
+def signed_headers(body: bytes) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": signature_for(APP_SECRET, body),
+    }
+
+
+@pytest.fixture
+def channel(transactional_db):
+    return ChannelFactory()  # before the server starts, which reads the numbers as it warms up
+
+
+@pytest.fixture
+def web(channel):
+    server = WebProcess(
+        "intake-server",
+        database_url=test_database_url(),
+        extra_env={
+            "WHATSAPP_APP_SECRET": APP_SECRET,
+            "WEBHOOK_BODY_TIMEOUT_SECONDS": "3",
+            "WEB_BODY_IDLE_SECONDS": "3",
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+        },
+        workers=2,
+    )
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def stalled_client(port: int, path: str) -> socket.socket:
+    """A client that declares a 1,000-byte body, sends one byte and stalls."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000\r\n\r\n{".encode()
+    )
+    return sock
+
+
+def test_slow_clients_cost_connections_not_workers(web, channel):
+    """Scenario 12. Forty clients (twenty per worker, more than any thread pool) declare a
+    body and send one byte, on the webhook path and on Django's. Meanwhile /healthz and a
+    signed webhook are answered at once; each stalled client is answered 408 at its deadline."""
+    port = int(web.url.rsplit(":", 1)[1])
+    stalled = [
+        stalled_client(port, "/webhooks/whatsapp/" if n % 2 else "/api/v1/contacts/")
+        for n in range(40)
+    ]
+    try:
+        time.sleep(0.5)  # every stalled request has reached a worker
+        started = time.monotonic()
+        health = requests.get(web.url + "/healthz", timeout=5)
+        body = status_body(channel, 1)
+        webhook = requests.post(
+            web.url + "/webhooks/whatsapp/", data=body, headers=signed_headers(body), timeout=5
+        )
+        answered_in = time.monotonic() - started
+        assert health.status_code in (200, 503)  # answered (its checks are its own business)
+        assert webhook.status_code == 200
+        assert answered_in < 2.0, answered_in
+        assert WebhookEvent.objects.filter(body=body.decode()).count() == 1
+
+        for sock in stalled:
+            sock.settimeout(10)
+        answers = [sock.recv(200).split(b"\r\n", 1)[0] for sock in stalled]
+        assert set(answers) == {b"HTTP/1.1 408 Request Timeout"}, set(answers)
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_a_web_process_killed_mid_batch_loses_no_answered_webhook(web, channel):
+    """Scenario 13. Eight clients post distinct signed webhooks without pause while a worker
+    is killed (SIGKILL) three times. Requests in flight on the killed worker fail (the
+    client sees the connection drop, and Meta would retry); every webhook answered 200 is
+    stored."""
+    answered: list[bytes] = []
+    dropped: list[bytes] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+    counter = iter(range(10_000_000))
+
+    def client() -> None:
+        session = requests.Session()
+        session.trust_env = False
+        while not stop.is_set():
+            with lock:
+                body = status_body(channel, next(counter))
+            try:
+                response = session.post(
+                    web.url + "/webhooks/whatsapp/",
+                    data=body,
+                    headers=signed_headers(body),
+                    timeout=10,
+                )
+            except requests.RequestException:
+                with lock:
+                    dropped.append(body)
+                session = requests.Session()
+                session.trust_env = False
+                continue
+            if response.status_code == 200:
+                with lock:
+                    answered.append(body)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(3):
+            time.sleep(1.5)
+            victim = web.worker_pids()[0]
+            os.kill(victim, signal.SIGKILL)
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+
+    assert len(answered) > 100
+    assert dropped, "no request was in flight on a killed worker; the kill proved nothing"
+    stored = set(WebhookEvent.objects.values_list("body", flat=True))
+    missing = [body for body in answered if body.decode() not in stored]
+    assert not missing, f"{len(missing)} webhooks answered 200 are not stored"
