@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 import uuid
 from pathlib import Path
 
@@ -49,13 +50,24 @@ class DatabaseCopy:
         self.copy = f"{self.source}_{suffix}"[:63]
 
     def _clone(self, admin: psycopg.Connection, target: str, template: str) -> None:
-        admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            [template],
-        )
-        admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{template}"')
+        """`target` dropped and made again from `template`. Both must be unused: any session
+        left on them is ended and waited for (PostgreSQL waits only 5 s, too little on a
+        loaded machine), and a statement refused because one was still there is retried."""
+        deadline = time.monotonic() + 120
+        while True:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname IN (%s, %s) AND pid <> pg_backend_pid()",
+                [target, template],
+            )
+            try:
+                admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+                admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{template}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def take(self) -> None:
         connections.close_all()
