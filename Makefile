@@ -50,11 +50,15 @@ POSTGRES_PROOFS := tests/core/test_audit.py tests/core/test_audit_pages.py \
 	tests/analytics/test_demo.py tests/analytics/test_template_rollup.py \
 	tests/messaging/inbox/test_routing.py
 
+# The proofs run beside the integration suite (bin/test_integration), on a database of their
+# own and without Redis; their output is printed once both are done.
+PROOFS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/parley_proofs
+PROOFS_LOG ?= var/postgres-proofs.log
+PROOFS_WORKERS ?= 1
+
 test-integration: $(STAMP)
-	DATABASE_URL=$(INTEGRATION_DATABASE_URL) REDIS_URL=$(INTEGRATION_REDIS_URL) \
-		$(PY) -m pytest -m integration tests/integration
-	DATABASE_URL=$(INTEGRATION_DATABASE_URL) \
-		$(PY) -m pytest -m "not integration" -n 2 --dist loadgroup $(POSTGRES_PROOFS)
+	bin/test_integration $(PY) $(INTEGRATION_DATABASE_URL) $(INTEGRATION_REDIS_URL) \
+		$(PROOFS_DATABASE_URL) $(PROOFS_LOG) $(PROOFS_WORKERS) $(POSTGRES_PROOFS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

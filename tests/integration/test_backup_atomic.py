@@ -19,10 +19,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings as django_settings
+from django.test import override_settings
 
 from analytics.ops.backup import backup_create, backup_models
 from tests.integration.conftest import ROOT, wait_for
-from tests.integration.test_backup import server_url
+from tests.integration.test_backup import DatabaseCopy, server_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,12 +145,27 @@ def leftover_schemas() -> list[str]:
     return [r[0] for r in rows]
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
+    """`populate_many`, its backup, then `change_everything`, once for the module (about 15 s):
+    the database is copied aside and every test starts from that copy, the archive unchanged."""
+    folder = tmp_path_factory.mktemp("backup-atomic")
+    copy = DatabaseCopy("backup_atomic_seed")
+    with django_db_blocker.unblock():
+        with override_settings(MEDIA_ROOT=folder / "media"):
+            populate_many()
+            archive = backup_create(output_dir=folder / "archives")
+        change_everything()
+        copy.take()
+    yield copy, archive
+    copy.drop()
+
+
 @pytest.fixture
-def backup_then_change(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    populate_many()
-    archive = backup_create(output_dir=tmp_path / "archives")
-    change_everything()
+def backup_then_change(seeded, transactional_db):
+    """The archive of `populate_many`'s rows, and the database changed since it was made."""
+    copy, archive = seeded
+    copy.put_back()
     return archive
 
 
