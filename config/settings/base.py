@@ -140,6 +140,14 @@ CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=0) or N
 # this (s; 0: no pause), so a broken one neither floods the log nor hammers what is failing.
 PERIODIC_TASK_BACKOFF_MAX_SECONDS = env.int("PERIODIC_TASK_BACKOFF_MAX_SECONDS", default=600)
 
+# --- Metrics and error reports (README "Metrics and error reports") -----------------------
+# `GET /metrics` answers a scraper that sends `Authorization: Bearer <METRICS_TOKEN>` and/or
+# calls from METRICS_ALLOWED_NETWORKS (CIDRs; the client address as TRUSTED_PROXY_COUNT finds
+# it); with both set a scrape needs both, with neither the endpoint is not exposed (404).
+# Multiprocess mode is PROMETHEUS_MULTIPROC_DIR in the environment (read by prometheus-client).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+
 # --- Auth --------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
