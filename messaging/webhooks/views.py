@@ -29,6 +29,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.metrics import DUPLICATE_ATTR, webhook_intake_timed
 from messaging.channels.models import Channel, Provider
 from messaging.providers import ProviderType, provider_type
 from messaging.providers.base import header_value
@@ -114,11 +115,13 @@ def _read_body(request: HttpRequest) -> bytes | None:
 
 def _store(provider: str, raw: bytes, text: str) -> HttpResponse:
     try:
-        webhook_event_store(provider=provider, raw_body=raw, text=text)
+        event_id = webhook_event_store(provider=provider, raw_body=raw, text=text)
     except DatabaseError:
         logger.exception("could not store a %s webhook; answering 503 so it is retried", provider)
         return _plain(503, "temporarily unavailable")
-    return _plain(200)
+    response = _plain(200)
+    setattr(response, DUPLICATE_ATTR, event_id is None)  # for the intake metrics
+    return response
 
 
 def _decode(raw: bytes, *, allow_list: bool = False) -> tuple[str, Any] | None:
@@ -157,6 +160,7 @@ def _credentials(ptype: ProviderType, payload: Any) -> WebhookCredentials | None
     return ptype.webhook_credentials(channels)
 
 
+@webhook_intake_timed  # parley_webhook_intake_* (core.metrics)
 def _intake(request: HttpRequest, code: str) -> HttpResponse:
     """Authenticate a POST with its provider type's rules, then store it.
 
