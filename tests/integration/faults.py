@@ -164,7 +164,15 @@ class TcpProxy:
 class WebProcess:
     """gunicorn serving config.wsgi with the test settings and a given DATABASE_URL."""
 
-    def __init__(self, name: str, *, database_url: str, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        database_url: str,
+        extra_env: dict[str, str],
+        workers: int = 1,
+        config: str | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = ROOT / "artifacts" / "integration" / f"{name}.log"
@@ -185,13 +193,14 @@ class WebProcess:
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
-                "1",
+                str(workers),
                 "--threads",
                 "4",
                 "--timeout",
                 "30",
                 "--log-level",
                 "warning",
+                *(["--config", config] if config else []),
             ],
             cwd=ROOT,
             env=env,
