@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,18 +137,20 @@ def sentry_init(
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
 
-    options: dict[str, Any] = {}
-    if transport is not None:
-        options["transport"] = transport
-    sentry_sdk.init(
-        dsn=dsn,
-        environment=environment,
-        release=release,
-        integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
-        traces_sample_rate=traces_sample_rate,
-        before_send=event_scrub,
-        before_send_transaction=event_scrub,
-        max_request_body_size="small",
-        **options,
-    )
+    options: dict[str, Any] = {"transport": transport} if transport is not None else {}
+    with warnings.catch_warnings():
+        # sentry-sdk 2.76 prefers `data_collection`; `send_default_pii=False` still applies and
+        # is the setting operators and reviewers know, so it stays explicit here.
+        warnings.filterwarnings("ignore", "The send_default_pii option", DeprecationWarning)
+        sentry_sdk.init(
+            dsn=dsn,
+            environment=environment,
+            release=release,
+            integrations=[DjangoIntegration(), CeleryIntegration()],
+            send_default_pii=False,
+            traces_sample_rate=traces_sample_rate,
+            before_send=event_scrub,
+            before_send_transaction=event_scrub,
+            max_request_body_size="small",
+            **options,
+        )
