@@ -16,7 +16,9 @@ class AnalyticsConfig(AppConfig):
 
         from analytics.audited import audit_register_analytics
         from analytics.ops.builtins import register_board, register_jobs
+        from analytics.ops.metrics import queue_depth_collect
         from analytics.ops.queues import task_published_at
+        from core.metrics import metrics_collector_register
         from core.navigation import NavItem, nav_register
 
         perm = "core.view_operations"
@@ -57,3 +59,5 @@ class AnalyticsConfig(AppConfig):
         campaign_results_register_analytics()
         # Lets the health page tell how long the oldest task has waited in a queue.
         before_task_publish.connect(task_published_at, weak=False, dispatch_uid="ops-published")
+        # Queue depths on /metrics (README "Metrics and error reports").
+        metrics_collector_register("queue_depth", queue_depth_collect)

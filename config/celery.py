@@ -10,6 +10,7 @@ anything a lost message left behind.
 import os
 
 from celery import Celery, bootsteps
+from celery.signals import worker_process_shutdown
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -121,3 +122,12 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(WorkerHeartbeat)
+
+
+@worker_process_shutdown.connect
+def _metrics_process_dead(pid=None, **kwargs) -> None:
+    """A prefork child is exiting: multiprocess metrics stop counting its live gauges (its
+    counters stay summed; README "Metrics and error reports")."""
+    from core.metrics import metrics_process_dead
+
+    metrics_process_dead(pid or os.getpid())

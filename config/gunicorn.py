@@ -7,6 +7,11 @@ on sync or threaded workers, and a slow client costs a connection instead of a w
 Environment: PORT (8000) or BIND, WEB_CONCURRENCY (worker processes; 2 per core),
 WEB_THREADS (Django's threads per worker, a setting), WEB_KEEPALIVE_SECONDS (75, longer than
 a load balancer's idle timeout).
+
+Prometheus multiprocess mode (README "Metrics and error reports"): with
+PROMETHEUS_MULTIPROC_DIR set, every worker writes its counters into files there and `/metrics`
+sums them. When a worker exits (restart, `max_requests`, a crash), the master marks it dead,
+so its live gauges stop counting while its counters stay in the sums.
 """
 
 import multiprocessing
@@ -22,3 +27,11 @@ graceful_timeout = 30
 timeout = 60
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
+
+
+def child_exit(server, worker):
+    """gunicorn hook, in the master, after a worker exited."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

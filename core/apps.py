@@ -29,6 +29,7 @@ class CoreConfig(AppConfig):
         audit_receivers_connect()
         user_logged_in.connect(_mfa_session_start, dispatch_uid="core.mfa_session_start")
         register(_check_2fa_roles)
+        register(_check_metrics_networks)
 
 
 def _mfa_session_start(sender, request, user, **kwargs):
@@ -52,6 +53,24 @@ def _check_2fa_roles(app_configs, **kwargs):
                 f"STAFF_2FA_REQUIRED_ROLES names unknown roles: {', '.join(unknown)}",
                 hint=f"Roles are: {', '.join(ROLE_NAMES)}.",
                 id="core.E001",
+            )
+        ]
+    return []
+
+
+def _check_metrics_networks(app_configs, **kwargs):
+    """METRICS_ALLOWED_NETWORKS must be CIDRs: a typo would otherwise refuse every scrape."""
+    from django.conf import settings
+
+    from core.metrics import metrics_networks_problem
+
+    problem = metrics_networks_problem(getattr(settings, "METRICS_ALLOWED_NETWORKS", []))
+    if problem:
+        return [
+            Error(
+                f"METRICS_ALLOWED_NETWORKS has an entry that is not a network: {problem}",
+                hint="Use CIDRs such as 10.0.0.0/8 or 127.0.0.1/32, separated by commas.",
+                id="core.E002",
             )
         ]
     return []

@@ -4,17 +4,19 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.models import Permission
 from django.db.models import Q
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from core.health import health_report
 from core.home import home_build
 from core.logging import request_id_var
+from core.metrics import metrics_access_refusal, metrics_render
 from core.mfa.services import ENROL, SESSION_KEY, VERIFY
 from core.navigation import nav_for_user
 from core.permissions import StaffPermissionDenied, staff_permission_required
@@ -27,6 +29,24 @@ def healthz(request):
     """Machine-readable health for load balancers and monitors: 503 when anything is down."""
     report = health_report()
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+@csrf_exempt  # GET only (anything else 405, not CSRF's 403); its credential is a token
+@never_cache
+@require_GET
+def metrics(request):
+    """Prometheus metrics (README "Metrics and error reports"), for a scraper holding
+    METRICS_TOKEN or calling from METRICS_ALLOWED_NETWORKS; 404 when neither is configured.
+
+    Touches no session and no user (TwoFactorMiddleware leaves the path alone), so a scrape
+    costs the collectors' few queries and nothing else.
+    """
+    refusal = metrics_access_refusal(request)
+    if refusal is not None:
+        text = "not found" if refusal == 404 else "forbidden"
+        return HttpResponse(text, status=refusal, content_type="text/plain; charset=utf-8")
+    body, content_type = metrics_render(request.headers.get("Accept", ""))
+    return HttpResponse(body, content_type=content_type)
 
 
 class LoginView(auth_views.LoginView):

@@ -9,9 +9,11 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported in ready(): these read models, which Django loads only after every app module.
+        from core.metrics import metrics_collector_register
         from core.navigation import NavItem, nav_register
         from messaging.audited import audit_register_messaging
         from messaging.campaigns.health_hooks import campaign_health_hooks_register
+        from messaging.campaigns.metrics import campaign_progress_collect
         from messaging.campaigns.selectors import campaigns_using_asset
         from messaging.campaigns.send_hooks import campaign_send_hooks_register
         from messaging.channels.template_media import header_example_source_register
@@ -21,6 +23,7 @@ class MessagingConfig(AppConfig):
         from messaging.media.services import library_header_examples, media_users_register
         from messaging.notifications.services import notification_events_register
         from messaging.personal_data import personal_data_register_messaging
+        from messaging.webhooks.metrics import webhook_backlog_collect
 
         audit_register_messaging()
         nav_register(
@@ -96,3 +99,6 @@ class MessagingConfig(AppConfig):
         campaign_health_hooks_register()
         consent_events_connect()
         notification_events_register()
+        # Scrape-time gauges of /metrics (README "Metrics and error reports").
+        metrics_collector_register("webhook_backlog", webhook_backlog_collect)
+        metrics_collector_register("campaign_progress", campaign_progress_collect)

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from analytics.ops.backup import backup_latest
@@ -37,6 +37,7 @@ from messaging.hooks_out.selectors import subscriptions_needing_attention
 from messaging.models import Channel, Direction, Message, Status, WebhookEvent, WebhookState
 from messaging.providers import UnknownProvider, provider_type
 from messaging.providers.probe import reachability_probe
+from messaging.webhooks.selectors import webhook_backlog
 
 logger = logging.getLogger(__name__)
 
@@ -275,12 +276,10 @@ def _limit_text(limit: timedelta) -> str:
 
 def _webhooks(now: datetime, window: dict[str, Any]) -> dict[str, Any]:
 
-    pending = WebhookEvent.objects.filter(state=WebhookState.PENDING).aggregate(
-        backlog=Count("id"), oldest=Min("received_at")
-    )
+    backlog, oldest = webhook_backlog()
     last = WebhookEvent.objects.order_by("-received_at").values_list("received_at", flat=True)
     last_received = last.first()
-    lag = (now - pending["oldest"]).total_seconds() if pending["oldest"] else 0.0
+    lag = (now - oldest).total_seconds() if oldest else 0.0
     figures = window["webhooks"]
     handled = figures["handled"] or 0
     failure_share = (figures["failed"] / handled) if handled else 0.0
@@ -301,7 +300,7 @@ def _webhooks(now: datetime, window: dict[str, Any]) -> dict[str, Any]:
         last_received=last_received,
         per_minute_5=round(figures["last_5_min"] / 5, 2),
         per_minute_60=round(figures["last_hour"] / 60, 2),
-        backlog=pending["backlog"],
+        backlog=backlog,
         lag_s=max(0.0, lag),
         failure_share=failure_share,
         failed_hour=figures["failed"],

@@ -4,6 +4,7 @@
 this module. Nothing secret has a default here: secrets come from the environment only.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -139,6 +140,32 @@ CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=0) or N
 # A periodic task that fails pauses for its beat interval, doubled per failure in a row up to
 # this (s; 0: no pause), so a broken one neither floods the log nor hammers what is failing.
 PERIODIC_TASK_BACKOFF_MAX_SECONDS = env.int("PERIODIC_TASK_BACKOFF_MAX_SECONDS", default=600)
+
+# --- Metrics and error reports (README "Metrics and error reports") -----------------------
+# `GET /metrics` answers a scraper that sends `Authorization: Bearer <METRICS_TOKEN>` and/or
+# calls from METRICS_ALLOWED_NETWORKS (CIDRs; the client address as TRUSTED_PROXY_COUNT finds
+# it); with both set a scrape needs both, with neither the endpoint is not exposed (404).
+# Multiprocess mode is PROMETHEUS_MULTIPROC_DIR in the environment (read by prometheus-client).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# Error reports go to Sentry only when SENTRY_DSN is set; secrets are scrubbed before sending
+# (core.error_reports). The environment defaults to the settings module's name.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str(
+    "SENTRY_ENVIRONMENT",
+    default=os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local").rsplit(".", 1)[-1],
+)
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from core.error_reports import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE or None,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
 
 # --- Auth --------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -18,8 +18,11 @@ from django.urls import reverse
 
 from core.mfa.services import ENROL, OK, SESSION_KEY, mfa_state
 
-# Public or part of signing in: webhooks, tracked links, health, static files, /accounts/.
-OPEN_PREFIXES = ("/accounts/", "/static/", "/media/", "/healthz", "/webhooks/", "/l/")
+# Public or part of signing in: webhooks, tracked links, health, metrics (their own token or
+# network), static files, /accounts/.
+OPEN_PREFIXES = (
+    "/accounts/", "/static/", "/media/", "/healthz", "/metrics", "/webhooks/", "/l/",
+)  # fmt: skip
 TOKEN_SCHEMES = ("token ", "bearer ")
 
 

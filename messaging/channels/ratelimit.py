@@ -24,6 +24,7 @@ from functools import cache
 from django.conf import settings
 from django.db import connection, transaction
 
+from core.metrics import rate_limiter_wait_observe
 from core.redis import redis_client
 from messaging.channels.models import RateLimitState
 
@@ -192,7 +193,9 @@ def recipient_gaps_purge(*, limit: int = 5000) -> int:
 
 
 def wait(seconds: float, *, deadline: float | None = None) -> None:
+    """Sleep until a booked slot is due; counted in `parley_rate_limiter_wait*`."""
     if seconds > 0:
         if deadline is not None:
             seconds = min(seconds, max(0.0, deadline - time.monotonic()))
         time.sleep(seconds)
+        rate_limiter_wait_observe(seconds)

@@ -38,6 +38,7 @@ from django.utils import timezone
 from core.audit import AuditAction, audit_record
 from core.bulk import update_from_values
 from core.errors import DomainError
+from core.metrics import webhook_out_count
 from core.queueing import task
 from core.ssrf import UnsafeUrl, url_check_public
 from messaging.hooks_out.models import (
@@ -463,7 +464,13 @@ def outcomes_record(deliveries: list[WebhookDelivery], results: list[SendResult]
             )
         for subscription_id in failed - succeeded:
             _subscription_failed(subscription_id, now)
+        transaction.on_commit(lambda: _metrics_record(counts), robust=True)
     return counts
+
+
+def _metrics_record(counts: dict[str, int]) -> None:
+    for outcome, n in counts.items():
+        webhook_out_count(outcome=outcome, n=n)
 
 
 def _subscription_failed(subscription_id: int, now: datetime) -> None:
@@ -488,6 +495,7 @@ def _subscription_failed(subscription_id: int, now: datetime) -> None:
             f"(since {subscription.failing_since:%Y-%m-%d %H:%M} UTC)"
         )
         fields += ["is_active", "disabled_at", "disabled_reason"]
+        transaction.on_commit(lambda: webhook_out_count(outcome="disabled"), robust=True)
         logger.error(
             "event webhook subscription %s (%s) disabled: %s",
             subscription.pk, subscription.name, subscription.disabled_reason,

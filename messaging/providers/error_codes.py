@@ -443,3 +443,13 @@ def error_code_meaning(code: int | str | None) -> str:
     """Title and meaning of a code in the table, else "" (for text shown beside the code)."""
     info = error_code_info(code)
     return f"{info.title}: {info.meaning}" if info.known else ""
+
+
+def error_code_label(code: int | str | None) -> str:
+    """The code as a metric label: its digits when the table knows it, "other" when it does
+    not, "none" without a code. Bounded by the table, so a provider inventing codes cannot
+    grow the number of series."""
+    number = _as_int(code)
+    if number is None:
+        return "none"
+    return str(number) if error_code_info(number).known else "other"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from core.bulk import update_from_values
+from core.metrics import messages_count, provider_errors_count
 from crm.models import Contact
 from messaging.channels import ratelimit
 from messaging.channels.clients import ChannelMisconfigured, provider_for_channel
@@ -50,9 +52,11 @@ from messaging.providers import (
     InvalidMessage,
     PermanentError,
     Provider,
+    ProviderError,
     SendResult,
     TemporaryError,
 )
+from messaging.providers.error_codes import error_code_label
 from messaging.sending import hooks
 from messaging.sending.events import message_statuses_emit
 from messaging.sending.failures import failure_side_effects
@@ -572,6 +576,27 @@ def outcomes_record(*, channel: Channel, outcomes: Outcomes) -> None:
             pk__in=[m.pk for m, _ in outcomes.auth], status=Status.SENDING
         ).update(status=Status.QUEUED)
 
+    _metrics_record(channel, outcomes)
+
+
+def _metrics_record(channel: Channel, outcomes: Outcomes) -> None:
+    """Count a recorded batch (README "Metrics and error reports"): messages the provider
+    accepted and those that failed here, and every error the provider answered, by code.
+    Errors raised before any request (a message we could not build, a channel without
+    credentials) are not the provider's and are not counted as such."""
+    messages_count(channel_id=channel.pk, status="accepted", n=len(outcomes.accepted))
+    failed = len(outcomes.permanent) + len(outcomes.refused)
+    failed += sum(1 for m, _ in outcomes.temporary if m.status == Status.FAILED)
+    messages_count(channel_id=channel.pk, status="failed", n=failed)
+    codes = Counter(
+        error_code_label(getattr(exc, "code", None))
+        for kind in (outcomes.temporary, outcomes.permanent, outcomes.ambiguous, outcomes.auth)
+        for _, exc in kind
+        if isinstance(exc, ProviderError) and not isinstance(exc, ChannelMisconfigured)
+    )
+    for code, n in codes.items():
+        provider_errors_count(code=code, source="send", n=n)
+
 
 def _apply_parked(wamids: list[str]) -> None:
     statuses_apply_parked(wamids=wamids)
@@ -614,8 +639,8 @@ def send_batch_run(*, channel_id: int, max_seconds: float | None = None) -> dict
                 totals[key] += value
             if outcomes.auth or outcomes.held:
                 return totals
-            if outcomes.rate_limited:
-                time.sleep(min(0.1, settings.SEND_RATE_HORIZON_SECONDS / 4))
+            if outcomes.rate_limited:  # the limiter had no room within the horizon
+                ratelimit.wait(min(0.1, settings.SEND_RATE_HORIZON_SECONDS / 4))
         else:
             send_enqueue(channel_id=channel_id)  # budget spent with work left
             return totals

@@ -35,9 +35,10 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from core.bulk import insert_ignoring_conflicts, update_from_values
+from core.metrics import messages_count, provider_errors_count
 from crm.models import Contact
 from messaging.providers import StatusUpdate
-from messaging.providers.error_codes import error_code_info
+from messaging.providers.error_codes import error_code_info, error_code_label
 from messaging.sending import hooks
 from messaging.sending.costs import CostInput, messages_price
 from messaging.sending.events import message_statuses_emit
@@ -59,6 +60,7 @@ STATUS_NAMES: dict[int, list[str]] = defaultdict(list)
 for _name, _rank in PROVIDER_STATUSES.items():
     STATUS_NAMES[_rank].append(_name)
 FORWARD_RANKS = (Status.SENT, Status.DELIVERED, Status.READ)
+METRIC_STATUS = {Status.SENT: "sent", Status.DELIVERED: "delivered", Status.READ: "read"}
 # Not a delivery state (the On-Premises API's, still seen): the message was deleted. It is
 # recorded on the message (`deleted_at`) and leaves its status alone.
 DELETED = "deleted"
@@ -74,6 +76,7 @@ _MESSAGE_FIELDS = (
     "status",
     "contact_id",
     "campaign_id",
+    "channel_id",
     "sent_at",
     "delivered_at",
     "read_at",
@@ -327,6 +330,7 @@ def _apply(
     # Conversation objects differ per status of one message (only `sent` has the expiry):
     # these messages copy theirs in SQL from the earliest status that carried one.
     conversation_from_history: list[int] = []  # ids
+    reached: dict[tuple[int, str], int] = defaultdict(int)  # (channel, status) -> messages
     to_price: list[CostInput] = []
     for wamid, message_rows in by_wamid.items():
         message = messages[wamid]
@@ -390,6 +394,9 @@ def _apply(
                 change["conversation_info"] = value
         if change:
             changes[message["pk"]] = change
+        for rank in FORWARD_RANKS:
+            if TIMESTAMP_FIELDS[rank] in change:
+                reached[(message["channel_id"], METRIC_STATUS[rank])] += 1
 
     for pk, price in messages_price(to_price).items():
         changes.setdefault(pk, {}).update(cost=price.amount, cost_currency=price.currency)
@@ -405,6 +412,7 @@ def _apply(
     if failures:
         _failure_rules(failures, transitions)
         _failures_report_on_commit(failures, transitions)
+    _metrics_on_commit(reached, failures, transitions)
     # Event webhooks, in this transaction (an outbox): after the re-queues, so a failure
     # that goes out again is not reported as one.
     message_statuses_emit({pk: t[0] for pk, t in transitions.items()})
@@ -534,6 +542,37 @@ def _failures_report_on_commit(
     } - {None}
     if group_ids:
         transaction.on_commit(lambda: hooks.failures_seen(group_ids), robust=True)
+
+
+def _metrics_on_commit(
+    reached: dict[tuple[int, str], int],
+    failures: dict[tuple[int | None, str, str], list[int]],
+    transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]],
+) -> None:
+    """Count what this batch moved (README "Metrics and error reports"), once it commits: a
+    batch rolled back and retried one event at a time is counted once. A message counts as
+    sent, delivered or read when that status's time is first recorded; as failed when a
+    failure applied, unless its code sends it back to the queue. Every applied failure counts
+    as a provider error with its code."""
+    errors: dict[str, int] = defaultdict(int)
+    counts = dict(reached)
+    for (code, _title, _detail), ids in failures.items():
+        errors[error_code_label(code)] += len(ids)
+        if error_code_info(code).retry_when_reported:
+            continue
+        for pk in ids:
+            key = (transitions[pk][3]["channel_id"], "failed")
+            counts[key] = counts.get(key, 0) + 1
+    if not counts and not errors:
+        return
+
+    def record() -> None:
+        for (channel_id, status), n in counts.items():
+            messages_count(channel_id=channel_id, status=status, n=n)
+        for code, n in errors.items():
+            provider_errors_count(code=code, source="status", n=n)
+
+    transaction.on_commit(record, robust=True)
 
 
 def _signal_on_commit(transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]]) -> None:

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.metrics import DUPLICATE_ATTR, webhook_intake_timed
 from messaging.channels.models import Provider
 from messaging.providers import provider_type
 from messaging.webhooks.intake import TOO_LARGE, UNAVAILABLE, webhook_verify
@@ -55,6 +56,7 @@ def _read_body(request: HttpRequest) -> bytes | None:
     return None if len(body) > limit else body
 
 
+@webhook_intake_timed  # parley_webhook_intake_* (core.metrics)
 def _intake(request: HttpRequest, code: str) -> HttpResponse:
     """Authenticate a POST with its provider type's rules (`intake.webhook_verify`), then
     store it with one autocommitted INSERT."""
@@ -63,11 +65,13 @@ def _intake(request: HttpRequest, code: str) -> HttpResponse:
     if not verdict.verified:
         return _plain(verdict.status, verdict.reason)
     try:
-        webhook_event_store(provider=code, raw_body=raw, text=verdict.text)
+        event_id = webhook_event_store(provider=code, raw_body=raw, text=verdict.text)
     except DatabaseError:
         logger.exception("could not store a %s webhook; answering 503 so it is retried", code)
         return _plain(UNAVAILABLE.status, UNAVAILABLE.reason)
-    return _plain(200)
+    response = _plain(200)
+    setattr(response, DUPLICATE_ATTR, event_id is None)  # for the intake metrics
+    return response
 
 
 def _verification(request: HttpRequest, code: str) -> HttpResponse:

@@ -65,14 +65,23 @@ def readme_matrix() -> list[Row]:
     return rows
 
 
+# Rows for machines, not users: provider webhooks (their signature) and /metrics (its token or
+# network, tests/core/test_metrics.py). Which user is signed in changes nothing for them.
+MACHINE_CREDENTIALS = ("signature", "token or network")
+MACHINE_LABELS = {
+    "/webhooks/": "signature (see Webhooks)",
+    "/metrics": "token or network (see Metrics and error reports)",
+}
+
+
 def who_users(who: str) -> set[str]:
     """The user kinds a `who` cell lets in."""
     if who == "anyone":
         return set(USERS)
     if who == "signed in":
         return set(USERS) - {ANONYMOUS}
-    if who.startswith("signature"):
-        return set()  # nobody gets in without the provider's signature or token
+    if who.startswith(MACHINE_CREDENTIALS):
+        return set()  # nobody gets in without the provider's signature or the metrics token
     names = {name.strip() for name in who.split(",")}
     unknown = names - set(ROLE_NAMES)
     assert not unknown, f"unknown roles in the access matrix: {unknown}"
@@ -393,7 +402,10 @@ def observe(world: World) -> tuple[dict[tuple[str, str], set[str]], list[str]]:
 def observed_rows(seen) -> list[Row]:
     by_route: dict[tuple[str, str], list[str]] = {}
     for (route, method), users in sorted(seen.items()):
-        label = "signature (see Webhooks)" if route.startswith("/webhooks/") else who_label(users)
+        label = next(
+            (text for prefix, text in MACHINE_LABELS.items() if route.startswith(prefix)),
+            who_label(users),
+        )
         by_route.setdefault((route, label), []).append(method)
     return [Row(route, tuple(methods), label) for (route, label), methods in by_route.items()]
 
@@ -423,8 +435,8 @@ def test_every_url_gives_exactly_the_access_the_readme_matrix_states(world):
         if who is None:
             problems.append(f"{method} {route} is accepted but not in the matrix")
             continue
-        if who.startswith("signature"):
-            continue  # checked below
+        if who.startswith(MACHINE_CREDENTIALS):
+            continue  # checked below, and for /metrics in tests/core/test_metrics.py
         expected = who_users(who)
         if users != expected:
             problems.append(
@@ -452,6 +464,17 @@ def test_webhooks_let_nobody_in_without_the_provider_credentials(world):
             client.post("/webhooks/myoperator/", b"{}", content_type="application/json").status_code
             == 401
         )
+
+
+def test_metrics_let_no_user_in_without_the_token_or_network(world, settings):
+    settings.METRICS_TOKEN = "matrix-metrics-token"
+    settings.METRICS_ALLOWED_NETWORKS = []
+    for name in (ANONYMOUS, "Admin"):
+        client = Client()
+        if name != ANONYMOUS:
+            client.force_login(world.users[name])
+        assert client.get("/metrics").status_code == 403, name
+        assert client.post("/metrics").status_code == 405, name
 
 
 def test_the_admin_follows_each_roles_model_permissions(world):

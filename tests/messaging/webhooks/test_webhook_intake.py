@@ -312,7 +312,8 @@ def _callbacks(resolver, prefix=""):
             yield prefix + str(pattern.pattern), pattern.callback
 
 
-def test_the_webhooks_are_the_only_csrf_exempt_views():
+def test_the_webhooks_and_metrics_are_the_only_csrf_exempt_views():
+    """The webhooks authenticate by signature; /metrics answers GET only (405 otherwise)."""
     from rest_framework.views import APIView
 
     exempt = set()
@@ -326,6 +327,7 @@ def test_the_webhooks_are_the_only_csrf_exempt_views():
     assert exempt == {
         "messaging.webhooks.views.whatsapp_webhook",
         "messaging.webhooks.views.myoperator_webhook",
+        "core.views.metrics",
     }
 
 
