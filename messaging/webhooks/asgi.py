@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from core.metrics import webhook_intake_observe, webhook_intake_outcome
 from core.queueing import task
 from messaging.channels.models import Channel, Provider
 from messaging.webhooks.group_commit import webhook_writer
@@ -58,6 +59,7 @@ INTAKE_PATHS = {
 SLOW_BODY = Verdict(408, "request body not received in time")
 DISCONNECTED = Verdict(499, "client disconnected")
 _STORED = Verdict(0)
+_DUPLICATE = Verdict(0, detail="duplicate")
 
 # One thread reads channels when the cached index is stale (every CHANNELS_CACHE_SECONDS).
 _index_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-channels")
@@ -84,14 +86,16 @@ def webhook_intake_path(scope: Scope) -> str | None:
 
 
 async def webhook_intake(scope: Scope, receive: Receive, send: Send, code: str) -> Verdict:
-    """Answer one webhook POST; returns the verdict it was answered with (for metrics)."""
+    """Answer one webhook POST (observed in parley_webhook_intake_*); returns the verdict."""
+    started = time.perf_counter()
     headers = CaseInsensitiveMapping(
         {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
     )
     verdict = await _verdict(headers, receive, code)
-    if verdict is DISCONNECTED:
-        return verdict
-    await _answer(send, verdict.status or 200, verdict.reason)
+    if verdict is not DISCONNECTED:
+        await _answer(send, verdict.status or 200, verdict.reason)
+    outcome = webhook_intake_outcome(verdict.status or 200, duplicate=verdict is _DUPLICATE)
+    webhook_intake_observe(outcome, time.perf_counter() - started)
     return verdict
 
 
@@ -129,7 +133,7 @@ async def _verdict(headers: CaseInsensitiveMapping, receive: Receive, code: str)
         return verdict
     future = webhook_writer().submit(code, raw, verdict.text)
     try:
-        await asyncio.wait_for(
+        stored = await asyncio.wait_for(
             asyncio.wrap_future(future), timeout=settings.WEBHOOK_COMMIT_TIMEOUT_SECONDS
         )
     except DatabaseError:
@@ -137,7 +141,7 @@ async def _verdict(headers: CaseInsensitiveMapping, receive: Receive, code: str)
     except TimeoutError:
         logger.warning("a %s webhook's commit did not finish in time; answering 503", code)
         return UNAVAILABLE
-    return _STORED
+    return _STORED if stored else _DUPLICATE
 
 
 async def _body_read(receive: Receive, limit: int) -> bytes | Verdict:

@@ -376,3 +376,16 @@ def test_a_number_added_by_another_process_is_known_at_its_first_webhook(writer)
     assert answer.status == 200
     (unknown,) = run(signed({**body_of(4), "entry": [{"id": "999"}]}))
     assert unknown.status == 403
+
+
+def test_the_intake_is_observed_in_the_metrics(writer):
+    from core.metrics import WEBHOOK_INTAKE
+
+    def count(outcome):
+        return WEBHOOK_INTAKE.labels(outcome)._value.get()
+
+    before = {o: count(o) for o in ("stored", "duplicate", "refused")}
+    run(signed(body_of(21)))
+    run(signed(body_of(21)))
+    run(signed(body_of(22), secret="wrong"))
+    assert {o: count(o) - before[o] for o in before} == {"stored": 1, "duplicate": 1, "refused": 1}
