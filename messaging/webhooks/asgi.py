@@ -33,9 +33,11 @@ from messaging.webhooks.intake import (
     CHANNELS_CACHE_SECONDS,
     TOO_LARGE,
     UNAVAILABLE,
+    UNKNOWN_CHANNEL,
     Verdict,
     channel_index,
     channel_index_cached,
+    unknown_channel,
     unknown_channel_recheck,
     verdict_log,
     webhook_verify,
@@ -120,14 +122,13 @@ async def _verdict(headers: CaseInsensitiveMapping, receive: Receive, code: str)
             logger.warning("could not read %s channels; answering 503 so it is retried", code)
             return UNAVAILABLE
     verdict = webhook_verify(code, headers, raw, index)
-    if unknown_channel_recheck(code, verdict):
+    if unknown_channel(verdict):
         try:
-            index = await asyncio.get_running_loop().run_in_executor(
-                _index_reader, _channel_index_read, code, 0
-            )
+            fresh = await _index_recheck(code)
         except DatabaseError:
             return UNAVAILABLE
-        verdict = webhook_verify(code, headers, raw, index)
+        if fresh is not None:
+            verdict = webhook_verify(code, headers, raw, fresh)
     if not verdict.verified:
         verdict_log(code, verdict)
         return verdict
@@ -166,6 +167,24 @@ async def _body_read(receive: Receive, limit: int) -> bytes | Verdict:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+_rechecks: dict[str, asyncio.Future] = {}
+
+
+async def _index_recheck(code: str):
+    """A fresh read of the index after a body named a number it lacks, or None when none is
+    due (`unknown_channel_recheck`). Requests arriving while a read is in flight wait for that
+    read instead of being refused, so a burst for a new number is judged by one query."""
+    pending = _rechecks.get(code)
+    if pending is not None and not pending.done():
+        return await asyncio.shield(pending)
+    if not unknown_channel_recheck(code, UNKNOWN_CHANNEL):
+        return None
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(_index_reader, _channel_index_read, code, 0)
+    _rechecks[code] = future
+    return await asyncio.shield(future)
 
 
 def _channel_index_read(code: str, max_age: float = CHANNELS_CACHE_SECONDS):

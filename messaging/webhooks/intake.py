@@ -96,6 +96,7 @@ def webhook_channels(
 @receiver(setting_changed, dispatch_uid="webhook-secrets-cache-settings")
 def _forget_secrets(**kwargs) -> None:
     _channels_cache.clear()
+    _rechecked_at.clear()
 
 
 def body_decode(raw: bytes, *, allow_list: bool = False) -> tuple[str, Any] | None:
@@ -137,14 +138,25 @@ def verdict_log(code: str, verdict: Verdict) -> None:
         logger.warning("%s webhook refused: it names no channel we know (%s)", code, verdict.detail)
 
 
+def unknown_channel(verdict: Verdict) -> bool:
+    """Whether `verdict` refused a body for naming no channel we know."""
+    return verdict.reason == UNKNOWN_CHANNEL.reason
+
+
+_rechecked_at: dict[str, float] = {}
+
+
 def unknown_channel_recheck(code: str, verdict: Verdict) -> bool:
-    """Whether `verdict` refused a body for naming no channel we know while the index it was
-    judged by is older than UNKNOWN_CHANNEL_RECHECK_SECONDS: then judge it again by a fresh
-    read of the index (`channel_index(code, max_age=0)`)."""
-    return (
-        verdict.reason == UNKNOWN_CHANNEL.reason
-        and channel_index_cached(code, UNKNOWN_CHANNEL_RECHECK_SECONDS) is None
-    )
+    """Whether to judge `verdict`'s body again by a fresh read of the index
+    (`channel_index(code, max_age=0)`): it named no channel we know, and the last such read
+    for this provider is UNKNOWN_CHANNEL_RECHECK_SECONDS old (the first one always is)."""
+    if not unknown_channel(verdict):
+        return False
+    now = time.monotonic()
+    if now - _rechecked_at.get(code, float("-inf")) < UNKNOWN_CHANNEL_RECHECK_SECONDS:
+        return False
+    _rechecked_at[code] = now
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
