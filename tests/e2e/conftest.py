@@ -2,9 +2,12 @@
 
 import os
 import shutil
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import ServerHandler
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by fixtures
 # are still synchronous and safe.
@@ -22,6 +25,52 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+
+
+# pytest-django's live server hands the test's in-memory SQLite connection to every request
+# thread (Django's `connections_override`): concurrent requests then share one connection, so
+# one transaction and one stack of savepoints. A click answered while a simulator webhook is
+# inside `transaction.atomic()` nests into that block, and the webhook's savepoints unwinding
+# can release or roll back the click's write (an "Assign to me" that did not stick), or a
+# statement fails with "database table is locked". PostgreSQL, and SQLite on a file, give each
+# request its own connection, so no user meets this. The live server therefore answers one
+# request at a time when it shares the test's connection, as a database's isolation would
+# make them appear. Per request, not per connection thread: a browser's idle keep-alive
+# connection must not hold the lock. The timeout only turns an unforeseen deadlock (a request
+# waiting on another request) back into the old overlap instead of a hang.
+_ONE_REQUEST = threading.Lock()
+_ONE_REQUEST_TIMEOUT = 30.0
+_server_handler_run = ServerHandler.run
+
+
+def _run_one_at_a_time(self, application):
+    if not getattr(self.request_handler.server, "connections_override", None):
+        return _server_handler_run(self, application)
+    acquired = _ONE_REQUEST.acquire(timeout=_ONE_REQUEST_TIMEOUT)
+    try:
+        return _server_handler_run(self, application)
+    finally:
+        if acquired:
+            _ONE_REQUEST.release()
+
+
+@contextmanager
+def live_server_idle():
+    """Hold the live server between requests: the test's own queries then never meet a
+    request's open transaction ("database table is locked" under SQLite's shared cache)."""
+    acquired = _ONE_REQUEST.acquire(timeout=_ONE_REQUEST_TIMEOUT)
+    try:
+        yield
+    finally:
+        if acquired:
+            _ONE_REQUEST.release()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def live_server_one_request_at_a_time():
+    ServerHandler.run = _run_one_at_a_time
+    yield
+    ServerHandler.run = _server_handler_run
 
 
 def chromium_path() -> str:

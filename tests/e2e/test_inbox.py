@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from messaging.models import AutomatedAnswer, Conversation, Message, Status
+from tests.e2e.conftest import live_server_idle
 from tests.factories import FaqEntryFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -64,7 +65,8 @@ def wait_for_message(wamid: str, timeout: float = 10.0) -> Message:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        message = Message.objects.filter(wamid=wamid).first()
+        with live_server_idle():  # not in the middle of a request's transaction
+            message = Message.objects.filter(wamid=wamid).first()
         if message is not None:
             return message
         time.sleep(0.1)

@@ -24,6 +24,7 @@ from messaging.models import (
     Message,
     SatisfactionSurvey,
 )
+from tests.e2e.conftest import live_server_idle
 from tests.e2e.test_inbox import eager_celery, whatsapp  # noqa: F401 (fixtures)
 from tests.factories import ContactFactory
 
@@ -47,7 +48,8 @@ def customer_sends(simulator, wa_id: str, name: str, **body) -> str:
 def wait_until(check, timeout: float = 15.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = check()
+        with live_server_idle():  # not in the middle of a request's transaction
+            value = check()
         if value:
             return value
         time.sleep(0.1)
@@ -130,7 +132,8 @@ def test_start_reply_note_assign_close_and_survey(
     # Ravi answers; the window opens, and the reply box offers canned replies on "/".
     customer_sends(whatsapp, RAVI, "Ravi", text="Can I get a refund instead?")
     expect(thread.get_by_text("Can I get a refund instead?")).to_be_visible(timeout=15_000)
-    page.reload()
+    with page.expect_response(lambda r: r.url.endswith(f"/staff/inbox/{conversation.pk}/read/")):
+        page.reload()  # his message is unread: the thread marks itself read as it opens
     box = page.get_by_label("Message")
     box.click()
     box.press_sequentially("/ref")
@@ -149,7 +152,8 @@ def test_start_reply_note_assign_close_and_survey(
     expect(box).to_have_value(
         "Hi Ravi Kumar, refunds reach your account within 5 working days. Thank you for waiting!"
     )
-    page.get_by_test_id("send").click()
+    with page.expect_response(lambda r: r.request.method == "POST" and "/reply/" in r.url):
+        page.get_by_test_id("send").click()
     page.wait_for_url("**/#reply")
     expect(page.get_by_test_id("message").filter(has_text="Thank you for waiting!")).to_be_visible()
     wait_until(lambda: whatsapp.counts().get(RAVI) == 2, what="the reply to reach WhatsApp")
@@ -158,7 +162,8 @@ def test_start_reply_note_assign_close_and_survey(
     note_box = page.get_by_test_id("note-box")
     note_box.locator("summary").click()
     note_box.get_by_label("Internal note").fill("Refund approved by Meera; check on Monday.")
-    note_box.get_by_test_id("add-note").click()
+    with page.expect_response(lambda r: r.request.method == "POST" and "/notes/" in r.url):
+        note_box.get_by_test_id("add-note").click()
     page.wait_for_url("**/#reply")
     note = page.get_by_test_id("internal-note")
     expect(note).to_contain_text("Refund approved by Meera")
@@ -168,7 +173,8 @@ def test_start_reply_note_assign_close_and_survey(
     screenshot(f"inbox-thread-note-{tag}")
 
     # Asha goes away: the next new customer is routed to Bela, the available member.
-    page.get_by_test_id("toggle-availability").click()
+    with page.expect_response(lambda r: r.request.method == "POST" and "/availability/" in r.url):
+        page.get_by_test_id("toggle-availability").click()
     expect(page.get_by_test_id("availability")).to_have_text("Away")
     wamid = customer_sends(whatsapp, MEERA, "Meera", text="Hello, is anyone there?")
     meera = wait_until(
@@ -177,16 +183,26 @@ def test_start_reply_note_assign_close_and_survey(
     )
     assert meera.assignee == support["bela"] and meera.team == support["team"]
     assert Message.objects.filter(wamid=wamid).exists()
-    page.goto(f"{live_server.url}/staff/inbox/{meera.pk}/")
+    # Her message is unread: the thread marks itself read as it opens (an htmx post, answered
+    # before the next click).
+    read_url = f"/staff/inbox/{meera.pk}/read/"
+    with page.expect_response(lambda r: r.url.endswith(read_url)) as read_on_open:
+        page.goto(f"{live_server.url}/staff/inbox/{meera.pk}/")
+    assert read_on_open.value.status == 204
     expect(page.get_by_test_id("assignee")).to_have_text("Assigned to bela")
     expect(page.get_by_test_id("note").filter(has_text="automatically")).to_be_visible()
     # Manual assignment stays: Asha takes it over herself.
-    page.get_by_test_id("assign-me").click()
+    assign_url = f"/staff/inbox/{meera.pk}/assign-me/"
+    with page.expect_response(lambda r: r.url.endswith(assign_url)) as assigned:
+        page.get_by_test_id("assign-me").click()
+    assert assigned.value.status == 302
+    page.wait_for_url(f"**/staff/inbox/{meera.pk}/")
     expect(page.get_by_test_id("assignee")).to_have_text("Assigned to asha")
 
     # Close Ravi's conversation: the survey list goes out; his rating is recorded.
     page.goto(f"{live_server.url}/staff/inbox/{conversation.pk}/")
-    page.get_by_test_id("close").click()
+    with page.expect_response(lambda r: r.request.method == "POST" and "/close/" in r.url):
+        page.get_by_test_id("close").click()
     expect(page.get_by_test_id("conversation-state")).to_have_text("Closed")
     survey = wait_until(lambda: SatisfactionSurvey.objects.filter(conversation=conversation)
                         .exclude(message=None).first(), what="the survey")  # fmt: skip

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from messaging.models import AutoReplyRule, Direction, Message, Status
+from tests.e2e.conftest import live_server_idle
 from tests.factories import AutoReplyRuleFactory, FaqEntryFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -61,7 +62,8 @@ def customer_writes(simulator, text: str) -> str:
 def wait_for(query, timeout: float = 10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = query()
+        with live_server_idle():  # not in the middle of a request's transaction
+            found = query()
         if found:
             return found
         time.sleep(0.1)

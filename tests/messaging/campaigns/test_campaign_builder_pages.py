@@ -430,3 +430,36 @@ def test_the_results_are_kept_from_those_who_cannot_see_campaigns(client, make_u
         assert client.get(url).status_code == 403, role
     client.force_login(make_user("Analyst"))
     assert client.get(url).status_code == 200
+
+
+# --- The schedule ---------------------------------------------------------------------------------
+
+
+def test_the_schedule_reads_in_the_campaigns_time_zone(manager_client, campaign, settings):
+    """A time typed for New York is shown as typed, in New York, with the business's own
+    clock beside it; never the business's clock labelled with the campaign's zone."""
+    settings.TIME_ZONE = "Asia/Kolkata"
+    campaign.schedule_timezone = "America/New_York"
+    campaign.save(update_fields=["schedule_timezone"])
+    response = manager_client.post(
+        f"/staff/campaigns/{campaign.pk}/schedule/", {"scheduled_at": "2030-01-07T09:00"}
+    )
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.scheduled_at.isoformat() == "2030-01-07T14:00:00+00:00"
+    html = manager_client.get(f"/staff/campaigns/{campaign.pk}/").content.decode()
+    shown = html.split('data-testid="scheduled-at">', 1)[1].split("</dd>", 1)[0]
+    assert shown.startswith("7 Jan 2030, 09:00 EST (America/New_York)")
+    assert "7 Jan 2030, 19:30 IST here" in shown
+
+
+def test_a_schedule_in_the_business_time_zone_is_shown_once(manager_client, campaign, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"
+    campaign.schedule_timezone = "Asia/Kolkata"
+    campaign.save(update_fields=["schedule_timezone"])
+    manager_client.post(
+        f"/staff/campaigns/{campaign.pk}/schedule/", {"scheduled_at": "2030-01-07T09:00"}
+    )
+    html = manager_client.get(f"/staff/campaigns/{campaign.pk}/").content.decode()
+    shown = html.split('data-testid="scheduled-at">', 1)[1].split("</dd>", 1)[0]
+    assert shown == "7 Jan 2030, 09:00 IST (Asia/Kolkata)"
