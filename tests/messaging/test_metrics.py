@@ -218,14 +218,14 @@ def test_a_paced_batch_waits_for_the_limiter(channel):
 
 @pytest.fixture
 def intake(settings):
-    from messaging.webhooks import views
+    from messaging.webhooks import intake as webhook_intake
 
     settings.WHATSAPP_APP_SECRET = APP_SECRET
-    views._forget_secrets()
+    webhook_intake._forget_secrets()
     ChannelFactory(phone_number_id=PHONE_NUMBER_ID, waba_id=WABA_ID)
     with mock.patch("messaging.webhooks.services.webhook_drain_nudge"):
         yield Client()
-    views._forget_secrets()
+    webhook_intake._forget_secrets()
 
 
 def _intake_moved(before, after, outcome):

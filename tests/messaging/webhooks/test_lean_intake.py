@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import pytest
@@ -121,11 +122,18 @@ def signed(payload: dict, *, secret: str = APP_SECRET, path="/webhooks/whatsapp/
     return Call("POST", path, body=raw, headers=headers)
 
 
+def loop_run(coroutine):
+    """`asyncio.run` on a thread of its own: the test's thread may already run a loop (the
+    browser tests' Playwright leaves one on an xdist worker), as a server's worker would not."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 def run(*calls: Call) -> list[Call]:
     async def all_of():
         return await asyncio.gather(*(call.run() for call in calls))
 
-    return asyncio.run(all_of())
+    return loop_run(all_of())
 
 
 def body_of(n: int) -> dict:
@@ -214,7 +222,7 @@ def test_a_slow_body_is_408_after_the_deadline(settings):
         return fast
 
     with mock.patch.object(group_commit, "_writer", WebhookWriter(threads=1)) as fresh:
-        fast = asyncio.run(both())
+        fast = loop_run(both())
         fresh.stop()
     assert fast.status == 200
     assert slow.status == 408
@@ -247,7 +255,7 @@ def test_a_failed_commit_answers_503_to_exactly_the_requests_it_held(writer):
         return (await first), held, later
 
     with mock.patch.object(group_commit, "webhook_events_store", side_effect=second_batch_fails):
-        first, held, later = asyncio.run(scenario())
+        first, held, later = loop_run(scenario())
     assert batches == [1, 3, 1]
     assert first.status == 200
     assert [c.status for c in held] == [503, 503, 503]
@@ -286,7 +294,7 @@ def test_a_body_the_database_refuses_fails_alone(writer):
         return calls
 
     with mock.patch.object(group_commit, "webhook_events_store", side_effect=gated):
-        calls = asyncio.run(scenario())
+        calls = loop_run(scenario())
     assert [c.status for c in calls] == [200, 503, 200]
     assert WebhookEvent.objects.count() == 3
 
