@@ -103,16 +103,18 @@ def _replay(body: tempfile.SpooledTemporaryFile, receive: Receive) -> Receive:
 async def _refuse(send: Send, status: int) -> None:
     if status == 499:  # nobody is listening
         return
-    reason = {400: b"bad request", 408: b"request timeout", 413: b"payload too large"}[status]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(reason)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": reason})
+    reason = {400: "bad request", 408: "request timeout", 413: "payload too large"}[status]
+    await text_answer(send, status, reason, close=True)
+
+
+async def text_answer(send: Send, status: int, text: str, *, close: bool = False) -> None:
+    """Answer with `text` as plain text (and `Connection: close` when `close`)."""
+    body = text.encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from core.asgi import text_answer
 from core.metrics import webhook_intake_observe, webhook_intake_outcome
 from core.queueing import task
 from messaging.channels.models import Channel, Provider
@@ -95,7 +96,7 @@ async def webhook_intake(scope: Scope, receive: Receive, send: Send, code: str) 
     )
     verdict = await _verdict(headers, receive, code)
     if verdict is not DISCONNECTED:
-        await _answer(send, verdict.status or 200, verdict.reason)
+        await text_answer(send, verdict.status or 200, verdict.reason)
     outcome = webhook_intake_outcome(verdict.status or 200, duplicate=verdict is _DUPLICATE)
     webhook_intake_observe(outcome, time.perf_counter() - started)
     return verdict
@@ -193,18 +194,3 @@ def _channel_index_read(code: str, max_age: float = CHANNELS_CACHE_SECONDS):
     except DatabaseError:
         connections[Channel.objects.db].close()  # reconnect on the next read
         raise
-
-
-async def _answer(send: Send, status: int, text: str) -> None:
-    body = text.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
