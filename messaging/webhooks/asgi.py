@@ -71,8 +71,8 @@ _index_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-ch
 def webhook_intake_warm() -> None:
     """What the first webhook would otherwise pay for, done as a worker starts (in a thread):
     Celery's task registry (its first import runs Django's checks, seconds under load, while
-    the writer holding it would delay every answer), the channel indexes and the writer.
-    Failures are left for the first webhook to meet and report."""
+    the writer holding it would delay every answer) and the channel indexes. Failures are
+    left for the first webhook to meet and report."""
     try:
         task("messaging.webhook_drain")
         for code in set(INTAKE_PATHS.values()):
