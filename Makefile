@@ -40,15 +40,17 @@ INTEGRATION_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 # Unit tests whose promises must hold on PostgreSQL too (the unit suite runs on SQLite): the
 # audit log, two-factor sign-in, erasure and consent guards, lock-outs, the admin policy,
-# channel secrets, the hostile-query fuzz, the analytics figures counted by hand, and the
-# inbox's round robin under concurrent assignments.
+# channel secrets, the hostile-query fuzz, the analytics figures counted by hand, the
+# inbox's round robin under concurrent assignments, and the set-based writes that apply
+# statuses (typed arrays on PostgreSQL, VALUES lists on SQLite).
 POSTGRES_PROOFS := tests/core/test_audit.py tests/core/test_audit_pages.py \
 	tests/core/test_two_factor.py tests/core/test_lockout_proxy.py tests/core/test_admin_policy.py \
 	tests/core/test_query_fuzz.py tests/crm/test_erasure.py \
 	tests/messaging/channels/test_channel_secrets.py tests/analytics/test_known_world.py \
 	tests/analytics/test_money.py tests/analytics/test_templates.py tests/analytics/test_campaign_live.py \
 	tests/analytics/test_demo.py tests/analytics/test_template_rollup.py \
-	tests/messaging/inbox/test_routing.py
+	tests/messaging/inbox/test_routing.py tests/core/test_bulk.py \
+	tests/messaging/sending/test_statuses.py
 
 # The proofs run beside the integration suite (bin/test_integration), on a database of their
 # own and without Redis; their output is printed once both are done.
