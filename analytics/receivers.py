@@ -32,8 +32,8 @@ def _safe(handler):
 
 
 @_safe
-def on_message_status_changed(sender, message=None, at=None, **kwargs):
-    events.moment_mark_changed(at)
+def on_message_statuses_changed(sender, changes=(), **kwargs):
+    events.moments_mark_changed(change.at for change in changes)
 
 
 @_safe
@@ -89,7 +89,7 @@ def on_contact_merged(sender, **kwargs):
 def receivers_connect() -> None:
 
     pairs = [
-        (messaging_signals.message_status_changed, on_message_status_changed),
+        (messaging_signals.message_statuses_changed, on_message_statuses_changed),
         (messaging_signals.inbound_message_received, on_inbound_message),
         (messaging_signals.button_clicked, on_button_clicked),
         (messaging_signals.link_clicked, on_link_clicked),

@@ -3,10 +3,25 @@
 All are sent after the surrounding transaction committed.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.dispatch import Signal
 
-# message=Message, previous=int status, status=int status, at=datetime
-message_status_changed = Signal()
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One message's status move, as `message_statuses_changed` reports it."""
+
+    message_id: int
+    previous: int
+    status: int
+    at: datetime  # the provider's time of the status that moved it
+
+
+# changes=list[StatusChange]: every message a batch of statuses moved, once per batch (status
+# webhooks arrive by the thousand a second: one call and no Message loaded per change)
+message_statuses_changed = Signal()
 # message=Message (inbound), contact=Contact
 inbound_message_received = Signal()
 # message=Message (the inbound reply), payload=str, title=str, replied_to=Message | None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from django.db import IntegrityError, transaction
@@ -49,6 +50,12 @@ def day_mark_changed(day: date) -> bool:
 
 def moment_mark_changed(at: datetime | None) -> bool:
     return day_mark_changed(local_day(at)) if at is not None else False
+
+
+def moments_mark_changed(moments: Iterable[datetime | None]) -> int:
+    """Mark the days of many moments (a batch of status changes); returns marks written."""
+    days = {local_day(at) for at in moments if at is not None}
+    return sum(day_mark_changed(day) for day in sorted(days))
 
 
 def customers_mark_stale() -> None:

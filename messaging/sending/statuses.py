@@ -45,7 +45,7 @@ from messaging.sending.events import message_statuses_emit
 from messaging.sending.failures import WINDOW_CLOSED, WINDOW_CLOSED_TITLE, failure_side_effects
 from messaging.sending.models import PROVIDER_STATUSES, Message, MessageStatusEvent, Status
 from messaging.sending.retry import messages_requeue
-from messaging.signals import message_status_changed
+from messaging.signals import StatusChange, message_statuses_changed
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ _MESSAGE_FIELDS = (
     "sent_at",
     "delivered_at",
     "read_at",
+    "failed_at",
     "pricing",
     "pricing_category",
     "billable",
@@ -150,40 +151,64 @@ def status_problem(update: StatusUpdate) -> str | None:
 def statuses_apply(*, updates: list[StatusUpdate]) -> StatusesResult:
     """Record and apply a batch of provider statuses. Idempotent; order does not matter.
 
-    Concurrent batches (several webhook workers) take their locks in one order: status rows
-    are inserted sorted by (wamid, status) and messages locked sorted by wamid, so two
-    batches that share messages wait for each other instead of deadlocking.
+    The batch's messages are locked first (sorted by wamid), then its status rows inserted
+    (sorted by (wamid, status)), already marked applied when their message is known: two
+    concurrent batches (several webhook workers) that share messages wait for each other
+    instead of deadlocking. Only the rows this batch inserted apply (a redelivered status
+    is ignored), with whatever was parked earlier for the same messages.
     """
     result = StatusesResult(received=len(updates))
     now = timezone.now()
-    rows: list[dict[str, Any]] = []
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     extras: dict[tuple[str, str], StatusUpdate] = {}
     for update in sorted(updates, key=lambda u: (u.wamid or "", u.status or "")):
         problem = status_problem(update)
         if problem:
             result.rejected.append(problem)
             continue
-        status = update.status[:20]
-        rows.append(
-            {
-                "wamid": update.wamid,
-                "status": status,
-                "timestamp": update.timestamp or now,
-                "callback_data": (update.callback_data or "")[:512],
-                "errors": update.errors if update.errors is not None else [],
-                "raw": update.raw if isinstance(update.raw, dict) else {"value": update.raw},
-                "applied": False,
-                "message": None,
-                "created_at": now,
-            }
-        )
-        extras[(update.wamid, status)] = update
+        key = (update.wamid, update.status[:20])
+        if key in rows:
+            continue  # the same status twice in one batch: the first is kept
+        rows[key] = {
+            "wamid": update.wamid,
+            "status": key[1],
+            "timestamp": update.timestamp or now,
+            "callback_data": (update.callback_data or "")[:512],
+            "errors": update.errors if update.errors is not None else [],
+            "raw": update.raw if isinstance(update.raw, dict) else {"value": update.raw},
+            "applied": False,
+            "message": None,
+            "created_at": now,
+        }
+        extras[key] = update
     if not rows:
         return result
     with transaction.atomic():
-        insert_ignoring_conflicts(MessageStatusEvent, rows, fields=_EVENT_FIELDS)
-        _apply(_unapplied({row["wamid"] for row in rows}), result, extras)
+        messages = _match(list(rows.values()))
+        for row in rows.values():
+            message = messages.get(row["wamid"])
+            if message is not None:
+                row["applied"], row["message"] = True, message["pk"]
+        inserted = insert_ignoring_conflicts(
+            MessageStatusEvent, list(rows.values()), fields=_EVENT_FIELDS,
+            returning=("wamid", "status"),
+        )  # fmt: skip
+        new = [rows[key] for key in inserted]
+        result.parked += sum(not row["applied"] for row in new)
+        earlier = _parked_take(_unapplied(set(messages)), messages)
+        _apply([row for row in new if row["applied"]] + earlier, messages, result, extras)
     return result
+
+
+def _parked_take(rows: list[dict[str, Any]], messages: dict[str, dict[str, Any]]) -> list:
+    """Of parked status rows, those whose message is now known, marked applied."""
+    taken = [row for row in rows if row["wamid"] in messages]
+    update_from_values(
+        MessageStatusEvent,
+        [(row["pk"], {"applied": True, "message": messages[row["wamid"]]["pk"]}) for row in taken],
+        fields=("applied", "message"),
+    )
+    return taken
 
 
 def statuses_apply_parked(*, wamids: list[str]) -> int:
@@ -194,13 +219,11 @@ def statuses_apply_parked(*, wamids: list[str]) -> int:
     """
     if not wamids:
         return 0
-    # Usually nothing is parked at all: one probe of the partial index says so, instead of
-    # looking up every wamid of the batch.
-    if not MessageStatusEvent.objects.filter(applied=False).exists():
-        return 0
     result = StatusesResult()
     with transaction.atomic():
-        _apply(_unapplied(set(wamids)), result, {})
+        parked = _unapplied(set(wamids))
+        messages = _match(parked) if parked else {}
+        _apply(_parked_take(parked, messages), messages, result, {})
     return result.applied
 
 
@@ -223,7 +246,11 @@ def statuses_apply_parked_older(*, older_than_seconds: float, limit: int = 2000)
 
 
 def _unapplied(wamids: set[str]) -> list[dict[str, Any]]:
+    """The parked status rows of these wamids (usually none: one probe of the partial index
+    says so before the wamids are looked up)."""
     rows: list[dict[str, Any]] = []
+    if not wamids or not MessageStatusEvent.objects.filter(applied=False).exists():
+        return rows
     for chunk in _chunks(sorted(wamids)):
         rows.extend(
             MessageStatusEvent.objects.filter(wamid__in=chunk, applied=False)
@@ -298,37 +325,24 @@ def _pricing_fields(pricing: dict[str, Any]) -> tuple[str, bool | None]:
 
 def _apply(
     rows: list[dict[str, Any]],
+    messages: dict[str, dict[str, Any]],
     result: StatusesResult,
     extras: dict[tuple[str, str], StatusUpdate],
 ) -> None:
+    """Apply status rows (recorded, each with its message locked in `messages`)."""
     if not rows:
         return
-    messages = _match(rows)
     by_wamid: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        if row["wamid"] in messages:
-            by_wamid[row["wamid"]].append(row)
-    applied_ids = [row["pk"] for rows_ in by_wamid.values() for row in rows_]
-    result.applied += len(applied_ids)
-    result.parked += len(rows) - len(applied_ids)
-    if not applied_ids:
-        return
-
-    update_from_values(
-        MessageStatusEvent,
-        [
-            (row["pk"], {"applied": True, "message": messages[wamid]["pk"]})
-            for wamid, rows_ in by_wamid.items()
-            for row in rows_
-        ],
-        fields=("applied", "message"),
-    )
+        by_wamid[row["wamid"]].append(row)
+    result.applied += len(rows)
 
     changes: dict[int, dict[str, Any]] = {}  # message pk -> the columns it gets
     failures: dict[tuple[int | None, str, str], list[int]] = defaultdict(list)
     transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]] = {}
-    # Conversation objects differ per status of one message (only `sent` has the expiry):
-    # these messages copy theirs in SQL from the earliest status that carried one.
+    # Conversation objects differ per status of one message (only `sent` has the expiry). A
+    # message keeps the earliest status's: one that arrives before statuses already applied
+    # (out of order) makes its message copy it in SQL from the earliest in the history.
     conversation_from_history: list[int] = []  # ids
     reached: dict[tuple[int, str], int] = defaultdict(int)  # (channel, status) -> messages
     to_price: list[CostInput] = []
@@ -388,10 +402,11 @@ def _apply(
         if conversation is not None and conversation[0] != message["conversation_info"]:
             value, row = conversation
             raw = row["raw"] if isinstance(row["raw"], dict) else {}
-            if raw.get("conversation") == value:
-                conversation_from_history.append(message["pk"])
-            elif not message["conversation_info"]:
+            if not message["conversation_info"]:
+                # No applied status carried one: the batch's earliest is the earliest.
                 change["conversation_info"] = value
+            elif raw.get("conversation") == value and not _conversation_settled(message, row):
+                conversation_from_history.append(message["pk"])
         if change:
             changes[message["pk"]] = change
         for rank in FORWARD_RANKS:
@@ -417,8 +432,20 @@ def _apply(
     # that goes out again is not reported as one.
     message_statuses_emit({pk: t[0] for pk, t in transitions.items()})
     result.changed.update({pk: (t[0], t[1]) for pk, t in transitions.items()})
-    if transitions and message_status_changed.has_listeners(Message):
+    if transitions and message_statuses_changed.has_listeners(Message):
         _signal_on_commit(transitions)
+
+
+def _conversation_settled(message: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Whether the message's conversation object already comes from a status no later than
+    `row`, so the history need not be read: it comes from an applied status, and every
+    applied sent, delivered, read or failed status left its time on the message. (A
+    conversation carried only by a failure after delivery, or a deletion, is not dated
+    there; Meta sends none on those.)"""
+    if not message["conversation_info"]:
+        return False
+    known = [message[field] for field in TIMESTAMP_FIELDS.values() if message[field] is not None]
+    return bool(known) and row["timestamp"] >= max(known)
 
 
 def _cost_change(
@@ -576,19 +603,19 @@ def _metrics_on_commit(
 
 
 def _signal_on_commit(transitions: dict[int, tuple[int, int, datetime, dict[str, Any]]]) -> None:
-    # Load after the updates so receivers see the final row (a re-queued failure is queued).
-    # The columns receivers use; the rest (content, pricing objects...) load on access.
-    current = {
-        m.pk: m for m in Message.objects.filter(pk__in=list(transitions)).only(*_SIGNAL_FIELDS)
-    }
-
-    def send() -> None:
-        for pk, (previous, _status, at, _message) in transitions.items():
-            message = current.get(pk)
-            if message is None or message.status == previous:
-                continue
-            message_status_changed.send(
-                sender=Message, message=message, previous=previous, status=message.status, at=at
-            )
-
-    transaction.on_commit(send)
+    """Report the batch's moves once it commits. A failure's message may have gone back to
+    the queue (`_failure_rules`): those are read again, and reported only if they still
+    moved; every other move is final as computed (the rows are locked)."""
+    final = {pk: status for pk, (_previous, status, _at, _message) in transitions.items()}
+    failed = [pk for pk, status in final.items() if status == Status.FAILED]
+    for chunk in _chunks(failed):
+        final.update(Message.objects.filter(pk__in=chunk).values_list("pk", "status"))
+    changes = [
+        StatusChange(message_id=pk, previous=previous, status=final[pk], at=at)
+        for pk, (previous, _status, at, _message) in transitions.items()
+        if final[pk] != previous
+    ]
+    if changes:
+        transaction.on_commit(
+            lambda: message_statuses_changed.send(sender=Message, changes=changes)
+        )

@@ -21,7 +21,7 @@ from analytics.models import (
     RollupDirtyDay,
 )
 from analytics.ops.jobs import job_get
-from analytics.receivers import on_message_status_changed
+from analytics.receivers import on_message_statuses_changed
 from analytics.services import events
 from analytics.services.rollups import (
     LOCK_KEY,
@@ -31,6 +31,7 @@ from analytics.services.rollups import (
     rollup_lock,
 )
 from messaging.models import Status
+from messaging.signals import StatusChange
 from tests.analytics.analytics_support import NOW, D, at, build_world
 
 pytestmark = pytest.mark.django_db
@@ -174,13 +175,18 @@ def test_a_late_conversion_marks_its_day(world):
 def test_status_marks_are_cheap(world, django_assert_num_queries):
     message = world.messages["m1"]
     events._recent_marks.clear()
+
+    def changed(*moments):
+        changes = [StatusChange(message.pk, Status.SENT, Status.READ, moment) for moment in moments]
+        on_message_statuses_changed(sender=None, changes=changes)
+
     with django_assert_num_queries(0):  # today: nothing to mark
-        on_message_status_changed(sender=None, message=message, at=NOW)
-    with django_assert_num_queries(1):
-        on_message_status_changed(sender=None, message=message, at=at(9))
+        changed(NOW, NOW)
+    with django_assert_num_queries(1):  # a batch on one past day: one mark
+        changed(*[at(9)] * 500)
     with django_assert_num_queries(0):  # debounced within the process
         for _ in range(100):
-            on_message_status_changed(sender=None, message=message, at=at(10))
+            changed(at(10))
 
 
 def test_marks_made_during_a_run_survive_it(world, _clock):

@@ -15,7 +15,7 @@ from messaging.sending.statuses import (
     statuses_apply_parked,
     statuses_apply_parked_older,
 )
-from messaging.signals import message_status_changed
+from messaging.signals import message_statuses_changed
 from tests.factories import ChannelFactory, ContactFactory, MessageFactory
 from tests.messaging.webhooks.support import (
     failed,
@@ -55,12 +55,12 @@ def sent_message(wa_channel):
 def status_signals():
     received = []
 
-    def receiver(sender, message, previous, status, at, **kwargs):
-        received.append((message.pk, previous, status, at))
+    def receiver(sender, changes, **kwargs):
+        received.extend((c.message_id, c.previous, c.status, c.at) for c in changes)
 
-    message_status_changed.connect(receiver, dispatch_uid="test-status-signals")
+    message_statuses_changed.connect(receiver, dispatch_uid="test-status-signals")
     yield received
-    message_status_changed.disconnect(dispatch_uid="test-status-signals")
+    message_statuses_changed.disconnect(dispatch_uid="test-status-signals")
 
 
 def test_a_full_lifecycle_fills_each_timestamp_and_the_pricing(sent_message):
