@@ -9,7 +9,9 @@ filled from its own status's payload time, once.
 
 A status whose message is not known yet (the webhook beat the send's response) stays parked
 (`applied=False`) until `statuses_apply_parked` runs for its wamid: the send pipeline calls it
-right after recording wamids, and the sweeper for whatever is left.
+right after recording wamids, the batch that parked it once more right after committing (a
+send and a batch that commit at the same moment cannot then both miss each other: each looks
+after its own commit), and the sweeper for whatever is left (a status that was never ours).
 
 Failures count as the send path's own: once the batch commits, the groups (campaigns) of
 messages that failed for good are reported through `hooks.failures_seen`, as dispatch does
@@ -194,7 +196,10 @@ def statuses_apply(*, updates: list[StatusUpdate]) -> StatusesResult:
             returning=("wamid", "status"),
         )  # fmt: skip
         new = [rows[key] for key in inserted]
+        parked = sorted({row["wamid"] for row in new if not row["applied"]})
         result.parked += sum(not row["applied"] for row in new)
+        if parked:
+            transaction.on_commit(lambda: statuses_apply_parked(wamids=parked), robust=True)
         earlier = _parked_take(_unapplied(set(messages)), messages)
         _apply([row for row in new if row["applied"]] + earlier, messages, result, extras)
     return result

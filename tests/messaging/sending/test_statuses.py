@@ -162,6 +162,23 @@ def test_a_status_before_its_send_is_parked_then_applied(
     assert statuses_apply_parked(wamids=["wamid.EARLY"]) == 0
 
 
+def test_a_batch_looks_again_at_what_it_parked_once_it_commits(
+    wa_channel, django_capture_on_commit_callbacks
+):
+    """A send and a webhook batch committing at the same moment: neither saw the other's
+    write, and the send's own look for parked statuses ran before the batch committed."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        process(statuses_payload(status("wamid.RACE", "delivered", T0)))
+    # The send committed its wamid in between (its look found nothing parked yet).
+    message = MessageFactory(channel=wa_channel, wamid="wamid.RACE", status=Status.ACCEPTED)
+    assert not MessageStatusEvent.objects.filter(wamid="wamid.RACE", applied=True).exists()
+    for callback in callbacks:  # the batch's commit
+        callback()
+    message.refresh_from_db()
+    assert message.status == Status.DELIVERED
+    assert MessageStatusEvent.objects.get(wamid="wamid.RACE").message_id == message.pk
+
+
 def test_the_sweeper_applies_parked_statuses_older_than_a_few_seconds(wa_channel):
     process(statuses_payload(status("wamid.LATE", "delivered", T0)))
     message = MessageFactory(channel=wa_channel, wamid="wamid.LATE", status=Status.ACCEPTED)
