@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socketserver
+import threading
 import time
 
 import pytest
@@ -472,6 +474,50 @@ def test_dispatcher_batches_due_items():
     finally:
         dispatcher.stop()
     assert sorted(p["items"] for p in posted) == [5, 10, 10]  # no URL: counted as dropped
+
+
+class _AnswerOnceThenHangUp(socketserver.BaseRequestHandler):
+    """Answers one request as if keeping the connection alive, then closes it: what a
+    receiver's idle keep-alive timeout does to a sender that waits before its next post."""
+
+    def handle(self):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += self.request.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(body) < length:
+            body += self.request.recv(65536)
+        self.server.bodies.append(body)
+        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+
+def test_a_sender_reconnects_when_the_receiver_closed_its_kept_alive_connection():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _AnswerOnceThenHangUp)
+    server.bodies = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    posted = []
+    url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/whatsapp/"
+    config = SimulatorConfig(webhook_url=url, webhook_concurrency=1, webhook_retries=0)
+    dispatcher = WebhookDispatcher(config=lambda: config, on_delivery=posted.append)
+    dispatcher.start()
+    try:
+        for i in range(3):
+            status = {"id": f"wamid.{i}", "status": "sent", "timestamp": "1"}
+            dispatcher.schedule(Job("messages", WABA_ID, PHONE_NUMBER_ID, {"statuses": [status]}))
+            assert dispatcher.wait_idle(5)
+            time.sleep(0.05)  # the receiver hangs up meanwhile
+    finally:
+        dispatcher.stop()
+        server.shutdown()
+        server.server_close()
+    assert [p["ok"] for p in posted] == [True, True, True]  # with no retries queued
+    assert [json.loads(b)["entry"][0]["changes"][0]["value"]["statuses"][0]["id"]
+            for b in server.bodies] == ["wamid.0", "wamid.1", "wamid.2"]  # fmt: skip
 
 
 def test_build_notification_groups_by_waba_number_and_field():
