@@ -159,6 +159,45 @@ def workers(*, count: int, concurrency: int, queues: str, name: str = "bench", *
         yield procs
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_role(roles: dict[str, str]) -> dict[str, float]:
+    """CPU seconds used so far by each role's processes, read from /proc.
+
+    A process belongs to the first role whose text is in its command line; PostgreSQL's
+    server processes are "PostgreSQL", the rest "other", and "machine" is every core's busy
+    time. Each process counts with the children it has reaped (a worker's exited pool
+    process, a closed database connection), so the difference of two readings is what each
+    role used between them, whatever started or ended meanwhile.
+    """
+    used = dict.fromkeys([*roles, "PostgreSQL", "other"], 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # exited meanwhile: its parent has it now
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+        ticks = sum(int(value) for value in fields.split()[11:15])  # utime stime cutime cstime
+        role = next((r for r, text in roles.items() if text in cmdline), None)
+        if role is None:
+            role = "PostgreSQL" if name.startswith("postgres") else "other"
+        used[role] += ticks / CLOCK_TICKS
+    with open("/proc/stat") as stat:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+            int, stat.readline().split()[1:9]
+        )
+    used["machine"] = (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+    return used
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {role: round(after[role] - before.get(role, 0.0), 1) for role in after}
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     with contextlib.suppress(OSError):

@@ -11,7 +11,9 @@ runs of N messages each, on a fresh database:
 A full cycle is timed from the first claim to the moment every message is read and no webhook
 is pending; the backlog of stored, unprocessed webhooks is sampled every 0.2 s (its peak, and
 how long it took to drain after the last acceptance). The intake's p50/p99 are the answer times
-the simulator saw. Then the intake alone under `wrk` (16 connections, signed one-status
+the simulator saw. Each run also reports the CPU seconds every role used during it (send and
+webhook workers, web server, simulator, PostgreSQL, read from /proc), which says where the
+two cores went. Then the intake alone under `wrk` (16 connections, signed one-status
 bodies) beside an empty Django view on the same server and, as the earlier baseline, on two
 sync gunicorn workers.
 
@@ -44,6 +46,14 @@ SEND_ENV = {
 # (Meta's "sent" comes about a second after acceptance; "read" when a person reads).
 SIM_TIMING = ["--sent-delay", "0.2", "--delivered-delay", "0.1", "--read-delay", "0.2"]
 SWEEP_EVERY_SECONDS = 10  # beat's messaging.webhook_sweep (migration messaging 0004)
+# Where the two cores go during a run (common.cpu_by_role): text in each command line.
+ROLES = {
+    "send workers": "-Q send",
+    "webhook workers": "-Q webhooks",
+    "web server": "gunicorn",
+    "simulator": "whatsapp_simulator",
+    "bench driver": "bench/",
+}
 
 
 def web_server(port: int, *, workers: int = 2):
@@ -88,6 +98,7 @@ def cycle(n: int, *, webhooks: bool, max_batch: int = 1) -> dict:
             common.workers(count=1, concurrency=2, queues="webhooks", name="hooks", **SEND_ENV),
         ):
             common.wait_workers(app, 3)
+            cpu_before = common.cpu_by_role(ROLES)
             send_enqueue(channel_id=channel.pk, fanout=4)
             backlog: list[tuple[float, int]] = []
             started = swept = time.monotonic()
@@ -112,6 +123,7 @@ def cycle(n: int, *, webhooks: bool, max_batch: int = 1) -> dict:
                         break
                 time.sleep(0.2)
             finished = time.monotonic()
+            cpu = common.cpu_used(cpu_before, common.cpu_by_role(ROLES))
             stats = requests.get(f"{sim_url}/_sim/stats", timeout=10).json()
         window = Message.objects.aggregate(
             first=Min("claimed_at"), accepted=Max("accepted_at"), read=Max("read_at")
@@ -119,7 +131,10 @@ def cycle(n: int, *, webhooks: bool, max_batch: int = 1) -> dict:
         accepted = Message.objects.filter(wamid__isnull=False).count()
         read = Message.objects.filter(status=Status.READ).count()
         failed_events = WebhookEvent.objects.filter(state="failed").count()
-        processed_last = WebhookEvent.objects.aggregate(last=Max("processed_at"))["last"]
+        events = WebhookEvent.objects.aggregate(
+            received=Max("received_at"), processed=Max("processed_at")
+        )
+        processed_last = events["processed"]
     send_seconds = (window["accepted"] - window["first"]).total_seconds()
     if webhooks:
         total_seconds = (max(processed_last, window["accepted"]) - window["first"]).total_seconds()
@@ -143,7 +158,16 @@ def cycle(n: int, *, webhooks: bool, max_batch: int = 1) -> dict:
         "intake_ms": stats.get("webhook_latency_ms", {}),
         "backlog_peak": peak,
         "drain_after_last_accept_s": drain,
+        # How far processing trailed intake at the end: the last webhook processed after the
+        # last one arrived (seconds). Small means processing kept up with what came in.
+        "last_processed_after_last_received_s": (
+            round((events["processed"] - events["received"]).total_seconds(), 2)
+            if webhooks and events["processed"]
+            else None
+        ),
         "failed_events": failed_events,
+        "wall_seconds": round(finished - started, 1),
+        "cpu_seconds": cpu,
     }
 
 
@@ -231,7 +255,8 @@ def main() -> dict:
                 f"{run['webhooks_per_message']} webhooks/msg; intake p50 "
                 f"{run['intake_ms'].get('p50')} ms, p99 {run['intake_ms'].get('p99')} ms",
                 f"backlog peak {run['backlog_peak']:,}, drained "
-                f"{run['drain_after_last_accept_s']} s after the last send",
+                f"{run['drain_after_last_accept_s']} s after the last send; the last webhook "
+                f"processed {run['last_processed_after_last_received_s']} s after it arrived",
                 f">= {target:.0%} of send only",
             )
         )
@@ -249,13 +274,31 @@ def main() -> dict:
         )
     )
     body = common.table(rows, ("path", "rate", "webhooks and intake", "backlog", "target"))
+    body += "\n\nWhere the two cores went, per run (CPU seconds, core-ms per message):\n\n"
+    runs = (("send only", send_only), ("1 status/webhook", one), ("20 statuses/webhook", twenty))
+    roles = [*ROLES, "PostgreSQL", "other", "machine"]
+
+    def cpu(run: dict, role: str) -> str:
+        seconds = run["cpu_seconds"][role]
+        return f"{seconds:,} s ({1000 * seconds / args.messages:.2f})"
+
+    body += common.table(
+        [
+            (
+                role,
+                *(cpu(run, role) for _, run in runs),
+            )
+            for role in roles
+        ]
+        + [("wall clock", *(f"{run['wall_seconds']} s" for _, run in runs))],
+        ("role", *(label for label, _ in runs)),
+    )
     body += (
         f"\n\n{args.messages:,} messages per run, each run on a fresh database: 2 send workers x "
         "2 processes, 1 webhook worker x 2 processes, the production web server with 2 uvicorn "
         "workers, the simulator (16 webhook POSTs in flight; sent, delivered, read 0.2, 0.3, "
         "0.5 s after acceptance) and PostgreSQL on the same 2 cores. Beat's webhook sweeper is "
-        "sent every 10 s as beat would (a status that reaches the database before its send's "
-        "wamid waits, parked, for it). A full cycle runs from the first claim "
+        "sent every 10 s as beat would. A full cycle runs from the first claim "
         "to the last webhook processed; the backlog is stored webhooks not yet processed. "
         "Intake alone: wrk, 1 thread, 16 connections, 8 s per figure, distinct signed bodies.\n"
     )
