@@ -34,12 +34,11 @@ from messaging.webhooks.intake import (
     CHANNELS_CACHE_SECONDS,
     TOO_LARGE,
     UNAVAILABLE,
-    UNKNOWN_CHANNEL,
     Verdict,
     channel_index,
     channel_index_cached,
+    recheck_slot_take,
     unknown_channel,
-    unknown_channel_recheck,
     verdict_log,
     webhook_verify,
 )
@@ -175,12 +174,12 @@ _rechecks: dict[str, asyncio.Future] = {}
 
 async def _index_recheck(code: str):
     """A fresh read of the index after a body named a number it lacks, or None when none is
-    due (`unknown_channel_recheck`). Requests arriving while a read is in flight wait for that
+    due (`recheck_slot_take`). Requests arriving while a read is in flight wait for that
     read instead of being refused, so a burst for a new number is judged by one query."""
     pending = _rechecks.get(code)
     if pending is not None and not pending.done():
         return await asyncio.shield(pending)
-    if not unknown_channel_recheck(code, UNKNOWN_CHANNEL):
+    if not recheck_slot_take(code):
         return None
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(_index_reader, _channel_index_read, code, 0)

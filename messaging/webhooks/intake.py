@@ -148,10 +148,14 @@ _rechecked_at: dict[str, float] = {}
 
 def unknown_channel_recheck(code: str, verdict: Verdict) -> bool:
     """Whether to judge `verdict`'s body again by a fresh read of the index
-    (`channel_index(code, max_age=0)`): it named no channel we know, and the last such read
-    for this provider is UNKNOWN_CHANNEL_RECHECK_SECONDS old (the first one always is)."""
-    if not unknown_channel(verdict):
-        return False
+    (`channel_index(code, max_age=0)`): it named no channel we know, and a fresh read is due
+    (`recheck_slot_take`)."""
+    return unknown_channel(verdict) and recheck_slot_take(code)
+
+
+def recheck_slot_take(code: str) -> bool:
+    """Whether a fresh read of this provider's index is due, taking it if so: the last one is
+    UNKNOWN_CHANNEL_RECHECK_SECONDS old (the first one always is)."""
     now = time.monotonic()
     if now - _rechecked_at.get(code, float("-inf")) < UNKNOWN_CHANNEL_RECHECK_SECONDS:
         return False
