@@ -129,6 +129,19 @@ def loop_run(coroutine):
         return thread.submit(asyncio.run, coroutine).result()
 
 
+async def until(condition, *watched: asyncio.Task, seconds: float = 10.0) -> None:
+    """Wait for `condition()`, failing with the answer if a watched request ends first (it
+    was refused before reaching the writer) or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        for task in watched:
+            if task.done():
+                call = task.result()
+                pytest.fail(f"answered {call.status} {call.body[:200]!r} before the writer had it")
+        assert time.monotonic() < deadline, "the writer never got the bodies"
+        await asyncio.sleep(0.01)
+
+
 def run(*calls: Call) -> list[Call]:
     async def all_of():
         return await asyncio.gather(*(call.run() for call in calls))
@@ -243,12 +256,10 @@ def test_a_failed_commit_answers_503_to_exactly_the_requests_it_held(writer):
 
     async def scenario():
         first = asyncio.create_task(signed(body_of(1)).run())
-        while not batches:
-            await asyncio.sleep(0.01)
+        await until(lambda: batches, first)
         held = [signed(body_of(n)) for n in (2, 3, 4)]
         tasks = [asyncio.create_task(c.run()) for c in held]
-        while writer._queue.qsize() < 3:
-            await asyncio.sleep(0.01)
+        await until(lambda: writer._queue.qsize() >= 3, *tasks)
         gate.set()
         await asyncio.gather(first, *tasks)
         later = await signed(body_of(5)).run()
@@ -283,12 +294,10 @@ def test_a_body_the_database_refuses_fails_alone(writer):
 
     async def scenario():
         warm = asyncio.create_task(signed(body_of(9)).run())
-        while not first_call:
-            await asyncio.sleep(0.01)
+        await until(lambda: first_call, warm)
         calls = [signed(body_of(n)) for n in (1, 2, 3)]
         tasks = [asyncio.create_task(c.run()) for c in calls]
-        while writer._queue.qsize() < 3:
-            await asyncio.sleep(0.01)
+        await until(lambda: writer._queue.qsize() >= 3, *tasks)
         writer_gate.set()
         await asyncio.gather(warm, *tasks)
         return calls
