@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from core.models import WorkerHeartbeat
 from messaging.models import Status
+from tests.e2e.conftest import live_server_idle
 from tests.factories import ContactFactory, MessageFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -37,20 +38,24 @@ def test_a_stopped_worker_shows_down_and_recovers(make_user, page, login, live_s
     expect(state).to_have_text("Up")
     expect(workers_card).to_have_text("Up")
 
-    # The worker stops without a goodbye: its heartbeat ages past the stale limit.
-    WorkerHeartbeat.objects.filter(hostname="e2e@host").update(
-        last_seen_at=timezone.now() - timedelta(minutes=5)
-    )
+    # The worker stops without a goodbye: its heartbeat ages past the stale limit. (Each
+    # write waits for the page's polling request to finish: they share one connection.)
+    with live_server_idle():
+        WorkerHeartbeat.objects.filter(hostname="e2e@host").update(
+            last_seen_at=timezone.now() - timedelta(minutes=5)
+        )
     expect(state).to_have_text("Down", timeout=10_000)
     expect(workers_card).to_have_text("Down")
     screenshot("operations-worker-down")
 
     # A clean shutdown removes the row altogether.
-    WorkerHeartbeat.objects.filter(hostname="e2e@host").delete()
+    with live_server_idle():
+        WorkerHeartbeat.objects.filter(hostname="e2e@host").delete()
     expect(page.get_by_test_id("no-workers")).to_be_visible(timeout=10_000)
 
     # It comes back.
-    WorkerHeartbeat.objects.create(hostname="e2e@host", queues=QUEUES)
+    with live_server_idle():
+        WorkerHeartbeat.objects.create(hostname="e2e@host", queues=QUEUES)
     expect(state).to_have_text("Up", timeout=10_000)
     expect(workers_card).to_have_text("Up")
     screenshot("operations-worker-up")

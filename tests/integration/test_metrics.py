@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -151,8 +150,7 @@ def test_both_workers_counts_are_summed_and_survive_a_worker_restart(web):
     victim = sorted(_pids(web.folder))[0]
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: _worker_replaced(web, victim), timeout=30)
-    time.sleep(0.5)
-    assert _intake(_scrape(web), "stored") == stored
+    wait_for(lambda: _intake(_scrape(web), "stored") == stored, timeout=10)
     assert _post(session, url, _body(channel)) == 200
     assert _intake(_scrape(web), "stored") == stored + 1
 
