@@ -25,8 +25,9 @@ SECRET = b"simulator-app-secret"
 PHONE_NUMBER_ID = "200000000000001"
 
 
-def status_body(wamid: str, status: str, ts: int) -> bytes:
-    payload = {
+def statuses_payload(statuses: list[dict]) -> dict:
+    """A Cloud API status notification for the bench number carrying `statuses`."""
+    return {
         "object": "whatsapp_business_account",
         "entry": [
             {
@@ -40,27 +41,25 @@ def status_body(wamid: str, status: str, ts: int) -> bytes:
                                 "display_phone_number": "15550001111",
                                 "phone_number_id": PHONE_NUMBER_ID,
                             },
-                            "statuses": [
-                                {
-                                    "id": wamid,
-                                    "status": status,
-                                    "timestamp": str(ts),
-                                    "recipient_id": "919800000000",
-                                    "pricing": {
-                                        "billable": True,
-                                        "pricing_model": "PMP",
-                                        "category": "utility",
-                                        "type": "regular",
-                                    },
-                                }
-                            ],
+                            "statuses": statuses,
                         },
                     }
                 ],
             }
         ],
     }
-    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def status_body(wamid: str, status: str, ts: int) -> bytes:
+    pricing = {"billable": True, "pricing_model": "PMP", "category": "utility", "type": "regular"}
+    one = {
+        "id": wamid,
+        "status": status,
+        "timestamp": str(ts),
+        "recipient_id": "919800000000",
+        "pricing": pricing,
+    }
+    return json.dumps(statuses_payload([one]), separators=(",", ":")).encode()
 
 
 def post_all(port: int, path: str, bodies: list[bytes]) -> list[float]:

@@ -20,64 +20,28 @@ import pstats
 import time
 
 import common
+from webhook_ingest import PHONE_NUMBER_ID, statuses_payload
 
-PHONE_NUMBER_ID = "200000000000001"
 BATCH = 500
 
 
 def body(statuses: list[tuple[str, str, int]]) -> str:
-    return json.dumps(
-        {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "100000000000001",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": "15550001111",
-                                    "phone_number_id": PHONE_NUMBER_ID,
-                                },
-                                "statuses": [
-                                    {
-                                        "id": wamid,
-                                        "status": status,
-                                        "timestamp": str(ts),
-                                        "recipient_id": "919800000000",
-                                        **(
-                                            {
-                                                "conversation": {
-                                                    "id": f"conv{wamid}",
-                                                    "origin": {"type": "marketing"},
-                                                    **(
-                                                        {"expiration_timestamp": str(ts + 86400)}
-                                                        if status == "sent"
-                                                        else {}
-                                                    ),
-                                                },
-                                                "pricing": {
-                                                    "billable": True,
-                                                    "pricing_model": "PMP",
-                                                    "category": "marketing",
-                                                    "type": "regular",
-                                                },
-                                            }
-                                            if status != "read"
-                                            else {}
-                                        ),
-                                    }
-                                    for wamid, status, ts in statuses
-                                ],
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
-    )
+    """A notification with these (wamid, status, time) statuses: sent and delivered carry a
+    conversation and pricing (only sent has the conversation's expiry), read neither."""
+    items = []
+    for wamid, status, ts in statuses:
+        item = {"id": wamid, "status": status, "timestamp": str(ts), "recipient_id": "919800000000"}
+        if status != "read":
+            conversation = {"id": f"conv{wamid}", "origin": {"type": "marketing"}}
+            if status == "sent":
+                conversation["expiration_timestamp"] = str(ts + 86400)
+            item["conversation"] = conversation
+            item["pricing"] = {
+                "billable": True, "pricing_model": "PMP", "category": "marketing",
+                "type": "regular",
+            }  # fmt: skip
+        items.append(item)
+    return json.dumps(statuses_payload(items))
 
 
 def setup(n: int) -> tuple[int, int]:
