@@ -496,9 +496,21 @@ class _AnswerOnceThenHangUp(socketserver.BaseRequestHandler):
         self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
 
+class _CountingServer(socketserver.ThreadingTCPServer):
+    """Counts the connections it has closed."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.bodies = []
+        self.closed = 0
+
+    def shutdown_request(self, request):
+        super().shutdown_request(request)
+        self.closed += 1
+
+
 def test_a_sender_reconnects_when_the_receiver_closed_its_kept_alive_connection():
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _AnswerOnceThenHangUp)
-    server.bodies = []
+    server = _CountingServer(("127.0.0.1", 0), _AnswerOnceThenHangUp)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     posted = []
     url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/whatsapp/"
@@ -510,7 +522,10 @@ def test_a_sender_reconnects_when_the_receiver_closed_its_kept_alive_connection(
             status = {"id": f"wamid.{i}", "status": "sent", "timestamp": "1"}
             dispatcher.schedule(Job("messages", WABA_ID, PHONE_NUMBER_ID, {"statuses": [status]}))
             assert dispatcher.wait_idle(5)
-            time.sleep(0.05)  # the receiver hangs up meanwhile
+            deadline = time.monotonic() + 5
+            while server.closed <= i:  # the receiver hangs up before the next post
+                assert time.monotonic() < deadline, "the receiver kept the connection"
+                time.sleep(0.01)
     finally:
         dispatcher.stop()
         server.shutdown()
