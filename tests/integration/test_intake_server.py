@@ -12,6 +12,7 @@ import signal
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,7 +20,8 @@ import requests
 from messaging.models import WebhookEvent
 from messaging.providers.meta_cloud import signature_for
 from tests.factories import ChannelFactory
-from tests.integration.conftest import test_database_url
+from tests.integration.conftest import test_database_url as database_url
+from tests.integration.conftest import wait_for
 from tests.integration.faults import WebProcess
 
 APP_SECRET = "server-app-secret"
@@ -58,7 +60,7 @@ def channel(transactional_db):
 def web(channel):
     server = WebProcess(
         "intake-server",
-        database_url=test_database_url(),
+        database_url=database_url(),
         extra_env={
             "WHATSAPP_APP_SECRET": APP_SECRET,
             "WEBHOOK_BODY_TIMEOUT_SECONDS": "3",
@@ -84,6 +86,16 @@ def stalled_client(port: int, path: str) -> socket.socket:
     return sock
 
 
+def accept_queue(port: int) -> int:
+    """Connections the kernel holds for the server listening on `port` that no worker has
+    accepted yet (the listening socket's receive queue, /proc/net/tcp)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+            return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
 def test_slow_clients_cost_connections_not_workers(web, channel):
     """Scenario 12. Forty clients (twenty per worker, more than any thread pool) declare a
     body and send one byte, on the webhook path and on Django's. Meanwhile /healthz and a
@@ -94,7 +106,7 @@ def test_slow_clients_cost_connections_not_workers(web, channel):
         for n in range(40)
     ]
     try:
-        time.sleep(0.5)  # every stalled request has reached a worker
+        wait_for(lambda: accept_queue(port) == 0, timeout=10)  # each one is a worker's now
         started = time.monotonic()
         health = requests.get(web.url + "/healthz", timeout=5)
         body = status_body(channel, 1)
@@ -153,12 +165,20 @@ def test_a_web_process_killed_mid_batch_loses_no_answered_webhook(web, channel):
     threads = [threading.Thread(target=client) for _ in range(8)]
     for thread in threads:
         thread.start()
+
+    def serving(more: int = 50):
+        """Until the clients have had `more` answers: the server (and a replaced worker) is
+        busy, so the next kill lands on requests in flight."""
+        with lock:
+            target = len(answered) + more
+        wait_for(lambda: len(answered) >= target, timeout=60)
+
     try:
         for _ in range(3):
-            time.sleep(1.5)
+            serving()
             victim = web.worker_pids()[0]
             os.kill(victim, signal.SIGKILL)
-        time.sleep(1.5)
+        serving()  # and it recovers
     finally:
         stop.set()
         for thread in threads:
