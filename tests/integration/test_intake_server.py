@@ -23,25 +23,16 @@ from tests.factories import ChannelFactory
 from tests.integration.conftest import test_database_url as database_url
 from tests.integration.conftest import wait_for
 from tests.integration.faults import WebProcess
+from tests.messaging.webhooks.support import status, statuses_payload
 
 APP_SECRET = "server-app-secret"
 
 
 def status_body(channel, n: int) -> bytes:
-    item = {"id": f"wamid.server-{n}", "status": "delivered", "timestamp": "1767225600"}
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {
-            "display_phone_number": "15550001111",
-            "phone_number_id": channel.phone_number_id,
-        },
-        "statuses": [item],
-    }
-    envelope = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": channel.waba_id, "changes": [{"field": "messages", "value": value}]}],
-    }
-    return json.dumps(envelope).encode()
+    item = status(f"wamid.server-{n}", "delivered", 1767225600)
+    number = {"waba_id": channel.waba_id, "phone_number_id": channel.phone_number_id}
+    payload = statuses_payload(item, **number)
+    return json.dumps(payload).encode()
 
 
 def signed_headers(body: bytes) -> dict[str, str]:

@@ -26,6 +26,7 @@ from tests.factories import ChannelFactory
 from tests.integration.conftest import test_database_url as database_url
 from tests.integration.conftest import wait_for
 from tests.integration.faults import WebProcess
+from tests.messaging.webhooks.support import envelope, status
 
 APP_SECRET = "metrics-app-secret"
 METRICS_TOKEN = "metrics-integration-token"
@@ -33,25 +34,15 @@ BASE_TS = 1_767_225_600
 
 
 def _body(channel) -> bytes:
-    status = {
-        "id": f"wamid.metrics-{uuid.uuid4().hex}",
-        "status": "sent",
-        "timestamp": str(BASE_TS),
-        "recipient_id": "919800000000",
+    item = status(f"wamid.metrics-{uuid.uuid4().hex}", "sent", BASE_TS, recipient_id="919800000000")
+    metadata = {
+        "display_phone_number": channel.display_phone_number,
+        "phone_number_id": channel.phone_number_id,
     }
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {
-            "display_phone_number": channel.display_phone_number,
-            "phone_number_id": channel.phone_number_id,
-        },
-        "statuses": [status],
-    }
-    envelope = {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": channel.waba_id, "changes": [{"field": "messages", "value": value}]}],
-    }
-    return json.dumps(envelope).encode()
+    payload = envelope(
+        "messages", {"metadata": metadata, "statuses": [item]}, waba_id=channel.waba_id
+    )
+    return json.dumps(payload).encode()
 
 
 def _post(session: requests.Session, url: str, body: bytes, secret: str = APP_SECRET) -> int:
